@@ -1,0 +1,42 @@
+# Two commands a newcomer needs: `make run` and `make test` (see README.md).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint venv migrate seed clean
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+migrate: venv
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) seed-demo
+
+run: seed
+	$(FLASK) demo-accounts
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: lint
+	CRM_TEST_DB=sqlite $(BIN)/pytest -q
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
+		CRM_TEST_DB=postgres $(BIN)/pytest -q; \
+	else \
+		echo "TEST_DATABASE_URL is not set: the PostgreSQL run was not done"; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3

@@ -1,0 +1,92 @@
+"""Configuration classes, read from the environment.
+
+Secrets and database URLs come only from environment variables; the development default is an SQLite file
+under ``instance/``. Production refuses to start without a real ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEV_SECRET = "dev-only-not-secret"
+
+
+def normalise_database_url(url: str) -> str:
+    """Operators hand us plain ``postgresql://`` URLs; make the driver explicit (psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'crm.sqlite3'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Sessions and cookies (see PITFALLS: "strong" logs out field staff whose IP changes).
+    SESSION_PROTECTION = "basic"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    # A long visit report must not fail after an hour.
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    MAX_CONTENT_LENGTH = int(os.environ.get("CRM_MAX_UPLOAD_BYTES", 10 * 1024 * 1024))
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # API tokens
+    API_TOKEN_LIFETIME = timedelta(hours=int(os.environ.get("CRM_API_TOKEN_HOURS", 24 * 7)))
+    # Failed sign-in throttling, counted in the database so it holds across workers.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    # argon2id cost (argon2-cffi defaults: time_cost=3, memory_cost=65536 KiB).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    PER_PAGE_DEFAULT = 50
+    PER_PAGE_MAX = 200
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    # The test fixtures pass the real URL (a temporary SQLite file or TEST_DATABASE_URL).
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    # Tests enable CSRF where they test it; the rest post forms without tokens.
+    WTF_CSRF_ENABLED = False
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 64  # KiB; argon2 needs at least 8 × parallelism
+    SERVER_NAME = "localhost"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start with a missing or default secret."""
+        secret = os.environ.get("SECRET_KEY", "")
+        if not secret or secret == DEV_SECRET or len(secret) < 16:
+            raise RuntimeError("生产环境必须通过环境变量 SECRET_KEY 设置至少16个字符的密钥")
+        if "DATABASE_URL" not in os.environ:
+            raise RuntimeError("生产环境必须通过环境变量 DATABASE_URL 指定数据库")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,80 @@
+"""Application factory: config → extensions → blueprints → error handlers → CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import CONFIGS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    config_name = config_name or os.environ.get("CRM_ENV", "development")
+    config_cls = CONFIGS[config_name]
+    if hasattr(config_cls, "check"):
+        config_cls.check()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config_cls)
+    if overrides:
+        app.config.update(overrides)
+    Path(app.instance_path).mkdir(exist_ok=True)
+
+    from crm import web
+    from crm.core.errors import register_error_handlers
+    from crm.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
+    web.init_login(app, login_manager)
+
+    _import_models()
+    _register_blueprints(app)
+    register_error_handlers(app)
+    web.init_templates(app)
+    web.init_security_headers(app)
+    _register_cli(app)
+    return app
+
+
+def _import_models() -> None:
+    """Import every model module so metadata (and Alembic) sees all tables."""
+    from crm.auth import models as _auth  # noqa: F401
+    from crm.core import audit as _audit  # noqa: F401
+    from crm.enterprises import models as _enterprises  # noqa: F401
+    from crm.reference import models as _reference  # noqa: F401
+    from crm.service import models as _service  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from crm.api import bp as api_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.enterprises.views import bp as enterprises_bp
+    from crm.extensions import csrf
+    from crm.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(enterprises_bp)
+    # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from crm.auth.cli import user_cli
+    from crm.demo.cli import seed_demo_command
+
+    app.cli.add_command(user_cli)
+    app.cli.add_command(seed_demo_command)

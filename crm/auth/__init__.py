@@ -1,0 +1,1 @@
+"""Users, roles, departments' people, sign-in and API tokens."""

@@ -1,0 +1,274 @@
+"""Users, passwords, sign-in throttling and API tokens: the rules every entry point shares."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+from crm.auth.models import ApiToken, Role, Specialty, User, UserSpecialty
+from crm.core import audit
+from crm.core.errors import Conflict, RateLimited, ValidationFailed
+from crm.core.time import utcnow
+from crm.extensions import db
+from crm.reference.models import County, Department, by_name
+
+LOGIN_FAILED_MESSAGE = "用户名或密码不正确"
+MIN_PASSWORD_LENGTH = 10
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    return PasswordHasher(time_cost=cfg["ARGON2_TIME_COST"], memory_cost=cfg["ARGON2_MEMORY_COST"],
+                          parallelism=cfg.get("ARGON2_PARALLELISM", 4))
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def check_password_strength(password: str) -> str | None:
+    """A Chinese message when the password is too weak, else ``None``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"
+    if password.isdigit() or password.isalpha():
+        return "密码需同时包含字母和数字(或符号)"
+    return None
+
+
+def get_user(username: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.username == username.strip()))
+
+
+def _resolve_refs(county: str | None, department: str | None) -> tuple[County | None, Department | None]:
+    fields: dict[str, str] = {}
+    county_obj = by_name(County, county) if county else None
+    if county and county_obj is None:
+        fields["county"] = f"未知区县:{county}"
+    dept_obj = by_name(Department, department) if department else None
+    if department and dept_obj is None:
+        fields["department"] = f"未知责任单位:{department}"
+    if fields:
+        raise ValidationFailed("用户信息有误", fields)
+    return county_obj, dept_obj
+
+
+def create_user(
+    actor: User | None,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    display_name: str | None = None,
+    county: str | None = None,
+    department: str | None = None,
+    specialties: list[Specialty | str] | None = None,
+    phone: str = "",
+) -> User:
+    username = (username or "").strip()
+    fields: dict[str, str] = {}
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+        fields["username"] = "用户名只能包含字母、数字、点、下划线和连字符,最长64个字符"
+    elif get_user(username):
+        raise Conflict("用户名已存在", {"username": "该用户名已被使用"}, code="duplicate")
+    try:
+        role = Role(role)
+    except ValueError:
+        fields["role"] = "角色必须是 admin、coordinator、commissioner 或 leader"
+    weak = check_password_strength(password or "")
+    if weak:
+        fields["password"] = weak
+    specs: list[Specialty] = []
+    for s in specialties or []:
+        try:
+            specs.append(Specialty(s))
+        except ValueError:
+            fields["specialty"] = f"未知专长:{s}(可选 tech、finance、legal、media、talent)"
+    if fields:
+        raise ValidationFailed("用户信息有误", fields)
+    county_obj, dept_obj = _resolve_refs(county, department)
+    user = User(
+        username=username,
+        display_name=(display_name or username).strip(),
+        password_hash=hash_password(password),
+        role=role,
+        county=county_obj,
+        department=dept_obj,
+        phone=phone.strip(),
+    )
+    user.specialty_rows = [UserSpecialty(specialty=s) for s in dict.fromkeys(specs)]
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor, "user", user.id, "create",
+        {"username": [None, username], "role": [None, role.value],
+         "county": [None, county_obj.name if county_obj else None],
+         "department": [None, dept_obj.name if dept_obj else None],
+         "specialties": [None, [s.value for s in specs]]},
+        summary=f"新建用户 {username}",
+    )
+    return user
+
+
+def update_user(
+    actor: User,
+    user: User,
+    *,
+    display_name: str,
+    role: Role | str,
+    county: str | None,
+    department: str | None,
+    specialties: list[Specialty | str],
+    phone: str = "",
+) -> User:
+    county_obj, dept_obj = _resolve_refs(county, department)
+    role = Role(role)
+    specs = [Specialty(s) for s in dict.fromkeys(specialties)]
+    changes = audit.diff(user, {"display_name": display_name.strip(), "role": role, "phone": phone.strip()})
+    old_county = user.county.name if user.county else None
+    new_county = county_obj.name if county_obj else None
+    if old_county != new_county:
+        changes["county"] = [old_county, new_county]
+    old_dept = user.department.name if user.department else None
+    new_dept = dept_obj.name if dept_obj else None
+    if old_dept != new_dept:
+        changes["department"] = [old_dept, new_dept]
+    old_specs = [s.value for s in user.specialties]
+    if old_specs != [s.value for s in specs]:
+        changes["specialties"] = [old_specs, [s.value for s in specs]]
+    user.display_name = display_name.strip()
+    user.role = role
+    user.phone = phone.strip()
+    user.county = county_obj
+    user.department = dept_obj
+    user.specialty_rows = [UserSpecialty(specialty=s) for s in specs]
+    if changes:
+        audit.record(actor, "user", user.id, "update", changes, summary=f"修改用户 {user.username}")
+    return user
+
+
+def set_password(actor: User | None, user: User, password: str) -> None:
+    weak = check_password_strength(password or "")
+    if weak:
+        raise ValidationFailed("密码不符合要求", {"password": weak})
+    user.password_hash = hash_password(password)
+    user.session_version += 1  # other sessions end
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(actor, "user", user.id, "password_reset", {}, summary=f"重置用户 {user.username} 的密码")
+
+
+def set_active(actor: User, user: User, active: bool) -> None:
+    if user.active == active:
+        return
+    if actor.id == user.id and not active:
+        raise ValidationFailed("不能停用自己的账号", {"active": "不能停用自己的账号"})
+    user.active = active
+    if not active:
+        user.session_version += 1
+        for token in db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
+                                                                  ApiToken.revoked_at.is_(None))):
+            token.revoked_at = utcnow()
+    audit.record(actor, "user", user.id, "activate" if active else "deactivate",
+                 {"active": [not active, active]}, summary=("启用" if active else "停用") + f"用户 {user.username}")
+
+
+def authenticate(username: str, password: str) -> User:
+    """The user whose password this is; throttled per account in the database.
+
+    The failure message never says which half was wrong.
+    """
+    user = get_user(username or "")
+    now = utcnow()
+    if user is not None and user.locked_until and user.locked_until > now:
+        raise RateLimited("登录失败次数过多,请稍后再试")
+    if user is None:
+        _hasher_dummy_verify(password)
+        raise ValidationFailed(LOGIN_FAILED_MESSAGE)
+    try:
+        _hasher().verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+        db.session.commit()
+        raise ValidationFailed(LOGIN_FAILED_MESSAGE) from None
+    if not user.active:
+        raise ValidationFailed(LOGIN_FAILED_MESSAGE)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return user
+
+
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _hasher_dummy_verify(password: str) -> None:
+    """Spend the same time on unknown users, so timing does not reveal which usernames exist."""
+    key = "dummy"
+    if key not in _DUMMY_HASH:
+        _DUMMY_HASH[key] = hash_password("dummy-password-1")
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher().verify(_DUMMY_HASH[key], password or "")
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login's loader: ``"<id>:<session_version>"``; a bumped version ends the session."""
+    try:
+        user_id, version = (int(part) for part in session_id.split(":", 1))
+    except (ValueError, AttributeError):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
+
+
+# --- API tokens -------------------------------------------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        expires_at=utcnow() + (lifetime or current_app.config["API_TOKEN_LIFETIME"]),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return token, row
+
+
+def resolve_token(token: str, now: datetime | None = None) -> User | None:
+    """The active user of a valid, unrevoked, unexpired token; ``None`` otherwise."""
+    if not token:
+        return None
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    now = now or utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not row.user.active:
+        return None
+    row.last_used_at = now
+    return row.user
+
+
+def revoke_token(token: str) -> bool:
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True

@@ -1,0 +1,122 @@
+"""Users and API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.core.time import utcnow
+from crm.core.types import UTCDateTime, enum_column
+from crm.extensions import db
+from crm.reference.models import County, Department
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    COMMISSIONER = "commissioner"
+    LEADER = "leader"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "管理员",
+    Role.COORDINATOR: "协调员",
+    Role.COMMISSIONER: "服务专员",
+    Role.LEADER: "领导",
+}
+
+
+class Specialty(enum.StrEnum):
+    """A service commissioner's specialty (the plan's 科技、融资、法务、媒体、人才)."""
+
+    TECH = "tech"
+    FINANCE = "finance"
+    LEGAL = "legal"
+    MEDIA = "media"
+    TALENT = "talent"
+
+    @property
+    def label(self) -> str:
+        return SPECIALTY_LABELS[self]
+
+
+SPECIALTY_LABELS = {
+    Specialty.TECH: "科技",
+    Specialty.FINANCE: "融资",
+    Specialty.LEGAL: "法务",
+    Specialty.MEDIA: "媒体",
+    Specialty.TALENT: "人才",
+}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(80))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("counties.id"))
+    phone: Mapped[str] = mapped_column(sa.String(32), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    # Part of the session id: bumping it signs the user out everywhere (PITFALLS: sign-in).
+    session_version: Mapped[int] = mapped_column(default=1)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    county: Mapped[County | None] = relationship()
+    specialty_rows: Mapped[list[UserSpecialty]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated users cannot sign in
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def specialties(self) -> list[Specialty]:
+        return sorted((row.specialty for row in self.specialty_rows), key=list(Specialty).index)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+class UserSpecialty(db.Model):
+    __tablename__ = "user_specialties"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    specialty: Mapped[Specialty] = mapped_column(enum_column(Specialty, "specialty"), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="specialty_rows")
+
+
+class ApiToken(db.Model):
+    """A bearer token. Only its SHA-256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

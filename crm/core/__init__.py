@@ -1,0 +1,1 @@
+"""Shared mechanisms only: time, types, access, audit, errors, pagination."""

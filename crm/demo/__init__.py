@@ -1,0 +1,1 @@
+"""Demo data: the plan's reference data and realistic enterprises (``seed-demo``)."""

@@ -1,0 +1,432 @@
+"""Enterprise rules shared by the pages, the API, the CLI and the demo loader.
+
+Every write goes through here and records its audit row in the same transaction.
+Input uses the API's vocabulary: reference values by their Chinese names.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from pypinyin import Style, lazy_pinyin
+from stdnum.cn import uscc as stdnum_uscc
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+
+from crm.core import audit
+from crm.core.access import scope_enterprises
+from crm.core.errors import Conflict, ValidationFailed
+from crm.enterprises.models import (
+    Enterprise,
+    EnterpriseContact,
+    EnterpriseFigure,
+    EnterprisePartner,
+    EnterpriseStatus,
+)
+from crm.extensions import db
+from crm.reference.models import Cluster, County, Park, Partner, SupplyCategory, by_name
+
+EDITABLE_FIELDS = (
+    "name", "uscc", "county", "park", "cluster", "supply_category", "above_scale", "main_products",
+    "settled_from_chengyu", "settled_on", "status",
+)
+MAX_OUTPUT = Decimal("99999999999.99")
+
+
+# --- normalisation and checks ----------------------------------------------------------------------------
+
+def normalise_uscc(value: str) -> str:
+    return stdnum_uscc.compact(value or "")
+
+
+def uscc_error(value: str) -> str | None:
+    """A Chinese message saying what is wrong with a 统一社会信用代码, or ``None`` when it is valid."""
+    code = normalise_uscc(value)
+    if not code:
+        return "请填写统一社会信用代码"
+    try:
+        stdnum_uscc.validate(code)
+    except InvalidLength:
+        return f"统一社会信用代码应为18位,当前为{len(code)}位"
+    except InvalidChecksum:
+        return "统一社会信用代码校验位不正确,请核对最后一位"
+    except (InvalidFormat, InvalidComponent):
+        return "统一社会信用代码格式不正确(前8位为数字,其余为数字或大写字母,不含 I、O、Z、S、V)"
+    return None
+
+
+def name_key(name: str) -> str:
+    """Normalised name for duplicate detection: full-width forms folded, spaces and brackets unified."""
+    text = unicodedata.normalize("NFKC", name or "")
+    text = re.sub(r"\s+", "", text)
+    return text.replace("(", "(").replace(")", ")").lower()
+
+
+def pinyin_of(name: str) -> tuple[str, str]:
+    """Full pinyin and initials of a name, lower-case, for search (PITFALLS: store them)."""
+    full = "".join(lazy_pinyin(name, errors="default")).lower()
+    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")).lower()
+    return re.sub(r"[^0-9a-z]", "", full), re.sub(r"[^0-9a-z]", "", initials)
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "y", "on", "是"}
+    return bool(value)
+
+
+def _parse_date(value: Any, field: str, fields: dict[str, str]) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        fields[field] = "日期格式应为 YYYY-MM-DD"
+        return None
+
+
+def parse_amount(value: Any, field: str, fields: dict[str, str], *, required: bool = True) -> Decimal | None:
+    """An amount in 万元: non-negative, at most two decimals."""
+    if value in (None, ""):
+        if required:
+            fields[field] = "请填写金额(万元)"
+        return None
+    if isinstance(value, bool):
+        fields[field] = "金额必须是数字"
+        return None
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        fields[field] = "金额必须是数字"
+        return None
+    if not amount.is_finite() or amount < 0:
+        fields[field] = "金额不能为负数"
+        return None
+    if amount > MAX_OUTPUT:
+        fields[field] = "金额过大"
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        fields[field] = "金额最多保留两位小数"
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+@dataclass
+class EnterpriseInput:
+    """Validated values for an enterprise, resolved to model objects."""
+
+    values: dict[str, Any]
+
+
+def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = None,
+                        partial: bool = False) -> dict[str, Any]:
+    """Check and resolve input; raise :class:`ValidationFailed` with every field's problem at once."""
+    fields: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    unknown = set(data) - set(EDITABLE_FIELDS) - {"version", "id"}
+    for key in sorted(unknown):
+        fields[key] = "不支持的字段"
+
+    def wanted(key: str) -> bool:
+        return not partial or key in data
+
+    if wanted("name"):
+        name = str(data.get("name") or "").strip()
+        if not name:
+            fields["name"] = "请填写企业名称"
+        elif len(name) > 120:
+            fields["name"] = "企业名称最长120个字符"
+        else:
+            values["name"] = name
+    if wanted("uscc"):
+        problem = uscc_error(str(data.get("uscc") or ""))
+        if problem:
+            fields["uscc"] = problem
+        else:
+            values["uscc"] = normalise_uscc(str(data["uscc"]))
+    for key, model, label, required in (
+        ("county", County, "区县", True),
+        ("cluster", Cluster, "产业集群", True),
+        ("supply_category", SupplyCategory, "配套类别", False),
+        ("park", Park, "园区", False),
+    ):
+        if not wanted(key):
+            continue
+        raw = data.get(key)
+        if raw in (None, ""):
+            if required:
+                fields[key] = f"请选择{label}"
+            else:
+                values[key] = None
+            continue
+        obj = by_name(model, str(raw))
+        if obj is None:
+            fields[key] = f"未知{label}:{raw}"
+        else:
+            values[key] = obj
+    if wanted("above_scale"):
+        values["above_scale"] = _parse_bool(data.get("above_scale", False))
+    if wanted("main_products"):
+        products = str(data.get("main_products") or "").strip()
+        if len(products) > 2000:
+            fields["main_products"] = "主要产品最长2000个字符"
+        values["main_products"] = products
+    if wanted("settled_from_chengyu"):
+        values["settled_from_chengyu"] = _parse_bool(data.get("settled_from_chengyu", False))
+    if wanted("settled_on"):
+        values["settled_on"] = _parse_date(data.get("settled_on"), "settled_on", fields)
+    if wanted("status"):
+        raw_status = data.get("status") or EnterpriseStatus.ACTIVE.value
+        try:
+            values["status"] = EnterpriseStatus(raw_status)
+        except ValueError:
+            fields["status"] = "状态必须是 " + "、".join(s.value for s in EnterpriseStatus)
+    settled = values.get("settled_from_chengyu", existing.settled_from_chengyu if existing else False)
+    settled_on = values.get("settled_on", existing.settled_on if existing else None) if (
+        "settled_on" in values or existing) else None
+    if settled and settled_on is None and "settled_on" not in fields:
+        fields["settled_on"] = "成渝落户企业请填写落户日期"
+    park = values.get("park")
+    county = values.get("county", existing.county if existing else None)
+    if park is not None and county is not None and park.county_id not in (None, county.id):
+        fields["park"] = "所选园区不在该区县"
+    if fields:
+        raise ValidationFailed("企业信息有误", fields)
+    _check_duplicates(values, existing)
+    return values
+
+
+def _check_duplicates(values: dict[str, Any], existing: Enterprise | None) -> None:
+    own_id = existing.id if existing else -1
+    if "uscc" in values:
+        clash = db.session.scalar(
+            sa.select(Enterprise).where(Enterprise.uscc == values["uscc"], Enterprise.id != own_id))
+        if clash:
+            raise Conflict("统一社会信用代码重复", {"uscc": f"该统一社会信用代码已被“{clash.name}”使用"},
+                           code="duplicate")
+    if "name" in values:
+        clash = db.session.scalar(
+            sa.select(Enterprise).where(Enterprise.name_key == name_key(values["name"]), Enterprise.id != own_id))
+        if clash:
+            raise Conflict("企业名称重复", {"name": f"已有同名企业(统一社会信用代码 {clash.uscc})"},
+                           code="duplicate")
+
+
+def _apply(enterprise: Enterprise, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        setattr(enterprise, key, value)
+    if "name" in values:
+        enterprise.name_key = name_key(values["name"])
+        enterprise.name_pinyin, enterprise.name_initials = pinyin_of(values["name"])
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Reference objects shown by name in the audit trail."""
+    return {k: (getattr(v, "name", v) if k in {"county", "cluster", "supply_category", "park"} else v)
+            for k, v in values.items()}
+
+
+def create_enterprise(actor: Any, data: dict[str, Any], *, is_demo: bool = False) -> Enterprise:
+    values = validate_enterprise(data)
+    enterprise = Enterprise(is_demo=is_demo)
+    _apply(enterprise, values)
+    db.session.add(enterprise)
+    db.session.flush()
+    audit.record(actor, "enterprise", enterprise.id, "create",
+                 {k: [None, v] for k, v in _audit_values(values).items()},
+                 enterprise_id=enterprise.id, summary=f"新建企业档案 {enterprise.name}")
+    return enterprise
+
+
+def check_version(enterprise: Enterprise, version: Any) -> None:
+    if version in (None, ""):
+        return
+    try:
+        expected = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"}) from None
+    if expected != enterprise.version:
+        raise Conflict("该企业档案已被他人修改,请刷新后重试", {"version": "版本已过期"}, code="stale")
+
+
+def update_enterprise(actor: Any, enterprise: Enterprise, data: dict[str, Any], *, partial: bool = True) -> Enterprise:
+    check_version(enterprise, data.get("version"))
+    values = validate_enterprise(data, existing=enterprise, partial=partial)
+    old = _audit_values({k: getattr(enterprise, k) for k in values})
+    new = _audit_values(values)
+    changes = {k: [old[k], new[k]] for k in values if audit.jsonable(old[k]) != audit.jsonable(new[k])}
+    if not changes:
+        return enterprise
+    _apply(enterprise, {k: values[k] for k in changes})
+    db.session.flush()
+    audit.record(actor, "enterprise", enterprise.id, "update", changes,
+                 enterprise_id=enterprise.id, summary=f"修改企业档案 {enterprise.name}")
+    return enterprise
+
+
+# --- figures, contacts, partners -------------------------------------------------------------------------
+
+def set_figure(actor: Any, enterprise: Enterprise, year: Any, data: dict[str, Any], *,
+               is_demo: bool = False) -> EnterpriseFigure:
+    fields: dict[str, str] = {}
+    try:
+        year = int(year)
+        if not 2000 <= year <= 2100:
+            raise ValueError
+    except (TypeError, ValueError):
+        fields["year"] = "年份应在2000到2100之间"
+    output = parse_amount(data.get("output_value"), "output_value", fields)
+    chengyu = parse_amount(data.get("chengyu_output_value", 0), "chengyu_output_value", fields)
+    if output is not None and chengyu is not None and chengyu > output:
+        fields["chengyu_output_value"] = "成渝配套产值不能大于产值"
+    if fields:
+        raise ValidationFailed("产值数据有误", fields)
+    figure = db.session.scalar(sa.select(EnterpriseFigure).where(
+        EnterpriseFigure.enterprise_id == enterprise.id, EnterpriseFigure.year == year))
+    if figure is None:
+        figure = EnterpriseFigure(enterprise=enterprise, year=year, output_value=output,
+                                  chengyu_output_value=chengyu, is_demo=is_demo)
+        db.session.add(figure)
+        db.session.flush()
+        audit.record(actor, "figure", figure.id, "create",
+                     {"year": [None, year], "output_value": [None, output], "chengyu_output_value": [None, chengyu]},
+                     enterprise_id=enterprise.id, summary=f"录入{year}年产值")
+        return figure
+    changes = audit.diff(figure, {"output_value": output, "chengyu_output_value": chengyu})
+    if changes:
+        figure.output_value, figure.chengyu_output_value = output, chengyu
+        audit.record(actor, "figure", figure.id, "update", changes, enterprise_id=enterprise.id,
+                     summary=f"修改{year}年产值")
+    return figure
+
+
+def delete_figure(actor: Any, figure: EnterpriseFigure) -> None:
+    audit.record(actor, "figure", figure.id, "delete",
+                 {"year": [figure.year, None], "output_value": [figure.output_value, None],
+                  "chengyu_output_value": [figure.chengyu_output_value, None]},
+                 enterprise_id=figure.enterprise_id, summary=f"删除{figure.year}年产值")
+    db.session.delete(figure)
+
+
+PHONE_RE = re.compile(r"^[0-9+\-() ]{5,20}$")
+
+
+def add_contact(actor: Any, enterprise: Enterprise, data: dict[str, Any]) -> EnterpriseContact:
+    fields: dict[str, str] = {}
+    name = str(data.get("name") or "").strip()
+    post = str(data.get("post") or "").strip()
+    phone = str(data.get("phone") or "").strip()
+    if not name:
+        fields["name"] = "请填写联系人姓名"
+    elif len(name) > 40:
+        fields["name"] = "姓名最长40个字符"
+    if len(post) > 40:
+        fields["post"] = "职务最长40个字符"
+    if phone and not PHONE_RE.match(phone):
+        fields["phone"] = "电话号码格式不正确"
+    if fields:
+        raise ValidationFailed("联系人信息有误", fields)
+    contact = EnterpriseContact(enterprise=enterprise, name=name, post=post, phone=phone)
+    db.session.add(contact)
+    db.session.flush()
+    audit.record(actor, "contact", contact.id, "create",
+                 {"name": [None, name], "post": [None, post], "phone": [None, phone]},
+                 enterprise_id=enterprise.id, summary=f"添加联系人 {name}")
+    return contact
+
+
+def delete_contact(actor: Any, contact: EnterpriseContact) -> None:
+    audit.record(actor, "contact", contact.id, "delete",
+                 {"name": [contact.name, None], "post": [contact.post, None], "phone": [contact.phone, None]},
+                 enterprise_id=contact.enterprise_id, summary=f"删除联系人 {contact.name}")
+    db.session.delete(contact)
+
+
+def link_partner(actor: Any, enterprise: Enterprise, partner_name: str, supplies: str) -> EnterprisePartner:
+    partner = by_name(Partner, partner_name)
+    fields: dict[str, str] = {}
+    if partner is None:
+        fields["partner"] = f"未知成渝企业:{partner_name}" if partner_name else "请选择成渝企业"
+    supplies = (supplies or "").strip()
+    if not supplies:
+        fields["supplies"] = "请填写配套内容"
+    elif len(supplies) > 200:
+        fields["supplies"] = "配套内容最长200个字符"
+    if fields:
+        raise ValidationFailed("配套关系有误", fields)
+    exists = db.session.scalar(sa.select(EnterprisePartner).where(
+        EnterprisePartner.enterprise_id == enterprise.id, EnterprisePartner.partner_id == partner.id))
+    if exists:
+        raise Conflict("该配套关系已存在", {"partner": "已关联该成渝企业"}, code="duplicate")
+    link = EnterprisePartner(enterprise=enterprise, partner=partner, supplies=supplies)
+    db.session.add(link)
+    db.session.flush()
+    audit.record(actor, "partner_link", link.id, "create",
+                 {"partner": [None, partner.name], "supplies": [None, supplies]},
+                 enterprise_id=enterprise.id, summary=f"关联成渝企业 {partner.name}")
+    return link
+
+
+def unlink_partner(actor: Any, link: EnterprisePartner) -> None:
+    audit.record(actor, "partner_link", link.id, "delete",
+                 {"partner": [link.partner.name, None], "supplies": [link.supplies, None]},
+                 enterprise_id=link.enterprise_id, summary=f"解除与 {link.partner.name} 的配套关系")
+    db.session.delete(link)
+
+
+# --- search ------------------------------------------------------------------------------------------------
+
+SORTS = {
+    "name": Enterprise.name_pinyin.asc(),
+    "-name": Enterprise.name_pinyin.desc(),
+    "county": County.sort_order.asc(),
+    "-county": County.sort_order.desc(),
+    "updated": Enterprise.updated_at.asc(),
+    "-updated": Enterprise.updated_at.desc(),
+}
+
+
+def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str = "", supply_category: str = "",
+                     above_scale: str = "", roster: str = "", sort: str = "name") -> sa.Select:
+    """The enterprise list query: what ``user`` may see, filtered and sorted."""
+    stmt = sa.select(Enterprise).join(Enterprise.county).join(Enterprise.cluster)
+    stmt = scope_enterprises(user, stmt)
+    q = (q or "").strip()
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(sa.or_(
+            Enterprise.name.ilike(f"%{q}%"),
+            Enterprise.name_initials.like(like),
+            Enterprise.name_pinyin.like(like),
+            Enterprise.uscc.like(f"%{q.upper()}%"),
+        ))
+    if county:
+        stmt = stmt.where(County.name == county)
+    if cluster:
+        stmt = stmt.where(Cluster.name == cluster)
+    if supply_category:
+        stmt = stmt.join(Enterprise.supply_category).where(SupplyCategory.name == supply_category)
+    if above_scale in {"1", "true", "yes"}:
+        stmt = stmt.where(Enterprise.above_scale.is_(True))
+    elif above_scale in {"0", "false", "no"}:
+        stmt = stmt.where(Enterprise.above_scale.is_(False))
+    if roster:
+        stmt = roster_filter(stmt, roster)
+    return stmt.order_by(SORTS.get(sort, SORTS["name"]), Enterprise.id)
+
+
+def roster_filter(stmt: sa.Select, roster: str) -> sa.Select:
+    """Filter by membership of a roster kind's current published edition; the rosters capability supplies it.
+
+    Until rosters exist, an unknown kind is refused rather than ignored.
+    """
+    raise ValidationFailed("名单类型不正确", {"roster": f"未知名单:{roster}"})

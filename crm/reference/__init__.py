@@ -1,0 +1,1 @@
+"""The plan's reference data: counties, clusters, supply categories, departments, partners, parks, targets."""

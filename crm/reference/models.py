@@ -1,0 +1,117 @@
+"""Reference tables. Values are exchanged by their Chinese names (API.md, conventions)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+
+
+class County(db.Model):
+    """One of Zunyi's 14 county-level units, or 新蒲新区."""
+
+    __tablename__ = "counties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(80), default="")
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Cluster(db.Model):
+    """产业集群."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class SupplyCategory(db.Model):
+    """配套类别: 关键材料 / 关键零部件 / 关键设备."""
+
+    __tablename__ = "supply_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Department(db.Model):
+    """责任单位 named in the plan."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Partner(db.Model):
+    """A 成渝 firm that local suppliers sell to."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    region: Mapped[str] = mapped_column(sa.String(20), default="")  # 重庆 / 四川
+    industry: Mapped[str] = mapped_column(sa.String(80), default="")
+
+
+class Park(db.Model):
+    """An industrial park; ``supporting`` marks a recognised 配套产业园区 (counted against the target)."""
+
+    __tablename__ = "parks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("counties.id"))
+    supporting: Mapped[bool] = mapped_column(default=False)
+    recognised_year: Mapped[int | None] = mapped_column()
+
+    county: Mapped[County | None] = relationship()
+
+
+class Target(db.Model):
+    """A target of the plan for one year: for the city (no county) or one county."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column()
+    county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("counties.id"))
+    target_firms: Mapped[int] = mapped_column()
+    target_output: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))  # 亿元
+
+    county: Mapped[County | None] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("year", "county_id"),)
+
+
+class PlanTarget(db.Model):
+    """City-wide targets that are not per county: parks and settled 成渝 firms."""
+
+    __tablename__ = "plan_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column()
+    metric: Mapped[str] = mapped_column(sa.String(40))  # parks / settled_from_chengyu
+    target: Mapped[int] = mapped_column()
+
+    __table_args__ = (sa.UniqueConstraint("year", "metric"),)
+
+
+def by_name(model: type, name: str | None):
+    """Look a reference row up by its Chinese name (``None`` when absent)."""
+    if not name:
+        return None
+    return db.session.scalar(sa.select(model).where(model.name == name.strip()))
+
+
+def all_of(model: type) -> list:
+    order = getattr(model, "sort_order", model.id)
+    return list(db.session.scalars(sa.select(model).order_by(order, model.id)))

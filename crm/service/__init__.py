@@ -1,0 +1,1 @@
+"""The "一对一" service: assignments (more in the service issue)."""

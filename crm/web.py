@@ -1,0 +1,70 @@
+"""Web plumbing shared by every page: sign-in loader, template helpers, security headers, the home page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, redirect, url_for
+from flask_login import LoginManager, current_user, login_required
+
+from crm.core.access import Action, can
+from crm.core.time import format_local
+
+bp = Blueprint("web", __name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+@bp.route("/")
+@login_required
+def home():
+    return redirect(url_for("enterprises.index"))
+
+
+@bp.route("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+def init_login(app: Flask, login_manager: LoginManager) -> None:
+    from crm.auth.domain import load_session_user
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    login_manager.user_loader(load_session_user)
+
+    @app.teardown_request
+    def _forget_loaded_user(_exc):
+        # Flask-Login caches the user on ``g``; drop it so every request loads (and re-checks) its user,
+        # even where an outer app context outlives the request (tests, CLI).
+        g.pop("_login_user", None)
+
+
+def init_templates(app: Flask) -> None:
+    from crm.auth.models import ROLE_LABELS, SPECIALTY_LABELS, Role
+
+    app.jinja_env.filters["local"] = format_local
+    app.jinja_env.globals.update(can=can, Action=Action, ROLE_LABELS=ROLE_LABELS,
+                                 SPECIALTY_LABELS=SPECIALTY_LABELS, Role=Role)
+
+    @app.context_processor
+    def _user():
+        return {"current_user": current_user}
+
+
+def init_security_headers(app: Flask) -> None:
+    """A strict CSP and the usual headers (Flask-Talisman is unmaintained: PITFALLS)."""
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,179 @@
+"""Test fixtures: one database per run made by the migrations, one rolled-back transaction per test.
+
+The suite runs on SQLite by default and on PostgreSQL with ``CRM_TEST_DB=postgres`` and ``TEST_DATABASE_URL``
+(``make test`` runs both). Under PostgreSQL a missing or unreachable server fails the run; it never skips.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from stdnum.cn import uscc as stdnum_uscc
+
+from config import normalise_database_url
+from crm import create_app
+from crm.extensions import db
+
+BACKEND = os.environ.get("CRM_TEST_DB", "sqlite")
+TEST_PASSWORD = "Passw0rd-test"
+
+
+# --- databases -----------------------------------------------------------------------------------------------
+
+def _pg_admin_engine() -> sa.Engine:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.exit("CRM_TEST_DB=postgres needs TEST_DATABASE_URL", returncode=3)
+    return sa.create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT")
+
+
+def new_database(tmp_path_factory: pytest.TempPathFactory, label: str) -> tuple[str, Any]:
+    """A fresh, empty database of the backend under test, and a function that drops it."""
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp(label) / "crm.sqlite3"
+        return f"sqlite:///{path}", lambda: None
+    if BACKEND != "postgres":
+        pytest.exit(f"unknown CRM_TEST_DB={BACKEND!r}", returncode=3)
+    admin = _pg_admin_engine()
+    name = f"crm_{label}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as err:
+        pytest.exit(f"PostgreSQL is unreachable: {err}", returncode=3)
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def make_app(url: str, **overrides: Any) -> Flask:
+    return create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, **overrides})
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    from flask_migrate import upgrade
+
+    from crm.demo.reference import load_reference_data
+
+    url, drop = new_database(tmp_path_factory, "test")
+    application = make_app(url)
+    with application.app_context():
+        upgrade()
+        load_reference_data()
+        db.session.commit()
+        db.session.remove()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    drop()
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test runs in a transaction rolled back at its end (PITFALLS: tests)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application: Flask = request.getfixturevalue("app")
+    with application.app_context():
+        conn = db.engine.connect()
+        outer = conn.begin()
+        engines = db.engines  # the app's own dict: swapping its default engine for our connection
+        saved = engines[None]
+        engines[None] = conn
+        db.session.remove()
+        db.session.configure(join_transaction_mode="create_savepoint")
+        try:
+            yield
+        finally:
+            db.session.remove()
+            engines[None] = saved
+            outer.rollback()
+            conn.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# --- factories -----------------------------------------------------------------------------------------------
+
+_seq = itertools.count(1)
+
+
+def make_uscc(n: int | None = None) -> str:
+    """A valid 统一社会信用代码 (check digit by python-stdnum)."""
+    n = next(_seq) if n is None else n
+    body = f"91520300{n:09d}"
+    return body + stdnum_uscc.calc_check_digit(body)
+
+
+def make_user(role: str = "coordinator", *, username: str | None = None, county: str | None = None,
+              department: str | None = None, specialties: list[str] | None = None):
+    from crm.auth.domain import create_user
+
+    user = create_user(None, username=username or f"{role}{next(_seq)}", password=TEST_PASSWORD, role=role,
+                       county=county, department=department, specialties=specialties or [])
+    db.session.flush()
+    return user
+
+
+def make_enterprise(name: str | None = None, *, county: str = "汇川区", cluster: str = "装备制造", **extra: Any):
+    from crm.enterprises.domain import create_enterprise
+
+    n = next(_seq)
+    data = {"name": name or f"遵义测试制造有限公司{n}", "uscc": make_uscc(n), "county": county, "cluster": cluster,
+            "supply_category": "关键零部件", "above_scale": True, "main_products": "测试产品"}
+    data.update(extra)
+    enterprise = create_enterprise(None, data)
+    db.session.flush()
+    return enterprise
+
+
+def assign(enterprise, commissioner, specialty: str = "tech"):
+    from datetime import date
+
+    from crm.service.models import Assignment
+
+    row = Assignment(enterprise_id=enterprise.id, commissioner_id=commissioner.id, specialty=specialty,
+                     started_on=date(2026, 1, 1))
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def login(client: FlaskClient, user, password: str = TEST_PASSWORD):
+    response = client.post("/login", data={"username": user.username, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def api_token(user) -> dict[str, str]:
+    from crm.auth.domain import issue_token
+
+    token, _ = issue_token(user)
+    db.session.flush()
+    return {"Authorization": f"Bearer {token}"}
