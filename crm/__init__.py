@@ -53,7 +53,11 @@ def _import_models() -> None:
     from crm.auth import models as _auth  # noqa: F401
     from crm.core import audit as _audit  # noqa: F401
     from crm.enterprises import models as _enterprises  # noqa: F401
+    from crm.holidays import models as _holidays  # noqa: F401
+    from crm.notifications import models as _notifications  # noqa: F401
     from crm.reference import models as _reference  # noqa: F401
+    from crm.rosters import models as _rosters  # noqa: F401
+    from crm.scheduler import models as _scheduler  # noqa: F401
     from crm.service import models as _service  # noqa: F401
 
 

@@ -84,13 +84,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 
 @pytest.fixture(autouse=True)
-def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test runs in a transaction rolled back at its end (PITFALLS: tests)."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    application: Flask = request.getfixturevalue("app")
-    with application.app_context():
+def _transaction(app: Flask) -> Iterator[None]:
+    """Each test runs inside the app context, in a transaction rolled back at its end (PITFALLS: tests)."""
+    with app.app_context():
         conn = db.engine.connect()
         outer = conn.begin()
         engines = db.engines  # the app's own dict: swapping its default engine for our connection

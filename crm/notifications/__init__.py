@@ -1,0 +1,1 @@
+"""The in-app inbox every job and workflow writes to."""

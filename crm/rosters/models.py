@@ -1,0 +1,173 @@
+"""Rosters: a kind of list, published as one edition per half year."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.auth.models import User
+from crm.core.time import utcnow
+from crm.core.types import UTCDateTime, enum_column
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+
+
+class RosterKind(enum.StrEnum):
+    SUPPLIER_LIST = "supplier_list"
+    CULTIVATION_POOL = "cultivation_pool"
+
+    @property
+    def label(self) -> str:
+        return ROSTER_LABELS[self]
+
+
+ROSTER_LABELS = {
+    RosterKind.SUPPLIER_LIST: "融入成渝经济圈工业配套企业名单",
+    RosterKind.CULTIVATION_POOL: "重点企业培育库",
+}
+ROSTER_SHORT_LABELS = {RosterKind.SUPPLIER_LIST: "配套企业名单", RosterKind.CULTIVATION_POOL: "重点企业培育库"}
+
+
+class EditionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    EditionStatus.DRAFT: "草稿",
+    EditionStatus.IN_REVIEW: "审核中",
+    EditionStatus.PUBLISHED: "已发布",
+    EditionStatus.SUPERSEDED: "已被替代",
+}
+FROZEN = (EditionStatus.PUBLISHED, EditionStatus.SUPERSEDED)
+
+
+class Tier(enum.StrEnum):
+    """Tier of an enterprise in the cultivation pool (the plan's 龙头企业、链主企业 and those being cultivated)."""
+
+    LEADER = "leader"
+    CHAIN_MASTER = "chain_master"
+    CULTIVATING = "cultivating"
+
+    @property
+    def label(self) -> str:
+        return TIER_LABELS[self]
+
+
+TIER_LABELS = {Tier.LEADER: "龙头", Tier.CHAIN_MASTER: "链主", Tier.CULTIVATING: "培育"}
+
+
+class RosterEdition(db.Model):
+    """One half year's edition of a list. Published and superseded editions are frozen."""
+
+    __tablename__ = "roster_editions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[RosterKind] = mapped_column(enum_column(RosterKind, "roster_kind"))
+    period: Mapped[str] = mapped_column(sa.String(6))  # 2026H1
+    status: Mapped[EditionStatus] = mapped_column(
+        enum_column(EditionStatus, "edition_status"), default=EditionStatus.DRAFT)
+    based_on_id: Mapped[int | None] = mapped_column(sa.ForeignKey("roster_editions.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    opened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    returned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    return_comment: Mapped[str] = mapped_column(sa.Text, default="")
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    based_on: Mapped[RosterEdition | None] = relationship(remote_side=[id])
+    opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    returned_by: Mapped[User | None] = relationship(foreign_keys=[returned_by_id])
+    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
+    entries: Mapped[list[RosterEntry]] = relationship(
+        back_populates="edition", cascade="all, delete-orphan", order_by="RosterEntry.id")
+    removals: Mapped[list[RosterRemoval]] = relationship(
+        back_populates="edition", cascade="all, delete-orphan", order_by="RosterRemoval.id")
+
+    __table_args__ = (sa.UniqueConstraint("kind", "period"),)
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def frozen(self) -> bool:
+        return self.status in FROZEN
+
+
+class RosterEntry(db.Model):
+    """An enterprise on an edition, with the reason for inclusion (and tier, in the pool)."""
+
+    __tablename__ = "roster_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(sa.ForeignKey("roster_editions.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    tier: Mapped[Tier | None] = mapped_column(enum_column(Tier, "roster_tier"))
+    proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    edition: Mapped[RosterEdition] = relationship(back_populates="entries")
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")
+    proposed_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("edition_id", "enterprise_id"),)
+
+
+class RosterRemoval(db.Model):
+    """An enterprise taken off a draft (relative to the edition it was copied from), with the reason."""
+
+    __tablename__ = "roster_removals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(sa.ForeignKey("roster_editions.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    removed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    edition: Mapped[RosterEdition] = relationship(back_populates="removals")
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")
+
+    __table_args__ = (sa.UniqueConstraint("edition_id", "enterprise_id"),)
+
+
+class ImportStatus(enum.StrEnum):
+    CHECKING = "checking"
+    FAILED = "failed"  # problems found, nothing written
+    DONE = "done"  # written
+    ERROR = "error"  # the file could not be read at all
+
+
+class RosterImport(db.Model):
+    """An XLSX import into a draft: checked row by row (with progress), then written all at once or not at all."""
+
+    __tablename__ = "roster_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(sa.ForeignKey("roster_editions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[ImportStatus] = mapped_column(enum_column(ImportStatus, "import_status"),
+                                                 default=ImportStatus.CHECKING)
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_checked: Mapped[int] = mapped_column(default=0)
+    rows_written: Mapped[int] = mapped_column(default=0)
+    report: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)  # [{"row", "field", "message"}]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    edition: Mapped[RosterEdition] = relationship()

@@ -1,0 +1,100 @@
+"""The one access function: every role's allowed and refused cases, per record."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.errors import Forbidden, NotFound
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from tests.conftest import assign, make_enterprise, make_user
+
+
+@pytest.fixture
+def world():
+    huichuan = make_enterprise(county="汇川区")
+    tongzi = make_enterprise(county="桐梓县")
+    return huichuan, tongzi
+
+
+def visible(user) -> set[int]:
+    return set(db.session.scalars(scope_enterprises(user, sa.select(Enterprise.id))))
+
+
+def test_admin_does_everything(world):
+    admin = make_user("admin")
+    for ent in world:
+        assert can(admin, Action.VIEW, ent) and can(admin, Action.EDIT, ent)
+    assert can(admin, Action.CREATE) and can(admin, Action.MANAGE_USERS)
+
+
+def test_city_coordinator_reads_and_edits_all_but_manages_no_users(world):
+    coordinator = make_user("coordinator")
+    assert all(can(coordinator, Action.EDIT, ent) for ent in world)
+    assert can(coordinator, Action.CREATE)
+    assert not can(coordinator, Action.MANAGE_USERS)
+    assert {e.id for e in world} <= visible(coordinator)
+
+
+def test_county_coordinator_only_their_county(world):
+    huichuan, tongzi = world
+    coordinator = make_user("coordinator", county="汇川区")
+    assert can(coordinator, Action.EDIT, huichuan)
+    assert not can(coordinator, Action.VIEW, tongzi)
+    assert huichuan.id in visible(coordinator) and tongzi.id not in visible(coordinator)
+    with pytest.raises(NotFound):
+        require(coordinator, Action.EDIT, tongzi)
+
+
+def test_commissioner_only_assigned_enterprises(world):
+    huichuan, tongzi = world
+    commissioner = make_user("commissioner", specialties=["tech"])
+    other = make_user("commissioner", specialties=["tech"])
+    assign(huichuan, commissioner)
+    assign(tongzi, other)
+    assert can(commissioner, Action.VIEW, huichuan) and can(commissioner, Action.EDIT, huichuan)
+    assert not can(commissioner, Action.VIEW, tongzi)
+    assert not can(commissioner, Action.CREATE)
+    assert visible(commissioner) == {huichuan.id}
+    with pytest.raises(NotFound):
+        require(commissioner, Action.VIEW, tongzi)
+
+
+def test_ended_assignment_no_longer_gives_access(world):
+    from datetime import date
+
+    huichuan, _ = world
+    commissioner = make_user("commissioner")
+    row = assign(huichuan, commissioner)
+    row.ended_on = date(2026, 6, 30)
+    db.session.flush()
+    assert not can(commissioner, Action.VIEW, huichuan)
+
+
+def test_leader_reads_everything_changes_nothing(world):
+    leader = make_user("leader")
+    for ent in world:
+        assert can(leader, Action.VIEW, ent)
+        assert not can(leader, Action.EDIT, ent)
+        with pytest.raises(Forbidden):
+            require(leader, Action.EDIT, ent)
+    assert not can(leader, Action.CREATE)
+
+
+def test_inactive_or_anonymous_user_can_do_nothing(world):
+    user = make_user("admin")
+    user.active = False
+    assert not can(user, Action.VIEW, world[0])
+    assert not can(None, Action.VIEW, world[0])
+
+
+def test_a_contact_is_judged_by_its_enterprise(world):
+    from crm.enterprises.domain import add_contact
+
+    huichuan, _ = world
+    contact = add_contact(None, huichuan, {"name": "张三", "post": "总经理", "phone": "0851-28880000"})
+    county_user = make_user("coordinator", county="桐梓县")
+    assert not can(county_user, Action.EDIT, contact)
+    assert can(make_user("coordinator", county="汇川区"), Action.EDIT, contact)
