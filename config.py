@@ -51,6 +51,12 @@ class Config:
     # argon2id cost (argon2-cffi defaults: time_cost=3, memory_cost=65536 KiB).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
+    # The half-year list refresh must be published by this day (MM-DD) of its half year; coordinators are
+    # reminded from this many working days before it.
+    ROSTER_REFRESH_DEADLINE = {"H1": os.environ.get("CRM_REFRESH_DEADLINE_H1", "03-31"),
+                               "H2": os.environ.get("CRM_REFRESH_DEADLINE_H2", "09-30")}
+    ROSTER_REMINDER_WORKDAYS = int(os.environ.get("CRM_REFRESH_REMINDER_WORKDAYS", 5))
+    ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("CRM_IMPORT_MAX_ROWS", 20000))
     PER_PAGE_DEFAULT = 50
     PER_PAGE_MAX = 200
 

@@ -24,6 +24,7 @@ class Action(enum.StrEnum):
     EDIT = "edit"
     CREATE = "create"
     MANAGE_USERS = "manage_users"
+    PUBLISH = "publish"  # submit, return and publish a roster edition
 
 
 def assigned_enterprise_ids(user: User) -> sa.Select:
@@ -59,16 +60,38 @@ def can(user: User | None, action: Action | str, obj: Any = None) -> bool:
         return True
     if action is Action.MANAGE_USERS:
         return False
+    if _is_edition(obj):
+        return _can_edition(user, action, obj)
     if user.role is Role.LEADER and action is not Action.VIEW:
         return False
-    if action is Action.CREATE:
-        return user.role is Role.COORDINATOR
+    if action in (Action.CREATE, Action.PUBLISH):
+        return user.role is Role.COORDINATOR and (action is Action.CREATE or user.county_id is None)
     if obj is None:
         return True
     enterprise = _enterprise_of(obj)
     if enterprise is None:
         return False
     return _in_scope(user, enterprise)
+
+
+def _is_edition(obj: Any) -> bool:
+    from crm.rosters.models import RosterEdition
+
+    return isinstance(obj, RosterEdition)
+
+
+def _can_edition(user: User, action: Action, edition: Any) -> bool:
+    """Everyone reads published lists; drafts are for coordinators and leaders; coordinators edit them;
+    only a city-wide coordinator submits, returns and publishes (a county coordinator proposes entries)."""
+    from crm.rosters.models import FROZEN
+
+    if action is Action.VIEW:
+        return edition.status in FROZEN or user.role in (Role.COORDINATOR, Role.LEADER)
+    if user.role is not Role.COORDINATOR:
+        return False
+    if action is Action.PUBLISH:
+        return user.county_id is None
+    return action in (Action.EDIT, Action.CREATE)
 
 
 def require(user: User | None, action: Action | str, obj: Any = None) -> None:

@@ -425,8 +425,12 @@ def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str =
 
 
 def roster_filter(stmt: sa.Select, roster: str) -> sa.Select:
-    """Filter by membership of a roster kind's current published edition; the rosters capability supplies it.
+    """Only enterprises on the current published edition of a list (``supplier_list`` / ``cultivation_pool``)."""
+    from crm.rosters.domain import published_member_ids
+    from crm.rosters.models import RosterKind
 
-    Until rosters exist, an unknown kind is refused rather than ignored.
-    """
-    raise ValidationFailed("名单类型不正确", {"roster": f"未知名单:{roster}"})
+    try:
+        kind = RosterKind(roster)
+    except ValueError:
+        raise ValidationFailed("名单类型不正确", {"roster": f"未知名单:{roster}"}) from None
+    return stmt.where(Enterprise.id.in_(published_member_ids(kind)))

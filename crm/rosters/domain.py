@@ -1,0 +1,387 @@
+"""Roster rules shared by the pages, the API, the Excel import and the scheduler.
+
+An edition is a half year's version of a list: draft → in_review → published, and publishing the next one
+supersedes it. Published and superseded editions are frozen here, in the domain layer, so no entry point can
+change them. Every write records its audit row (with the enterprise, so it shows on the 一企一档 page).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from crm.core import audit
+from crm.core.errors import Conflict, NotFound, ValidationFailed
+from crm.core.time import SHANGHAI, utcnow
+from crm.enterprises.models import Enterprise, EnterpriseStatus
+from crm.extensions import db
+from crm.reference.models import Cluster, County
+from crm.rosters.models import (
+    FROZEN,
+    ROSTER_LABELS,
+    TIER_LABELS,
+    EditionStatus,
+    RosterEdition,
+    RosterEntry,
+    RosterKind,
+    RosterRemoval,
+    Tier,
+)
+
+PERIOD_RE = re.compile(r"^(\d{4})H([12])$")
+MAX_REASON = 1000
+
+
+# --- periods ---------------------------------------------------------------------------------------------------
+
+def period_of(moment: datetime | date) -> str:
+    """The half year of an instant (in Asia/Shanghai) or a date: ``2026H1`` for January–June."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime refused: give a time zone")
+        moment = moment.astimezone(SHANGHAI).date()
+    return f"{moment.year}H{1 if moment.month <= 6 else 2}"
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    match = PERIOD_RE.match((period or "").strip().upper())
+    if not match or not 2000 <= int(match.group(1)) <= 2100:
+        raise ValidationFailed("期次格式不正确", {"period": "期次格式应为 2026H1 或 2026H2"})
+    return int(match.group(1)), int(match.group(2))
+
+
+def normalise_period(period: str) -> str:
+    year, half = parse_period(period)
+    return f"{year}H{half}"
+
+
+def period_label(period: str) -> str:
+    year, half = parse_period(period)
+    return f"{year}年{'上' if half == 1 else '下'}半年"
+
+
+def period_start(period: str) -> date:
+    year, half = parse_period(period)
+    return date(year, 1 if half == 1 else 7, 1)
+
+
+def next_period(period: str) -> str:
+    year, half = parse_period(period)
+    return f"{year}H2" if half == 1 else f"{year + 1}H1"
+
+
+def parse_kind(kind: str) -> RosterKind:
+    try:
+        return RosterKind(kind)
+    except ValueError:
+        raise NotFound(f"未知名单类型:{kind}") from None
+
+
+def parse_tier(value: Any) -> Tier | None:
+    """A tier by code (``leader``) or by its Chinese label (``龙头``)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, Tier):
+        return value
+    text = str(value).strip()
+    for tier, label in TIER_LABELS.items():
+        if text in (tier.value, label):
+            return tier
+    raise ValidationFailed("层级不正确", {"tier": "层级应为 龙头、链主 或 培育(leader / chain_master / cultivating)"})
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+def get_edition(kind: RosterKind | str, period: str) -> RosterEdition:
+    kind = parse_kind(kind) if not isinstance(kind, RosterKind) else kind
+    edition = db.session.scalar(sa.select(RosterEdition).where(
+        RosterEdition.kind == kind, RosterEdition.period == normalise_period(period)))
+    if edition is None:
+        raise NotFound(f"{ROSTER_LABELS[kind]}没有 {period} 期次")
+    return edition
+
+
+def find_edition(kind: RosterKind, period: str) -> RosterEdition | None:
+    return db.session.scalar(sa.select(RosterEdition).where(
+        RosterEdition.kind == kind, RosterEdition.period == period))
+
+
+def latest_published(kind: RosterKind) -> RosterEdition | None:
+    return db.session.scalar(
+        sa.select(RosterEdition)
+        .where(RosterEdition.kind == kind, RosterEdition.status == EditionStatus.PUBLISHED)
+        .order_by(RosterEdition.period.desc()).limit(1))
+
+
+def editions(kind: RosterKind) -> list[RosterEdition]:
+    return list(db.session.scalars(
+        sa.select(RosterEdition).where(RosterEdition.kind == kind).order_by(RosterEdition.period.desc())))
+
+
+def entry_for(edition: RosterEdition, enterprise_id: int) -> RosterEntry | None:
+    return db.session.scalar(sa.select(RosterEntry).where(
+        RosterEntry.edition_id == edition.id, RosterEntry.enterprise_id == enterprise_id))
+
+
+# --- checks ----------------------------------------------------------------------------------------------------
+
+def ensure_editable(edition: RosterEdition) -> None:
+    """Only a draft changes. A published or superseded edition is frozen (409)."""
+    if edition.status in FROZEN:
+        raise Conflict(f"{period_label(edition.period)}版本已{edition.status.label},不能再修改", code="frozen")
+    if edition.status is EditionStatus.IN_REVIEW:
+        raise Conflict("该版本正在审核中,不能修改;如需修改请先退回", code="in_review")
+
+
+def _reason(text: Any, field_name: str = "reason", what: str = "入库理由") -> str:
+    reason = str(text or "").strip()
+    if not reason:
+        raise ValidationFailed(f"请填写{what}", {field_name: f"请填写{what}"})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed(f"{what}过长", {field_name: f"{what}最长{MAX_REASON}个字符"})
+    return reason
+
+
+def _audit(actor: Any, edition: RosterEdition, action: str, changes: dict, summary: str,
+           enterprise_id: int | None = None) -> None:
+    audit.record(actor, "roster_edition", edition.id, action, changes, enterprise_id=enterprise_id,
+                 summary=f"{ROSTER_LABELS[edition.kind]} {edition.period}:{summary}")
+
+
+# --- editions --------------------------------------------------------------------------------------------------
+
+def open_edition(actor: Any, kind: RosterKind | str, period: str) -> RosterEdition:
+    """Open the draft of a half year, as a copy of the latest published edition of that list."""
+    kind = parse_kind(kind) if not isinstance(kind, RosterKind) else kind
+    period = normalise_period(period)
+    if find_edition(kind, period) is not None:
+        raise Conflict(f"{ROSTER_LABELS[kind]} {period} 期次已存在", {"period": "该期次已存在"}, code="duplicate")
+    base = latest_published(kind)
+    edition = RosterEdition(kind=kind, period=period, status=EditionStatus.DRAFT, based_on=base,
+                            opened_by_id=getattr(actor, "id", None), opened_at=utcnow())
+    db.session.add(edition)
+    if base is not None:
+        for entry in base.entries:
+            edition.entries.append(RosterEntry(enterprise_id=entry.enterprise_id, reason=entry.reason,
+                                               tier=entry.tier, proposed_by_id=entry.proposed_by_id))
+    db.session.flush()
+    _audit(actor, edition, "open", {"status": [None, "draft"], "based_on": [None, base.period if base else None]},
+           f"开启更新(基于{base.period if base else '空名单'},{len(edition.entries)}家)")
+    return edition
+
+
+def add_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: Any,
+              tier: Any = None) -> RosterEntry:
+    ensure_editable(edition)
+    reason = _reason(reason)
+    tier = _tier_for(edition, tier)
+    if enterprise.status in (EnterpriseStatus.DEREGISTERED, EnterpriseStatus.MOVED_OUT):
+        raise ValidationFailed("该企业已注销或迁出",
+                               {"enterprise_id": f"“{enterprise.name}”已{enterprise.status.label},不能入库"})
+    if entry_for(edition, enterprise.id) is not None:
+        raise Conflict(f"“{enterprise.name}”已在该版本中", {"enterprise_id": "该企业已在名单中"}, code="duplicate")
+    removal = db.session.scalar(sa.select(RosterRemoval).where(
+        RosterRemoval.edition_id == edition.id, RosterRemoval.enterprise_id == enterprise.id))
+    if removal is not None:
+        edition.removals.remove(removal)
+    entry = RosterEntry(edition=edition, enterprise_id=enterprise.id, reason=reason, tier=tier,
+                        proposed_by_id=getattr(actor, "id", None))
+    db.session.add(entry)
+    db.session.flush()
+    _audit(actor, edition, "add_entry", {"enterprise": [None, enterprise.name], "reason": [None, reason],
+                                         "tier": [None, tier.value if tier else None]},
+           f"新增 {enterprise.name}", enterprise_id=enterprise.id)
+    return entry
+
+
+def _tier_for(edition: RosterEdition, tier: Any) -> Tier | None:
+    parsed = parse_tier(tier)
+    if edition.kind is RosterKind.CULTIVATION_POOL:
+        return parsed or Tier.CULTIVATING
+    if parsed is not None:
+        raise ValidationFailed("配套企业名单不分层级", {"tier": "只有重点企业培育库需要填写层级"})
+    return None
+
+
+def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, reason: Any = None,
+                 tier: Any = None) -> RosterEntry:
+    ensure_editable(edition)
+    entry = entry_for(edition, enterprise.id)
+    if entry is None:
+        raise NotFound(f"“{enterprise.name}”不在该版本中")
+    changes: dict[str, list] = {}
+    if reason is not None:
+        new_reason = _reason(reason)
+        if new_reason != entry.reason:
+            changes["reason"] = [entry.reason, new_reason]
+            entry.reason = new_reason
+    if tier is not None:
+        new_tier = _tier_for(edition, tier)
+        if new_tier != entry.tier:
+            changes["tier"] = [entry.tier.value if entry.tier else None, new_tier.value if new_tier else None]
+            entry.tier = new_tier
+    if changes:
+        _audit(actor, edition, "update_entry", changes, f"修改 {enterprise.name}", enterprise_id=enterprise.id)
+    return entry
+
+
+def remove_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: Any) -> None:
+    """Take an enterprise off a draft; the reason is kept and shown in the diff."""
+    ensure_editable(edition)
+    reason = _reason(reason, what="移出理由")
+    entry = entry_for(edition, enterprise.id)
+    if entry is None:
+        raise NotFound(f"“{enterprise.name}”不在该版本中")
+    edition.entries.remove(entry)  # delete-orphan: the row goes, and the loaded collection agrees
+    if edition.based_on_id is not None:
+        db.session.add(RosterRemoval(edition=edition, enterprise_id=enterprise.id, reason=reason,
+                                     removed_by_id=getattr(actor, "id", None)))
+    db.session.flush()
+    _audit(actor, edition, "remove_entry", {"enterprise": [enterprise.name, None], "reason": [None, reason]},
+           f"移出 {enterprise.name}", enterprise_id=enterprise.id)
+
+
+def submit(actor: Any, edition: RosterEdition) -> RosterEdition:
+    ensure_editable(edition)
+    if not edition.entries:
+        raise ValidationFailed("名单为空,不能提交审核", {"entries": "请至少添加一家企业"})
+    edition.status = EditionStatus.IN_REVIEW
+    edition.submitted_at = utcnow()
+    edition.submitted_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    _audit(actor, edition, "submit", {"status": ["draft", "in_review"]}, "提交审核")
+    return edition
+
+
+def return_edition(actor: Any, edition: RosterEdition, comment: Any) -> RosterEdition:
+    if edition.status is not EditionStatus.IN_REVIEW:
+        raise Conflict("只有审核中的版本可以退回", code="not_in_review")
+    comment = _reason(comment, "comment", "退回意见")
+    edition.status = EditionStatus.DRAFT
+    edition.returned_at = utcnow()
+    edition.returned_by_id = getattr(actor, "id", None)
+    edition.return_comment = comment
+    db.session.flush()
+    _audit(actor, edition, "return", {"status": ["in_review", "draft"], "comment": [None, comment]}, "退回修改")
+    return edition
+
+
+def publish(actor: Any, edition: RosterEdition) -> RosterEdition:
+    """Publish a reviewed edition; the previously published one of that list is superseded. All in one transaction."""
+    if edition.status in FROZEN:
+        raise Conflict("该版本已发布,不能重复发布", code="frozen")
+    if edition.status is not EditionStatus.IN_REVIEW:
+        raise Conflict("请先提交审核,审核通过后再发布", code="not_in_review")
+    previous = latest_published(edition.kind)
+    if previous is not None and previous.period > edition.period:
+        raise Conflict(f"已发布更新的期次 {previous.period},不能发布较早的 {edition.period}", code="older_period")
+    now = utcnow()
+    if previous is not None:
+        previous.status = EditionStatus.SUPERSEDED
+        previous.superseded_at = now
+        _audit(actor, previous, "supersede", {"status": ["published", "superseded"]}, f"被 {edition.period} 替代")
+    edition.status = EditionStatus.PUBLISHED
+    edition.published_at = now
+    edition.published_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    _audit(actor, edition, "publish", {"status": ["in_review", "published"], "entries": [None, len(edition.entries)]},
+           f"发布({len(edition.entries)}家)")
+    return edition
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+def entries_statement(edition: RosterEdition, *, county: str = "", cluster: str = "") -> sa.Select:
+    stmt = (sa.select(RosterEntry).join(RosterEntry.enterprise).join(Enterprise.county).join(Enterprise.cluster)
+            .where(RosterEntry.edition_id == edition.id)
+            .options(selectinload(RosterEntry.enterprise).selectinload(Enterprise.partner_links))
+            .order_by(County.sort_order, Enterprise.name_pinyin, RosterEntry.id))
+    if county:
+        stmt = stmt.where(County.name == county)
+    if cluster:
+        stmt = stmt.where(Cluster.name == cluster)
+    return stmt
+
+
+def counts_by_county(edition: RosterEdition) -> list[tuple[str, int]]:
+    rows = db.session.execute(
+        sa.select(County.name, sa.func.count(RosterEntry.id))
+        .select_from(RosterEntry).join(RosterEntry.enterprise).join(Enterprise.county)
+        .where(RosterEntry.edition_id == edition.id)
+        .group_by(County.name, County.sort_order).order_by(County.sort_order))
+    return [(name, count) for name, count in rows]
+
+
+@dataclass
+class Diff:
+    from_period: str
+    to_period: str
+    added: list[dict] = field(default_factory=list)
+    removed: list[dict] = field(default_factory=list)
+    tier_changed: list[dict] = field(default_factory=list)
+
+
+def _describe(enterprise: Enterprise) -> dict:
+    return {"enterprise_id": enterprise.id, "name": enterprise.name, "uscc": enterprise.uscc,
+            "county": enterprise.county.name}
+
+
+def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
+    """What changed between two editions of a list: added and removed (with their reasons), tiers changed."""
+    kind = parse_kind(kind) if not isinstance(kind, RosterKind) else kind
+    old = get_edition(kind, from_period)
+    new = get_edition(kind, to_period)
+    old_entries = {e.enterprise_id: e for e in old.entries}
+    new_entries = {e.enterprise_id: e for e in new.entries}
+    result = Diff(old.period, new.period)
+    for eid, entry in new_entries.items():
+        if eid not in old_entries:
+            result.added.append({**_describe(entry.enterprise), "reason": entry.reason,
+                                 "tier": entry.tier.value if entry.tier else None})
+        elif old_entries[eid].tier != entry.tier:
+            before = old_entries[eid].tier
+            result.tier_changed.append({**_describe(entry.enterprise), "from_tier": before.value if before else None,
+                                        "to_tier": entry.tier.value if entry.tier else None, "reason": entry.reason})
+    removed_ids = [eid for eid in old_entries if eid not in new_entries]
+    if removed_ids:
+        low, high = sorted([old.period, new.period])
+        reasons = {r.enterprise_id: r.reason for r in db.session.scalars(
+            sa.select(RosterRemoval).join(RosterRemoval.edition)
+            .where(RosterEdition.kind == kind, RosterEdition.period > low, RosterEdition.period <= high,
+                   RosterRemoval.enterprise_id.in_(removed_ids))
+            .order_by(RosterEdition.period))}
+        for eid in removed_ids:
+            entry = old_entries[eid]
+            result.removed.append({**_describe(entry.enterprise), "reason": reasons.get(eid, ""),
+                                   "tier": entry.tier.value if entry.tier else None})
+    for items in (result.added, result.removed, result.tier_changed):
+        items.sort(key=lambda item: item["name"])
+    return result
+
+
+def enterprise_timeline(enterprise_id: int) -> list[dict]:
+    """Every edition the enterprise was in, and where it was removed (一企一档)."""
+    rows: list[dict] = []
+    for entry in db.session.scalars(
+            sa.select(RosterEntry).join(RosterEntry.edition).where(RosterEntry.enterprise_id == enterprise_id)
+            .options(selectinload(RosterEntry.edition)).order_by(RosterEdition.period, RosterEdition.kind)):
+        rows.append({"kind": entry.edition.kind, "period": entry.edition.period, "status": entry.edition.status,
+                     "in_list": True, "reason": entry.reason, "tier": entry.tier})
+    for removal in db.session.scalars(
+            sa.select(RosterRemoval).join(RosterRemoval.edition).where(RosterRemoval.enterprise_id == enterprise_id)
+            .options(selectinload(RosterRemoval.edition))):
+        rows.append({"kind": removal.edition.kind, "period": removal.edition.period,
+                     "status": removal.edition.status, "in_list": False, "reason": removal.reason, "tier": None})
+    rows.sort(key=lambda r: (r["period"], r["kind"].value, r["in_list"]))
+    return rows
+
+
+def published_member_ids(kind: RosterKind) -> sa.Select:
+    """Enterprise ids on the current published edition of a list (for filters elsewhere)."""
+    return (sa.select(RosterEntry.enterprise_id).join(RosterEntry.edition)
+            .where(RosterEdition.kind == kind, RosterEdition.status == EditionStatus.PUBLISHED))
