@@ -34,6 +34,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     from crm.extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
+    _sqlite_transactions(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
@@ -46,6 +47,28 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     web.init_security_headers(app)
     _register_cli(app)
     return app
+
+
+def _sqlite_transactions(app: Flask) -> None:
+    """Let SQLite's transactions be real: pysqlite defers BEGIN until the first write, which breaks SAVEPOINT
+    nesting (a "nested" commit would commit for real). SQLAlchemy's documented recipe: BEGIN ourselves."""
+    import sqlalchemy as sa
+
+    from crm.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
 
 
 def _import_models() -> None:
@@ -78,7 +101,8 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from crm.auth.cli import user_cli
-    from crm.demo.cli import seed_demo_command
+    from crm.demo.cli import demo_accounts_command, seed_demo_command
 
     app.cli.add_command(user_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(demo_accounts_command)

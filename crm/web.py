@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, redirect, url_for
+from flask import Blueprint, Flask, abort, g, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 
 from crm.core.access import Action, can
@@ -57,7 +57,21 @@ def init_templates(app: Flask) -> None:
 
 
 def init_security_headers(app: Flask) -> None:
-    """A strict CSP and the usual headers (Flask-Talisman is unmaintained: PITFALLS)."""
+    """A strict CSP and the usual headers (Flask-Talisman is unmaintained: PITFALLS); NUL bytes refused.
+
+    PostgreSQL refuses NUL in text, so a ``?q=%00`` would otherwise end as a 500 instead of a 400.
+    """
+
+    @app.before_request
+    def _refuse_nul():
+        if request.path.startswith(("/static/", "/api/")):  # the API answers NUL with its JSON field errors
+            return None
+        values = list(request.args.values()) + list(request.view_args.values() if request.view_args else [])
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += list(request.form.values())
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            abort(400)
+        return None
 
     @app.after_request
     def _headers(response):

@@ -85,12 +85,17 @@ def record(
     return entry
 
 
-def history_for_enterprise(enterprise_id: int, limit: int | None = None) -> list[AuditLog]:
-    stmt = (
+def history_statement(enterprise_id: int) -> sa.Select:
+    """The audit rows of one enterprise (its own and those of its figures, contacts, links, list entries)."""
+    return (
         sa.select(AuditLog)
         .where(AuditLog.enterprise_id == enterprise_id)
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
     )
+
+
+def history_for_enterprise(enterprise_id: int, limit: int | None = None) -> list[AuditLog]:
+    stmt = history_statement(enterprise_id)
     if limit:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt))

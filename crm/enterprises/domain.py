@@ -235,8 +235,19 @@ def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
             for k, v in values.items()}
 
 
+def _check_county_scope(actor: Any, values: dict[str, Any]) -> None:
+    """A county-scoped user may not put an enterprise in another county (it would leave their own scope)."""
+    county = values.get("county")
+    scope = getattr(actor, "county_id", None)
+    if county is None or scope is None or getattr(actor, "role", None) == "admin":
+        return
+    if county.id != scope:
+        raise ValidationFailed("企业信息有误", {"county": f"只能选择您所辖的区县:{actor.county.name}"})
+
+
 def create_enterprise(actor: Any, data: dict[str, Any], *, is_demo: bool = False) -> Enterprise:
     values = validate_enterprise(data)
+    _check_county_scope(actor, values)
     enterprise = Enterprise(is_demo=is_demo)
     _apply(enterprise, values)
     db.session.add(enterprise)
@@ -261,6 +272,7 @@ def check_version(enterprise: Enterprise, version: Any) -> None:
 def update_enterprise(actor: Any, enterprise: Enterprise, data: dict[str, Any], *, partial: bool = True) -> Enterprise:
     check_version(enterprise, data.get("version"))
     values = validate_enterprise(data, existing=enterprise, partial=partial)
+    _check_county_scope(actor, values)
     old = _audit_values({k: getattr(enterprise, k) for k in values})
     new = _audit_values(values)
     changes = {k: [old[k], new[k]] for k in values if audit.jsonable(old[k]) != audit.jsonable(new[k])}

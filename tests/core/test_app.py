@@ -86,3 +86,10 @@ def test_babel_defaults_to_simplified_chinese_and_shanghai(app):
 
         assert "2026" in format_datetime(datetime(2026, 6, 30, 16, 5, tzinfo=UTC), "yyyy-MM-dd HH:mm")
         assert format_datetime(datetime(2026, 6, 30, 16, 5, tzinfo=UTC), "yyyy-MM-dd HH:mm") == "2026-07-01 00:05"
+
+
+def test_nul_bytes_in_query_or_form_are_a_400_not_a_500(client):
+    login(client, make_user("coordinator"))
+    assert client.get("/enterprises/?q=%00").status_code == 400
+    response = client.post("/enterprises/new", data={"name": "a\x00b"})
+    assert response.status_code == 400

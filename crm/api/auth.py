@@ -1,0 +1,108 @@
+"""Bearer-token authentication: the only way into the API (never the session cookie).
+
+Default deny: the blueprint's ``before_request`` demands a valid token for every endpoint, except views
+marked :func:`public`, so a new endpoint cannot be left open by forgetting a decorator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, g, request
+
+from crm.api import bp
+from crm.api.common import json_body
+from crm.auth.domain import LOGIN_FAILED_MESSAGE, authenticate, issue_token, resolve_token, revoke_token
+from crm.auth.models import User
+from crm.core.errors import DomainError, Unauthorized, ValidationFailed
+from crm.core.time import isoformat_local
+from crm.extensions import db
+
+TOKEN_MISSING = "请提供有效的访问令牌(Authorization: Bearer <令牌>)"
+TOKEN_INVALID = "访问令牌无效、已过期或已撤销,请重新获取"
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as reachable without a token (token issue, the OpenAPI document)."""
+    view.api_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def current_user() -> User:
+    """The user of this request's token (set by the blueprint's ``before_request``)."""
+    user = g.get("api_user")
+    if user is None:
+        raise Unauthorized(TOKEN_MISSING)
+    return user
+
+
+@bp.before_request
+def _authenticate() -> None:
+    # ``g`` lives on the app context, which can outlive a request (tests, CLI): always start clean.
+    g.api_user = None
+    g.api_token = None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "api_public", False):
+        return
+    token = bearer_token()
+    if token is None:
+        raise Unauthorized(TOKEN_MISSING)
+    user = resolve_token(token)
+    if user is None:
+        raise Unauthorized(TOKEN_INVALID, code="invalid_token")
+    db.session.commit()  # keeps the token's last_used_at
+    g.api_user = user
+    g.api_token = token
+
+
+@bp.after_request
+def _challenge(response):
+    if response.status_code == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="crm"')
+    return response
+
+
+@bp.teardown_request
+def _forget(_exc: BaseException | None) -> None:
+    g.pop("api_user", None)
+    g.pop("api_token", None)
+
+
+@bp.post("/auth/token")
+@public
+def issue():
+    """Exchange username and password for a bearer token; the answer never says which half was wrong."""
+    data = json_body()
+    username, password = data.get("username"), data.get("password")
+    fields: dict[str, str] = {}
+    if not isinstance(username, str) or not username.strip():
+        fields["username"] = "请填写用户名(字符串)"
+    if not isinstance(password, str) or not password:
+        fields["password"] = "请填写密码(字符串)"
+    if fields:
+        raise DomainError("请求需要用户名和密码", fields)
+    try:
+        user = authenticate(username, password)
+    except ValidationFailed:
+        raise Unauthorized(LOGIN_FAILED_MESSAGE, code="invalid_credentials") from None
+    token, row = issue_token(user)
+    db.session.commit()
+    return {"token": token, "expires_at": isoformat_local(row.expires_at)}, 201
+
+
+@bp.delete("/auth/token")
+def revoke():
+    """Revoke the token this request was made with (sign-out for API clients)."""
+    revoke_token(g.api_token)
+    db.session.commit()
+    return "", 204

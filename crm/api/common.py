@@ -1,0 +1,84 @@
+"""Request parsing and response shaping shared by every API module (no business rules here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from flask import request
+from sqlalchemy.exc import IntegrityError
+
+from crm.api import bp
+from crm.core.errors import DomainError, ValidationFailed, json_error
+from crm.core.pagination import Page, paginate, parse_page_args
+from crm.extensions import db
+
+BODY_NOT_OBJECT = "请求体必须是 JSON 对象(Content-Type: application/json)"
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or 400.
+
+    The content type is not insisted on (a bearer-token API has no CSRF exposure), but the body must parse to
+    an object: arrays, scalars, broken or non-UTF-8 JSON are "malformed", never a 500.
+    """
+    try:
+        data = request.get_json(force=True, silent=True)
+    except RecursionError:  # absurdly deep nesting is not a ValueError, so ``silent`` does not catch it
+        data = None
+    if not isinstance(data, dict):
+        raise DomainError(BODY_NOT_OBJECT, code="bad_request")
+    bad = {str(key)[:64]: "不能包含空字符(\\u0000)" for key, value in data.items() if _has_nul(key) or _has_nul(value)}
+    if bad:
+        # PostgreSQL refuses NUL in text: without this check the INSERT would fail with a 500.
+        raise ValidationFailed("提交的数据含有非法字符", bad)
+    return data
+
+
+@bp.before_request
+def _refuse_nul_in_url() -> None:
+    """PostgreSQL refuses NUL in text, so ``?q=%00`` would otherwise reach the database and answer 500."""
+    args = [(key, values) for key, values in request.args.lists()]
+    args += [(key, [value]) for key, value in (request.view_args or {}).items()]
+    bad = {key[:64]: "不能包含空字符(\\u0000)" for key, values in args
+           if _has_nul(key) or any(_has_nul(v) for v in values)}
+    if bad:
+        raise DomainError("请求地址或查询参数含有非法字符", bad)
+
+
+@bp.errorhandler(IntegrityError)
+def _integrity(_err: IntegrityError):
+    """The domain checks duplicates first; a concurrent twin can still hit the unique key: 409, not 500."""
+    db.session.rollback()
+    return json_error(409, "duplicate", "与已有记录冲突(可能是重复提交),请刷新后重试")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def reject_unknown(data: dict[str, Any], allowed: set[str], message: str) -> None:
+    """422 for fields the endpoint does not take, so a typo is not silently ignored."""
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationFailed(message, {key: "不支持的字段" for key in unknown})
+
+
+def number(value: Decimal | None) -> float | None:
+    """Amounts go out as JSON numbers (Flask would send a Decimal as a string)."""
+    return None if value is None else float(value)
+
+
+def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """API.md's list envelope for a query, with ``page``/``per_page`` read from the query string."""
+    page, per_page = parse_page_args(request.args)
+    result: Page = paginate(stmt, page, per_page)
+    return {"items": [serialise(item) for item in result.items], "total": result.total, "page": result.page,
+            "per_page": result.per_page}

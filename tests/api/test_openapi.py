@@ -1,0 +1,155 @@
+"""The OpenAPI document lists every /api/v1 endpoint (this guards future endpoints too)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from crm.api.openapi import add_paths, add_schemas
+from tests.api.support import bearer, payload
+from tests.conftest import make_user
+
+PREFIX = "/api/v1"
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+@pytest.fixture
+def doc(client) -> dict[str, Any]:
+    response = client.get(f"{PREFIX}/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def openapi_path(rule: str) -> str:
+    """``/api/v1/enterprises/<int:enterprise_id>`` → ``/enterprises/{enterprise_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule[len(PREFIX):])
+
+
+def api_rules(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(PREFIX + "/")]
+
+
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_document_is_public_and_openapi_3(client, doc):
+    assert re.fullmatch(r"3\.[01]\.\d+", doc["openapi"])
+    assert doc["info"]["title"] and doc["info"]["version"]
+    assert doc["servers"] == [{"url": PREFIX}]
+    raw = client.get(f"{PREFIX}/openapi.json").get_data(as_text=True)
+    assert "企业" in raw and "\\u" not in raw
+
+
+def test_every_api_route_is_documented_with_its_methods(app, doc):
+    """A new endpoint under /api/v1 fails here until it is described in crm/api/openapi.py (or add_paths)."""
+    missing = []
+    for rule in api_rules(app):
+        if rule.rule == f"{PREFIX}/openapi.json":
+            continue
+        item = doc["paths"].get(openapi_path(rule.rule), {})
+        for method in sorted(rule.methods - IGNORED_METHODS):
+            if method.lower() not in item:
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, "undocumented API endpoints: " + ", ".join(missing)
+
+
+def test_every_documented_operation_exists(app, doc):
+    served = {(openapi_path(rule.rule), method.lower()) for rule in api_rules(app)
+              for method in rule.methods - IGNORED_METHODS}
+    stale = [(path, method) for path, method, _ in operations(doc) if (path, method) not in served]
+    assert not stale, f"documented but not served: {stale}"
+
+
+def test_path_parameters_match_the_rules(app, doc):
+    for rule in api_rules(app):
+        path = openapi_path(rule.rule)
+        item = doc["paths"][path]
+        for method in rule.methods - IGNORED_METHODS:
+            params = item.get("parameters", []) + item[method.lower()].get("parameters", [])
+            declared = {p["name"] for p in params if p.get("in") == "path"}
+            assert declared == set(rule.arguments), (path, method)
+
+
+def test_every_reference_resolves(doc):
+    def refs(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                yield node["$ref"]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    found = list(refs(doc))
+    assert found
+    for ref in found:
+        assert ref.startswith("#/"), ref
+        node = doc
+        for part in ref[2:].split("/"):
+            assert part in node, f"unresolved {ref}"
+            node = node[part]
+
+
+def test_bearer_scheme_and_public_operations(app, doc):
+    scheme = doc["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert doc["security"] == [{"bearerAuth": []}]
+    public_views = {(openapi_path(rule.rule), method.lower()) for rule in api_rules(app)
+                    for method in rule.methods - IGNORED_METHODS
+                    if getattr(app.view_functions[rule.endpoint], "api_public", False)}
+    documented_public = {(path, method) for path, method, op in operations(doc) if op.get("security") == []}
+    assert documented_public == public_views == {("/auth/token", "post"), ("/openapi.json", "get")}
+
+
+def test_operations_have_responses_and_error_schema(doc):
+    error = doc["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    inner = error["properties"]["error"]
+    assert set(inner["properties"]) == {"code", "message", "fields"} and inner["required"] == ["code", "message"]
+    for path, method, op in operations(doc):
+        assert op.get("summary") and op.get("operationId"), (path, method)
+        assert op["responses"], (path, method)
+        assert any(code.startswith("2") for code in op["responses"]), (path, method)
+        if op.get("security") != []:
+            assert "401" in op["responses"], (path, method)
+        if method in {"post", "put", "patch"}:
+            assert "requestBody" in op and "400" in op["responses"], (path, method)
+        for code, response in op["responses"].items():
+            if code[0] in "45":
+                name = response["$ref"].rsplit("/", 1)[1]
+                schema = doc["components"]["responses"][name]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}
+
+
+def test_operation_ids_are_unique(doc):
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids))
+
+
+def test_schemas_name_the_fields_the_endpoints_send(client, doc):
+    schemas = doc["components"]["schemas"]
+    headers = bearer(make_user("admin"))
+    created = client.post(f"{PREFIX}/enterprises", json=payload(), headers=headers).get_json()
+    assert set(created) == set(schemas["Enterprise"]["properties"])
+    assert set(schemas["EnterpriseCreate"]["properties"]) >= set(payload())
+    client.put(f"{PREFIX}/enterprises/{created['id']}/figures/2025", json={"output_value": 1}, headers=headers)
+    history = client.get(f"{PREFIX}/enterprises/{created['id']}/history", headers=headers).get_json()
+    assert set(history) == set(schemas["HistoryPage"]["properties"])
+    assert set(history["items"][0]) == set(schemas["HistoryEntry"]["properties"])
+    figure = client.get(f"{PREFIX}/enterprises/{created['id']}", headers=headers).get_json()["figures"][0]
+    assert set(figure) == set(schemas["Figure"]["properties"])
+
+
+def test_registration_refuses_to_overwrite():
+    with pytest.raises(ValueError):
+        add_schemas({"Error": {}})
+    with pytest.raises(ValueError):
+        add_paths({"/enterprises": {"get": {}}})
