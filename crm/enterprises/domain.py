@@ -18,6 +18,7 @@ from pypinyin import Style, lazy_pinyin
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
+from crm.auth.models import Role
 from crm.core import audit
 from crm.core.access import scope_enterprises
 from crm.core.errors import Conflict, ValidationFailed
@@ -239,7 +240,7 @@ def _check_county_scope(actor: Any, values: dict[str, Any]) -> None:
     """A county-scoped user may not put an enterprise in another county (it would leave their own scope)."""
     county = values.get("county")
     scope = getattr(actor, "county_id", None)
-    if county is None or scope is None or getattr(actor, "role", None) == "admin":
+    if county is None or scope is None or getattr(actor, "role", None) is Role.ADMIN:
         return
     if county.id != scope:
         raise ValidationFailed("企业信息有误", {"county": f"只能选择您所辖的区县:{actor.county.name}"})
@@ -414,12 +415,12 @@ def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str =
     stmt = scope_enterprises(user, stmt)
     q = (q or "").strip()
     if q:
-        like = f"%{q.lower()}%"
+        # autoescape: a search for "%" or "_" means those characters, not wildcards
         stmt = stmt.where(sa.or_(
-            Enterprise.name.ilike(f"%{q}%"),
-            Enterprise.name_initials.like(like),
-            Enterprise.name_pinyin.like(like),
-            Enterprise.uscc.like(f"%{q.upper()}%"),
+            Enterprise.name.icontains(q, autoescape=True),
+            Enterprise.name_initials.contains(q.lower(), autoescape=True),
+            Enterprise.name_pinyin.contains(q.lower(), autoescape=True),
+            Enterprise.uscc.contains(q.upper(), autoescape=True),
         ))
     if county:
         stmt = stmt.where(County.name == county)

@@ -156,3 +156,14 @@ def test_search_by_name_initials_pinyin_and_uscc():
     assert other.id in found(cluster="航空航天装备")
     assert ent.id in found(supply_category="关键零部件", above_scale="1")
     assert ent.id not in found(above_scale="0")
+
+
+def test_search_wildcards_are_literal():
+    from crm.core.pagination import paginate
+    from tests.conftest import make_user
+
+    admin = make_user("admin")
+    make_enterprise("遵义百分之百科技有限公司")
+    db.session.flush()
+    for q in ("%", "_"):
+        assert paginate(domain.search_statement(admin, q=q), 1, 200).total == 0

@@ -1,0 +1,195 @@
+"""Enterprise forms: they check the shape of the input; the domain functions check the rules and persist.
+
+Reference values travel by their Chinese names, as the domain functions expect (API.md's vocabulary).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from crm.core.time import local_today
+from crm.enterprises.domain import uscc_error
+from crm.enterprises.models import STATUS_LABELS, Enterprise
+from crm.reference.models import Cluster, County, Park, Partner, SupplyCategory, all_of
+from crm.rosters.models import ROSTER_LABELS
+
+STATUS_CHOICES = [SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()]
+SORT_CHOICES = [SelectChoice("name", "按名称(拼音)"), SelectChoice("county", "按区县"),
+                SelectChoice("-updated", "最近更新")]
+ABOVE_SCALE_CHOICES = [SelectChoice("", "不限"), SelectChoice("1", "规上企业"), SelectChoice("0", "规下企业")]
+ROSTER_CHOICES = [SelectChoice("", "不限")] + [SelectChoice(kind.value, label) for kind, label in ROSTER_LABELS.items()]
+PER_PAGE_OPTIONS = (20, 50, 100, 200)
+
+
+def _names(model: type, blank: str | None = None) -> list[SelectChoice]:
+    choices = [SelectChoice("", blank)] if blank is not None else []
+    return choices + [SelectChoice(row.name, row.name) for row in all_of(model)]
+
+
+def _counties_for(user: Any, blank: str) -> list[SelectChoice]:
+    """A county-scoped user picks only their own county: a record elsewhere would vanish from their view."""
+    counties = all_of(County)
+    if getattr(user, "county_id", None) is not None:
+        counties = [c for c in counties if c.id == user.county_id]
+    return [SelectChoice("", blank)] + [SelectChoice(c.name, c.name) for c in counties]
+
+
+# --- the list's filters --------------------------------------------------------------------------------------
+
+class SearchForm(FlaskForm):
+    """The list page's GET filters. No CSRF (nothing changes); unknown values simply match nothing."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("搜索", render_kw={"placeholder": "企业名称、拼音、首字母或信用代码", "type": "search"})
+    county = SelectField("区县", validate_choice=False)
+    cluster = SelectField("产业集群", validate_choice=False)
+    supply_category = SelectField("配套类别", validate_choice=False)
+    above_scale = SelectField("规上", choices=ABOVE_SCALE_CHOICES, validate_choice=False)
+    roster = SelectField("所在名单", choices=ROSTER_CHOICES, validate_choice=False)
+    sort = SelectField("排序", choices=SORT_CHOICES, default="name", validate_choice=False)
+    per_page = SelectField("每页", validate_choice=False)
+
+    def fill_choices(self, user: Any, per_page: int) -> None:
+        self.county.choices = _counties_for(user, "全部区县")
+        self.cluster.choices = _names(Cluster, "全部集群")
+        self.supply_category.choices = _names(SupplyCategory, "全部类别")
+        options = sorted({*PER_PAGE_OPTIONS, per_page})
+        self.per_page.choices = [SelectChoice(str(n), f"{n} 条") for n in options]
+        self.per_page.data = str(per_page)
+
+    def filters(self) -> dict[str, str]:
+        """The values search_statement takes."""
+        return {name: (getattr(self, name).data or "").strip()
+                for name in ("q", "county", "cluster", "supply_category", "above_scale", "roster", "sort")}
+
+
+# --- create / edit -----------------------------------------------------------------------------------------
+
+class EnterpriseForm(FlaskForm):
+    name = StringField("企业名称", validators=[DataRequired("请填写企业名称"),
+                                               Length(max=120, message="企业名称最长120个字符")])
+    uscc = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码")],
+                       render_kw={"autocomplete": "off", "spellcheck": "false"})
+    county = SelectField("区县", validators=[DataRequired("请选择区县")])
+    park = SelectField("所在园区", validators=[Optional()])
+    cluster = SelectField("产业集群", validators=[DataRequired("请选择产业集群")])
+    supply_category = SelectField("配套类别", validators=[Optional()])
+    above_scale = BooleanField("规模以上企业(规上)")
+    main_products = TextAreaField("主要产品", validators=[Length(max=2000, message="主要产品最长2000个字符")])
+    settled_from_chengyu = BooleanField("成渝地区招商落户企业")
+    settled_on = DateField("落户日期", validators=[Optional()])
+    status = SelectField("经营状态", choices=STATUS_CHOICES, default="active")
+    # Optimistic locking: the version the user started from (the domain refuses a stale one).
+    version = HiddenField()
+
+    def validate_uscc(self, field: StringField) -> None:
+        problem = uscc_error(field.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+    def fill_choices(self, user: Any) -> None:
+        self.county.choices = _counties_for(user, "请选择区县")
+        self.cluster.choices = _names(Cluster, "请选择产业集群")
+        self.supply_category.choices = _names(SupplyCategory, "(未指定)")
+        counties = all_of(County)
+        order = {c.id: i for i, c in enumerate(counties)}
+        names = {c.id: c.name for c in counties}
+        parks = sorted(all_of(Park), key=lambda p: (order.get(p.county_id, len(order)), p.id))
+        if getattr(user, "county_id", None) is not None:
+            parks = [p for p in parks if p.county_id in (None, user.county_id)]
+        # Grouped by county (optgroups), so a phone user finds the park quickly.
+        self.park.choices = [SelectChoice("", "(无)")] + [
+            SelectChoice(p.name, p.name, optgroup=names.get(p.county_id, "其他")) for p in parks]
+
+    @staticmethod
+    def initial(enterprise: Enterprise) -> dict[str, Any]:
+        """The form's values for an existing record (GET of the edit page)."""
+        return {
+            "name": enterprise.name,
+            "uscc": enterprise.uscc,
+            "county": enterprise.county.name,
+            "park": enterprise.park.name if enterprise.park else "",
+            "cluster": enterprise.cluster.name,
+            "supply_category": enterprise.supply_category.name if enterprise.supply_category else "",
+            "above_scale": enterprise.above_scale,
+            "main_products": enterprise.main_products,
+            "settled_from_chengyu": enterprise.settled_from_chengyu,
+            "settled_on": enterprise.settled_on,
+            "status": enterprise.status.value,
+            "version": str(enterprise.version),
+        }
+
+    def to_data(self, *, with_version: bool = False) -> dict[str, Any]:
+        """The input for create_enterprise / update_enterprise."""
+        data: dict[str, Any] = {
+            "name": self.name.data,
+            "uscc": self.uscc.data,
+            "county": self.county.data,
+            "park": self.park.data or None,
+            "cluster": self.cluster.data,
+            "supply_category": self.supply_category.data or None,
+            "above_scale": bool(self.above_scale.data),
+            "main_products": self.main_products.data or "",
+            "settled_from_chengyu": bool(self.settled_from_chengyu.data),
+            "settled_on": self.settled_on.data,
+            "status": self.status.data,
+        }
+        if with_version:
+            # A missing version would skip the stale check: send something the domain refuses instead.
+            data["version"] = self.version.data or "missing"
+        return data
+
+
+# --- the detail page's small forms ---------------------------------------------------------------------------
+
+class ContactForm(FlaskForm):
+    name = StringField("姓名", validators=[DataRequired("请填写联系人姓名"),
+                                           Length(max=40, message="姓名最长40个字符")])
+    post = StringField("职务", validators=[Optional(), Length(max=40, message="职务最长40个字符")])
+    phone = StringField("电话", validators=[Optional(), Length(max=20, message="电话号码格式不正确")],
+                        render_kw={"type": "tel", "inputmode": "tel"})
+
+    def to_data(self) -> dict[str, str]:
+        return {"name": self.name.data or "", "post": self.post.data or "", "phone": self.phone.data or ""}
+
+
+class FigureForm(FlaskForm):
+    """One year's 产值; an existing year is updated. Amounts are parsed by the domain (万元, two decimals)."""
+
+    year = IntegerField("年份", validators=[InputRequired("请填写年份"),
+                                           NumberRange(2000, 2100, "年份应在2000到2100之间")])
+    output_value = StringField("产值(万元)", validators=[DataRequired("请填写产值(万元)")],
+                               render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    chengyu_output_value = StringField("成渝配套产值(万元)", validators=[Optional()],
+                                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
+
+    def set_defaults(self) -> None:
+        if self.year.data is None:
+            self.year.data = local_today().year
+
+    def to_data(self) -> dict[str, str]:
+        return {"output_value": self.output_value.data or "",
+                "chengyu_output_value": self.chengyu_output_value.data or "0"}
+
+
+class PartnerLinkForm(FlaskForm):
+    partner = SelectField("成渝企业", validators=[DataRequired("请选择成渝企业")])
+    supplies = StringField("配套内容", validators=[DataRequired("请填写配套内容"),
+                                                  Length(max=200, message="配套内容最长200个字符")],
+                           render_kw={"placeholder": "如:铝合金轮毂、线束"})
+
+    def fill_choices(self) -> None:
+        self.partner.choices = [SelectChoice("", "请选择成渝企业")] + [
+            SelectChoice(p.name, p.name, optgroup=p.region or "其他")
+            for p in sorted(all_of(Partner), key=lambda p: (p.region or "其他", p.id))]
+
+
+class DeleteForm(FlaskForm):
+    """A POST button with its CSRF token."""
