@@ -89,11 +89,17 @@ def _register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
+    from crm.holidays.views import bp as holidays_bp
+    from crm.notifications.views import bp as notifications_bp
+    from crm.notifications.views import inject_unread_count
     from crm.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(enterprises_bp)
+    app.register_blueprint(holidays_bp)
+    app.register_blueprint(notifications_bp)
+    app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
@@ -102,7 +108,9 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from crm.auth.cli import user_cli
     from crm.demo.cli import demo_accounts_command, seed_demo_command
+    from crm.holidays.cli import holidays_cli
 
     app.cli.add_command(user_cli)
+    app.cli.add_command(holidays_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

@@ -58,7 +58,7 @@ def refresh_deadline_reminder(fire_time: datetime) -> str:
                or edition.status is not EditionStatus.PUBLISHED and edition.status is not EditionStatus.SUPERSEDED]
     if not pending or left > threshold:
         return f"{period}:无需提醒(未发布 {len(pending)} 份,距截止 {left} 个工作日)"
-    note = f"({missing_data_message(missing)},按周一至周五计算)" if missing else ""
+    note = f"({missing_data_message(missing)})" if missing else ""
     if today > deadline:
         title = f"{domain.period_label(period)}名单更新已逾期"
         body = f"{'、'.join(pending)}尚未发布,截止日期 {deadline.isoformat()} 已过。{note}"

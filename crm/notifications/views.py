@@ -1,0 +1,84 @@
+"""The inbox at /notifications: the signed-in user's own notifications, and the unread badge of the navigation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
+
+from crm.auth.forms import ConfirmForm as MarkForm  # an empty FlaskForm: a POST button with its CSRF token
+from crm.core.pagination import paginate, parse_page_args
+from crm.extensions import db
+from crm.notifications import domain
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+PER_PAGE = 20
+FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
+
+
+def inject_unread_count() -> dict[str, Any]:
+    """Context processor for the navigation badge: ``{{ unread_notifications }}`` (0 when signed out)."""
+    try:
+        if current_user and current_user.is_authenticated:
+            return {"unread_notifications": domain.unread_count(current_user)}
+    except SQLAlchemyError:  # an error page must still render when the database is what failed
+        db.session.rollback()
+    return {"unread_notifications": 0}
+
+
+def _back() -> str:
+    """Back to the inbox page the button was on (only a page number is taken from the request)."""
+    page = request.args.get("page", "")
+    return url_for("notifications.index", page=int(page)) if page.isdigit() and 1 < int(page) < 10**6 \
+        else url_for("notifications.index")
+
+
+@bp.route("/")
+@login_required
+def index():
+    page, per_page = parse_page_args(request.args, default_per_page=PER_PAGE)
+    unread_only = request.args.get("unread") == "1"
+    result = paginate(domain.inbox_statement(current_user, unread_only=unread_only), page, per_page)
+    return render_template("notifications/index.html", page=result, unread_only=unread_only,
+                           unread=domain.unread_count(current_user), form=MarkForm())
+
+
+@bp.route("/<int:notification_id>/read", methods=["POST"])
+@login_required
+def read(notification_id: int):
+    row = domain.get_own(current_user, notification_id)
+    if not MarkForm().validate_on_submit():
+        flash(FORM_EXPIRED, "danger")
+        return redirect(_back(), code=303)
+    domain.mark_read(current_user, row)
+    db.session.commit()
+    return redirect(_back(), code=303)
+
+
+@bp.route("/<int:notification_id>/open", methods=["POST"])
+@login_required
+def open_(notification_id: int):
+    """Mark read and go to what the notification is about."""
+    row = domain.get_own(current_user, notification_id)
+    if not MarkForm().validate_on_submit():
+        flash(FORM_EXPIRED, "danger")
+        return redirect(_back(), code=303)
+    domain.mark_read(current_user, row)
+    db.session.commit()
+    target = row.link if row.link and domain.is_local_link(row.link) else _back()
+    return redirect(target, code=303)
+
+
+@bp.route("/read-all", methods=["POST"])
+@login_required
+def read_all():
+    if not MarkForm().validate_on_submit():
+        flash(FORM_EXPIRED, "danger")
+        return redirect(_back(), code=303)
+    count = domain.mark_all_read(current_user)
+    db.session.commit()
+    flash(f"已将 {count} 条消息标记为已读" if count else "没有未读消息", "success")
+    return redirect(_back(), code=303)
