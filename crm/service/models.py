@@ -1,12 +1,14 @@
-"""Assignments of commissioners to enterprises.
+"""The "一对一" service: assignments, interactions (服务记录), requests (诉求) and policy deliveries (政策兑现).
 
-Defined with the foundation because access to an enterprise depends on them: a commissioner sees only the
-enterprises with an active assignment to them.
+Assignments were defined with the foundation because access to an enterprise depends on them: a commissioner
+sees only the enterprises with an active assignment to them.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,11 +16,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import Specialty, User
 from crm.core.time import utcnow
 from crm.core.types import UTCDateTime, enum_column
+from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.reference.models import Department
 
 
 class Assignment(db.Model):
-    """Enterprise × specialty → one commissioner; ``ended_on`` is null while active."""
+    """Enterprise × specialty → one commissioner; ``ended_on`` is null while active.
+
+    At most one active assignment per enterprise and specialty (a partial unique index); a handover ends the
+    old row and starts a new one, so the history stays.
+    """
 
     __tablename__ = "assignments"
 
@@ -28,6 +36,202 @@ class Assignment(db.Model):
     commissioner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     started_on: Mapped[date] = mapped_column()
     ended_on: Mapped[date | None] = mapped_column()
+    end_reason: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     commissioner: Mapped[User] = relationship()
+    enterprise: Mapped[Enterprise] = relationship()
+
+    __table_args__ = (
+        sa.Index("uq_assignments_active", "enterprise_id", "specialty", unique=True,
+                 sqlite_where=sa.text("ended_on IS NULL"), postgresql_where=sa.text("ended_on IS NULL")),
+    )
+
+
+class Channel(enum.StrEnum):
+    VISIT = "visit"
+    CALL = "call"
+    ONLINE = "online"
+    MEETING = "meeting"
+
+    @property
+    def label(self) -> str:
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS = {Channel.VISIT: "走访", Channel.CALL: "电话", Channel.ONLINE: "线上", Channel.MEETING: "会议"}
+
+
+class Interaction(db.Model):
+    """服务记录: a visit, call, online exchange or meeting with an enterprise."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id", ondelete="CASCADE"), index=True)
+    occurred_on: Mapped[date] = mapped_column(index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    specialty: Mapped[Specialty] = mapped_column(enum_column(Specialty, "specialty"))
+    participants: Mapped[str] = mapped_column(sa.String(300), default="")
+    summary: Mapped[str] = mapped_column(sa.Text)
+    next_follow_up: Mapped[date | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    created_by: Mapped[User | None] = relationship()
+    enterprise: Mapped[Enterprise] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RequestCategory(enum.StrEnum):
+    """诉求类别; the API exchanges them by their Chinese names."""
+
+    PROJECT = "培育项目申报"
+    FINANCING = "融资服务"
+    MARKET = "市场机会拓展"
+    TALENT = "人才引进"
+    LAND = "用地"
+    POWER = "用电"
+    GAS = "用气"
+    WATER = "用水"
+    MINERAL = "用矿"
+    LEGAL = "法务"
+    OTHER = "其他"
+
+
+class RequestStatus(enum.StrEnum):
+    RAISED = "raised"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return REQUEST_STATUS_LABELS[self]
+
+
+REQUEST_STATUS_LABELS = {
+    RequestStatus.RAISED: "已提出",
+    RequestStatus.ACCEPTED: "已受理",
+    RequestStatus.IN_PROGRESS: "办理中",
+    RequestStatus.RESOLVED: "已解决",
+    RequestStatus.CLOSED: "已办结",
+}
+
+
+class ServiceRequest(db.Model):
+    """诉求: what an enterprise asked for, driven to closure by its owner."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id", ondelete="CASCADE"), index=True)
+    category: Mapped[RequestCategory] = mapped_column(enum_column(RequestCategory, "request_category"))
+    description: Mapped[str] = mapped_column(sa.Text)
+    interaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("interactions.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    raised_on: Mapped[date] = mapped_column()
+    due_date: Mapped[date] = mapped_column(index=True)
+    status: Mapped[RequestStatus] = mapped_column(
+        enum_column(RequestStatus, "request_status"), default=RequestStatus.RAISED, index=True)
+    satisfaction: Mapped[int | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    owner_notified_on: Mapped[date | None] = mapped_column()  # escalation: first overdue notice to the owner
+    escalated_on: Mapped[date | None] = mapped_column()  # escalation: notice to the county's coordinators
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    department: Mapped[Department | None] = relationship()
+    interaction: Mapped[Interaction | None] = relationship()
+    events: Mapped[list[RequestEvent]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestEvent.id")
+
+    __table_args__ = (sa.CheckConstraint("satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5",
+                                         name="satisfaction_range"),)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RequestEvent(db.Model):
+    """One step on a request's timeline: who moved it from what to what, when, and why."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    from_status: Mapped[RequestStatus | None] = mapped_column(enum_column(RequestStatus, "from_status"))
+    to_status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus, "to_status"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    satisfaction: Mapped[int | None] = mapped_column()
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class PolicyKind(enum.StrEnum):
+    """政策类别; the API exchanges them by their Chinese names."""
+
+    TAX = "税收"
+    LAND = "用地"
+    POWER = "用电"
+    GAS = "用气"
+    WATER = "用水"
+    MINERAL = "用矿"
+    FINANCING = "融资"
+    TALENT = "引才"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PROMISED = "promised"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return DELIVERY_STATUS_LABELS[self]
+
+
+DELIVERY_STATUS_LABELS = {DeliveryStatus.PROMISED: "待兑现", DeliveryStatus.DELIVERED: "已兑现",
+                          DeliveryStatus.CANCELLED: "已取消"}
+
+
+class PolicyDelivery(db.Model):
+    """政策兑现: support promised to an enterprise and whether (and when) it was delivered."""
+
+    __tablename__ = "policy_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[PolicyKind] = mapped_column(enum_column(PolicyKind, "policy_kind"))
+    promised: Mapped[str] = mapped_column(sa.Text)
+    amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))  # 万元
+    promised_date: Mapped[date] = mapped_column(index=True)
+    delivered_date: Mapped[date | None] = mapped_column()
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PROMISED)
+    evidence: Mapped[str] = mapped_column(sa.Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    overdue_notified_on: Mapped[date | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    department: Mapped[Department | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
