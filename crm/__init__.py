@@ -92,11 +92,13 @@ def _register_blueprints(app: Flask) -> None:
     from crm.holidays.views import bp as holidays_bp
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import inject_unread_count
+    from crm.rosters.views import bp as rosters_bp
     from crm.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(enterprises_bp)
+    app.register_blueprint(rosters_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)
     app.context_processor(inject_unread_count)

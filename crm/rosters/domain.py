@@ -133,7 +133,7 @@ def entry_for(edition: RosterEdition, enterprise_id: int) -> RosterEntry | None:
 def ensure_editable(edition: RosterEdition) -> None:
     """Only a draft changes. A published or superseded edition is frozen (409)."""
     if edition.status in FROZEN:
-        raise Conflict(f"{period_label(edition.period)}版本已{edition.status.label},不能再修改", code="frozen")
+        raise Conflict(f"{period_label(edition.period)}版本{edition.status.label},不能再修改", code="frozen")
     if edition.status is EditionStatus.IN_REVIEW:
         raise Conflict("该版本正在审核中,不能修改;如需修改请先退回", code="in_review")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -42,7 +42,7 @@ def test_open_half_year_refresh_opens_both_drafts_once_and_tells_coordinators():
 
 def test_half_year_follows_shanghai_time():
     make_user("coordinator")
-    jobs.open_half_year_refresh(datetime(2026, 6, 30, 16, 5, tzinfo=timezone.utc))  # 00:05 on 1 July in Zunyi
+    jobs.open_half_year_refresh(datetime(2026, 6, 30, 16, 5, tzinfo=UTC))  # 00:05 on 1 July in Zunyi
     assert domain.find_edition(RosterKind.SUPPLIER_LIST, "2026H2") is not None
     assert domain.find_edition(RosterKind.SUPPLIER_LIST, "2026H1") is None
 

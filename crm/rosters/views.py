@@ -1,0 +1,609 @@
+"""Roster pages: the published lists, each list's editions, one edition (entries, review, import), an entry,
+the diff between two editions, the Excel downloads and the import's progress.
+
+Each view loads, asks ``access.require``, calls a ``crm.rosters.domain`` (or ``crm.rosters.excel``) function,
+commits once and renders or redirects. The rules live in the domain: a frozen edition refuses every change
+there, whatever the page shows. A refused change is rolled back whole; its message goes next to its field when
+the page shows that field, and is flashed otherwise. Nothing here answers 500 for a refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from io import BytesIO
+from typing import Any
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.errors import Conflict, DomainError, ValidationFailed
+from crm.core.pagination import Page, paginate, parse_page_args
+from crm.core.time import utcnow
+from crm.enterprises.domain import search_statement
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.rosters import domain, excel
+from crm.rosters.forms import (
+    ConfirmForm,
+    DiffForm,
+    EnterpriseSearchForm,
+    EntryForm,
+    FilterForm,
+    ImportForm,
+    OpenEditionForm,
+    RemoveEntryForm,
+    ReturnForm,
+)
+from crm.rosters.models import (
+    ROSTER_LABELS,
+    ROSTER_SHORT_LABELS,
+    TIER_LABELS,
+    EditionStatus,
+    ImportStatus,
+    RosterEdition,
+    RosterEntry,
+    RosterImport,
+    RosterKind,
+)
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("rosters", __name__, url_prefix="/rosters")
+
+RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
+FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
+SEARCH_LIMIT = 20
+RECENT_IMPORTS = 5
+IMPORT_STATUS_LABELS = {
+    ImportStatus.CHECKING: "正在检查",
+    ImportStatus.FAILED: "检查未通过,未写入任何数据",
+    ImportStatus.DONE: "已导入",
+    ImportStatus.ERROR: "无法读取文件,未写入任何数据",
+}
+IMPORT_STATUS_STYLES = {
+    ImportStatus.CHECKING: "text-bg-info",
+    ImportStatus.FAILED: "text-bg-danger",
+    ImportStatus.DONE: "text-bg-success",
+    ImportStatus.ERROR: "text-bg-danger",
+}
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"period_label": domain.period_label, "ROSTER_LABELS": ROSTER_LABELS,
+            "ROSTER_SHORT_LABELS": ROSTER_SHORT_LABELS, "TIER_LABELS": TIER_LABELS, "RosterKind": RosterKind,
+            "EditionStatus": EditionStatus, "IMPORT_STATUS_LABELS": IMPORT_STATUS_LABELS,
+            "IMPORT_STATUS_STYLES": IMPORT_STATUS_STYLES}
+
+
+# --- loading and checking ----------------------------------------------------------------------------------
+
+def _kind(kind: str) -> RosterKind:
+    return domain.parse_kind(kind)  # NotFound (404) for an unknown list
+
+
+def _load_edition(kind: str, period: str, action: Action = Action.VIEW) -> RosterEdition:
+    """The edition, if the user may do ``action`` to it: 404 when they may not even see it, 403 otherwise."""
+    try:
+        edition = domain.get_edition(_kind(kind), period)
+    except ValidationFailed:  # a malformed period in the address: no such page
+        abort(404)
+    require(current_user, action, edition)
+    return edition
+
+
+def _load_enterprise(enterprise_id: int) -> Enterprise:
+    """An enterprise the user may change (a county coordinator: only their county's); 404 otherwise."""
+    enterprise = db.session.get(Enterprise, enterprise_id)
+    if enterprise is None:
+        abort(404)
+    require(current_user, Action.EDIT, enterprise)
+    return enterprise
+
+
+def _load_import(import_id: int) -> RosterImport:
+    """An import belongs to its edition: only who may edit that edition sees it."""
+    record = db.session.get(RosterImport, import_id)
+    if record is None:
+        abort(404)
+    require(current_user, Action.EDIT, record.edition)
+    return record
+
+
+def _edition_url(edition: RosterEdition, anchor: str | None = None) -> str:
+    return url_for("rosters.edition", kind=edition.kind.value, period=edition.period, _anchor=anchor)
+
+
+def _editable(edition: RosterEdition) -> bool:
+    """Whether the page offers write controls (the domain refuses regardless of what the page shows)."""
+    return edition.status is EditionStatus.DRAFT and can(current_user, Action.EDIT, edition)
+
+
+def _visible_enterprise_ids(ids: list[int]) -> set[int]:
+    """Which of these enterprises the user may open (one query, so a long list stays free of N+1)."""
+    if not ids:
+        return set()
+    stmt = scope_enterprises(current_user, sa.select(Enterprise.id).where(Enterprise.id.in_(ids)))
+    return set(db.session.scalars(stmt))
+
+
+# --- running domain functions --------------------------------------------------------------------------------
+
+def _attempt(action: Callable[[], Any]) -> DomainError | None:
+    """Call a domain function and commit; on refusal roll back whole and return the error."""
+    try:
+        action()
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        return err
+    except (IntegrityError, StaleDataError):  # someone else changed the same rows between our check and write
+        db.session.rollback()
+        return Conflict(RACE_MESSAGE, code="stale")
+    return None
+
+
+def _flash_error(err: DomainError) -> None:
+    details = ";".join(dict.fromkeys(m for m in err.fields.values() if m not in err.message))
+    flash(f"{err.message}:{details}" if details else err.message, "danger")
+
+
+def _place_errors(err: DomainError, form: FlaskForm, aliases: dict[str, str] | None = None) -> bool:
+    """Each domain message next to its field of ``form``; True when every message found its field."""
+    if not err.fields:
+        return False
+    placed = True
+    for name, message in err.fields.items():
+        field = form._fields.get((aliases or {}).get(name, name))
+        if field is None or field.type in ("HiddenField", "CSRFTokenField"):
+            placed = False
+            continue
+        field.errors = [message]
+    return placed
+
+
+def _csrf_failed(form: FlaskForm) -> bool:
+    """After ``validate_on_submit``: was the form refused for its CSRF token (an expired page)?"""
+    return "csrf_token" in form.errors
+
+
+def _page_args() -> tuple[int, int, DomainError | None]:
+    try:
+        page_no, per_page = parse_page_args(request.args)
+    except DomainError as err:
+        return 1, current_app.config["PER_PAGE_DEFAULT"], err
+    return page_no, per_page, None
+
+
+def _entries_page(edition: RosterEdition, base_args: dict[str, str]) -> dict[str, Any]:
+    """The filtered, paginated entries of an edition, with what the table needs; ``base_args`` address the page."""
+    filter_form = FilterForm(formdata=request.args)
+    filter_form.fill_choices()
+    filters = filter_form.filters()
+    page_no, per_page, page_error = _page_args()
+    page: Page = paginate(domain.entries_statement(edition, **filters), page_no, per_page)
+    link_args: dict[str, Any] = {**base_args, **{k: v for k, v in filters.items() if v}}
+    if request.args.get("per_page") and page_error is None:
+        link_args["per_page"] = per_page
+    return {"filter_form": filter_form, "page": page, "link_args": link_args, "page_error": page_error,
+            "filtered": any(filters.values()), "reset_args": base_args, "counts": domain.counts_by_county(edition),
+            "visible_ids": _visible_enterprise_ids([e.enterprise_id for e in page.items])}
+
+
+# --- the published lists -------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def index():
+    kind = _kind(request.args.get("kind") or RosterKind.SUPPLIER_LIST.value)
+    published = {k: domain.latest_published(k) for k in RosterKind}
+    totals = {k: sum(n for _, n in domain.counts_by_county(e)) if e else 0 for k, e in published.items()}
+    pending = {k: [e for e in domain.editions(k) if not e.frozen and can(current_user, Action.VIEW, e)]
+               for k in RosterKind}
+    edition = published[kind]
+    context: dict[str, Any] = {}
+    if edition is not None:
+        context = _entries_page(edition, {"kind": kind.value})
+    return render_template("rosters/index.html", kind=kind, edition=edition, published=published,
+                           totals=totals, pending=pending, **context), 400 if context.get("page_error") else 200
+
+
+# --- a list's editions ---------------------------------------------------------------------------------------
+
+@bp.route("/<kind>/", methods=["GET", "POST"])
+@login_required
+def editions(kind: str):
+    roster = _kind(kind)
+    if request.method == "POST":
+        require(current_user, Action.CREATE)
+    form = OpenEditionForm() if can(current_user, Action.CREATE) else None
+    status = 200
+    if form is not None and request.method == "POST":
+        if form.validate_on_submit():
+            err = _attempt(lambda: domain.open_edition(current_user, roster, form.period.data))
+            if err is None:
+                edition = domain.get_edition(roster, form.period.data)
+                based_on = domain.period_label(edition.based_on.period) if edition.based_on else "空名单"
+                flash(f"已开启{ROSTER_LABELS[roster]}{domain.period_label(edition.period)}的更新草稿"
+                      f"({len(edition.entries)}家,基于{based_on})", "success")
+                return redirect(_edition_url(edition))
+            if not _place_errors(err, form):
+                form.form_errors.append(err.message)
+            status = err.status
+        elif _csrf_failed(form):
+            form.form_errors.append(FORM_EXPIRED)
+            status = 400
+        else:
+            status = 422
+    elif form is not None and not form.period.data:
+        form.period.data = _suggested_period(roster)
+    rows = [e for e in domain.editions(roster) if can(current_user, Action.VIEW, e)]
+    counts = dict(db.session.execute(
+        sa.select(RosterEntry.edition_id, sa.func.count(RosterEntry.id))
+        .where(RosterEntry.edition_id.in_([e.id for e in rows])).group_by(RosterEntry.edition_id)).all())
+    return render_template("rosters/editions.html", kind=roster, editions=rows, counts=counts, form=form), status
+
+
+def _suggested_period(kind: RosterKind) -> str:
+    """The current half year, or the next one when the current one is already open."""
+    current = domain.period_of(utcnow())
+    return current if domain.find_edition(kind, current) is None else domain.next_period(current)
+
+
+# --- one edition ---------------------------------------------------------------------------------------------
+
+def _render_edition(edition: RosterEdition, *, status: int = 200, return_form: ReturnForm | None = None,
+                    import_form: ImportForm | None = None):
+    context = _entries_page(edition, {"kind": edition.kind.value, "period": edition.period})
+    editable = _editable(edition)
+    may_review = can(current_user, Action.PUBLISH, edition)
+    search_form = search_results = None
+    present: set[int] = set()
+    if editable:
+        search_form = EnterpriseSearchForm(formdata=request.args)
+        q = (search_form.q.data or "").strip()
+        if q:
+            search_results = list(db.session.scalars(search_statement(current_user, q=q).limit(SEARCH_LIMIT)))
+            present = set(db.session.scalars(sa.select(RosterEntry.enterprise_id).where(
+                RosterEntry.edition_id == edition.id,
+                RosterEntry.enterprise_id.in_([e.id for e in search_results]))))
+    imports: list[RosterImport] = []
+    if can(current_user, Action.EDIT, edition):
+        imports = list(db.session.scalars(
+            sa.select(RosterImport).where(RosterImport.edition_id == edition.id)
+            .order_by(RosterImport.created_at.desc(), RosterImport.id.desc()).limit(RECENT_IMPORTS)))
+    if context["page_error"] is not None and status == 200:
+        status = 400
+    return render_template(
+        "rosters/edition.html", edition=edition, kind=edition.kind, editable=editable, may_review=may_review,
+        search_form=search_form, search_results=search_results, present=present, search_limit=SEARCH_LIMIT,
+        return_form=return_form or ReturnForm(), import_form=import_form or ImportForm(), confirm=ConfirmForm(),
+        imports=imports, **context), status
+
+
+@bp.route("/<kind>/<period>")
+@login_required
+def edition(kind: str, period: str):
+    loaded = _load_edition(kind, period)
+    if loaded.period != period:  # 2026h1 → the canonical address
+        return redirect(url_for("rosters.edition", kind=loaded.kind.value, period=loaded.period, **request.args))
+    return _render_edition(loaded)
+
+
+def _review_action(kind: str, period: str, action: Callable[[RosterEdition], Any], success: str):
+    """Submit and publish: a button (CSRF only), the domain decides."""
+    edition = _load_edition(kind, period, Action.PUBLISH)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash(FORM_EXPIRED, "danger")
+        return redirect(_edition_url(edition))
+    err = _attempt(lambda: action(edition))
+    if err is None:
+        flash(success.format(label=domain.period_label(edition.period)), "success")
+    else:
+        _flash_error(err)
+    return redirect(_edition_url(edition))
+
+
+@bp.route("/<kind>/<period>/submit", methods=["POST"])
+@login_required
+def submit(kind: str, period: str):
+    return _review_action(kind, period, lambda e: domain.submit(current_user, e), "{label}版本已提交审核")
+
+
+@bp.route("/<kind>/<period>/publish", methods=["POST"])
+@login_required
+def publish(kind: str, period: str):
+    return _review_action(kind, period, lambda e: domain.publish(current_user, e),
+                          "{label}版本已发布,上一期已标记为被替代")
+
+
+@bp.route("/<kind>/<period>/return", methods=["POST"])
+@login_required
+def return_edition(kind: str, period: str):
+    edition = _load_edition(kind, period, Action.PUBLISH)
+    form = ReturnForm()
+    form.validate_on_submit()
+    if _csrf_failed(form):
+        flash(FORM_EXPIRED, "danger")
+        return redirect(_edition_url(edition))
+    # The domain checks the state before the comment, so a frozen edition answers with its own message.
+    err = _attempt(lambda: domain.return_edition(current_user, edition, form.comment.data))
+    if err is None:
+        flash(f"{domain.period_label(edition.period)}版本已退回修改", "success")
+        return redirect(_edition_url(edition))
+    if _place_errors(err, form):
+        return _render_edition(edition, status=err.status, return_form=form)
+    _flash_error(err)
+    return redirect(_edition_url(edition))
+
+
+# --- entries -------------------------------------------------------------------------------------------------
+
+def _state_refusal(edition: RosterEdition) -> DomainError | None:
+    """The domain's refusal for the edition's state (frozen, in review), if any: it wins over form errors."""
+    try:
+        domain.ensure_editable(edition)
+    except DomainError as err:
+        return err
+    return None
+
+
+def _refused_form(edition: RosterEdition, form: FlaskForm):
+    """A form that failed validation: an expired page, or an edition that takes no change at all, answers with a
+    flash and a redirect (the form would not even be shown). None: show the form's own errors."""
+    if _csrf_failed(form):
+        flash(FORM_EXPIRED, "danger")
+    else:
+        refusal = _state_refusal(edition)
+        if refusal is None:
+            return None
+        _flash_error(refusal)
+    return redirect(_edition_url(edition))
+
+
+@bp.route("/<kind>/<period>/entries/add/<int:enterprise_id>", methods=["GET", "POST"])
+@login_required
+def entry_add(kind: str, period: str, enterprise_id: int):
+    edition = _load_edition(kind, period, Action.EDIT)
+    enterprise = _load_enterprise(enterprise_id)
+    form = EntryForm.for_edition(edition)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            err = _attempt(lambda: domain.add_entry(current_user, edition, enterprise, form.reason.data,
+                                                    form.tier_value()))
+            if err is None:
+                flash(f"已将“{enterprise.name}”加入{domain.period_label(edition.period)}版本", "success")
+                return redirect(_edition_url(edition))
+            if not _place_errors(err, form):
+                _flash_error(err)
+                return redirect(_edition_url(edition))
+            status = err.status
+        else:
+            refused = _refused_form(edition, form)
+            if refused is not None:
+                return refused
+            status = 422
+    existing = domain.entry_for(edition, enterprise.id)
+    return render_template("rosters/entry.html", edition=edition, kind=edition.kind, enterprise=enterprise,
+                           entry=existing, adding=True, form=form, remove_form=None,
+                           editable=_editable(edition)), status
+
+
+def _load_entry(kind: str, period: str, enterprise_id: int) -> tuple[RosterEdition, Enterprise, RosterEntry]:
+    edition = _load_edition(kind, period, Action.EDIT)
+    enterprise = _load_enterprise(enterprise_id)
+    entry = domain.entry_for(edition, enterprise.id)
+    if entry is None:
+        abort(404)
+    return edition, enterprise, entry
+
+
+def _render_entry(edition: RosterEdition, enterprise: Enterprise, entry: RosterEntry, *, form: EntryForm,
+                  remove_form: RemoveEntryForm, status: int = 200):
+    return render_template("rosters/entry.html", edition=edition, kind=edition.kind, enterprise=enterprise,
+                           entry=entry, adding=False, form=form, remove_form=remove_form,
+                           editable=_editable(edition)), status
+
+
+@bp.route("/<kind>/<period>/entries/<int:enterprise_id>", methods=["GET", "POST"])
+@login_required
+def entry(kind: str, period: str, enterprise_id: int):
+    edition, enterprise, current = _load_entry(kind, period, enterprise_id)
+    form = EntryForm.for_edition(edition, current if request.method == "GET" else None)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            err = _attempt(lambda: domain.update_entry(current_user, edition, enterprise, reason=form.reason.data,
+                                                       tier=form.tier_value()))
+            if err is None:
+                flash(f"已保存“{enterprise.name}”的入库信息", "success")
+                return redirect(_edition_url(edition))
+            if not _place_errors(err, form):
+                _flash_error(err)
+                return redirect(_edition_url(edition))
+            status = err.status
+        else:
+            refused = _refused_form(edition, form)
+            if refused is not None:
+                return refused
+            status = 422
+    return _render_entry(edition, enterprise, current, form=form, remove_form=RemoveEntryForm(), status=status)
+
+
+@bp.route("/<kind>/<period>/entries/<int:enterprise_id>/remove", methods=["POST"])
+@login_required
+def entry_remove(kind: str, period: str, enterprise_id: int):
+    edition, enterprise, current = _load_entry(kind, period, enterprise_id)
+    remove_form = RemoveEntryForm()
+    status = 422
+    if remove_form.validate_on_submit():
+        err = _attempt(lambda: domain.remove_entry(current_user, edition, enterprise, remove_form.removal_reason.data))
+        if err is None:
+            flash(f"已将“{enterprise.name}”移出{domain.period_label(edition.period)}版本", "success")
+            return redirect(_edition_url(edition))
+        if not _place_errors(err, remove_form, {"reason": "removal_reason"}):
+            _flash_error(err)
+            return redirect(_edition_url(edition))
+        status = err.status
+    else:
+        refused = _refused_form(edition, remove_form)
+        if refused is not None:
+            return refused
+    return _render_entry(edition, enterprise, current, form=EntryForm.for_edition(edition, current, formdata=None),
+                         remove_form=remove_form, status=status)
+
+
+# --- Excel ---------------------------------------------------------------------------------------------------
+
+def _download(data: bytes, mimetype: str, filename: str):
+    response = send_file(BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/<kind>/<period>/export.xlsx")
+@login_required
+def export_xlsx(kind: str, period: str):
+    edition = _load_edition(kind, period)
+    return _download(excel.export_xlsx(edition), excel.XLSX_MIMETYPE, excel.export_filename(edition, "xlsx"))
+
+
+@bp.route("/<kind>/<period>/export.csv")
+@login_required
+def export_csv(kind: str, period: str):
+    edition = _load_edition(kind, period)
+    return _download(excel.export_csv(edition), excel.CSV_MIMETYPE, excel.export_filename(edition, "csv"))
+
+
+@bp.route("/<kind>/template.xlsx")
+@login_required
+def template_xlsx(kind: str):
+    roster = _kind(kind)
+    return _download(excel.template_xlsx(roster), excel.XLSX_MIMETYPE, excel.template_filename(roster))
+
+
+@bp.route("/<kind>/<period>/import", methods=["POST"])
+@login_required
+def import_file(kind: str, period: str):
+    edition = _load_edition(kind, period, Action.EDIT)
+    form = ImportForm()
+    valid = form.validate_on_submit()
+    refusal = _state_refusal(edition)  # a frozen edition refuses even a valid file, before it is read
+    if not valid or refusal is not None:
+        return _refused_form(edition, form) or _render_edition(edition, status=422, import_form=form)
+    upload = form.file.data
+    filename = (upload.filename or "import.xlsx")[-200:]
+    data = upload.read()
+    try:
+        excel.check_file(filename, data)
+    except DomainError as err:
+        db.session.rollback()
+        form.file.errors = [err.fields.get("file", err.message)]
+        return _render_edition(edition, status=err.status, import_form=form)
+    record = RosterImport(edition_id=edition.id, user_id=current_user.id, filename=filename,
+                          status=ImportStatus.CHECKING)
+    db.session.add(record)
+    db.session.commit()
+    _start_import(record.id, data)
+    return redirect(url_for("rosters.import_status", import_id=record.id))
+
+
+def _start_import(import_id: int, data: bytes) -> None:
+    """Check and write in the background (the page polls its progress); synchronously under test."""
+    app = current_app._get_current_object()
+    if app.testing:
+        excel.run_import_record(import_id, data)
+        return
+    threading.Thread(target=_run_import, args=(app, import_id, data), name=f"roster-import-{import_id}",
+                     daemon=True).start()
+
+
+def _run_import(app: Flask, import_id: int, data: bytes) -> None:
+    with app.app_context():
+        try:
+            excel.run_import_record(import_id, data)
+        except Exception:
+            log.exception("roster import %s failed", import_id)
+        finally:
+            db.session.remove()
+
+
+@bp.route("/imports/<int:import_id>")
+@login_required
+def import_status(import_id: int):
+    record = _load_import(import_id)
+    report = sorted(record.report or [], key=lambda p: (p.get("row") or 0, str(p.get("field") or "")))
+    return render_template("rosters/import.html", record=record, edition=record.edition, kind=record.edition.kind,
+                           report=report)
+
+
+@bp.route("/imports/<int:import_id>.json")
+@login_required
+def import_status_json(import_id: int):
+    record = _load_import(import_id)
+    response = jsonify({
+        "id": record.id, "status": record.status.value, "status_label": IMPORT_STATUS_LABELS[record.status],
+        "rows_total": record.rows_total, "rows_checked": record.rows_checked, "rows_written": record.rows_written,
+        "problems": len(record.report or []), "finished": record.status is not ImportStatus.CHECKING,
+    })
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- diff ----------------------------------------------------------------------------------------------------
+
+@bp.route("/<kind>/diff")
+@login_required
+def diff(kind: str):
+    roster = _kind(kind)
+    rows = [e for e in domain.editions(roster) if can(current_user, Action.VIEW, e)]
+    form = DiffForm(formdata=request.args if request.args else None)
+    form.fill_choices(rows)
+    if not request.args and len(rows) >= 2:
+        form.from_period.data, form.to_period.data = rows[1].period, rows[0].period
+    result = None
+    status = 200
+    periods = {e.period for e in rows}
+    chosen = {"from_period": form.from_period.data or "", "to_period": form.to_period.data or ""}
+    if all(chosen.values()):
+        for name, value in chosen.items():
+            if value not in periods:
+                getattr(form, name).errors = ["没有该期次,或您无权查看"]
+                status = 404
+        if status == 200:
+            try:
+                result = domain.diff(roster, chosen["from_period"], chosen["to_period"])
+            except DomainError as err:
+                db.session.rollback()
+                flash(err.message, "danger")
+                status = err.status
+    elif any(chosen.values()):
+        form.form_errors.append("请选择要比较的两个期次")
+        status = 400
+    visible: set[int] = set()
+    if result is not None:
+        visible = _visible_enterprise_ids(
+            [item["enterprise_id"] for items in (result.added, result.removed, result.tier_changed) for item in items])
+    return render_template("rosters/diff.html", kind=roster, form=form, result=result, visible_ids=visible,
+                           editions=rows), status
