@@ -164,8 +164,13 @@ def detail(enterprise_id: int):
         partner_form.fill_choices()
         # Delete buttons carry csrf_token() themselves; their POSTs are checked with DeleteForm.
         forms = {"contact": ContactForm(prefix="contact"), "figure": figure_form, "partner": partner_form}
+    from crm.rosters.domain import enterprise_timeline, period_label
+    from crm.rosters.models import ROSTER_SHORT_LABELS
+
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
-                           history=history_for_enterprise(enterprise.id))
+                           history=history_for_enterprise(enterprise.id),
+                           roster_timeline=enterprise_timeline(enterprise.id), period_label=period_label,
+                           ROSTER_SHORT_LABELS=ROSTER_SHORT_LABELS)
 
 
 # --- create and edit -----------------------------------------------------------------------------------------

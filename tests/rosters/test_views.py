@@ -662,3 +662,18 @@ def test_entries_page_queries_do_not_grow_with_the_entries(client, city):
     queries_for("/rosters/")  # the first request also opens the session's savepoint
     assert queries_for(url(SUPPLIER, "2025H1")) == queries_for(url(POOL, "2025H1"))
     assert queries_for("/rosters/?kind=supplier_list") == queries_for("/rosters/?kind=cultivation_pool")
+
+
+def test_enterprise_page_shows_every_edition_it_was_in(client):
+    from crm.rosters import domain as roster_domain
+    from tests.conftest import login, make_enterprise, make_user
+    from tests.rosters.factories import published_edition
+
+    ent = make_enterprise()
+    published_edition(RosterKind.SUPPLIER_LIST, "2025H2", [ent], reason="配套长安汽车线束")
+    draft = roster_domain.open_edition(None, RosterKind.SUPPLIER_LIST, "2026H1")
+    roster_domain.remove_entry(None, draft, ent, "产品转型,不再配套")
+    login(client, make_user("leader"))
+    html = client.get(f"/enterprises/{ent.id}").get_data(as_text=True)
+    assert "名单记录" in html and "2025年下半年" in html and "配套长安汽车线束" in html
+    assert "移出" in html and "产品转型,不再配套" in html
