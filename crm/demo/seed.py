@@ -41,6 +41,11 @@ def seed_demo(password: str | None = None) -> SeedReport:
     enterprises = _seed_enterprises(data.enterprises, report)
     _seed_assignments(data.assignments, enterprises, report)
     db.session.flush()
+    from crm.demo.rosters import seed_holidays, seed_rosters
+
+    for key, created in (("holiday_years", seed_holidays()), ("editions", seed_rosters())):
+        if created:
+            report.created[key] += created
     return report
 
 

@@ -263,3 +263,23 @@ def test_demo_password_comes_from_the_environment(monkeypatch):
     assert demo_password() == DEFAULT_DEMO_PASSWORD
     monkeypatch.setenv(PASSWORD_ENV, "Other-demo-2027")
     assert demo_password() == "Other-demo-2027"
+
+
+def test_lists_published_each_half_year_and_the_current_refresh_in_progress(ctx):
+    from crm.core.time import local_today
+    from crm.holidays.domain import year_has_data
+    from crm.rosters import domain as roster_domain
+    from crm.rosters.models import EditionStatus, RosterKind
+
+    current = roster_domain.period_of(local_today())
+    for kind in RosterKind:
+        editions = {e.period: e for e in roster_domain.editions(kind)}
+        assert "2025H1" in editions and current in editions
+        assert editions[current].status is EditionStatus.DRAFT
+        published = [e for p, e in editions.items() if p != current]
+        assert published and all(e.status in (EditionStatus.PUBLISHED, EditionStatus.SUPERSEDED) for e in published)
+        assert roster_domain.latest_published(kind).period == max(p for p in editions if p != current)
+        assert all(entry.reason for e in editions.values() for entry in e.entries)
+        changes = roster_domain.diff(kind, "2025H1", "2025H2")
+        assert changes.added and changes.removed and all(r["reason"] for r in changes.removed)
+    assert year_has_data(2025) and year_has_data(2026)
