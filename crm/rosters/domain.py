@@ -259,6 +259,8 @@ def submit(actor: Any, edition: RosterEdition) -> RosterEdition:
 
 
 def return_edition(actor: Any, edition: RosterEdition, comment: Any) -> RosterEdition:
+    if edition.status in FROZEN:
+        raise Conflict(f"{period_label(edition.period)}版本{edition.status.label},不能退回", code="frozen")
     if edition.status is not EditionStatus.IN_REVIEW:
         raise Conflict("只有审核中的版本可以退回", code="not_in_review")
     comment = _reason(comment, "comment", "退回意见")
@@ -291,6 +293,9 @@ def publish(actor: Any, edition: RosterEdition) -> RosterEdition:
     db.session.flush()
     _audit(actor, edition, "publish", {"status": ["in_review", "published"], "entries": [None, len(edition.entries)]},
            f"发布({len(edition.entries)}家)")
+    from crm.service.assignments import end_for_unlisted  # here, not at the top: the service layer imports rosters
+
+    end_for_unlisted(actor, edition)  # enterprises now on neither list: their assignments end, commissioners told
     return edition
 
 

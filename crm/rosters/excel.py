@@ -619,7 +619,7 @@ def import_rows(edition: RosterEdition, data: bytes, actor: Any, *,
         if missing:
             return _summarise(result)
         estimate = min(max(_row_bound(data) - (header_row - 1), 0), max_rows)
-        plans = _check(edition, columns, _data_rows(rows, columns, max_rows), estimate, result, progress)
+        plans = _check(edition, columns, _data_rows(rows, columns, max_rows), estimate, result, progress, actor)
     finally:
         workbook.close()
     if not result.rows_total:
@@ -649,8 +649,14 @@ class _Progress:
 
 
 def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple[int, tuple]], estimate: int,
-           result: ImportResult, callback: Callable[[int, int], None] | None) -> list[_Planned]:
-    """Read and check the data rows, :data:`PROGRESS_EVERY` at a time (one registry query per batch)."""
+           result: ImportResult, callback: Callable[[int, int], None] | None, actor: Any = None) -> list[_Planned]:
+    """Read and check the data rows, :data:`PROGRESS_EVERY` at a time (one registry query per batch).
+
+    A row whose enterprise the actor may not change (a county coordinator: another county's) is a problem of
+    that row, as ``POST .../entries`` would refuse it.
+    """
+    from crm.core.access import Action, can
+
     with_tier = edition.kind is RosterKind.CULTIVATION_POOL and TIER_COLUMN in columns
     existing = {enterprise_id: (reason, tier) for enterprise_id, reason, tier in db.session.execute(
         sa.select(RosterEntry.enterprise_id, RosterEntry.reason, RosterEntry.tier)
@@ -716,6 +722,10 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
                 except ValidationFailed as err:
                     problems.append(_problem(number, TIER_COLUMN, _domain_message(err, "tier")))
             if len(problems) > before or enterprise is None:
+                continue
+            if actor is not None and not can(actor, Action.EDIT, enterprise):
+                problems.append(_problem(number, "统一社会信用代码",
+                                         f"“{enterprise.name}”({enterprise.uscc})不在您负责的范围内,不能加入或修改"))
                 continue
             if enterprise.id in existing:
                 old_reason, old_tier = existing[enterprise.id]

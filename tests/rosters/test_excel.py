@@ -601,3 +601,15 @@ def test_run_import_record_records_progress_status_and_report(fresh_app, monkeyp
         assert error.status is ImportStatus.ERROR and error.finished_at is not None
         assert error.report[0]["row"] is None and error.report[0]["field"] == "文件"
         db.session.remove()
+
+
+def test_county_coordinator_cannot_import_another_countys_enterprise():
+    """The same per-record rule as adding one entry: the page and the API share it through import_rows."""
+    county_coordinator = make_user("coordinator", county="汇川区")
+    ours, theirs = make_enterprise(county="汇川区"), make_enterprise(county="桐梓县")
+    draft = domain.open_edition(None, SUPPLIER, "2026H1")
+    data = workbook_bytes([row_for(ours, number=1), row_for(theirs, number=2)])
+    result = excel.import_rows(draft, data, county_coordinator)
+    assert not result.ok and entries_of(draft) == set()
+    [problem] = result.problems
+    assert theirs.uscc in problem["message"] and "不在您负责的范围内" in problem["message"]

@@ -329,8 +329,8 @@ def test_frozen_edition_refuses_every_kind_of_post(client, city, superseded):
         (f"{base}/entries/{a.id}/remove", {"removal_reason": "迁出"}, frozen),
         (f"{base}/entries/{a.id}", {"reason": "", "tier": "leader"}, frozen),  # state before content
         (f"{base}/submit", {}, frozen),
-        (f"{base}/return", {"comment": "退回"}, "只有审核中的版本可以退回"),
-        (f"{base}/return", {"comment": ""}, "只有审核中的版本可以退回"),
+        (f"{base}/return", {"comment": "退回"}, "不能退回"),
+        (f"{base}/return", {"comment": ""}, "不能退回"),
         (f"{base}/publish", {}, "不能重复发布"),
     ]
     for path, data, message in refusals:
