@@ -57,6 +57,10 @@ class Config:
                                "H2": os.environ.get("CRM_REFRESH_DEADLINE_H2", "09-30")}
     ROSTER_REMINDER_WORKDAYS = int(os.environ.get("CRM_REFRESH_REMINDER_WORKDAYS", 5))
     ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("CRM_IMPORT_MAX_ROWS", 20000))
+    # Service jobs: an overdue request reaches the county's coordinators this many working days after its due
+    # date; an assigned enterprise with no interaction in this many days reminds its commissioners.
+    REQUEST_ESCALATION_GRACE_WORKDAYS = int(os.environ.get("CRM_REQUEST_ESCALATION_GRACE_WORKDAYS", 3))
+    VISIT_CADENCE_DAYS = int(os.environ.get("CRM_VISIT_CADENCE_DAYS", 60))
     PER_PAGE_DEFAULT = 50
     PER_PAGE_MAX = 200
 

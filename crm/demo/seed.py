@@ -39,13 +39,15 @@ def seed_demo(password: str | None = None) -> SeedReport:
     _seed_users(password or demo_password(), report)
     data = build_demo_data()
     enterprises = _seed_enterprises(data.enterprises, report)
-    _seed_assignments(data.assignments, enterprises, report)
     db.session.flush()
     from crm.demo.rosters import seed_holidays, seed_rosters
 
+    # Lists before assignments: publishing ends the assignments of enterprises that left both lists.
     for key, created in (("holiday_years", seed_holidays()), ("editions", seed_rosters())):
         if created:
             report.created[key] += created
+    _seed_assignments(data.assignments, enterprises, report)
+    db.session.flush()
     return report
 
 

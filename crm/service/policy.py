@@ -1,0 +1,375 @@
+"""政策兑现: the support promised to an enterprise (税收、用地、用电、用气、用水、用矿、融资、引才) and its delivery.
+
+Shared by the pages, the API, the demo loader and the jobs. Input uses the API's vocabulary: the policy kind and
+the department by their Chinese names, the owner by username, dates as ``YYYY-MM-DD``, amounts in 万元.
+
+Rules:
+
+- a new record is ``promised``, or ``delivered`` when it comes with a delivered date;
+- ``delivered`` needs a delivered date (not in the future; it may be before the promised date: delivered early),
+  and a ``promised`` record has none; evidence is recommended for a delivered one (:func:`warnings_of`);
+- ``cancelled`` needs the reason, written in ``evidence`` in the same change; a delivered record is not
+  cancelled directly (it goes back to ``promised`` first, which clears its delivered date);
+- late (:func:`is_late`, "逾期兑现"): still promised after the promised date, or delivered after it;
+- moving the promised date, or putting a record back to ``promised``, clears ``overdue_notified_on`` so the
+  overdue job tells people again about the new date.
+
+Callers check access first (``access.require(user, EDIT, enterprise or delivery)``); these functions write,
+record the audit row with the enterprise id in the same session, and never commit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm.auth.models import Role, User
+from crm.core import audit
+from crm.core.access import Action, can, scope_enterprises
+from crm.core.errors import Conflict, ValidationFailed
+from crm.core.time import local_today
+from crm.enterprises.domain import parse_amount
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.reference.models import County, Department, by_name
+from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
+
+ENTITY = "policy_delivery"
+LATE_LABEL = "逾期兑现"
+CREATE_FIELDS = ("kind", "promised", "amount", "promised_date", "delivered_date", "evidence", "owner", "department")
+UPDATE_FIELDS = (*CREATE_FIELDS, "status")
+MAX_PROMISED = 2000
+MAX_EVIDENCE = 4000
+KINDS_TEXT = "、".join(k.value for k in PolicyKind)
+STATUSES_TEXT = "、".join(f"{s.value}({s.label})" for s in DeliveryStatus)
+INVALID = "政策兑现信息有误"
+EVIDENCE_MISSING = "已兑现,但尚未填写佐证材料说明(建议补充文件号、到账凭证等)"
+
+
+# --- parsing -------------------------------------------------------------------------------------------------
+
+def parse_kind(value: Any) -> PolicyKind | None:
+    """A policy kind by its Chinese name (``"用地"``); ``None`` for anything else."""
+    if isinstance(value, PolicyKind):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return PolicyKind(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_status(value: Any) -> DeliveryStatus | None:
+    if isinstance(value, DeliveryStatus):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return DeliveryStatus(value.strip())
+    except ValueError:
+        return None
+
+
+def _date(value: Any, field: str, fields: dict[str, str], *, required: bool, label: str) -> date | None:
+    if value in (None, ""):
+        if required:
+            fields[field] = f"请填写{label}(YYYY-MM-DD)"
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        fields[field] = f"{label}格式应为 YYYY-MM-DD"
+        return None
+
+
+def _text(value: Any, field: str, fields: dict[str, str], *, limit: int, label: str, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        fields[field] = f"{label}必须是文字"
+        return ""
+    text = value.strip()
+    if required and not text:
+        fields[field] = f"请填写{label}"
+    elif len(text) > limit:
+        fields[field] = f"{label}最长{limit}个字符"
+    return text
+
+
+def _owner(value: Any, enterprise: Enterprise, fields: dict[str, str]) -> User | None:
+    """The responsible user by username: active, not a leader, and able to act on this enterprise."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        fields["owner"] = "负责人请填写用户名"
+        return None
+    user = db.session.scalar(sa.select(User).where(User.username == value.strip()))
+    if user is None or not user.active:
+        fields["owner"] = f"未知或已停用的用户:{value.strip()}"
+        return None
+    if user.role is Role.LEADER or not can(user, Action.EDIT, enterprise):
+        fields["owner"] = f"{user.display_name or user.username} 无权办理该企业的事项,不能担任负责人"
+        return None
+    return user
+
+
+def _department(value: Any, fields: dict[str, str]) -> Department | None:
+    if value in (None, ""):
+        return None
+    department = by_name(Department, value) if isinstance(value, str) else None
+    if department is None:
+        fields["department"] = f"未知责任单位:{value}"
+    return department
+
+
+def _validate(data: dict[str, Any], enterprise: Enterprise, allowed: tuple[str, ...], *,
+              partial: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse the fields present (all of them when creating); returns values and per-field problems."""
+    fields: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for key in sorted(set(data) - set(allowed) - {"version"}):
+        fields[key] = "不支持的字段"
+
+    def wanted(key: str) -> bool:
+        return not partial or key in data
+
+    if wanted("kind"):
+        kind = parse_kind(data.get("kind"))
+        if kind is None:
+            raw = data.get("kind")
+            fields["kind"] = (f"未知政策类别:{raw};可选:{KINDS_TEXT}" if raw not in (None, "")
+                              else f"请选择政策类别:{KINDS_TEXT}")
+        else:
+            values["kind"] = kind
+    if wanted("promised"):
+        values["promised"] = _text(data.get("promised"), "promised", fields, limit=MAX_PROMISED,
+                                   label="承诺内容", required=True)
+    if wanted("amount"):
+        values["amount"] = parse_amount(data.get("amount"), "amount", fields, required=False)
+    if wanted("promised_date"):
+        values["promised_date"] = _date(data.get("promised_date"), "promised_date", fields, required=True,
+                                        label="承诺兑现日期")
+    if wanted("delivered_date"):
+        delivered = _date(data.get("delivered_date"), "delivered_date", fields, required=False, label="兑现日期")
+        if delivered is not None and delivered > local_today():
+            fields["delivered_date"] = "兑现日期不能晚于今天"
+        values["delivered_date"] = delivered
+    if wanted("evidence"):
+        values["evidence"] = _text(data.get("evidence"), "evidence", fields, limit=MAX_EVIDENCE,
+                                   label="佐证说明", required=False)
+    if wanted("owner"):
+        values["owner"] = _owner(data.get("owner"), enterprise, fields)
+    if wanted("department"):
+        values["department"] = _department(data.get("department"), fields)
+    if "status" in allowed and "status" in data:
+        status = parse_status(data.get("status"))
+        if status is None:
+            fields["status"] = f"状态只能是 {STATUSES_TEXT}"
+        else:
+            values["status"] = status
+    return values, fields
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Users and departments shown by name in the audit trail."""
+    shown: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "owner":
+            shown[key] = value.username if value is not None else None
+        elif key == "department":
+            shown[key] = value.name if value is not None else None
+        else:
+            shown[key] = value
+    return shown
+
+
+# --- writes --------------------------------------------------------------------------------------------------
+
+def create_delivery(actor: Any, enterprise: Enterprise, data: dict[str, Any]) -> PolicyDelivery:
+    """Record a promise of support: ``promised``, or ``delivered`` when ``delivered_date`` is given."""
+    values, fields = _validate(data, enterprise, CREATE_FIELDS, partial=False)
+    if fields:
+        raise ValidationFailed(INVALID, fields)
+    values["status"] = DeliveryStatus.DELIVERED if values["delivered_date"] else DeliveryStatus.PROMISED
+    delivery = PolicyDelivery(enterprise=enterprise, created_by_id=getattr(actor, "id", None), **values)
+    db.session.add(delivery)
+    db.session.flush()
+    audit.record(actor, ENTITY, delivery.id, "create",
+                 {k: [None, v] for k, v in _audit_values(values).items()},
+                 enterprise_id=enterprise.id,
+                 summary=f"登记政策兑现({delivery.kind.value}):{_short(delivery.promised)}")
+    return delivery
+
+
+def check_version(delivery: PolicyDelivery, version: Any) -> None:
+    """A stale ``version`` from the client → 409 ``stale``; none given → no check."""
+    if version in (None, ""):
+        return
+    if isinstance(version, bool):
+        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"})
+    try:
+        expected = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"}) from None
+    if expected != delivery.version:
+        raise Conflict("该政策兑现记录已被他人修改,请刷新后重试", {"version": "版本已过期"}, code="stale")
+
+
+def update_delivery(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) -> PolicyDelivery:
+    """Change the fields given (partial), including ``status``; ``version`` if given must be current."""
+    check_version(delivery, data.get("version"))
+    values, fields = _validate(data, delivery.enterprise, UPDATE_FIELDS, partial=True)
+    if fields:
+        raise ValidationFailed(INVALID, fields)
+    _settle_status(delivery, values)
+    old = _audit_values({k: getattr(delivery, k) for k in values})
+    new = _audit_values(values)
+    changes = {k: [old[k], new[k]] for k in values if audit.jsonable(old[k]) != audit.jsonable(new[k])}
+    if not changes:
+        return delivery
+    before = delivery.status
+    for key in changes:
+        setattr(delivery, key, values[key])
+    if "promised_date" in changes or (delivery.status is DeliveryStatus.PROMISED and before is not
+                                      DeliveryStatus.PROMISED):
+        delivery.overdue_notified_on = None  # a new date (or a reopened promise) deserves a new notice
+    db.session.flush()
+    audit.record(actor, ENTITY, delivery.id, _action(before, delivery.status), changes,
+                 enterprise_id=delivery.enterprise_id, summary=_summary(before, delivery))
+    return delivery
+
+
+def _settle_status(delivery: PolicyDelivery, values: dict[str, Any]) -> None:
+    """Work out the resulting status and delivered date (put into ``values``); refuse inconsistent ones."""
+    fields: dict[str, str] = {}
+    delivered_given = "delivered_date" in values
+    delivered = values["delivered_date"] if delivered_given else delivery.delivered_date
+    status = values.get("status")
+    if status is None:
+        # Entering a delivered date on a promise delivers it.
+        entered = delivered_given and delivered is not None
+        status = DeliveryStatus.DELIVERED if delivery.status is DeliveryStatus.PROMISED and entered else delivery.status
+    if status is DeliveryStatus.DELIVERED:
+        if delivered is None:
+            fields["delivered_date"] = "标记为已兑现须填写兑现日期"
+    elif status is DeliveryStatus.PROMISED:
+        if delivered_given and delivered is not None:
+            fields["delivered_date"] = "待兑现的记录不能有兑现日期(填写兑现日期即标记为已兑现)"
+        delivered = None
+    else:  # cancelled
+        if delivery.status is DeliveryStatus.DELIVERED:
+            fields["status"] = "已兑现的记录不能直接取消;如登记有误,请先改回待兑现(promised)"
+        elif delivery.status is not DeliveryStatus.CANCELLED and not values.get("evidence"):
+            fields["evidence"] = "取消政策兑现须在佐证说明(evidence)中写明原因"
+        if delivered_given and delivered is not None:
+            fields["delivered_date"] = "已取消的记录不能有兑现日期"
+        delivered = None
+    if fields:
+        raise ValidationFailed(INVALID, fields)
+    values["status"] = status
+    values["delivered_date"] = delivered
+
+
+def _action(before: DeliveryStatus, after: DeliveryStatus) -> str:
+    if before is after:
+        return "update"
+    return {DeliveryStatus.DELIVERED: "deliver", DeliveryStatus.CANCELLED: "cancel"}.get(after, "reopen")
+
+
+def _summary(before: DeliveryStatus, delivery: PolicyDelivery) -> str:
+    what = f"({delivery.kind.value}):{_short(delivery.promised)}"
+    if before is delivery.status:
+        return f"修改政策兑现{what}"
+    if delivery.status is DeliveryStatus.DELIVERED:
+        return f"政策已兑现{what},兑现日期 {delivery.delivered_date.isoformat()}"
+    if delivery.status is DeliveryStatus.CANCELLED:
+        return f"取消政策兑现{what}"
+    return f"政策兑现改回待兑现{what}"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+def is_late(delivery: PolicyDelivery, today: date | None = None) -> bool:
+    """逾期兑现: still promised after the promised date, or delivered after it."""
+    today = today or local_today()
+    if delivery.status is DeliveryStatus.PROMISED:
+        return delivery.promised_date < today
+    if delivery.status is DeliveryStatus.DELIVERED:
+        return delivery.delivered_date is not None and delivery.delivered_date > delivery.promised_date
+    return False
+
+
+def late_clause(today: date) -> sa.ColumnElement[bool]:
+    """:func:`is_late` as SQL."""
+    return sa.or_(
+        sa.and_(PolicyDelivery.status == DeliveryStatus.PROMISED, PolicyDelivery.promised_date < today),
+        sa.and_(PolicyDelivery.status == DeliveryStatus.DELIVERED,
+                PolicyDelivery.delivered_date > PolicyDelivery.promised_date),
+    )
+
+
+def on_time_clause(today: date) -> sa.ColumnElement[bool]:
+    """The complement of :func:`late_clause` (written out: NULL dates must not drop rows from both)."""
+    return sa.or_(
+        PolicyDelivery.status == DeliveryStatus.CANCELLED,
+        sa.and_(PolicyDelivery.status == DeliveryStatus.PROMISED, PolicyDelivery.promised_date >= today),
+        sa.and_(PolicyDelivery.status == DeliveryStatus.DELIVERED,
+                sa.or_(PolicyDelivery.delivered_date.is_(None),
+                       PolicyDelivery.delivered_date <= PolicyDelivery.promised_date)),
+    )
+
+
+def warnings_of(delivery: PolicyDelivery) -> list[str]:
+    """What is recommended but missing (shown beside the record; never refused)."""
+    if delivery.status is DeliveryStatus.DELIVERED and not (delivery.evidence or "").strip():
+        return [EVIDENCE_MISSING]
+    return []
+
+
+def deliveries_statement(user: User, *, enterprise_id: int | None = None, kind: Any = None, status: Any = None,
+                         late: bool | None = None, county: str | None = None,
+                         today: date | None = None) -> sa.Select:
+    """The deliveries ``user`` may see (their enterprises' scope), filtered, promised date newest first.
+
+    ``kind`` by Chinese name, ``status`` by code, ``county`` by name; an unknown value is refused (422) rather
+    than silently matching nothing.
+    """
+    fields: dict[str, str] = {}
+    stmt = sa.select(PolicyDelivery).join(PolicyDelivery.enterprise)
+    stmt = scope_enterprises(user, stmt)
+    if enterprise_id is not None:
+        stmt = stmt.where(PolicyDelivery.enterprise_id == enterprise_id)
+    if kind not in (None, ""):
+        parsed_kind = parse_kind(kind)
+        if parsed_kind is None:
+            fields["kind"] = f"未知政策类别:{kind};可选:{KINDS_TEXT}"
+        else:
+            stmt = stmt.where(PolicyDelivery.kind == parsed_kind)
+    if status not in (None, ""):
+        parsed_status = parse_status(status)
+        if parsed_status is None:
+            fields["status"] = f"状态只能是 {STATUSES_TEXT}"
+        else:
+            stmt = stmt.where(PolicyDelivery.status == parsed_status)
+    if county not in (None, ""):
+        county_row = by_name(County, county)
+        if county_row is None:
+            fields["county"] = f"未知区县:{county}"
+        else:
+            stmt = stmt.where(Enterprise.county_id == county_row.id)
+    if fields:
+        raise ValidationFailed("查询条件有误", fields)
+    if late is not None:
+        today = today or local_today()
+        stmt = stmt.where(late_clause(today) if late else on_time_clause(today))
+    return stmt.order_by(PolicyDelivery.promised_date.desc(), PolicyDelivery.id.desc())
