@@ -61,6 +61,11 @@ class Config:
     # date; an assigned enterprise with no interaction in this many days reminds its commissioners.
     REQUEST_ESCALATION_GRACE_WORKDAYS = int(os.environ.get("CRM_REQUEST_ESCALATION_GRACE_WORKDAYS", 3))
     VISIT_CADENCE_DAYS = int(os.environ.get("CRM_VISIT_CADENCE_DAYS", 60))
+    # 诉求 due dates: working days per category (Chinese names, e.g. {"用地": 20}); others get the default.
+    REQUEST_DUE_WORKDAYS: dict[str, int] = {}
+    REQUEST_DUE_WORKDAYS_DEFAULT = int(os.environ.get("CRM_REQUEST_DUE_WORKDAYS", 10))
+    # At most this many active assignments per commissioner (the suggestion and manual assignment respect it).
+    ASSIGNMENT_CAP = int(os.environ.get("CRM_ASSIGNMENT_CAP", 40))
     PER_PAGE_DEFAULT = 50
     PER_PAGE_MAX = 200
 

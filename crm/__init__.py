@@ -51,7 +51,12 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
 def _sqlite_transactions(app: Flask) -> None:
     """Let SQLite's transactions be real: pysqlite defers BEGIN until the first write, which breaks SAVEPOINT
-    nesting (a "nested" commit would commit for real). SQLAlchemy's documented recipe: BEGIN ourselves."""
+    nesting (a "nested" commit would commit for real). SQLAlchemy's documented recipe: BEGIN ourselves.
+
+    ``BEGIN IMMEDIATE`` takes the write lock at the start, so two requests that read and then write queue up
+    (busy timeout) instead of one failing with "database is locked" when it tries to upgrade its read lock.
+    SQLite is the embedded, single-site database: serialising its transactions is the honest trade.
+    """
     import sqlalchemy as sa
 
     from crm.extensions import db
@@ -65,10 +70,11 @@ def _sqlite_transactions(app: Flask) -> None:
     def _no_implicit_transactions(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _import_models() -> None:
@@ -93,12 +99,14 @@ def _register_blueprints(app: Flask) -> None:
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import inject_unread_count
     from crm.rosters.views import bp as rosters_bp
+    from crm.service.assignment_views import bp as assignments_bp
     from crm.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(rosters_bp)
+    app.register_blueprint(assignments_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)
     app.context_processor(inject_unread_count)

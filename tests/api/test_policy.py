@@ -7,7 +7,6 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-import crm.api.policy  # noqa: F401  (routes on crm.api.bp before the app exists, until crm/api/__init__ imports it)
 from crm.core.audit import AuditLog
 from crm.core.time import local_today
 from crm.extensions import db

@@ -1,0 +1,214 @@
+"""Assignment pages: the coverage matrix (listed enterprises × 科技 融资 法务 媒体 人才), one enterprise's
+commissioners with the suggestion and the history, and bulk assignment from the matrix.
+
+Each view loads, checks access (``crm.service.assignments.require_assign`` for writes: admins and coordinators
+only), calls the domain, commits once and renders or redirects. A refusal is rolled back whole and shown in
+Chinese next to its field or flashed; nothing here answers 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm.auth.models import Specialty
+from crm.core.access import Action, require, scope_enterprises
+from crm.core.errors import Conflict, DomainError, Forbidden
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.rosters.models import ROSTER_SHORT_LABELS
+from crm.service import assignments as domain
+from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
+
+bp = Blueprint("assignments", __name__, url_prefix="/assignments")
+
+FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
+RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"SPECIALTIES": domain.SPECIALTIES, "ROSTER_SHORT_LABELS": ROSTER_SHORT_LABELS, "who": domain.who}
+
+
+def _flash_error(err: DomainError) -> None:
+    details = ";".join(dict.fromkeys(m for m in err.fields.values() if m not in err.message))
+    flash(f"{err.message}:{details}" if details else err.message, "danger")
+
+
+# --- the coverage matrix -------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def index():
+    form = CoverageFilterForm(formdata=request.args)
+    form.fill_choices(current_user)
+    filters = form.filters()
+    status, arg_error = 200, None
+    try:
+        rows = domain.coverage(current_user, **filters)
+    except DomainError as err:  # an unknown list or gap filter in the address: say so, show everything
+        arg_error, status = err, 400
+        filters.update(roster="", missing="")
+        form.roster.data = form.missing.data = ""
+        rows = domain.coverage(current_user, **filters)
+    bulk = None
+    if domain.may_assign(current_user):
+        bulk = BulkAssignForm(formdata=None)
+        bulk.fill_choices(domain.assignable_commissioners(current_user))
+    return render_template(
+        "service/assignments/index.html", form=form, rows=rows, gap_counts=domain.gap_counts(rows), bulk=bulk,
+        arg_error=arg_error, filtered=any(filters.values()), cap=domain.cap(),
+    ), status
+
+
+# --- bulk ------------------------------------------------------------------------------------------------
+
+@bp.route("/bulk", methods=["POST"])
+@login_required
+def bulk():
+    if not domain.may_assign(current_user):
+        raise Forbidden(domain.FORBIDDEN_MESSAGE)
+    form = BulkAssignForm()
+    form.fill_choices([])
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            flash(FORM_EXPIRED, "danger")
+        else:
+            messages = [m for name in ("enterprise_ids", "specialty") for m in form.errors.get(name, [])]
+            flash(";".join(dict.fromkeys(messages)) or "请检查批量分配的选择", "danger")
+        return redirect(url_for(".index"))
+    ids = form.ids()
+    stmt = scope_enterprises(current_user, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
+    found = {e.id: e for e in db.session.scalars(stmt)}
+    try:
+        commissioner = domain.commissioner_by_username(form.commissioner.data) if form.commissioner.data else None
+        result = domain.bulk_assign(current_user, [found[i] for i in ids if i in found],
+                                    Specialty(form.specialty.data), commissioner)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+        return redirect(url_for(".index"))
+    except (IntegrityError, StaleDataError):  # a concurrent assignment took a slot between check and write
+        db.session.rollback()
+        flash(RACE_MESSAGE, "danger")
+        return redirect(url_for(".index"))
+    missing = [i for i in ids if i not in found]  # not there, or not visible: the page does not say which
+    return render_template("service/assignments/bulk_result.html", result=result, missing=missing)
+
+
+# --- one enterprise --------------------------------------------------------------------------------------
+
+def _load(enterprise_id: int) -> Enterprise:
+    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id < 2**31 else None
+    if enterprise is None:
+        abort(404)
+    require(current_user, Action.VIEW, enterprise)  # 404 when the user may not see it
+    return enterprise
+
+
+def _forms(enterprise: Enterprise, submitted: tuple[str, Specialty] | None, posted: Any) -> dict[str, Any]:
+    """Per specialty: the assign and end forms, filled for the page (the submitted one keeps its input)."""
+    active = domain.active_by_specialty(enterprise)
+    found = domain.candidates_by_specialty(enterprise)
+    forms: dict[str, Any] = {"assign": {}, "end": {}, "active": active, "candidates": found, "suggested": {}}
+    for s in domain.SPECIALTIES:
+        suggested = next((c.user for c in found[s] if not c.at_cap), None)
+        forms["suggested"][s] = suggested
+        assign_form = posted if submitted == ("assign", s) else AssignForm(prefix=f"assign-{s.value}", formdata=None)
+        end_form = posted if submitted == ("end", s) else EndForm(prefix=f"end-{s.value}", formdata=None)
+        current = active[s].commissioner if active[s] else None
+        assign_form.fill_choices(s, found[s], suggested, current)
+        forms["assign"][s] = assign_form
+        forms["end"][s] = end_form
+    return forms
+
+
+def _submitted() -> tuple[tuple[str, Specialty] | None, Any]:
+    """Which of the page's forms was posted (by its submit button), bound to the request's data."""
+    for s in domain.SPECIALTIES:
+        assign_form = AssignForm(prefix=f"assign-{s.value}")
+        if assign_form.submit.data:
+            return ("assign", s), assign_form
+        end_form = EndForm(prefix=f"end-{s.value}")
+        if end_form.submit.data:
+            return ("end", s), end_form
+    return None, None
+
+
+@bp.route("/enterprise/<int:enterprise_id>", methods=["GET", "POST"])
+@login_required
+def enterprise(enterprise_id: int):
+    enterprise = _load(enterprise_id)
+    editable = domain.can_assign(current_user, enterprise)
+    submitted, posted, status, page_error = None, None, 200, None
+    if request.method == "POST":
+        domain.require_assign(current_user, enterprise)  # 403 for commissioners and leaders
+        submitted, posted = _submitted()
+        if posted is None:
+            flash("请选择要执行的操作", "warning")
+            return redirect(url_for(".enterprise", enterprise_id=enterprise.id))
+        action, specialty = submitted
+        if posted.validate_on_submit():
+            try:
+                message = (_assign(enterprise, specialty, posted) if action == "assign"
+                           else _end(enterprise, specialty, posted))
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                status = err.status
+                _place(err, posted)
+            except (IntegrityError, StaleDataError):
+                db.session.rollback()
+                status, page_error = 409, RACE_MESSAGE
+            else:
+                flash(message, "success")
+                return redirect(url_for(".enterprise", enterprise_id=enterprise.id, _anchor=f"s-{specialty.value}"))
+        elif "csrf_token" in posted.errors:
+            status, page_error = 400, FORM_EXPIRED
+        else:
+            status = 422
+    forms = _forms(enterprise, submitted, posted)
+    return render_template("service/assignments/enterprise.html", enterprise=enterprise, editable=editable,
+                           forms=forms, history=domain.history(enterprise), page_error=page_error,
+                           cap=domain.cap()), status
+
+
+def _assign(enterprise: Enterprise, specialty: Specialty, form: AssignForm) -> str:
+    commissioner = domain.commissioner_by_username(form.commissioner.data)
+    before = domain.active_for(enterprise, specialty)
+    before_id = before.commissioner_id if before else None
+    domain.assign(current_user, enterprise, specialty, commissioner)
+    if before_id == commissioner.id:
+        return f"{specialty.label}服务专员仍为 {domain.who(commissioner)},未作更改"
+    if before_id is not None:
+        return f"{specialty.label}服务已交接给 {domain.who(commissioner)}"
+    return f"已将{specialty.label}服务分配给 {domain.who(commissioner)}"
+
+
+def _end(enterprise: Enterprise, specialty: Specialty, form: EndForm) -> str:
+    current = domain.active_for(enterprise, specialty)
+    if current is None:
+        raise Conflict(f"该企业当前没有{specialty.label}服务专员", code="not_assigned")
+    name = domain.who(current.commissioner)
+    domain.end_assignment(current_user, current, form.reason.data)
+    return f"已结束 {name} 的{specialty.label}服务分配"
+
+
+def _place(err: DomainError, form: Any) -> None:
+    """The domain's messages next to the form's fields; the rest above it."""
+    placed = False
+    for name, message in err.fields.items():
+        field = form._fields.get(name)
+        if field is not None and field.type not in ("HiddenField", "CSRFTokenField", "SubmitField"):
+            field.errors = [message]
+            placed = True
+    if not placed:
+        details = ";".join(err.fields.values())
+        form.form_errors.append(f"{err.message}:{details}" if details else err.message)

@@ -1,0 +1,310 @@
+"""服务记录 (interactions): logging, correcting and listing the visits, calls, online exchanges and meetings.
+
+Rules (issue 4, point 3):
+
+- ``date`` is required, ``YYYY-MM-DD``, not in the future (Asia/Shanghai) and not before 2000-01-01;
+- ``channel`` is ``visit`` / ``call`` / ``online`` / ``meeting``;
+- ``specialty`` is required; when the actor is a commissioner it must be one of *their* specialties (a tech
+  commissioner logs tech service, whichever enterprise it is for);
+- ``summary`` is required, at most :data:`SUMMARY_MAX` characters; ``participants`` at most
+  :data:`PARTICIPANTS_MAX`;
+- ``next_follow_up`` is optional and, when given, not before ``date``;
+- a commissioner corrects only the records they logged themselves; coordinators and admins correct any record
+  they can edit.
+
+Access to the enterprise is the caller's business (``require(user, Action.EDIT, enterprise)`` before
+:func:`log_interaction`, ``require(user, Action.EDIT, interaction)`` before :func:`update_interaction`).
+Every write adds an audit row (``entity_type="interaction"``) with the enterprise id and a Chinese summary.
+Nothing here commits: the caller commits once at the end.
+
+Also here, shared with :mod:`crm.service.requests`: :func:`parse_date`, :func:`check_version` and
+:func:`begin_write` (how a write transaction starts so concurrent writers queue instead of failing).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm.auth.models import SPECIALTY_LABELS, Role, Specialty, User
+from crm.core.access import scope_enterprises
+from crm.core.audit import jsonable, record
+from crm.core.errors import Conflict, Forbidden, ValidationFailed
+from crm.core.time import local_today
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.service.models import CHANNEL_LABELS, Channel, Interaction
+
+SUMMARY_MAX = 4000
+PARTICIPANTS_MAX = 300  # the column's length
+EARLIEST = date(2000, 1, 1)
+LATEST_FOLLOW_UP = date(2100, 12, 31)
+FIELDS = ("date", "channel", "specialty", "participants", "summary", "next_follow_up")
+STALE_MESSAGE = "该记录已被他人修改,请刷新后重试"
+INVALID_MESSAGE = "服务记录有误"
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Audit/model attribute of each input field.
+_ATTRIBUTES = {"date": "occurred_on", "channel": "channel", "specialty": "specialty",
+               "participants": "participants", "summary": "summary", "next_follow_up": "next_follow_up"}
+
+
+# --- shared helpers ----------------------------------------------------------------------------------------
+
+def parse_date(value: Any, field: str, fields: dict[str, str], *, label: str, required: bool = False) -> date | None:
+    """A ``YYYY-MM-DD`` string (or a ``date``) as a date; a problem goes into ``fields[field]`` (Chinese).
+
+    Empty (``None`` / ``""``) gives ``None``, or "请填写{label}" when ``required``.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            fields[field] = f"请填写{label}"
+        return None
+    if isinstance(value, datetime):
+        fields[field] = f"{label}应为日期(YYYY-MM-DD),不含时间"
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    fields[field] = f"{label}格式应为 YYYY-MM-DD 的有效日期"
+    return None
+
+
+def check_version(obj: Any, version: Any, message: str = STALE_MESSAGE) -> None:
+    """Refuse a stale optimistic-lock ``version``: ``Conflict`` code ``stale`` (nothing is written).
+
+    ``None`` / ``""`` means "not sent" and passes. A non-integer → ``ValidationFailed`` ``fields.version``.
+    """
+    if version is None or version == "":
+        return
+    if isinstance(version, bool):
+        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"})
+    try:
+        expected = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"}) from None
+    if expected != obj.version:
+        raise Conflict(message, {"version": f"版本已过期(当前版本 {obj.version})"}, code="stale")
+
+
+def begin_write() -> None:
+    """Start the current transaction as a writer, so that concurrent writers wait for each other.
+
+    Call it as the **first statement** of a transaction that reads and then writes (an API request calls it
+    before loading anything). On SQLite a transaction that has already read cannot wait for the write lock: it
+    fails at once with "database is locked". A no-op ``UPDATE`` first takes the write lock, waiting up to the
+    connection's busy timeout, and the rest of the transaction then reads what the previous writer committed.
+    On PostgreSQL nothing is needed here (rows are locked where it matters, see ``lock_interaction`` and
+    :func:`crm.service.requests.lock_request`).
+
+    A web page's request has usually read already (Flask-Login loads the user): end that read-only transaction
+    first (``db.session.commit()`` with nothing pending), then call this, then load and change. This function
+    never commits or rolls back by itself, since it cannot know whether the caller has flushed work.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(sa.text("UPDATE interactions SET id = id WHERE 0"))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    return str(value).strip()
+
+
+def _enum(enum_cls: type, value: Any, field: str, fields: dict[str, str], labels: dict, what: str) -> Any:
+    raw = _text(value)
+    if not raw:
+        fields[field] = f"请选择{what}"
+        return None
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        allowed = "、".join(f"{member.value}({labels[member]})" for member in enum_cls)
+        fields[field] = f"{what}必须是:{allowed}"
+        return None
+
+
+def specialty_allowed(actor: Any, specialty: Specialty) -> bool:
+    """A commissioner logs only their own specialties; other roles any."""
+    if getattr(actor, "role", None) is not Role.COMMISSIONER:
+        return True
+    return specialty in actor.specialties
+
+
+# --- validation --------------------------------------------------------------------------------------------
+
+def validate_interaction(actor: Any, data: dict[str, Any], *, existing: Interaction | None = None,
+                         partial: bool = False, today: date | None = None) -> dict[str, Any]:
+    """Check ``data`` (keys of :data:`FIELDS`; others are ignored here, the API refuses them).
+
+    Returns model values (``occurred_on``, ``channel``, …) for the fields given (all of them unless
+    ``partial``). Raises ``ValidationFailed`` with every field's problem at once, in Chinese.
+    """
+    today = today or local_today()
+    fields: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def wanted(key: str) -> bool:
+        return not partial or key in data
+
+    if wanted("date"):
+        day = parse_date(data.get("date"), "date", fields, label="服务日期", required=True)
+        if day is not None:
+            if day > today:
+                fields["date"] = f"服务日期不能晚于今天({today.isoformat()})"
+            elif day < EARLIEST:
+                fields["date"] = "服务日期不能早于2000-01-01"
+            else:
+                values["occurred_on"] = day
+    if wanted("channel"):
+        channel = _enum(Channel, data.get("channel"), "channel", fields, CHANNEL_LABELS, "服务方式")
+        if channel is not None:
+            values["channel"] = channel
+    if wanted("specialty"):
+        specialty = _enum(Specialty, data.get("specialty"), "specialty", fields, SPECIALTY_LABELS, "服务领域")
+        if specialty is not None:
+            if specialty_allowed(actor, specialty):
+                values["specialty"] = specialty
+            else:
+                own = "、".join(SPECIALTY_LABELS[s] for s in actor.specialties) or "无"
+                fields["specialty"] = f"只能登记您本人专长领域的服务记录(您的专长:{own})"
+    for key, label in (("participants", "参与人员"), ("summary", "服务内容摘要")):
+        if wanted(key) and data.get(key) is not None and not isinstance(data.get(key), str):
+            fields[key] = f"{label}应为文本"
+    if wanted("participants") and "participants" not in fields:
+        participants = _text(data.get("participants"))
+        if len(participants) > PARTICIPANTS_MAX:
+            fields["participants"] = f"参与人员最长{PARTICIPANTS_MAX}个字符"
+        else:
+            values["participants"] = participants
+    if wanted("summary") and "summary" not in fields:
+        summary = _text(data.get("summary"))
+        if not summary:
+            fields["summary"] = "请填写服务内容摘要"
+        elif len(summary) > SUMMARY_MAX:
+            fields["summary"] = f"服务内容摘要最长{SUMMARY_MAX}个字符"
+        else:
+            values["summary"] = summary
+    if wanted("next_follow_up"):
+        follow_up = parse_date(data.get("next_follow_up"), "next_follow_up", fields, label="下次跟进日期")
+        if "next_follow_up" not in fields:
+            if follow_up is not None and follow_up > LATEST_FOLLOW_UP:
+                fields["next_follow_up"] = "下次跟进日期过远"
+            else:
+                values["next_follow_up"] = follow_up
+    occurred = values.get("occurred_on", existing.occurred_on if existing else None)
+    follow_up = values.get("next_follow_up", existing.next_follow_up if existing else None)
+    if (occurred and follow_up and follow_up < occurred and "date" not in fields
+            and "next_follow_up" not in fields):
+        fields["next_follow_up"] = "下次跟进日期不能早于服务日期"
+    if fields:
+        raise ValidationFailed(INVALID_MESSAGE, fields)
+    return values
+
+
+def _label(interaction: Interaction) -> str:
+    return f"{interaction.occurred_on.isoformat()} {interaction.channel.label}({interaction.specialty.label})"
+
+
+# --- writes ------------------------------------------------------------------------------------------------
+
+def log_interaction(actor: User | None, enterprise: Enterprise, data: dict[str, Any], *,
+                    today: date | None = None) -> Interaction:
+    """Log a 服务记录 for ``enterprise``; returns the flushed :class:`Interaction` (with its id).
+
+    ``data``: ``{"date", "channel", "specialty", "participants", "summary", "next_follow_up"}`` as strings
+    (dates ``YYYY-MM-DD``; ``date`` objects are accepted too). ``today`` (default: today in Asia/Shanghai) is
+    the "not in the future" bound. Raises ``ValidationFailed`` (422) with ``fields``. Audited; not committed.
+    """
+    values = validate_interaction(actor, data, today=today)
+    interaction = Interaction(enterprise_id=enterprise.id, created_by_id=getattr(actor, "id", None), **values)
+    interaction.enterprise = enterprise
+    db.session.add(interaction)
+    db.session.flush()
+    record(actor, "interaction", interaction.id, "create",
+           {field: [None, value] for field, value in values.items()},
+           enterprise_id=enterprise.id, summary=f"登记服务记录:{_label(interaction)}")
+    return interaction
+
+
+def update_interaction(actor: User | None, interaction: Interaction, data: dict[str, Any], *,
+                       today: date | None = None) -> Interaction:
+    """Correct a 服务记录: only the fields present in ``data`` change; ``data["version"]`` guards against
+    overwriting someone else's change.
+
+    Order of refusals: a commissioner who did not log it → ``Forbidden`` (403); a stale ``version`` →
+    ``Conflict`` code ``stale`` "该记录已被他人修改,请刷新后重试" (409); bad values → ``ValidationFailed`` (422).
+    Nothing is written when refused. No actual change → nothing written, no audit row. Audited; not committed.
+    """
+    if (getattr(actor, "role", None) is Role.COMMISSIONER and interaction.created_by_id is not None
+            and interaction.created_by_id != actor.id):
+        raise Forbidden("只能修改本人登记的服务记录")
+    check_version(interaction, data.get("version"))
+    values = validate_interaction(actor, data, existing=interaction, partial=True, today=today)
+    changes = {attr: [jsonable(getattr(interaction, attr)), jsonable(value)] for attr, value in values.items()
+               if jsonable(getattr(interaction, attr)) != jsonable(value)}
+    if not changes:
+        return interaction
+    for attr in changes:
+        setattr(interaction, attr, values[attr])
+    db.session.flush()
+    record(actor, "interaction", interaction.id, "update", changes, enterprise_id=interaction.enterprise_id,
+           summary=f"修改服务记录:{_label(interaction)}")
+    return interaction
+
+
+def lock_interaction(interaction_id: int) -> Interaction | None:
+    """Load an interaction for a change, serialising concurrent changes of it.
+
+    Call it first in the transaction: :func:`begin_write` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL,
+    and the row is read fresh (``populate_existing``), so a :func:`check_version` after it sees the committed
+    version. ``None`` when there is no such interaction.
+    """
+    begin_write()
+    return db.session.scalar(
+        sa.select(Interaction).where(Interaction.id == interaction_id).with_for_update()
+        .execution_options(populate_existing=True))
+
+
+# --- reads -------------------------------------------------------------------------------------------------
+
+def interactions_statement(user: User, *, enterprise_id: int | None = None, commissioner_id: int | None = None,
+                           since: date | None = None, until: date | None = None) -> sa.Select:
+    """Interactions ``user`` may see (through :func:`crm.core.access.scope_enterprises`), newest first.
+
+    Filters: one enterprise, the user who logged them (``commissioner_id``), ``occurred_on`` from ``since``
+    and up to ``until`` (inclusive). Use with ``db.session.scalars`` or ``crm.core.pagination.paginate``.
+    """
+    stmt = sa.select(Interaction).join(Enterprise, Interaction.enterprise_id == Enterprise.id)
+    stmt = scope_enterprises(user, stmt)
+    if enterprise_id is not None:
+        stmt = stmt.where(Interaction.enterprise_id == enterprise_id)
+    if commissioner_id is not None:
+        stmt = stmt.where(Interaction.created_by_id == commissioner_id)
+    if since is not None:
+        stmt = stmt.where(Interaction.occurred_on >= since)
+    if until is not None:
+        stmt = stmt.where(Interaction.occurred_on <= until)
+    return stmt.order_by(Interaction.occurred_on.desc(), Interaction.id.desc())
+
+
+def last_contact(enterprise_ids: Any) -> dict[int, date]:
+    """``{enterprise_id: date of its latest interaction}`` for the given ids, in one query.
+
+    Enterprises without any interaction are absent from the result.
+    """
+    ids = list({int(i) for i in enterprise_ids})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Interaction.enterprise_id, sa.func.max(Interaction.occurred_on))
+        .where(Interaction.enterprise_id.in_(ids)).group_by(Interaction.enterprise_id))
+    return {enterprise_id: day for enterprise_id, day in rows}

@@ -1,0 +1,437 @@
+"""诉求 (service requests), handled to closure (issue 4, point 4).
+
+Lifecycle (:data:`TRANSITIONS`)::
+
+    raised ──受理──▶ accepted ──办理──▶ in_progress ──解决──▶ resolved ──回访办结──▶ closed
+                                         ▲                   │                     │
+                                         └──── 重新办理 ──────┴─────── 重新办理 ─────┘
+
+=============  ==========================  ===================================================================
+from           allowed ``to``              needs
+=============  ==========================  ===================================================================
+raised         accepted                    —
+accepted       in_progress                 —
+in_progress    resolved                    —
+resolved       closed                      ``satisfaction`` 1–5 from the 回访 and a ``note`` (the 回访 record)
+resolved       in_progress (reopen)        a ``note`` (why: the enterprise is not satisfied); satisfaction
+                                           optional, recorded on the event
+closed         in_progress (reopen)        a ``note``
+=============  ==========================  ===================================================================
+
+``raised → in_progress`` is deliberately *not* allowed: 受理 is its own dated step on the timeline (who took
+the request on, and when), and skipping it would hide how long requests wait to be taken on.
+Anything else → ``Conflict`` code ``illegal_transition`` whose message names the allowed next statuses in
+Chinese ("当前状态“已受理”只能变更为:办理中"). Satisfaction is accepted only on the two transitions that
+follow a 回访 (``resolved → closed`` / ``resolved → in_progress``).
+
+Effects: each transition adds a :class:`RequestEvent` (who, when, from, to, note, satisfaction) and an audit row;
+``→ resolved`` sets ``resolved_at``, ``→ closed`` sets ``closed_at`` and ``satisfaction``; a reopen clears
+``resolved_at``, ``closed_at`` and ``satisfaction`` (the old values stay on the timeline and in the audit).
+
+Due dates: when not given, ``add_working_days(raised_on, limit)`` with ``limit`` =
+``current_app.config["REQUEST_DUE_WORKDAYS"][category]`` (keys: the Chinese category names) or
+``current_app.config.get("REQUEST_DUE_WORKDAYS_DEFAULT", 10)``. When a year crossed has no holiday data the
+first event's note says so ("2027年节假日安排尚未录入,暂按周一至周五计算工作日"); :func:`due_note` reads it back.
+
+Concurrency: a transition carries the ``version`` the client saw; a stale one → ``Conflict`` code ``stale``,
+nothing written. Callers load the request with :func:`lock_request` (row lock on PostgreSQL, write lock on
+SQLite), so two clients moving the same request at once are serialised and the second one sees the first one's
+commit. The model's ``version_id_col`` is the last line of defence (``StaleDataError`` → 409 in
+``crm.core.errors``).
+
+Access is the caller's business: ``require(user, Action.EDIT, enterprise)`` before :func:`raise_request`,
+``require(user, Action.EDIT, req)`` before :func:`transition`. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.auth.models import Role, User
+from crm.core.access import Action, can, scope_enterprises
+from crm.core.audit import record
+from crm.core.errors import Conflict, ValidationFailed
+from crm.core.time import local_today, utcnow
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.holidays.domain import add_working_days, missing_data_message
+from crm.reference.models import County, Department, by_name
+from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, begin_write, check_version, parse_date
+from crm.service.models import (
+    REQUEST_STATUS_LABELS,
+    Interaction,
+    RequestCategory,
+    RequestEvent,
+    RequestStatus,
+    ServiceRequest,
+)
+
+S = RequestStatus
+TRANSITIONS: dict[RequestStatus, tuple[RequestStatus, ...]] = {
+    S.RAISED: (S.ACCEPTED,),
+    S.ACCEPTED: (S.IN_PROGRESS,),
+    S.IN_PROGRESS: (S.RESOLVED,),
+    S.RESOLVED: (S.CLOSED, S.IN_PROGRESS),
+    S.CLOSED: (S.IN_PROGRESS,),
+}
+REOPENS = {(S.RESOLVED, S.IN_PROGRESS), (S.CLOSED, S.IN_PROGRESS)}
+FOLLOW_UP_MOVES = {(S.RESOLVED, S.CLOSED), (S.RESOLVED, S.IN_PROGRESS)}  # after a 回访: satisfaction allowed
+OPEN_STATUSES = (S.RAISED, S.ACCEPTED, S.IN_PROGRESS)
+DONE_STATUSES = (S.RESOLVED, S.CLOSED)
+# How each transition reads on the timeline and in the audit.
+ACTION_LABELS = {
+    (S.RAISED, S.ACCEPTED): "受理",
+    (S.ACCEPTED, S.IN_PROGRESS): "开始办理",
+    (S.IN_PROGRESS, S.RESOLVED): "办理完成",
+    (S.RESOLVED, S.CLOSED): "回访办结",
+    (S.RESOLVED, S.IN_PROGRESS): "回访不满意,重新办理",
+    (S.CLOSED, S.IN_PROGRESS): "重新办理",
+}
+DEFAULT_DUE_WORKDAYS = 10
+DESCRIPTION_MAX = 4000
+NOTE_MAX = 2000
+REQUEST_FIELDS = ("category", "description", "interaction_id", "owner", "department", "due_date", "raised_on")
+INVALID_MESSAGE = "诉求信息有误"
+CATEGORY_NAMES = "、".join(c.value for c in RequestCategory)
+
+
+# --- small rules -------------------------------------------------------------------------------------------
+
+def allowed_next(req_or_status: ServiceRequest | RequestStatus | str) -> list[RequestStatus]:
+    """The statuses a request (or a status) may move to, in :data:`TRANSITIONS` order."""
+    status = getattr(req_or_status, "status", req_or_status)
+    return list(TRANSITIONS[RequestStatus(status)])
+
+
+def is_overdue(req: ServiceRequest, today: date | None = None) -> bool:
+    """Not resolved or closed, and its due date has passed (``due_date < today``, Asia/Shanghai)."""
+    today = today or local_today()
+    return req.status in OPEN_STATUSES and req.due_date < today
+
+
+def illegal_message(current: RequestStatus) -> str:
+    """"当前状态“已受理”只能变更为:办理中" — the refusal names the allowed next statuses."""
+    allowed = "、".join(REQUEST_STATUS_LABELS[s] for s in TRANSITIONS[current])
+    return f"当前状态“{REQUEST_STATUS_LABELS[current]}”只能变更为:{allowed}"
+
+
+def due_workdays(category: RequestCategory | str) -> int:
+    """The configured limit in working days for a category (``REQUEST_DUE_WORKDAYS``), else the default."""
+    per_category = current_app.config.get("REQUEST_DUE_WORKDAYS") or {}
+    default = current_app.config.get("REQUEST_DUE_WORKDAYS_DEFAULT", DEFAULT_DUE_WORKDAYS)
+    value = per_category.get(RequestCategory(category).value, default)
+    return int(value)
+
+
+def compute_due_date(raised_on: date, category: RequestCategory | str) -> tuple[date, str]:
+    """``(due date, note)``: ``raised_on`` plus the category's limit in working days (``raised_on`` itself not
+    counted); the note says so and, when a year crossed has no holiday data, that it was counted Monday–Friday.
+    """
+    limit = due_workdays(category)
+    result = add_working_days(raised_on, limit)
+    note = f"办理时限按{limit}个工作日计算"
+    missing = missing_data_message(result.missing_years)
+    if missing:
+        note += f";{missing}"
+    return result.date, note
+
+
+def due_note(req: ServiceRequest) -> str:
+    """How the due date was set (the note of the request's first event), e.g. "办理时限按10个工作日计算;
+    2027年节假日安排尚未录入,暂按周一至周五计算工作日"; empty when the due date was given by hand."""
+    for event in req.events:
+        if event.from_status is None:
+            return event.note
+    return ""
+
+
+def _short(text: str, length: int = 20) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[:length] + "…"
+
+
+# --- raising -----------------------------------------------------------------------------------------------
+
+def _category(value: Any, fields: dict[str, str]) -> RequestCategory | None:
+    raw = value.strip() if isinstance(value, str) else value
+    if raw in (None, ""):
+        fields["category"] = f"请选择诉求类别:{CATEGORY_NAMES}"
+        return None
+    try:
+        return RequestCategory(raw)
+    except ValueError:
+        fields["category"] = f"未知诉求类别“{raw}”,可选:{CATEGORY_NAMES}"
+        return None
+
+
+def _int_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _owner(actor: Any, enterprise: Enterprise, value: Any, fields: dict[str, str]) -> User | None:
+    if value in (None, ""):
+        return actor if getattr(actor, "role", None) is Role.COMMISSIONER else None
+    if not isinstance(value, str):
+        fields["owner"] = "负责人应为用户名"
+        return None
+    owner = db.session.scalar(sa.select(User).where(User.username == value.strip()))
+    if owner is None or not owner.active:
+        fields["owner"] = f"未知或已停用的用户:{value.strip()}"
+        return None
+    if not can(owner, Action.EDIT, enterprise):
+        fields["owner"] = f"用户“{owner.display_name}”不负责该企业,不能作为负责人"
+        return None
+    return owner
+
+
+def raise_request(actor: User | None, enterprise: Enterprise, data: dict[str, Any], *,
+                  today: date | None = None) -> ServiceRequest:
+    """Record a 诉求 of ``enterprise``; status ``raised``, with its first timeline event (none → raised).
+
+    ``data`` (API names):
+
+    - ``category`` (required): a Chinese category name (``RequestCategory`` values); unknown → ``fields.category``
+      listing the allowed ones;
+    - ``description`` (required, ≤ 4000);
+    - ``interaction_id`` (optional): a 服务记录 of the *same* enterprise;
+    - ``owner`` (optional username): default the actor when a commissioner, else no owner; must be an active
+      user who may edit the enterprise;
+    - ``department`` (optional): a 责任单位 by its Chinese name;
+    - ``raised_on`` (optional, default today, not in the future): the day the enterprise raised it;
+    - ``due_date`` (optional, not before ``raised_on``): when absent, computed by :func:`compute_due_date`.
+
+    Returns the flushed request. How the due date was computed (and a missing-holiday-data warning) is on
+    ``req.events[0].note`` — read it with :func:`due_note`. ``ValidationFailed`` (422) lists every bad field.
+    Audited (``entity_type="service_request"``); not committed.
+    """
+    today = today or local_today()
+    fields: dict[str, str] = {}
+    category = _category(data.get("category"), fields)
+    description = data.get("description")
+    description = description.strip() if isinstance(description, str) else ""
+    if not description:
+        fields["description"] = "请填写诉求内容"
+    elif len(description) > DESCRIPTION_MAX:
+        fields["description"] = f"诉求内容最长{DESCRIPTION_MAX}个字符"
+    interaction = None
+    raw_interaction = data.get("interaction_id")
+    if raw_interaction not in (None, ""):
+        interaction_id = _int_id(raw_interaction)
+        if interaction_id is not None and 1 <= interaction_id < 2**31:
+            interaction = db.session.get(Interaction, interaction_id)
+        if interaction is None or interaction.enterprise_id != enterprise.id:
+            fields["interaction_id"] = "该企业没有这条服务记录"
+            interaction = None
+    owner = _owner(actor, enterprise, data.get("owner"), fields)
+    department = None
+    raw_department = data.get("department")
+    if raw_department not in (None, ""):
+        department = by_name(Department, raw_department) if isinstance(raw_department, str) else None
+        if department is None:
+            fields["department"] = f"未知责任单位:{raw_department}"
+    raised_on = parse_date(data.get("raised_on"), "raised_on", fields, label="提出日期") or (
+        None if "raised_on" in fields else today)
+    if raised_on is not None and raised_on > today:
+        fields["raised_on"] = f"提出日期不能晚于今天({today.isoformat()})"
+    elif raised_on is not None and raised_on < EARLIEST:
+        fields["raised_on"] = "提出日期不能早于2000-01-01"
+    due_date = parse_date(data.get("due_date"), "due_date", fields, label="办理时限")
+    if due_date is not None and raised_on is not None and due_date < raised_on:
+        fields["due_date"] = "办理时限不能早于提出日期"
+    elif due_date is not None and due_date > LATEST_FOLLOW_UP:
+        fields["due_date"] = "办理时限过远"
+    if fields:
+        raise ValidationFailed(INVALID_MESSAGE, fields)
+    note = ""
+    if due_date is None:
+        due_date, note = compute_due_date(raised_on, category)
+    req = ServiceRequest(enterprise_id=enterprise.id, category=category, description=description,
+                         interaction_id=interaction.id if interaction else None,
+                         owner_id=owner.id if owner else None,
+                         department_id=department.id if department else None, raised_on=raised_on,
+                         due_date=due_date, status=RequestStatus.RAISED, created_by_id=getattr(actor, "id", None))
+    req.enterprise = enterprise
+    req.owner, req.department, req.interaction = owner, department, interaction
+    req.events.append(RequestEvent(actor_id=getattr(actor, "id", None), from_status=None,
+                                   to_status=RequestStatus.RAISED, note=note))
+    db.session.add(req)
+    db.session.flush()
+    record(actor, "service_request", req.id, "create",
+           {"category": [None, category], "description": [None, description],
+            "interaction_id": [None, req.interaction_id], "owner": [None, owner.username if owner else None],
+            "department": [None, department.name if department else None], "raised_on": [None, raised_on],
+            "due_date": [None, due_date], "status": [None, RequestStatus.RAISED]},
+           enterprise_id=enterprise.id, summary=f"登记诉求({category.value}):{_short(description)}")
+    return req
+
+
+# --- transitions -------------------------------------------------------------------------------------------
+
+def _satisfaction(value: Any, fields: dict[str, str]) -> int | None:
+    if value is None or value == "":
+        return None
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 1 <= number <= 5:
+        fields["satisfaction"] = "满意度应为1到5之间的整数(1 很不满意,5 很满意)"
+        return None
+    return number
+
+
+def parse_status(value: Any) -> RequestStatus:
+    """A status code (``raised`` …) → :class:`RequestStatus`; otherwise ``ValidationFailed`` ``fields.to``."""
+    try:
+        return RequestStatus(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        allowed = "、".join(f"{s.value}({s.label})" for s in RequestStatus)
+        raise ValidationFailed("目标状态不正确", {"to": f"目标状态必须是:{allowed}"}) from None
+
+
+def transition(actor: User | None, req: ServiceRequest, to: RequestStatus | str, *, note: str = "",
+               satisfaction: Any = None, version: Any = None) -> ServiceRequest:
+    """Move ``req`` to ``to`` (a :class:`RequestStatus` or its code) and put the step on its timeline.
+
+    Refusals, in this order, each with nothing written:
+
+    1. ``to`` is not a status code → ``ValidationFailed`` ``fields.to`` (422);
+    2. ``version`` given and not the request's → ``Conflict`` code ``stale`` (409);
+    3. not in :data:`TRANSITIONS` → ``Conflict`` code ``illegal_transition`` (409), message from
+       :func:`illegal_message`;
+    4. closing without a ``note`` or a ``satisfaction`` 1–5, reopening without a ``note``, a satisfaction on
+       any other move, a satisfaction outside 1–5, a note over 2000 characters → ``ValidationFailed`` (422).
+
+    Returns ``req`` (flushed). Adds a :class:`RequestEvent` and an audit row (action ``transition``). For
+    concurrent safety load ``req`` with :func:`lock_request` first. Not committed.
+    """
+    target = parse_status(to)
+    check_version(req, version)
+    current = req.status
+    if target not in TRANSITIONS[current]:
+        raise Conflict(illegal_message(current),
+                       {"to": f"不能从“{current.label}”变更为“{target.label}”"}, code="illegal_transition")
+    fields: dict[str, str] = {}
+    note = note.strip() if isinstance(note, str) else ""
+    if len(note) > NOTE_MAX:
+        fields["note"] = f"说明最长{NOTE_MAX}个字符"
+    score = _satisfaction(satisfaction, fields)
+    move = (current, target)
+    if move == (S.RESOLVED, S.CLOSED):
+        if score is None and "satisfaction" not in fields:
+            fields["satisfaction"] = "办结前须回访企业并填写满意度(1到5)"
+        if not note:
+            fields["note"] = "请填写回访情况"
+    elif move in REOPENS and not note:
+        fields["note"] = "请说明重新办理的原因"
+    if score is not None and move not in FOLLOW_UP_MOVES:
+        fields["satisfaction"] = "只有回访(已解决的诉求办结或重新办理)时才填写满意度"
+    if fields:
+        raise ValidationFailed("状态变更有误", fields)
+
+    changes: dict[str, list[Any]] = {"status": [current, target]}
+    now = utcnow()
+    if target is S.RESOLVED:
+        changes["resolved_at"] = [req.resolved_at, now]
+        req.resolved_at = now
+    elif target is S.CLOSED:
+        changes["closed_at"] = [req.closed_at, now]
+        changes["satisfaction"] = [req.satisfaction, score]
+        req.closed_at = now
+        req.satisfaction = score
+    if move in REOPENS:
+        for attr in ("resolved_at", "closed_at", "satisfaction"):
+            if getattr(req, attr) is not None:
+                changes[attr] = [getattr(req, attr), None]
+                setattr(req, attr, None)
+        if score is not None:
+            changes["follow_up_satisfaction"] = [None, score]
+    if note:
+        changes["note"] = [None, note]
+    req.status = target
+    req.events.append(RequestEvent(actor_id=getattr(actor, "id", None), from_status=current, to_status=target,
+                                   note=note, satisfaction=score, at=now))
+    db.session.flush()
+    record(actor, "service_request", req.id, "transition", changes, enterprise_id=req.enterprise_id,
+           summary=f"诉求“{_short(req.description)}”{ACTION_LABELS[move]}:{current.label} → {target.label}")
+    return req
+
+
+def lock_request(request_id: int) -> ServiceRequest | None:
+    """Load a request for a change, serialising concurrent changes of it (``None`` when it does not exist).
+
+    Call it first in the transaction (before anything else is read): it takes the write lock on SQLite
+    (:func:`crm.service.interactions.begin_write`) and ``SELECT … FOR UPDATE`` on PostgreSQL, and reads the row
+    fresh, so a second client moving the same request waits for the first one's commit and then gets
+    ``stale`` (it sent the old version) or ``illegal_transition`` (the status moved on) instead of a lost update.
+    """
+    begin_write()
+    return db.session.scalar(
+        sa.select(ServiceRequest).where(ServiceRequest.id == request_id).with_for_update()
+        .execution_options(populate_existing=True))
+
+
+# --- reads -------------------------------------------------------------------------------------------------
+
+def _statuses(status: Any) -> list[RequestStatus]:
+    values = status if isinstance(status, list | tuple | set) else [status]
+    result = []
+    for value in values:
+        if value in (None, ""):
+            continue
+        try:
+            result.append(RequestStatus(value))
+        except ValueError:
+            allowed = "、".join(f"{s.value}({s.label})" for s in RequestStatus)
+            raise ValidationFailed("筛选条件不正确", {"status": f"状态必须是:{allowed}"}) from None
+    return result
+
+
+def requests_statement(user: User, *, status: Any = None, overdue: bool | None = None, county: str | None = None,
+                       category: str | None = None, owner: str | None = None, enterprise_id: int | None = None,
+                       today: date | None = None) -> sa.Select:
+    """Requests ``user`` may see (``scope_enterprises``), filtered, newest raised first.
+
+    - ``status``: a code or a list of codes (unknown → ``ValidationFailed`` ``fields.status``);
+    - ``overdue``: ``True`` only overdue (open and ``due_date < today``), ``False`` only not overdue;
+    - ``county``: a county name (unknown → ``fields.county``); ``category``: a Chinese category name (unknown →
+      ``fields.category``); ``owner``: a username (unknown: no rows); ``enterprise_id``.
+    """
+    today = today or local_today()
+    stmt = sa.select(ServiceRequest).join(Enterprise, ServiceRequest.enterprise_id == Enterprise.id)
+    stmt = scope_enterprises(user, stmt)
+    statuses = _statuses(status)
+    if statuses:
+        stmt = stmt.where(ServiceRequest.status.in_(statuses))
+    overdue_clause = sa.and_(ServiceRequest.status.in_(OPEN_STATUSES), ServiceRequest.due_date < today)
+    if overdue is True:
+        stmt = stmt.where(overdue_clause)
+    elif overdue is False:
+        stmt = stmt.where(sa.not_(overdue_clause))
+    if county:
+        county_row = by_name(County, county)
+        if county_row is None:
+            raise ValidationFailed("筛选条件不正确", {"county": f"未知区县:{county}"})
+        stmt = stmt.where(Enterprise.county_id == county_row.id)
+    if category:
+        fields: dict[str, str] = {}
+        value = _category(category, fields)
+        if fields:
+            raise ValidationFailed("筛选条件不正确", fields)
+        stmt = stmt.where(ServiceRequest.category == value)
+    if owner:
+        stmt = stmt.where(ServiceRequest.owner_id.in_(sa.select(User.id).where(User.username == owner.strip())))
+    if enterprise_id is not None:
+        stmt = stmt.where(ServiceRequest.enterprise_id == enterprise_id)
+    return stmt.order_by(ServiceRequest.raised_on.desc(), ServiceRequest.id.desc())
