@@ -24,7 +24,7 @@ seed: migrate
 
 run: seed
 	$(FLASK) demo-accounts
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) scheduler run & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT; $(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: venv
 	$(BIN)/ruff check .

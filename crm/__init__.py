@@ -99,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import inject_unread_count
     from crm.rosters.views import bp as rosters_bp
+    from crm.scheduler.views import bp as scheduler_bp
     from crm.service.assignment_views import bp as assignments_bp
     from crm.web import bp as web_bp
 
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(rosters_bp)
     app.register_blueprint(assignments_bp)
+    app.register_blueprint(scheduler_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)
     app.context_processor(inject_unread_count)
@@ -119,8 +121,10 @@ def _register_cli(app: Flask) -> None:
     from crm.auth.cli import user_cli
     from crm.demo.cli import demo_accounts_command, seed_demo_command
     from crm.holidays.cli import holidays_cli
+    from crm.scheduler.cli import scheduler_cli
 
     app.cli.add_command(user_cli)
+    app.cli.add_command(scheduler_cli)
     app.cli.add_command(holidays_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

@@ -18,4 +18,4 @@ def _unescaped_chinese(state) -> None:
 
 
 # Route modules register themselves on ``bp``; imported last because they import ``bp``.
-from crm.api import assignments, auth, enterprises, notifications, openapi, policy, rosters, service  # noqa: E402, F401
+from crm.api import assignments, auth, enterprises, notifications, openapi, policy, rosters, scheduler, service  # noqa: E402, F401

@@ -1,0 +1,88 @@
+"""The jobs, defined in one place: id → what to call and when (Asia/Shanghai).
+
+A job function has the signature ``func(fire_time: datetime) -> str``: it runs inside an app context, works
+through ``db.session`` and never commits (the runner commits the job's work together with its claim, see
+:mod:`crm.scheduler.runner`); it returns a short Chinese summary of what it did.
+
+Functions are named by a dotted path and imported only when the job runs, so importing the registry (the admin
+page, ``scheduler jobs``) does not import every domain module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.triggers.cron import CronTrigger
+
+TIMEZONE = "Asia/Shanghai"
+
+JobFunc = Callable[[datetime], str]
+
+
+class UnknownJob(KeyError):
+    """No job with that id in :data:`JOBS`."""
+
+    def __init__(self, job_id: str):
+        super().__init__(job_id)
+        self.job_id = job_id
+
+    def __str__(self) -> str:
+        known = "、".join(sorted(JOBS)) or "(无)"
+        return f"没有名为 {self.job_id!r} 的定时任务;已定义的任务:{known}"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: str  # "package.module:function"
+    trigger: CronTrigger
+    description: str  # what it does, in Chinese
+    schedule: str  # when it runs, in Chinese
+
+    def load(self) -> JobFunc:
+        """Import the job function (lazily: only when the job runs)."""
+        module_name, _, attr = self.func.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+
+def cron(**fields: str | int) -> CronTrigger:
+    return CronTrigger(timezone=TIMEZONE, **fields)
+
+
+def _spec(job_id: str, func: str, trigger: CronTrigger, description: str, schedule: str) -> tuple[str, JobSpec]:
+    return job_id, JobSpec(job_id, func, trigger, description, schedule)
+
+
+JOBS: dict[str, JobSpec] = dict([
+    _spec("open_half_year_refresh", "crm.rosters.jobs:open_half_year_refresh",
+          cron(month="1,7", day=1, hour=0, minute=5),
+          "半年更新:为两份名单(配套企业名单、重点企业培育库)开启新半年的草稿,并通知协调员",
+          "每年1月1日、7月1日 00:05"),
+    _spec("refresh_deadline_reminder", "crm.rosters.jobs:refresh_deadline_reminder",
+          cron(hour=8, minute=30),
+          "更新截止提醒:草稿在截止日期前 N 个工作日仍未发布时提醒协调员",
+          "每天 08:30"),
+    _spec("escalate_overdue_requests", "crm.service.jobs:escalate_overdue_requests",
+          cron(hour=8, minute=0),
+          "诉求逾期升级:逾期未办结的诉求先提醒负责人,超过宽限工作日仍未办结的通知所在区县协调员",
+          "每天 08:00"),
+    _spec("policy_delivery_overdue", "crm.service.jobs:policy_delivery_overdue",
+          cron(hour=8, minute=10),
+          "政策兑现逾期提醒:超过承诺兑现日期仍未兑现的,提醒负责人(无负责人时为服务专员)及所在区县协调员",
+          "每天 08:10"),
+    _spec("visit_cadence", "crm.service.jobs:visit_cadence",
+          cron(day_of_week="mon", hour=8, minute=20),
+          "走访频次提醒:已分配服务专员、超过 N 天无服务记录的企业,按专员汇总提醒",
+          "每周一 08:20"),
+])
+
+
+def get_job(job_id: str) -> JobSpec:
+    try:
+        return JOBS[job_id]
+    except KeyError:
+        raise UnknownJob(job_id) from None

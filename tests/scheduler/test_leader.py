@@ -1,0 +1,87 @@
+"""One active scheduler per database on PostgreSQL (advisory lock on a connection of its own); none on SQLite."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+
+from crm.core.time import utcnow
+from crm.extensions import db
+from crm.scheduler.process import HEARTBEAT_JOB_ID, LeaderLock, _heartbeat, become_active, build_scheduler
+from tests.conftest import BACKEND
+
+
+def _become_active_in_thread(app) -> tuple[threading.Thread, dict]:
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.setdefault("lock", become_active(app, 0.1)), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_one_active_scheduler_the_other_waits_as_standby(fresh_app, caplog):
+    caplog.set_level(logging.INFO, logger="crm.scheduler")
+    if BACKEND != "postgres":
+        assert become_active(fresh_app, 0.1) is None  # SQLite: no advisory lock; the claims alone do it
+        assert "不使用咨询锁" in caplog.text
+        return
+    first = become_active(fresh_app, 0.1)
+    assert first is not None and first.alive()
+    thread, result = _become_active_in_thread(fresh_app)
+    time.sleep(0.5)
+    assert thread.is_alive()  # standby
+    assert "本进程待命(standby)" in caplog.text
+    first.release()
+    thread.join(10)
+    second = result["lock"]
+    assert second is not None and second.alive()
+    second.release()
+
+
+def test_losing_the_lock_connection_stops_the_scheduler(fresh_app):
+    if BACKEND == "postgres":
+        lock = become_active(fresh_app, 0.1)
+        with fresh_app.app_context():
+            db.session.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_locks "
+                                       "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"))
+            db.session.commit()
+    else:
+        lock = _DeadLock()
+    assert not lock.alive()
+    lost = threading.Event()
+    scheduler = build_scheduler(fresh_app, host="h", after=utcnow(), lock=lock, lock_lost=lost,
+                                scheduler_cls=BackgroundScheduler)
+    assert HEARTBEAT_JOB_ID in {job.id for job in scheduler.get_jobs()}
+    scheduler.start(paused=True)
+    _heartbeat(scheduler, lock, lost)
+    assert lost.is_set() and scheduler.state == STATE_STOPPED
+    lock.release()
+
+
+def test_a_live_lock_keeps_the_scheduler_running(fresh_app):
+    lock = _LiveLock()
+    lost = threading.Event()
+    scheduler = BackgroundScheduler()
+    scheduler.start(paused=True)
+    try:
+        _heartbeat(scheduler, lock, lost)
+        assert not lost.is_set() and scheduler.state != STATE_STOPPED
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+class _DeadLock(LeaderLock):
+    def __init__(self):  # no engine: stands for a lock whose connection has gone
+        self._conn = None
+
+    def release(self) -> None:
+        pass
+
+
+class _LiveLock(_DeadLock):
+    def alive(self) -> bool:
+        return True
