@@ -41,6 +41,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     web.init_login(app, login_manager)
 
     _import_models()
+    _bounded_int_urls(app)
     _register_blueprints(app)
     register_error_handlers(app)
     web.init_templates(app)
@@ -77,6 +78,24 @@ def _sqlite_transactions(app: Flask) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _bounded_int_urls(app: Flask) -> None:
+    """``<int:id>`` in every URL stops at PostgreSQL's integer range: a larger id is a 404, not a 500."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.routing import IntegerConverter
+
+    from crm.core.parsing import MAX_ID
+
+    class BoundedInt(IntegerConverter):
+        # Raising NotFound (not ValidationError, which Werkzeug may turn into a 405 for another method's rule).
+        def to_python(self, value: str) -> int:
+            number = super().to_python(value)
+            if number > MAX_ID:
+                raise NotFound()
+            return number
+
+    app.url_map.converters["int"] = BoundedInt
+
+
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from crm.auth import models as _auth  # noqa: F401
@@ -101,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.rosters.views import bp as rosters_bp
     from crm.scheduler.views import bp as scheduler_bp
     from crm.service.assignment_views import bp as assignments_bp
+    from crm.service.views import bp as service_bp
     from crm.web import bp as web_bp
 
     app.register_blueprint(web_bp)
@@ -108,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(rosters_bp)
     app.register_blueprint(assignments_bp)
+    app.register_blueprint(service_bp)
     app.register_blueprint(scheduler_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)

@@ -19,6 +19,10 @@ CSP = (
 @bp.route("/")
 @login_required
 def home():
+    from crm.auth.models import Role
+
+    if current_user.role is Role.COMMISSIONER:  # their day starts with their own enterprises
+        return redirect(url_for("service.workspace"))
     return redirect(url_for("enterprises.index"))
 
 

@@ -36,8 +36,9 @@ from crm.api.openapi import (
 )
 from crm.api.openapi import page_of as page_schema
 from crm.core.access import Action, can, require
-from crm.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from crm.core.errors import DomainError, NotFound, ValidationFailed
 from crm.core.pagination import parse_page_args
+from crm.core.parsing import check_version
 from crm.core.time import isoformat_local
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -185,11 +186,7 @@ def _check_version(edition: RosterEdition, data: dict[str, Any]) -> None:
     """API.md: a write may send the record's ``version``; a stale one is refused with 409, nothing written."""
     if "version" not in data:
         return
-    version = data["version"]
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValidationFailed("版本号不正确", {"version": "version 必须是整数"})
-    if version != edition.version:
-        raise Conflict("该版本已被他人修改,请刷新后重试", {"version": f"当前版本号为 {edition.version}"}, code="stale")
+    check_version(edition, data["version"], "该版本已被他人修改,请刷新后重试")
 
 
 def _filters() -> dict[str, str]:
@@ -221,7 +218,7 @@ def open_edition(kind: str):
     """Open the draft of a half year, as a copy of the list's latest published edition."""
     roster = domain.parse_kind(kind)
     user = current_user()
-    require(user, Action.CREATE)
+    require(user, Action.PUBLISH)
     data = json_body()
     reject_unknown(data, {"period"}, "开启版本的数据有误")
     period = data.get("period")

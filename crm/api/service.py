@@ -40,6 +40,7 @@ from crm.api.openapi import page_of as page_schema
 from crm.auth.models import SPECIALTY_LABELS, Specialty, User
 from crm.core.access import Action, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
+from crm.core.parsing import parse_id
 from crm.core.time import isoformat_local, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -153,9 +154,10 @@ def _query_id(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    number = parse_id(raw)
+    if number is None:
         raise DomainError(BAD_QUERY, {name: f"{name} 必须是正整数"})
-    return int(raw)
+    return number
 
 
 def _query_date(name: str, label: str):
@@ -179,10 +181,11 @@ def _body_enterprise(data: dict[str, Any], action: Action) -> Enterprise:
     """The body's ``enterprise_id`` as an enterprise the caller may ``action``: 422 when missing or not an id,
     404 when it does not exist or the caller may not see it, 403 when they may see but not change it."""
     raw = data.get("enterprise_id")
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isascii() \
+            or not str(raw).strip().isdigit():
         raise ValidationFailed("请求数据有误", {"enterprise_id": "请提供企业 id(正整数)"})
-    enterprise_id = int(str(raw).strip())
-    enterprise = db.session.get(Enterprise, enterprise_id) if 1 <= enterprise_id <= MAX_ID else None
+    enterprise_id = parse_id(raw)
+    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id is not None else None
     if enterprise is None:
         raise NotFound(NOT_FOUND)
     require(current_user(), action, enterprise)

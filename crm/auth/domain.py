@@ -150,7 +150,15 @@ def update_user(
     user.specialty_rows = [UserSpecialty(specialty=s) for s in specs]
     if changes:
         audit.record(actor, "user", user.id, "update", changes, summary=f"修改用户 {user.username}")
+        db.session.flush()
+        _end_unqualified_assignments(actor, user, "用户角色、专长或区县范围变更")
     return user
+
+
+def _end_unqualified_assignments(actor: User | None, user: User, reason: str) -> None:
+    from crm.service.assignments import end_for_changed_commissioner  # the service layer imports auth
+
+    end_for_changed_commissioner(actor, user, reason)
 
 
 def set_password(actor: User | None, user: User, password: str) -> None:
@@ -159,6 +167,7 @@ def set_password(actor: User | None, user: User, password: str) -> None:
         raise ValidationFailed("密码不符合要求", {"password": weak})
     user.password_hash = hash_password(password)
     user.session_version += 1  # other sessions end
+    _revoke_tokens(user)  # and so do API tokens: a stolen one must not outlive the reset
     user.failed_logins = 0
     user.locked_until = None
     audit.record(actor, "user", user.id, "password_reset", {}, summary=f"重置用户 {user.username} 的密码")
@@ -172,11 +181,16 @@ def set_active(actor: User, user: User, active: bool) -> None:
     user.active = active
     if not active:
         user.session_version += 1
-        for token in db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
-                                                                  ApiToken.revoked_at.is_(None))):
-            token.revoked_at = utcnow()
+        _revoke_tokens(user)
+        _end_unqualified_assignments(actor, user, "账号已停用")
     audit.record(actor, "user", user.id, "activate" if active else "deactivate",
                  {"active": [not active, active]}, summary=("启用" if active else "停用") + f"用户 {user.username}")
+
+
+def _revoke_tokens(user: User) -> None:
+    for token in db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
+                                                              ApiToken.revoked_at.is_(None))):
+        token.revoked_at = utcnow()
 
 
 def authenticate(username: str, password: str) -> User:

@@ -82,7 +82,7 @@ def _is_edition(obj: Any) -> bool:
 
 def _can_edition(user: User, action: Action, edition: Any) -> bool:
     """Everyone reads published lists; drafts are for coordinators and leaders; coordinators edit them;
-    only a city-wide coordinator submits, returns and publishes (a county coordinator proposes entries)."""
+    only a city-wide coordinator opens, submits, returns and publishes (a county coordinator proposes entries)."""
     from crm.rosters.models import FROZEN
 
     if action is Action.VIEW:

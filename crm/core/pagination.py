@@ -11,6 +11,8 @@ from flask import current_app
 from crm.core.errors import DomainError
 from crm.extensions import db
 
+MAX_PAGE = 1_000_000
+
 
 @dataclass
 class Page:
@@ -38,16 +40,18 @@ def parse_page_args(args: Any, default_per_page: int | None = None) -> tuple[int
     default = default_per_page or current_app.config["PER_PAGE_DEFAULT"]
     fields: dict[str, str] = {}
     try:
-        page = int(args.get("page", 1))
-        if page < 1:
+        raw = str(args.get("page", 1)).strip()
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
             raise ValueError
+        page = int(raw)
     except (TypeError, ValueError):
-        fields["page"] = "页码必须是不小于1的整数"
+        fields["page"] = f"页码必须是1到{MAX_PAGE}之间的整数"
         page = 1
     try:
-        per_page = int(args.get("per_page", default))
-        if not 1 <= per_page <= max_per_page:
+        raw = str(args.get("per_page", default)).strip()
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= max_per_page:
             raise ValueError
+        per_page = int(raw)
     except (TypeError, ValueError):
         fields["per_page"] = f"每页条数必须在1到{max_per_page}之间"
         per_page = default

@@ -22,6 +22,7 @@ from crm.auth.models import Role
 from crm.core import audit
 from crm.core.access import scope_enterprises
 from crm.core.errors import Conflict, ValidationFailed
+from crm.core.parsing import check_version as core_check_version
 from crm.enterprises.models import (
     Enterprise,
     EnterpriseContact,
@@ -72,7 +73,8 @@ def pinyin_of(name: str) -> tuple[str, str]:
     """Full pinyin and initials of a name, lower-case, for search (PITFALLS: store them)."""
     full = "".join(lazy_pinyin(name, errors="default")).lower()
     initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")).lower()
-    return re.sub(r"[^0-9a-z]", "", full), re.sub(r"[^0-9a-z]", "", initials)
+    # bounded by their columns (a 120-character name can spell more than 600 letters of pinyin)
+    return re.sub(r"[^0-9a-z]", "", full)[:600], re.sub(r"[^0-9a-z]", "", initials)[:120]
 
 
 def _parse_bool(value: Any) -> bool:
@@ -144,7 +146,7 @@ def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = N
         name = str(data.get("name") or "").strip()
         if not name:
             fields["name"] = "请填写企业名称"
-        elif len(name) > 120:
+        elif len(name) > 120 or len(name_key(name)) > 120:
             fields["name"] = "企业名称最长120个字符"
         else:
             values["name"] = name
@@ -260,14 +262,7 @@ def create_enterprise(actor: Any, data: dict[str, Any], *, is_demo: bool = False
 
 
 def check_version(enterprise: Enterprise, version: Any) -> None:
-    if version in (None, ""):
-        return
-    try:
-        expected = int(version)
-    except (TypeError, ValueError):
-        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"}) from None
-    if expected != enterprise.version:
-        raise Conflict("该企业档案已被他人修改,请刷新后重试", {"version": "版本已过期"}, code="stale")
+    core_check_version(enterprise, version, "该企业档案已被他人修改,请刷新后重试")
 
 
 def update_enterprise(actor: Any, enterprise: Enterprise, data: dict[str, Any], *, partial: bool = True) -> Enterprise:

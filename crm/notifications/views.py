@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crm.auth.forms import ConfirmForm as MarkForm  # an empty FlaskForm: a POST button with its CSRF token
 from crm.core.pagination import paginate, parse_page_args
+from crm.core.parsing import parse_id
 from crm.extensions import db
 from crm.notifications import domain
 
@@ -32,7 +33,8 @@ def inject_unread_count() -> dict[str, Any]:
 def _back() -> str:
     """Back to the inbox page the button was on (only a page number is taken from the request)."""
     page = request.args.get("page", "")
-    return url_for("notifications.index", page=int(page)) if page.isdigit() and 1 < int(page) < 10**6 \
+    number = parse_id(page)
+    return url_for("notifications.index", page=number) if number and 1 < number < 10**6 \
         else url_for("notifications.index")
 
 

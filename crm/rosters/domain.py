@@ -130,8 +130,17 @@ def entry_for(edition: RosterEdition, enterprise_id: int) -> RosterEntry | None:
 
 # --- checks ----------------------------------------------------------------------------------------------------
 
+def lock_edition(edition: RosterEdition) -> None:
+    """Re-read the edition's status under a row lock (PostgreSQL ``FOR UPDATE``; SQLite's transactions already
+    hold the write lock), so a publish that committed after the edition was loaded is seen, and none can slip
+    in before this transaction ends."""
+    if edition.id is not None:
+        db.session.refresh(edition, attribute_names=["status", "version"], with_for_update=True)
+
+
 def ensure_editable(edition: RosterEdition) -> None:
-    """Only a draft changes. A published or superseded edition is frozen (409)."""
+    """Only a draft changes. A published or superseded edition is frozen (409), checked on a fresh, locked read."""
+    lock_edition(edition)
     if edition.status in FROZEN:
         raise Conflict(f"{period_label(edition.period)}版本{edition.status.label},不能再修改", code="frozen")
     if edition.status is EditionStatus.IN_REVIEW:
@@ -259,6 +268,7 @@ def submit(actor: Any, edition: RosterEdition) -> RosterEdition:
 
 
 def return_edition(actor: Any, edition: RosterEdition, comment: Any) -> RosterEdition:
+    lock_edition(edition)
     if edition.status in FROZEN:
         raise Conflict(f"{period_label(edition.period)}版本{edition.status.label},不能退回", code="frozen")
     if edition.status is not EditionStatus.IN_REVIEW:
@@ -275,6 +285,7 @@ def return_edition(actor: Any, edition: RosterEdition, comment: Any) -> RosterEd
 
 def publish(actor: Any, edition: RosterEdition) -> RosterEdition:
     """Publish a reviewed edition; the previously published one of that list is superseded. All in one transaction."""
+    lock_edition(edition)
     if edition.status in FROZEN:
         raise Conflict("该版本已发布,不能重复发布", code="frozen")
     if edition.status is not EditionStatus.IN_REVIEW:

@@ -37,6 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.core.access import Action, can, require, scope_enterprises
 from crm.core.errors import Conflict, DomainError, ValidationFailed
 from crm.core.pagination import Page, paginate, parse_page_args
+from crm.core.parsing import clean_filename
 from crm.core.time import utcnow
 from crm.enterprises.domain import search_statement
 from crm.enterprises.models import Enterprise
@@ -234,8 +235,8 @@ def index():
 def editions(kind: str):
     roster = _kind(kind)
     if request.method == "POST":
-        require(current_user, Action.CREATE)
-    form = OpenEditionForm() if can(current_user, Action.CREATE) else None
+        require(current_user, Action.PUBLISH)
+    form = OpenEditionForm() if can(current_user, Action.PUBLISH) else None
     status = 200
     if form is not None and request.method == "POST":
         if form.validate_on_submit():
@@ -513,7 +514,7 @@ def import_file(kind: str, period: str):
     if not valid or refusal is not None:
         return _refused_form(edition, form) or _render_edition(edition, status=422, import_form=form)
     upload = form.file.data
-    filename = (upload.filename or "import.xlsx")[-200:]
+    filename = clean_filename(upload.filename or "import.xlsx")
     data = upload.read()
     try:
         excel.check_file(filename, data)

@@ -36,7 +36,7 @@ from crm.core.errors import Conflict, Forbidden, ValidationFailed
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.notifications.domain import notify
+from crm.notifications.domain import notify, notify_role
 from crm.reference.models import Cluster, County
 from crm.rosters.models import ROSTER_SHORT_LABELS, EditionStatus, RosterEdition, RosterEntry, RosterKind
 from crm.service.models import Assignment
@@ -545,3 +545,29 @@ def gap_counts(rows: Iterable[CoverageRow]) -> dict[Specialty, int]:
         for specialty in row.gaps:
             counts[specialty] += 1
     return counts
+
+
+def end_for_changed_commissioner(actor: Any, user: Any, reason: str) -> list[Assignment]:
+    """End the active assignments ``user`` no longer qualifies for, after a deactivation or a change of role,
+    specialties or county scope: otherwise the coverage matrix would show enterprises as served by nobody's
+    hands. The coordinators (of each enterprise's county, and city-wide) are told which slots are now open.
+    """
+    active = list(db.session.scalars(
+        sa.select(Assignment).where(Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None))
+        .options(joinedload(Assignment.enterprise))))
+    qualified_specialties = set(user.specialties) if user.active and user.role is Role.COMMISSIONER else set()
+    ended = [a for a in active if a.specialty not in qualified_specialties
+             or (user.county_id is not None and a.enterprise.county_id != user.county_id)]
+    for assignment in ended:
+        _end(actor, assignment, reason,
+             f"结束{assignment.specialty.label}服务专员 {who(user)} 的分配:{reason}")
+    if ended:
+        db.session.flush()
+        by_county: dict[int, list[Assignment]] = {}
+        for assignment in ended:
+            by_county.setdefault(assignment.enterprise.county_id, []).append(assignment)
+        for county_id, rows in by_county.items():
+            names = "、".join(f"{a.enterprise.name}({a.specialty.label})" for a in rows)
+            notify_role(Role.COORDINATOR, "assignment_gap", f"{who(user)} 的 {len(rows)} 项服务分配已结束,请重新分配",
+                        f"原因:{reason}。待重新分配:{names}", link="/assignments/", county_id=county_id)
+    return ended

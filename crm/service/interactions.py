@@ -32,7 +32,8 @@ import sqlalchemy as sa
 from crm.auth.models import SPECIALTY_LABELS, Role, Specialty, User
 from crm.core.access import scope_enterprises
 from crm.core.audit import jsonable, record
-from crm.core.errors import Conflict, Forbidden, ValidationFailed
+from crm.core.errors import Forbidden, ValidationFailed
+from crm.core.parsing import check_version
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -74,23 +75,6 @@ def parse_date(value: Any, field: str, fields: dict[str, str], *, label: str, re
             pass
     fields[field] = f"{label}格式应为 YYYY-MM-DD 的有效日期"
     return None
-
-
-def check_version(obj: Any, version: Any, message: str = STALE_MESSAGE) -> None:
-    """Refuse a stale optimistic-lock ``version``: ``Conflict`` code ``stale`` (nothing is written).
-
-    ``None`` / ``""`` means "not sent" and passes. A non-integer → ``ValidationFailed`` ``fields.version``.
-    """
-    if version is None or version == "":
-        return
-    if isinstance(version, bool):
-        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"})
-    try:
-        expected = int(version)
-    except (TypeError, ValueError):
-        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"}) from None
-    if expected != obj.version:
-        raise Conflict(message, {"version": f"版本已过期(当前版本 {obj.version})"}, code="stale")
 
 
 def begin_write() -> None:

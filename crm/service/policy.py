@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from crm.auth.models import Role, User
 from crm.core import audit
 from crm.core.access import Action, can, scope_enterprises
-from crm.core.errors import Conflict, ValidationFailed
+from crm.core.errors import ValidationFailed
+from crm.core.parsing import check_version as core_check_version
 from crm.core.time import local_today
 from crm.enterprises.domain import parse_amount
 from crm.enterprises.models import Enterprise
@@ -208,16 +209,7 @@ def create_delivery(actor: Any, enterprise: Enterprise, data: dict[str, Any]) ->
 
 def check_version(delivery: PolicyDelivery, version: Any) -> None:
     """A stale ``version`` from the client → 409 ``stale``; none given → no check."""
-    if version in (None, ""):
-        return
-    if isinstance(version, bool):
-        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"})
-    try:
-        expected = int(version)
-    except (TypeError, ValueError):
-        raise ValidationFailed("版本号不正确", {"version": "版本号必须是整数"}) from None
-    if expected != delivery.version:
-        raise Conflict("该政策兑现记录已被他人修改,请刷新后重试", {"version": "版本已过期"}, code="stale")
+    core_check_version(delivery, version, "该政策兑现记录已被他人修改,请刷新后重试")
 
 
 def update_delivery(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) -> PolicyDelivery:

@@ -55,6 +55,7 @@ from crm.auth.models import Role, User
 from crm.core.access import Action, can, scope_enterprises
 from crm.core.audit import record
 from crm.core.errors import Conflict, ValidationFailed
+from crm.core.parsing import parse_id
 from crm.core.time import local_today, utcnow
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -169,13 +170,7 @@ def _category(value: Any, fields: dict[str, str]) -> RequestCategory | None:
 
 
 def _int_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return parse_id(value)
 
 
 def _owner(actor: Any, enterprise: Enterprise, value: Any, fields: dict[str, str]) -> User | None:
@@ -283,7 +278,7 @@ def _satisfaction(value: Any, fields: dict[str, str]) -> int | None:
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip() in {"1", "2", "3", "4", "5"}:
         number = int(value.strip())
     if number is None or not 1 <= number <= 5:
         fields["satisfaction"] = "满意度应为1到5之间的整数(1 很不满意,5 很满意)"

@@ -372,7 +372,7 @@ def test_stale_version_is_409_and_nothing_changes(client):
     url = edition_url(SUPPLIER, "2026H1", "/submit")
     error = error_of(client.post(url, json={"version": draft.version + 5}, headers=headers), 409, "stale")
     assert "version" in error["fields"]
-    assert "version" in error_of(client.post(url, json={"version": "1"}, headers=headers), 422)["fields"]
+    assert "version" in error_of(client.post(url, json={"version": 1.5}, headers=headers), 422)["fields"]
     assert state_of(SUPPLIER, "2026H1") == before
     current = client.get(edition_url(SUPPLIER, "2026H1"), headers=headers).get_json()["version"]
     assert client.post(url, json={"version": current}, headers=headers).status_code == 200

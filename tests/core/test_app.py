@@ -93,3 +93,8 @@ def test_nul_bytes_in_query_or_form_are_a_400_not_a_500(client):
     assert client.get("/enterprises/?q=%00").status_code == 400
     response = client.post("/enterprises/new", data={"name": "a\x00b"})
     assert response.status_code == 400
+
+
+def test_commissioners_land_on_their_workspace(client):
+    login(client, make_user("commissioner", specialties=["tech"]))
+    assert client.get("/").headers["Location"].endswith("/service/")

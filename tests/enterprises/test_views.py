@@ -182,8 +182,8 @@ def test_roster_filter(client, catalogue):
 
 
 @pytest.mark.parametrize("query, message", [
-    ("page=abc", "页码必须是不小于1的整数"),
-    ("page=0", "页码必须是不小于1的整数"),
+    ("page=abc", "页码必须是1到1000000之间的整数"),
+    ("page=0", "页码必须是1到1000000之间的整数"),
     ("per_page=100000", "每页条数必须在1到200之间"),
     ("per_page=-1", "每页条数必须在1到200之间"),
 ])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from crm.core.access import Action, can
 from crm.core.audit import history_for_enterprise
@@ -12,7 +13,7 @@ from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.enterprises.models import EnterpriseStatus
 from crm.extensions import db
 from crm.rosters import domain
-from crm.rosters.models import EditionStatus, RosterKind, Tier
+from crm.rosters.models import EditionStatus, RosterEdition, RosterKind, Tier
 from tests.conftest import make_enterprise, make_user
 from tests.rosters.factories import published_edition
 
@@ -204,3 +205,17 @@ def test_roster_filter_on_enterprise_search():
     assert on.id in ids and off.id not in ids
     with pytest.raises(ValidationFailed):
         search_statement(admin, roster="nonsense")
+
+
+def test_a_publish_committed_elsewhere_is_seen_before_writing(app):
+    """The edition object loaded earlier still says draft; the database says published: the write is refused."""
+    a = make_enterprise()
+    draft = domain.open_edition(None, SUPPLIER, "2026H1")
+    db.session.flush()
+    db.session.execute(sa.update(RosterEdition).where(RosterEdition.id == draft.id)
+                       .values(status=EditionStatus.PUBLISHED, version=RosterEdition.version + 1)
+                       .execution_options(synchronize_session=False))
+    assert draft.status is EditionStatus.DRAFT  # the stale in-memory view
+    with pytest.raises(Conflict) as err:
+        domain.add_entry(None, draft, a, "并发写入")
+    assert err.value.code == "frozen"

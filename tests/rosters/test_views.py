@@ -294,7 +294,7 @@ def test_pagination_of_entries(client, city):
     response = client.get(url(SUPPLIER, "2025H2"), query_string={"per_page": 2, "page": 2})
     assert len(listed(response)) == 1
     response = client.get(url(SUPPLIER, "2025H2"), query_string={"page": "x"})
-    assert response.status_code == 400 and "页码必须是不小于1的整数" in page_text(response)
+    assert response.status_code == 400 and "页码必须是1到1000000之间的整数" in page_text(response)
 
 
 def test_unknown_list_or_period_is_not_found(client, city):

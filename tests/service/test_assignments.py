@@ -465,3 +465,33 @@ def test_coverage_takes_two_queries_whatever_the_rows(app):
         assign(firm, techs[i % 3])
     assert queries(admin) == few <= 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) >= 12
+
+
+def test_deactivating_or_changing_a_commissioner_ends_their_assignments_and_opens_gaps():
+    """Review finding: a deactivated commissioner's enterprises must show as gaps, not as covered."""
+    from crm.auth import domain as auth_domain
+    from crm.notifications.models import Notification
+    from crm.service import assignments as assignment_domain
+    from crm.service.models import Assignment
+
+    admin = make_user("admin")
+    coordinator = make_user("coordinator", county="汇川区")
+    tech = make_user("commissioner", specialties=["tech", "finance"])
+    a, b = make_enterprise(county="汇川区"), make_enterprise(county="桐梓县")
+    assignment_domain.assign(admin, a, "tech", tech)
+    assignment_domain.assign(admin, b, "finance", tech)
+    # dropping a specialty ends only that specialty's assignment
+    auth_domain.update_user(admin, tech, display_name=tech.display_name, role="commissioner", county=None,
+                            department=None, specialties=["tech"])
+    active = db.session.scalars(sa.select(Assignment).where(Assignment.commissioner_id == tech.id,
+                                                            Assignment.ended_on.is_(None))).all()
+    assert [x.enterprise_id for x in active] == [a.id]
+    # deactivation ends the rest, with the reason on the record, and the county's coordinator is told
+    auth_domain.set_active(admin, tech, False)
+    db.session.flush()
+    ended = db.session.scalars(sa.select(Assignment).where(Assignment.commissioner_id == tech.id)).all()
+    assert all(x.ended_on is not None for x in ended)
+    assert {x.end_reason for x in ended} == {"用户角色、专长或区县范围变更", "账号已停用"}
+    notes = db.session.scalars(sa.select(Notification).where(Notification.user_id == coordinator.id,
+                                                             Notification.kind == "assignment_gap")).all()
+    assert len(notes) == 1 and a.name in notes[0].body

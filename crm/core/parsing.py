@@ -1,0 +1,49 @@
+"""Small parsers shared by every entry point, so bad input is a 400/422 with a message, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm.core.errors import Conflict, ValidationFailed
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+STALE_MESSAGE = "该记录已被他人修改,请刷新后重试"
+
+
+def parse_id(value: Any) -> int | None:
+    """A positive database id from an int or a string of ASCII digits, else ``None``.
+
+    ``str.isdigit`` accepts "²" and other Unicode digits that ``int()`` refuses; booleans are not ids.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
+            return None
+        number = int(text)
+    else:
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
+
+def check_version(obj: Any, version: Any, message: str = STALE_MESSAGE) -> None:
+    """Optimistic locking (API.md): a stale ``version`` → 409 ``stale`` and nothing written; none given → no check.
+
+    Only an integer or a string of ASCII digits is a version (JSON's ``1e400`` is a float infinity, not one).
+    """
+    if version is None or version == "":
+        return
+    expected = parse_id(version)
+    if expected is None:
+        raise ValidationFailed("版本号不正确", {"version": "版本号必须是正整数"})
+    if expected != obj.version:
+        raise Conflict(message, {"version": f"版本已过期(当前版本 {obj.version})"}, code="stale")
+
+
+def clean_filename(name: str | None, limit: int = 200) -> str:
+    """An uploaded file's name for display and storage: printable characters only (no NUL), bounded."""
+    text = "".join(ch for ch in (name or "") if ch.isprintable())
+    return text.strip()[:limit] or "未命名文件"

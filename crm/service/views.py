@@ -1,0 +1,673 @@
+"""The commissioners' daily pages: the workspace (我的企业), logging and correcting 服务记录, and 诉求 from
+raising to closure with the ledger (诉求台账) and its Excel export.
+
+Each view parses, loads, asks ``access.require`` (404 when the user may not see the record, 403 when they may
+see but not change it: leaders read only), calls :mod:`crm.service.interactions` /
+:mod:`crm.service.requests`, commits once and renders or redirects. A refusal is rolled back whole and shown in
+Chinese next to its field, at the top of the form or flashed; bad input never answers 500.
+
+Every POST starts its transaction the way the service domain asks: ``db.session.commit()`` ends the read-only
+transaction Flask-Login opened when it loaded the user, then ``lock_request`` / ``lock_interaction`` /
+``begin_write`` take the lock *before* the record is read, then access is checked, then the domain function
+runs, then one commit. Two people writing at once therefore queue, and the second one is told "该记录已被他人
+修改,请刷新后重试" (a stale ``version``) instead of overwriting the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import Field
+from wtforms.fields.choices import SelectChoice
+
+from crm.auth.models import Role, Specialty, User
+from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.errors import DomainError, Forbidden, ValidationFailed
+from crm.core.pagination import Page, paginate, parse_page_args
+from crm.core.time import local_today
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.reference.models import County, Department, all_of
+from crm.service import interactions as interaction_domain
+from crm.service import requests as request_domain
+from crm.service.assignments import SPECIALTIES
+from crm.service.forms import (
+    DUE_DATE_HINT,
+    InteractionForm,
+    RequestFilterForm,
+    RequestForm,
+    TransitionForm,
+    WorkspaceFilterForm,
+)
+from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
+from crm.service.models import (
+    REQUEST_STATUS_LABELS,
+    Assignment,
+    Interaction,
+    RequestEvent,
+    RequestStatus,
+    ServiceRequest,
+)
+
+bp = Blueprint("service", __name__, url_prefix="/service")
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases: larger ones simply do not exist
+STALE_MESSAGE = interaction_domain.STALE_MESSAGE  # "该记录已被他人修改,请刷新后重试"
+FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
+FIX_FIELDS = "请修改标出的字段后重新提交"
+RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
+WORKSPACE_PER_PAGE = 50
+S = RequestStatus
+OPEN = request_domain.OPEN_STATUSES
+# The satisfaction field on the transition form: needed to close, optional when reopening after a 回访.
+SATISFACTION_RULE = {(S.RESOLVED, S.CLOSED): "required", (S.RESOLVED, S.IN_PROGRESS): "optional"}
+STATUS_BADGES = {S.RAISED: "text-bg-secondary", S.ACCEPTED: "text-bg-info", S.IN_PROGRESS: "text-bg-primary",
+                 S.RESOLVED: "text-bg-warning", S.CLOSED: "text-bg-success"}
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"STATUS_BADGES": STATUS_BADGES, "is_overdue": request_domain.is_overdue, "today": local_today(),
+            "REQUEST_STATUS_LABELS": REQUEST_STATUS_LABELS}
+
+
+# --- small helpers -------------------------------------------------------------------------------------------
+
+def _arg_id(name: str) -> int | None:
+    """A positive id from the query string; ``None`` when absent; 404 when it cannot be a record's id."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
+        abort(404)
+    return int(raw)
+
+
+def _load_enterprise(enterprise_id: int, action: Action) -> Enterprise:
+    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id <= MAX_ID else None
+    if enterprise is None:
+        abort(404)
+    require(current_user, action, enterprise)  # 404 when not visible, 403 when visible but not changeable
+    return enterprise
+
+
+def _found(obj: Any, action: Action) -> Any:
+    if obj is None:
+        abort(404)
+    require(current_user, action, obj)
+    return obj
+
+
+def _start_write() -> None:
+    """End Flask-Login's read-only transaction, then start one that writes (see the module docstring)."""
+    db.session.commit()
+    interaction_domain.begin_write()
+
+
+def _place(form: Any, err: DomainError, rename: dict[str, str] | None = None) -> None:
+    """The domain's messages next to the form's fields; hidden fields and unknown keys above the form."""
+    rename = rename or {}
+    for name, message in err.fields.items():
+        target = form._fields.get(rename.get(name, name))
+        if isinstance(target, Field) and target.type not in ("HiddenField", "CSRFTokenField"):
+            target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
+        elif message not in form.form_errors:
+            form.form_errors.append(message)
+    if err.message not in form.form_errors:
+        form.form_errors.insert(0, err.message)
+
+
+def _is_commissioner(user: Any) -> bool:
+    return getattr(user, "role", None) is Role.COMMISSIONER
+
+
+def _may_log(user: Any) -> bool:
+    """Roles that write 服务记录 and 诉求 at all (per enterprise ``can(EDIT)`` decides)."""
+    return getattr(user, "role", None) in (Role.ADMIN, Role.COORDINATOR, Role.COMMISSIONER)
+
+
+# --- the workspace (我的企业) ------------------------------------------------------------------------------
+
+@dataclass
+class WorkspaceRow:
+    """One enterprise on the workspace with what needs attention."""
+
+    enterprise: Enterprise
+    assignments: list[Assignment] = field(default_factory=list)
+    last_contact: date | None = None
+    days_since: int | None = None
+    overdue_follow_ups: int = 0
+    follow_up_due: date | None = None  # the earliest follow-up date missed
+    open_requests: int = 0
+    overdue_requests: int = 0
+    next_due: date | None = None  # the nearest due date of an open request
+    awaiting_visit: int = 0  # resolved, waiting for the 回访 that closes them
+
+    @property
+    def specialties(self) -> list[Specialty]:
+        return sorted({a.specialty for a in self.assignments}, key=SPECIALTIES.index)
+
+    @property
+    def log_specialty(self) -> Specialty | None:
+        found = self.specialties
+        return found[0] if found else None
+
+    @property
+    def next_due_overdue(self) -> bool:
+        return self.overdue_requests > 0
+
+    def attention(self) -> tuple:
+        """Sort key: overdue requests, then missed follow-ups, then the longest since the last contact (never
+        contacted first), then the nearest due date."""
+        never = 10**6
+        return (self.overdue_requests == 0, self.overdue_follow_ups == 0,
+                -(never if self.days_since is None else self.days_since),
+                self.next_due or date.max, self.enterprise.name_pinyin, self.enterprise.id)
+
+
+def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
+    """The enterprises under active assignment that ``user`` may see (a commissioner: their own; else those
+    of ``commissioner``, or all), with the assignments shown, sorted by :meth:`WorkspaceRow.attention`.
+
+    A fixed number of queries whatever the number of enterprises: the assignments (with enterprise and
+    commissioner), the last contacts, the missed follow-ups, the request counts.
+    """
+    stmt = (sa.select(Assignment).join(Enterprise, Assignment.enterprise_id == Enterprise.id)
+            .where(Assignment.ended_on.is_(None))
+            .options(contains_eager(Assignment.enterprise), joinedload(Assignment.commissioner)))
+    stmt = scope_enterprises(user, stmt)
+    who = user if _is_commissioner(user) else commissioner
+    if who is not None:
+        stmt = stmt.where(Assignment.commissioner_id == who.id)
+    rows: dict[int, WorkspaceRow] = {}
+    for a in db.session.scalars(stmt).unique():
+        rows.setdefault(a.enterprise_id, WorkspaceRow(a.enterprise)).assignments.append(a)
+    if not rows:
+        return []
+    ids = list(rows)
+    for enterprise_id, day in interaction_domain.last_contact(ids).items():
+        rows[enterprise_id].last_contact = day
+        rows[enterprise_id].days_since = (today - day).days
+    for enterprise_id, count, earliest in db.session.execute(_missed_follow_ups(ids, today)):
+        rows[enterprise_id].overdue_follow_ups, rows[enterprise_id].follow_up_due = count, earliest
+    for enterprise_id, open_count, overdue, next_due, awaiting in db.session.execute(_request_counts(ids, today)):
+        row = rows[enterprise_id]
+        row.open_requests, row.overdue_requests = int(open_count or 0), int(overdue or 0)
+        row.next_due, row.awaiting_visit = next_due, int(awaiting or 0)
+    for row in rows.values():
+        row.assignments.sort(key=lambda a: (SPECIALTIES.index(a.specialty), a.id))
+    return sorted(rows.values(), key=WorkspaceRow.attention)
+
+
+def _missed_follow_ups(ids: list[int], today: date) -> sa.Select:
+    """Per enterprise: interactions whose ``next_follow_up`` has passed with no later interaction since."""
+    later = aliased(Interaction)
+    followed = sa.exists().where(
+        later.enterprise_id == Interaction.enterprise_id,
+        sa.or_(later.occurred_on > Interaction.occurred_on,
+               sa.and_(later.occurred_on == Interaction.occurred_on, later.id > Interaction.id)))
+    return (sa.select(Interaction.enterprise_id, sa.func.count(), sa.func.min(Interaction.next_follow_up))
+            .where(Interaction.enterprise_id.in_(ids), Interaction.next_follow_up < today, ~followed)
+            .group_by(Interaction.enterprise_id))
+
+
+def _request_counts(ids: list[int], today: date) -> sa.Select:
+    is_open = ServiceRequest.status.in_(OPEN)
+    return (sa.select(ServiceRequest.enterprise_id,
+                      sa.func.sum(sa.case((is_open, 1), else_=0)),
+                      sa.func.sum(sa.case((sa.and_(is_open, ServiceRequest.due_date < today), 1), else_=0)),
+                      sa.func.min(sa.case((is_open, ServiceRequest.due_date), else_=None)),
+                      sa.func.sum(sa.case((ServiceRequest.status == S.RESOLVED, 1), else_=0)))
+            .where(ServiceRequest.enterprise_id.in_(ids), ServiceRequest.status.in_((*OPEN, S.RESOLVED)))
+            .group_by(ServiceRequest.enterprise_id))
+
+
+def _visible_commissioners(user: User) -> list[User]:
+    """Active commissioners a coordinator, admin or leader may pick on the workspace (a county-scoped one:
+    their county's and the city-wide ones)."""
+    stmt = (sa.select(User).where(User.role == Role.COMMISSIONER, User.active.is_(True))
+            .options(joinedload(User.county)).order_by(User.username))
+    if user.county_id is not None:
+        stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
+    return list(db.session.scalars(stmt))
+
+
+@bp.route("/")
+@login_required
+def workspace():
+    today = local_today()
+    notes: list[str] = []
+    try:
+        page_no, per_page = parse_page_args(request.args, WORKSPACE_PER_PAGE)
+    except DomainError as err:
+        notes.append(f"{err.message}:{';'.join(err.fields.values())}。已按默认值显示。")
+        page_no, per_page = 1, WORKSPACE_PER_PAGE
+    chooser, chosen = None, None
+    if not _is_commissioner(current_user):
+        chooser = WorkspaceFilterForm(formdata=request.args)
+        commissioners = _visible_commissioners(current_user)
+        chooser.fill_choices(commissioners)
+        wanted = (chooser.commissioner.data or "").strip()
+        if wanted:
+            chosen = next((u for u in commissioners if u.username == wanted), None)
+            if chosen is None:
+                notes.append(f"没有可查看的服务专员“{wanted[:64]}”,已显示全部。")
+                chooser.commissioner.data = ""
+    rows = workspace_rows(current_user, chosen, today)
+    page_no = min(page_no, max(1, -(-len(rows) // per_page)))  # past the end: the last page
+    start = (page_no - 1) * per_page
+    page = Page(items=rows[start:start + per_page], total=len(rows), page=page_no, per_page=per_page)
+    link_args = {"commissioner": chosen.username} if chosen else {}
+    summary = {"enterprises": len(rows), "overdue_requests": sum(1 for r in rows if r.overdue_requests),
+               "overdue_follow_ups": sum(1 for r in rows if r.overdue_follow_ups),
+               "never": sum(1 for r in rows if r.last_contact is None)}
+    return render_template("service/workspace.html", page=page, chooser=chooser, chosen=chosen, notes=notes,
+                           link_args=link_args, summary=summary, may_log=_may_log(current_user),
+                           mine=_is_commissioner(current_user),
+                           cadence=int(current_app.config.get("VISIT_CADENCE_DAYS", 60))), (400 if notes else 200)
+
+
+# --- 服务记录 ------------------------------------------------------------------------------------------------
+
+def _loggable_specialties(user: User) -> list[Specialty]:
+    """A commissioner logs their own specialties; coordinators and admins any."""
+    return list(user.specialties) if _is_commissioner(user) else list(SPECIALTIES)
+
+
+def _default_specialty(user: User, enterprise: Enterprise, choices: list[Specialty]) -> Specialty | None:
+    """The specialty of the user's own active assignment for the enterprise, else their first one."""
+    wanted = request.args.get("specialty", "").strip()
+    for s in choices:
+        if s.value == wanted:
+            return s
+    if _is_commissioner(user):
+        mine = set(db.session.scalars(sa.select(Assignment.specialty).where(
+            Assignment.enterprise_id == enterprise.id, Assignment.commissioner_id == user.id,
+            Assignment.ended_on.is_(None))))
+        for s in choices:
+            if s in mine:
+                return s
+    return choices[0] if len(choices) == 1 else None
+
+
+@bp.route("/interactions/new", methods=["GET", "POST"])
+@login_required
+def interaction_new():
+    enterprise_id = _arg_id("enterprise_id")
+    if enterprise_id is None:
+        flash("请先在“我的企业”中选择要记录的企业", "warning")
+        return redirect(url_for(".workspace"))
+    if request.method == "POST":
+        _start_write()
+    enterprise = _load_enterprise(enterprise_id, Action.EDIT)
+    choices = _loggable_specialties(current_user)
+    form = InteractionForm()
+    form.fill_choices(choices)
+    status = 200
+    if request.method == "GET":
+        form.date.data = local_today().isoformat()
+        default = _default_specialty(current_user, enterprise, choices)
+        form.specialty.data = default.value if default else None
+    elif form.validate_on_submit():
+        stage = "interaction"
+        try:
+            interaction = interaction_domain.log_interaction(current_user, enterprise, form.interaction_data())
+            req = None
+            if form.also_request.data:
+                stage = "request"
+                req = request_domain.raise_request(current_user, enterprise, form.request_data(interaction.id))
+            db.session.commit()
+        except DomainError as err:
+            db.session.rollback()  # both or neither: the 服务记录 is not kept when its 诉求 is refused
+            _place(form, err, {"category": "request_category", "description": "request_description"})
+            if stage == "request":
+                form.form_errors.append("诉求有误,服务记录和诉求均未保存")
+            status = err.status
+        except (IntegrityError, StaleDataError):
+            db.session.rollback()
+            form.form_errors.append(RACE_MESSAGE)
+            status = 409
+        else:
+            message = f"已记录“{enterprise.name}”的{interaction.channel.label}({interaction.occurred_on.isoformat()})"
+            if req is not None:
+                note = request_domain.due_note(req)
+                message += f";已登记诉求,办理时限 {req.due_date.isoformat()}" + (f"({note})" if note else "")
+            flash(message, "success")
+            return redirect(url_for(".workspace"))
+    elif "csrf_token" in form.errors:
+        form.form_errors.append(FORM_EXPIRED)
+        status = 400
+    else:
+        # The form refused a 诉求 field: check the 服务记录's fields too, so every problem shows at once.
+        try:
+            interaction_domain.validate_interaction(current_user, form.interaction_data())
+        except ValidationFailed as err:
+            _place(form, err)
+        if FIX_FIELDS not in form.form_errors:
+            form.form_errors.insert(0, FIX_FIELDS)
+        status = 422
+    return render_template("service/interactions/new.html", form=form, enterprise=enterprise), status
+
+
+def _may_edit_interaction(user: User, interaction: Interaction) -> bool:
+    """Those who may edit the enterprise; a commissioner only what they logged themselves."""
+    if not can(user, Action.EDIT, interaction):
+        return False
+    return not (_is_commissioner(user) and interaction.created_by_id not in (None, user.id))
+
+
+def _interaction_initial(interaction: Interaction) -> dict[str, Any]:
+    return {"date": interaction.occurred_on.isoformat(), "channel": interaction.channel.value,
+            "specialty": interaction.specialty.value, "participants": interaction.participants,
+            "summary": interaction.summary,
+            "next_follow_up": interaction.next_follow_up.isoformat() if interaction.next_follow_up else "",
+            "version": str(interaction.version)}
+
+
+@bp.route("/interactions/<int:interaction_id>", methods=["GET", "POST"])
+@login_required
+def interaction_detail(interaction_id: int):
+    status, stale = 200, False
+    if request.method == "POST":
+        db.session.commit()  # Flask-Login has read the user; the lock must come first in the write
+        interaction = interaction_domain.lock_interaction(interaction_id) if interaction_id <= MAX_ID else None
+        _found(interaction, Action.EDIT)
+        if not _may_edit_interaction(current_user, interaction):
+            raise Forbidden("只能修改本人登记的服务记录")
+    else:
+        interaction = db.session.get(Interaction, interaction_id) if interaction_id <= MAX_ID else None
+        _found(interaction, Action.VIEW)
+    editable = _may_edit_interaction(current_user, interaction)
+    form = InteractionForm(data=_interaction_initial(interaction) if request.method == "GET" else None)
+    form.fill_choices(_loggable_specialties(current_user))
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                interaction_domain.update_interaction(current_user, interaction,
+                                                      form.interaction_data(with_version=True))
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                stale = err.code == "stale"
+                _place(form, err)
+                status = err.status
+            except (IntegrityError, StaleDataError):
+                db.session.rollback()
+                stale, status = True, 409
+                form.form_errors.append(STALE_MESSAGE)
+            else:
+                flash("服务记录已保存", "success")
+                return redirect(url_for(".interaction_detail", interaction_id=interaction_id))
+        elif "csrf_token" in form.errors:
+            form.form_errors.append(FORM_EXPIRED)
+            status = 400
+        else:
+            form.form_errors.append(FIX_FIELDS)
+            status = 422
+    raised = list(db.session.scalars(
+        sa.select(ServiceRequest).where(ServiceRequest.interaction_id == interaction.id)
+        .order_by(ServiceRequest.id)))
+    return render_template("service/interactions/detail.html", interaction=interaction, form=form,
+                           editable=editable, stale=stale, raised=raised,
+                           may_raise=can(current_user, Action.EDIT, interaction)), status
+
+
+# --- 诉求: the ledger ------------------------------------------------------------------------------------
+
+def _request_filters(form: RequestFilterForm) -> dict[str, Any]:
+    statuses = [value.strip() for raw in (form.status.data or []) for value in str(raw).split(",")
+                if value.strip()]
+    enterprise_id = None
+    raw = (form.enterprise_id.data or "").strip()
+    if raw:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
+            raise ValidationFailed("筛选条件不正确", {"enterprise_id": "企业编号不正确"})
+        enterprise_id = int(raw)
+    return {"status": statuses or None, "overdue": {"1": True, "0": False}.get(form.overdue.data or ""),
+            "county": (form.county.data or "").strip() or None,
+            "category": (form.category.data or "").strip() or None,
+            "owner": (form.owner.data or "").strip() or None, "enterprise_id": enterprise_id}
+
+
+def _ledger_statement(form: RequestFilterForm, errors: list[DomainError]) -> tuple[sa.Select, dict[str, Any]]:
+    """The filtered, scoped statement; a bad filter is reported in ``errors`` and dropped."""
+    filters: dict[str, Any] = {}
+    try:
+        filters = _request_filters(form)
+    except DomainError as err:
+        errors.append(err)
+        form.enterprise_id.data = ""
+        filters = _request_filters(form)
+    for _ in range(len(filters) + 1):
+        try:
+            return request_domain.requests_statement(current_user, **filters), filters
+        except DomainError as err:
+            errors.append(err)
+            dropped = [name for name in err.fields if name in filters] or list(filters)
+            for name in dropped:
+                filters[name] = None
+                if name in form._fields:
+                    form._fields[name].data = [] if name == "status" else ""
+    return request_domain.requests_statement(current_user), {}
+
+
+def _with_relations(stmt: sa.Select) -> sa.Select:
+    return stmt.options(
+        selectinload(ServiceRequest.enterprise), selectinload(ServiceRequest.owner),
+        selectinload(ServiceRequest.department))
+
+
+def _request_owners(user: User) -> list[User]:
+    """The owners of the requests ``user`` may see (the owner filter's choices)."""
+    visible = scope_enterprises(user, sa.select(ServiceRequest.owner_id).join(
+        Enterprise, ServiceRequest.enterprise_id == Enterprise.id).where(ServiceRequest.owner_id.is_not(None)))
+    return list(db.session.scalars(sa.select(User).where(User.id.in_(visible))
+                                   .options(joinedload(User.county)).order_by(User.username)))
+
+
+def _filter_form() -> RequestFilterForm:
+    form = RequestFilterForm(formdata=request.args)
+    counties = all_of(County)
+    if current_user.county_id is not None:
+        counties = [c for c in counties if c.id == current_user.county_id]
+    form.fill_choices([c.name for c in counties], _request_owners(current_user))
+    return form
+
+
+def _link_args(filters: dict[str, Any]) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if filters.get("status"):
+        args["status"] = list(filters["status"])
+    if filters.get("overdue") is not None:
+        args["overdue"] = "1" if filters["overdue"] else "0"
+    for name in ("county", "category", "owner", "enterprise_id"):
+        if filters.get(name):
+            args[name] = filters[name]
+    return args
+
+
+@bp.route("/requests/")
+@login_required
+def requests_index():
+    errors: list[DomainError] = []
+    try:
+        page_no, per_page = parse_page_args(request.args)
+    except DomainError as err:
+        errors.append(err)
+        page_no, per_page = 1, current_app.config["PER_PAGE_DEFAULT"]
+    form = _filter_form()
+    stmt, filters = _ledger_statement(form, errors)
+    page = paginate(_with_relations(stmt), page_no, per_page)
+    enterprise = None
+    if filters.get("enterprise_id"):
+        found = db.session.get(Enterprise, filters["enterprise_id"])
+        enterprise = found if found is not None and can(current_user, Action.VIEW, found) else None
+    link_args = _link_args(filters)
+    page_args = dict(link_args, per_page=per_page) if request.args.get("per_page") and not errors else link_args
+    return render_template("service/requests/index.html", form=form, page=page, errors=errors,
+                           link_args=link_args, page_args=page_args, enterprise=enterprise,
+                           may_raise=enterprise is not None and can(current_user, Action.EDIT, enterprise),
+                           filtered=bool(link_args), today=local_today()), (400 if errors else 200)
+
+
+@bp.route("/requests/export.xlsx")
+@login_required
+def requests_export():
+    """The 诉求台账 of every request the list shows with the same filters (oldest raised first)."""
+    form = _filter_form()
+    stmt = request_domain.requests_statement(current_user, **_request_filters(form))  # bad filter: 422 page
+    stmt = _with_relations(stmt.order_by(None).order_by(ServiceRequest.raised_on, ServiceRequest.id))
+    today = local_today()
+    data = ledger_xlsx(db.session.scalars(stmt), today=today)
+    disposition = (f"attachment; filename=\"requests_{today.strftime('%Y%m%d')}.xlsx\"; "
+                   f"filename*=UTF-8''{quote(ledger_filename(today))}")
+    return Response(data, content_type=XLSX_MIMETYPE,
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+
+
+# --- 诉求: raising -------------------------------------------------------------------------------------------
+
+def _eligible_owners(enterprise: Enterprise) -> list[User]:
+    """Users who may own a request of ``enterprise`` (the domain's rule: may edit it), in one query: admins,
+    coordinators of its county or city-wide, and its active commissioners."""
+    assigned = sa.select(Assignment.commissioner_id).where(
+        Assignment.enterprise_id == enterprise.id, Assignment.ended_on.is_(None))
+    in_county = sa.or_(User.county_id.is_(None), User.county_id == enterprise.county_id)
+    stmt = (sa.select(User).where(User.active.is_(True), sa.or_(
+        User.role == Role.ADMIN,
+        sa.and_(in_county, User.role == Role.COORDINATOR),
+        sa.and_(in_county, User.role == Role.COMMISSIONER, User.id.in_(assigned))))
+        .options(joinedload(User.county)))
+    order = [Role.COMMISSIONER, Role.COORDINATOR, Role.ADMIN]
+    return sorted(db.session.scalars(stmt), key=lambda u: (order.index(u.role), u.username))
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@login_required
+def request_new():
+    enterprise_id = _arg_id("enterprise_id")
+    if enterprise_id is None:
+        flash("请先在“我的企业”中选择要登记诉求的企业", "warning")
+        return redirect(url_for(".workspace"))
+    if request.method == "POST":
+        _start_write()
+    enterprise = _load_enterprise(enterprise_id, Action.EDIT)
+    form = RequestForm()
+    form.fill_choices(_eligible_owners(enterprise), [d.name for d in all_of(Department)])
+    status = 200
+    if request.method == "GET":
+        form.owner.data = current_user.username if _is_commissioner(current_user) else ""
+        interaction_id = request.args.get("interaction_id", "").strip()
+        form.interaction_id.data = interaction_id if interaction_id.isascii() and interaction_id.isdigit() else ""
+    elif form.validate_on_submit():
+        try:
+            req = request_domain.raise_request(current_user, enterprise, form.to_data())
+            db.session.commit()
+        except DomainError as err:
+            db.session.rollback()
+            _place(form, err)
+            status = err.status
+        except (IntegrityError, StaleDataError):
+            db.session.rollback()
+            form.form_errors.append(RACE_MESSAGE)
+            status = 409
+        else:
+            note = request_domain.due_note(req)
+            flash(f"已登记诉求,办理时限 {req.due_date.isoformat()}" + (f"({note})" if note else ""), "success")
+            return redirect(url_for(".request_detail", request_id=req.id))
+    elif "csrf_token" in form.errors:
+        form.form_errors.append(FORM_EXPIRED)
+        status = 400
+    else:
+        form.form_errors.append(FIX_FIELDS)
+        status = 422
+    source = None
+    if (form.interaction_id.data or "").isdigit() and 1 <= int(form.interaction_id.data) <= MAX_ID:
+        found = db.session.get(Interaction, int(form.interaction_id.data))
+        source = found if found is not None and found.enterprise_id == enterprise.id else None
+    return render_template("service/requests/new.html", form=form, enterprise=enterprise, source=source,
+                           due_date_hint=DUE_DATE_HINT), status
+
+
+# --- 诉求: one request, its timeline and its transitions -------------------------------------------------------
+
+def _transition_form(req: ServiceRequest, formdata: Any = None) -> TransitionForm:
+    form = TransitionForm(formdata=formdata) if formdata is not None else TransitionForm(formdata=None)
+    form.to.choices = [
+        SelectChoice(s.value, f"{request_domain.ACTION_LABELS[(req.status, s)]}(→ {s.label})",
+                     render_kw={"data-satisfaction": SATISFACTION_RULE.get((req.status, s), "none")})
+        for s in request_domain.allowed_next(req)]
+    if formdata is None:
+        form.version.data = str(req.version)
+        if len(form.to.choices) == 1:
+            form.to.data = form.to.choices[0].value
+    return form
+
+
+def _render_request(req: ServiceRequest, form: TransitionForm | None, status: int = 200):
+    events = list(db.session.scalars(
+        sa.select(RequestEvent).where(RequestEvent.request_id == req.id)
+        .options(joinedload(RequestEvent.actor)).order_by(RequestEvent.id)))
+    editable = can(current_user, Action.EDIT, req)
+    if editable and form is None:
+        form = _transition_form(req)
+    return render_template("service/requests/detail.html", req=req, events=events,
+                           form=form if editable else None, due_note=request_domain.due_note(req),
+                           overdue=request_domain.is_overdue(req), editable=editable), status
+
+
+@bp.route("/requests/<int:request_id>")
+@login_required
+def request_detail(request_id: int):
+    req = db.session.get(ServiceRequest, request_id) if request_id <= MAX_ID else None
+    _found(req, Action.VIEW)
+    return _render_request(req, None)
+
+
+@bp.route("/requests/<int:request_id>/transition", methods=["POST"])
+@login_required
+def request_transition(request_id: int):
+    db.session.commit()  # Flask-Login has read the user; the row lock must come first in the write
+    req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
+    _found(req, Action.EDIT)  # 404 when not visible, 403 for a leader
+    form = _transition_form(req, request.form)
+    detail = url_for(".request_detail", request_id=request_id)
+    if not form.validate_on_submit():
+        flash(FORM_EXPIRED if "csrf_token" in form.errors else "请检查状态变更的内容", "danger")
+        return redirect(detail, 303)
+    if not form.to.data:
+        form.to.errors = ["请选择要变更的状态"]
+        return _render_request(req, form, 422)
+    before = req.status
+    try:
+        request_domain.transition(current_user, req, form.to.data, note=form.note.data or "",
+                                  satisfaction=form.satisfaction.data or None,
+                                  version=form.version.data or "missing")
+        db.session.commit()
+    except ValidationFailed as err:
+        db.session.rollback()
+        if "to" in err.fields or "version" in err.fields:  # not a status code / a tampered version
+            flash(f"{err.message}:{';'.join(err.fields.values())}", "danger")
+            return redirect(detail, 303)
+        _place(form, err)
+        return _render_request(req, form, err.status)
+    except DomainError as err:  # stale version, illegal transition: nothing changed, say why
+        db.session.rollback()
+        flash(err.message, "danger")
+        return redirect(detail, 303)
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        flash(STALE_MESSAGE, "danger")
+        return redirect(detail, 303)
+    label = request_domain.ACTION_LABELS[(before, req.status)]
+    flash(f"诉求已{label}:{before.label} → {req.status.label}", "success")
+    return redirect(detail, 303)
