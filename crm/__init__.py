@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.rosters.views import bp as rosters_bp
     from crm.scheduler.views import bp as scheduler_bp
     from crm.service.assignment_views import bp as assignments_bp
+    from crm.service.policy_views import bp as policy_bp
     from crm.service.views import bp as service_bp
     from crm.web import bp as web_bp
 
@@ -129,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rosters_bp)
     app.register_blueprint(assignments_bp)
     app.register_blueprint(service_bp)
+    app.register_blueprint(policy_bp)
     app.register_blueprint(scheduler_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)

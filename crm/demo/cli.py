@@ -15,7 +15,7 @@ from crm.extensions import db
 LABELS = {
     "users": "用户", "enterprises": "企业", "figures": "产值记录", "contacts": "联系人",
     "partner_links": "成渝配套关系", "assignments": "专员分配", "holiday_years": "节假日年份",
-    "editions": "名单版本",
+    "editions": "名单版本", "interactions": "服务记录", "requests": "诉求", "policy_deliveries": "政策兑现",
 }
 
 

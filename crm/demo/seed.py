@@ -48,6 +48,10 @@ def seed_demo(password: str | None = None) -> SeedReport:
             report.created[key] += created
     _seed_assignments(data.assignments, enterprises, report)
     db.session.flush()
+    from crm.demo.service import seed_service
+
+    # Last: a year of interactions, requests and policy deliveries of the enterprises with commissioners.
+    seed_service(report)
     return report
 
 

@@ -7,18 +7,23 @@ redirects. Rules live in ``crm.enterprises.domain``; a refused change is rolled 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import Field
 
+from crm.auth.models import Specialty, User
 from crm.core.access import Action, can, require
 from crm.core.audit import history_for_enterprise
 from crm.core.errors import Conflict, DomainError
 from crm.core.pagination import paginate, parse_page_args
+from crm.core.time import local_today
 from crm.enterprises import domain
 from crm.enterprises.forms import (
     ContactForm,
@@ -37,6 +42,15 @@ from crm.enterprises.models import (
     EnterpriseStatus,
 )
 from crm.extensions import db
+from crm.service import assignments, interactions, policy, requests
+from crm.service.models import (
+    Channel,
+    DeliveryStatus,
+    Interaction,
+    PolicyDelivery,
+    RequestStatus,
+    ServiceRequest,
+)
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 
@@ -54,8 +68,33 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "contact": {"name": "姓名", "post": "职务", "phone": "电话"},
     "figure": {"year": "年份", "output_value": "产值(万元)", "chengyu_output_value": "成渝配套产值(万元)"},
     "partner_link": {"partner": "成渝企业", "supplies": "配套内容"},
+    "assignment": {"specialty": "专长", "commissioner": "服务专员", "started_on": "开始日期",
+                   "ended_on": "结束日期", "end_reason": "结束原因"},
+    "interaction": {"occurred_on": "服务日期", "date": "服务日期", "channel": "服务方式", "specialty": "服务领域",
+                    "participants": "参与人员", "summary": "服务内容", "next_follow_up": "下次跟进日期"},
+    "service_request": {
+        "category": "诉求类别", "description": "诉求内容", "interaction_id": "来源服务记录", "owner": "负责人",
+        "department": "责任单位", "raised_on": "提出日期", "due_date": "办理时限", "status": "状态",
+        "resolved_at": "解决时间", "closed_at": "办结时间", "satisfaction": "满意度", "note": "说明",
+        "follow_up_satisfaction": "回访满意度",
+    },
+    "policy_delivery": {
+        "kind": "政策类别", "promised": "承诺内容", "amount": "金额(万元)", "promised_date": "承诺兑现日期",
+        "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
+        "department": "责任单位",
+    },
 }
-ENTITY_LABELS = {"enterprise": "档案", "contact": "联系人", "figure": "产值", "partner_link": "成渝配套"}
+ENTITY_LABELS = {"enterprise": "档案", "contact": "联系人", "figure": "产值", "partner_link": "成渝配套",
+                 "assignment": "服务分配", "interaction": "服务记录", "service_request": "诉求",
+                 "policy_delivery": "政策兑现"}
+# Code values shown by their Chinese names in the history (entity → field → code → label); before audit_value.
+VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "assignment": {"specialty": {s.value: s.label for s in Specialty}},
+    "interaction": {"channel": {c.value: c.label for c in Channel},
+                    "specialty": {s.value: s.label for s in Specialty}},
+    "service_request": {"status": {s.value: s.label for s in RequestStatus}},
+    "policy_delivery": {"status": {s.value: s.label for s in DeliveryStatus}},
+}
 
 
 @bp.context_processor
@@ -151,7 +190,8 @@ def index():
 def detail(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.VIEW)
     forms: dict[str, Any] = {}
-    if can(current_user, Action.EDIT, enterprise):
+    editable = can(current_user, Action.EDIT, enterprise)
+    if editable:
         figure_form = FigureForm(prefix="figure")
         edit_year = request.args.get("figure_year", type=int)
         current = next((f for f in enterprise.figures if f.year == edit_year), None)
@@ -170,7 +210,52 @@ def detail(enterprise_id: int):
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
                            history=history_for_enterprise(enterprise.id),
                            roster_timeline=enterprise_timeline(enterprise.id), period_label=period_label,
-                           ROSTER_SHORT_LABELS=ROSTER_SHORT_LABELS)
+                           ROSTER_SHORT_LABELS=ROSTER_SHORT_LABELS, VALUE_LABELS=VALUE_LABELS,
+                           service=_service_sections(enterprise, editable))
+
+
+SECTION_ROWS = 10  # interactions, requests and deliveries shown on the record (the rest on their own pages)
+RECENT_REQUEST_DAYS = 180
+
+
+def _service_sections(enterprise: Enterprise, editable: bool) -> dict[str, Any]:
+    """一企一档's service part: commissioners per specialty, the latest interactions, open and recent requests,
+    policy deliveries. A fixed number of queries whatever the record holds (about eight)."""
+    today = local_today()
+    no_specialties = lazyload(User.specialty_rows)  # names and phones only
+    latest = list(db.session.scalars(
+        interactions.interactions_statement(current_user, enterprise_id=enterprise.id)
+        .options(joinedload(Interaction.created_by).options(no_specialties)).limit(SECTION_ROWS)))
+    interaction_total = db.session.scalar(
+        sa.select(sa.func.count(Interaction.id)).where(Interaction.enterprise_id == enterprise.id)) or 0
+    recent = sa.or_(ServiceRequest.status.in_(requests.OPEN_STATUSES),
+                    ServiceRequest.raised_on >= today - timedelta(days=RECENT_REQUEST_DAYS))
+    found = list(db.session.scalars(
+        requests.requests_statement(current_user, enterprise_id=enterprise.id, today=today).where(recent)
+        .options(joinedload(ServiceRequest.owner).options(no_specialties)).limit(50)))
+    open_rows = sorted((r for r in found if r.status in requests.OPEN_STATUSES), key=lambda r: (r.due_date, r.id))
+    done_rows = [r for r in found if r.status not in requests.OPEN_STATUSES]
+    deliveries = list(db.session.scalars(
+        policy.deliveries_statement(current_user, enterprise_id=enterprise.id, today=today)
+        .options(joinedload(PolicyDelivery.owner).options(no_specialties)).limit(SECTION_ROWS * 2)))
+    last_contact = latest[0].occurred_on if latest else None
+    return {
+        "today": today,
+        "recent_days": RECENT_REQUEST_DAYS,
+        "commissioners": assignments.active_by_specialty(enterprise),
+        "may_assign": assignments.can_assign(current_user, enterprise),
+        "may_edit": editable,
+        "interactions": latest,
+        "interaction_total": interaction_total,
+        "last_contact": last_contact,
+        # a follow-up date that has passed with no contact since
+        "follow_up_overdue": {i.id for i in latest if i.next_follow_up and i.next_follow_up < today
+                              and (last_contact is None or last_contact < i.next_follow_up)},
+        "requests": (open_rows + done_rows)[:SECTION_ROWS * 2],
+        "overdue": {r.id for r in open_rows if requests.is_overdue(r, today)},
+        "deliveries": deliveries,
+        "late": {d.id for d in deliveries if policy.is_late(d, today)},
+    }
 
 
 # --- create and edit -----------------------------------------------------------------------------------------

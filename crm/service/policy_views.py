@@ -1,0 +1,338 @@
+"""政策兑现 pages: the list with its filters and totals, the create form, and one record (edit, mark delivered,
+cancel with a reason, put back to promised).
+
+Each view loads, asks ``access.require`` (a record the user may not see → 404; a change they may not make → 403:
+leaders read everything and change nothing; commissioners only their enterprises), calls
+:mod:`crm.service.policy`, commits once and renders or redirects. The domain's refusals are shown in Chinese next
+to their fields; a stale version (someone else saved first) is refused with a clear message and nothing written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm.auth.models import Role, User
+from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.audit import AuditLog
+from crm.core.errors import DomainError
+from crm.core.pagination import paginate, parse_page_args
+from crm.core.time import local_today
+from crm.enterprises.domain import search_statement
+from crm.enterprises.models import Enterprise
+from crm.enterprises.views import FIELD_LABELS, VALUE_LABELS
+from crm.extensions import db
+from crm.reference.models import County
+from crm.service import policy
+from crm.service.models import Assignment, DeliveryStatus, PolicyDelivery
+from crm.service.policy_forms import (
+    CancelForm,
+    CreateDeliveryForm,
+    DeliverForm,
+    EditDeliveryForm,
+    PickEnterpriseForm,
+    PolicyFilterForm,
+    ReopenForm,
+)
+
+bp = Blueprint("policy", __name__, url_prefix="/policy")
+
+MAX_ID = 2**31 - 1
+FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
+STALE_MESSAGE = "该政策兑现记录已被他人修改,请刷新页面查看最新内容后重试"
+BOOL_ARGS = {"": None, "1": True, "0": False}
+NOT_FOR_FORM = ("HiddenField", "CSRFTokenField", "SubmitField")
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"LATE_LABEL": policy.LATE_LABEL, "money": money}
+
+
+def money(value: Decimal | None) -> str:
+    """An amount in 万元 as people read it (``1,234.5``); ``—`` when there is none."""
+    if value is None:
+        return "—"
+    text = f"{value:,.2f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+def _int_arg(value: str | None) -> int | None:
+    text = (value or "").strip()
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def _load(delivery_id: int) -> PolicyDelivery:
+    delivery = db.session.get(PolicyDelivery, delivery_id) if delivery_id <= MAX_ID else None
+    if delivery is None:
+        abort(404)
+    require(current_user, Action.VIEW, delivery)  # 404 when the user may not see its enterprise
+    return delivery
+
+
+def _owners(enterprise: Enterprise, current: User | None) -> list[User]:
+    """Who may be put in charge: the enterprise's active commissioners, the coordinators who cover its county,
+    the signed-in user when they may (not a leader), and the present owner. The domain has the last word."""
+    commissioners = db.session.scalars(
+        sa.select(User).join(Assignment, Assignment.commissioner_id == User.id)
+        .where(Assignment.enterprise_id == enterprise.id, Assignment.ended_on.is_(None), User.active.is_(True))
+        .options(lazyload(User.specialty_rows)))
+    coordinators = db.session.scalars(
+        sa.select(User).where(User.role == Role.COORDINATOR, User.active.is_(True),
+                              sa.or_(User.county_id.is_(None), User.county_id == enterprise.county_id))
+        .options(lazyload(User.specialty_rows)))
+    found: dict[int, User] = {}
+    for user in [*commissioners, *coordinators]:
+        found.setdefault(user.id, user)
+    for user in (current_user, current):
+        if user is not None and getattr(user, "role", None) is not Role.LEADER and user.id not in found:
+            found[user.id] = user
+    return sorted(found.values(), key=lambda u: (u.role is not Role.COMMISSIONER, u.username))
+
+
+def _place(err: DomainError, form: Any, aliases: dict[str, str] | None = None) -> None:
+    """The domain's messages next to the form's fields; the rest (the version, the status) above it."""
+    aliases = aliases or {}
+    form.form_errors.append(err.message)
+    for name, message in err.fields.items():
+        field = form._fields.get(aliases.get(name, name))
+        if field is not None and field.type not in NOT_FOR_FORM:
+            field.errors = [*field.errors, message]
+        elif message not in form.form_errors:
+            form.form_errors.append(message)
+
+
+# --- the list ------------------------------------------------------------------------------------------------
+
+def _totals(stmt: sa.Select, today: date) -> dict[str, Any]:
+    """Count, promised amount (cancelled ones left out), delivered amount and late count of the filtered rows."""
+    ids = stmt.order_by(None).with_only_columns(PolicyDelivery.id)
+    status = PolicyDelivery.status
+    row = db.session.execute(sa.select(
+        sa.func.count(PolicyDelivery.id),
+        sa.func.sum(sa.case((status != DeliveryStatus.CANCELLED, PolicyDelivery.amount), else_=0)),
+        sa.func.sum(sa.case((status == DeliveryStatus.DELIVERED, PolicyDelivery.amount), else_=0)),
+        sa.func.sum(sa.case((policy.late_clause(today), 1), else_=0)),
+    ).where(PolicyDelivery.id.in_(ids))).one()
+    return {"count": row[0] or 0, "promised": Decimal(row[1] or 0), "delivered": Decimal(row[2] or 0),
+            "late": int(row[3] or 0)}
+
+
+@bp.route("/")
+@login_required
+def index():
+    today = local_today()
+    arg_errors: list[str] = []
+    try:
+        page_no, per_page = parse_page_args(request.args)
+    except DomainError as err:
+        arg_errors.extend(err.fields.values())
+        page_no, per_page = 1, current_app.config["PER_PAGE_DEFAULT"]
+    form = PolicyFilterForm(formdata=request.args)
+    form.fill_choices(current_user)
+    filters = form.filters()
+    if filters["late"] not in BOOL_ARGS:
+        arg_errors.append("逾期筛选只能是 1(只看逾期)或 0(未逾期)")
+        filters["late"] = form.late.data = ""
+    enterprise_id = _int_arg(filters["enterprise_id"])
+    if filters["enterprise_id"] and enterprise_id is None:
+        arg_errors.append("企业编号不正确")
+        filters["enterprise_id"] = form.enterprise_id.data = ""
+    query = {"enterprise_id": enterprise_id, "kind": filters["kind"], "status": filters["status"],
+             "late": BOOL_ARGS[filters["late"]], "county": filters["county"], "today": today}
+    try:
+        stmt = policy.deliveries_statement(current_user, **query)
+    except DomainError as err:  # an unknown kind, status or county in the address: say so, drop it
+        arg_errors.extend(err.fields.values())
+        for name in err.fields:
+            if name in query:
+                query[name] = None
+                filters[name] = ""
+                getattr(form, name).data = ""
+        stmt = policy.deliveries_statement(current_user, **query)
+    if filters["q"]:
+        matching = search_statement(current_user, q=filters["q"]).order_by(None).with_only_columns(Enterprise.id)
+        stmt = stmt.where(PolicyDelivery.enterprise_id.in_(matching))
+    totals = _totals(stmt, today)
+    page = paginate(stmt.options(joinedload(PolicyDelivery.enterprise).joinedload(Enterprise.county),
+                                 joinedload(PolicyDelivery.owner).lazyload(User.specialty_rows)),
+                    page_no, per_page)
+    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id else None
+    if enterprise is not None and not can(current_user, Action.VIEW, enterprise):
+        enterprise = None  # its name is not shown to someone who may not see it
+    link_args = {k: v for k, v in filters.items() if v}
+    if request.args.get("per_page") and not arg_errors:
+        link_args["per_page"] = per_page
+    return render_template(
+        "service/policy/index.html", form=form, page=page, totals=totals, today=today, link_args=link_args,
+        arg_errors=arg_errors, enterprise=enterprise, filtered=any(filters.values()),
+        may_create=can(current_user, Action.EDIT), is_late=policy.is_late,
+    ), (400 if arg_errors else 200)
+
+
+# --- create --------------------------------------------------------------------------------------------------
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    raw = request.args.get("enterprise_id", "")
+    if not raw.strip():
+        return _pick_enterprise()
+    enterprise_id = _int_arg(raw)
+    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id else None
+    if enterprise is None:
+        abort(404)
+    require(current_user, Action.EDIT, enterprise)  # 404 out of scope, 403 for leaders
+    form = CreateDeliveryForm()
+    form.fill_choices(_owners(enterprise, None))
+    status, page_error = 200, None
+    if form.validate_on_submit():
+        try:
+            delivery = policy.create_delivery(current_user, enterprise, form.to_data())
+            db.session.commit()
+        except DomainError as err:
+            db.session.rollback()
+            _place(err, form)
+            status = err.status
+        except IntegrityError:
+            db.session.rollback()
+            status, page_error = 409, "数据刚被他人修改,未保存,请刷新后重试"
+        else:
+            flash(f"已登记政策兑现({delivery.kind.value})", "success")
+            return redirect(url_for(".detail", delivery_id=delivery.id))
+    elif form.is_submitted():
+        status, page_error = 400, FORM_EXPIRED
+    elif current_user.role is Role.COMMISSIONER:
+        form.owner.data = current_user.username
+    return render_template("service/policy/form.html", form=form, enterprise=enterprise, delivery=None,
+                           page_error=page_error), status
+
+
+def _pick_enterprise():
+    """``/policy/new`` without an enterprise: choose one of those the user may change."""
+    require(current_user, Action.EDIT)  # leaders change nothing
+    stmt = scope_enterprises(current_user, sa.select(Enterprise).join(Enterprise.county)).order_by(
+        County.sort_order, Enterprise.name_pinyin, Enterprise.id).options(joinedload(Enterprise.county))
+    form = PickEnterpriseForm(formdata=None)
+    form.fill_choices(list(db.session.scalars(stmt)))
+    return render_template("service/policy/pick.html", form=form)
+
+
+# --- one record ----------------------------------------------------------------------------------------------
+
+FORMS = {"edit": EditDeliveryForm, "deliver": DeliverForm, "cancel": CancelForm, "reopen": ReopenForm}
+# Which status changes a record offers, by its status.
+OFFERED = {
+    DeliveryStatus.PROMISED: ("edit", "deliver", "cancel"),
+    DeliveryStatus.DELIVERED: ("edit", "reopen"),
+    DeliveryStatus.CANCELLED: ("edit", "reopen"),
+}
+
+
+def _initial(name: str, delivery: PolicyDelivery) -> dict[str, Any]:
+    version = str(delivery.version)
+    if name == "edit":
+        return EditDeliveryForm.initial(delivery)
+    if name == "deliver":
+        return {"delivered_date": local_today().isoformat(), "evidence": delivery.evidence or "",
+                "version": version}
+    return {"version": version}
+
+
+def _submitted() -> tuple[str | None, Any]:
+    """Which of the page's forms was posted (by its submit button), bound to the request's data."""
+    for name, cls in FORMS.items():
+        form = cls(prefix=name)
+        if form.submit.data:
+            return name, form
+    return None, None
+
+
+def _page_forms(delivery: PolicyDelivery, posted_name: str | None, posted: Any) -> dict[str, Any]:
+    forms: dict[str, Any] = {}
+    owners = None
+    for name in OFFERED[delivery.status]:
+        form = posted if name == posted_name else FORMS[name](prefix=name, formdata=None,
+                                                              data=_initial(name, delivery))
+        if name == "edit":
+            owners = owners or _owners(delivery.enterprise, delivery.owner)
+            form.fill_choices(owners)
+        forms[name] = form
+    if posted_name and posted_name not in forms:  # the status moved on meanwhile: keep showing the refusal
+        forms[posted_name] = posted
+        if posted_name == "edit":
+            posted.fill_choices(_owners(delivery.enterprise, delivery.owner))
+    return forms
+
+
+@bp.route("/<int:delivery_id>", methods=["GET", "POST"])
+@login_required
+def detail(delivery_id: int):
+    delivery = _load(delivery_id)
+    posted_name, posted, status, page_error = None, None, 200, None
+    if request.method == "POST":
+        require(current_user, Action.EDIT, delivery)  # 403 for leaders
+        posted_name, posted = _submitted()
+        if posted is None:
+            flash("请选择要执行的操作", "warning")
+            return redirect(url_for(".detail", delivery_id=delivery.id))
+        if posted.validate_on_submit():
+            # Read it afresh and hold it (PostgreSQL: FOR UPDATE) so the version check sees the latest save.
+            delivery = db.session.scalar(
+                sa.select(PolicyDelivery).where(PolicyDelivery.id == delivery.id).with_for_update()
+                .execution_options(populate_existing=True))
+            if delivery is None:
+                abort(404)
+            try:
+                before = delivery.status
+                data = (posted.to_data(with_delivered_date=before is DeliveryStatus.DELIVERED)
+                        if posted_name == "edit" else posted.to_data())
+                policy.update_delivery(current_user, delivery, data)
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                status = err.status
+                if err.code == "stale":
+                    page_error = STALE_MESSAGE
+                else:
+                    _place(err, posted, {"evidence": "reason"} if posted_name == "cancel" else None)
+            except (StaleDataError, IntegrityError):
+                db.session.rollback()
+                status, page_error = 409, STALE_MESSAGE
+            else:
+                flash(_done_message(posted_name, before, delivery), "success")
+                return redirect(url_for(".detail", delivery_id=delivery.id))
+        elif "csrf_token" in posted.errors:
+            status, page_error = 400, FORM_EXPIRED
+        else:
+            status = 422
+    editable = can(current_user, Action.EDIT, delivery)
+    forms = _page_forms(delivery, posted_name, posted) if editable else {}
+    history = list(db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.entity_type == policy.ENTITY, AuditLog.entity_id == delivery.id)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())))
+    return render_template(
+        "service/policy/detail.html", delivery=delivery, forms=forms, editable=editable, page_error=page_error,
+        late=policy.is_late(delivery), warnings=policy.warnings_of(delivery), history=history,
+        field_labels=FIELD_LABELS.get(policy.ENTITY, {}), value_labels=VALUE_LABELS.get(policy.ENTITY, {}),
+    ), status
+
+
+def _done_message(name: str, before: DeliveryStatus, delivery: PolicyDelivery) -> str:
+    if delivery.status is before:
+        return "已保存修改" if name == "edit" else "没有需要保存的改动"
+    return {DeliveryStatus.DELIVERED: f"已标记为已兑现(兑现日期 {delivery.delivered_date})",
+            DeliveryStatus.CANCELLED: "已取消该项政策兑现",
+            DeliveryStatus.PROMISED: "已改回待兑现"}[delivery.status]
