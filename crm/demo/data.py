@@ -56,8 +56,25 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("commissioner_talent", "commissioner", "吴海涛", None, "市人力资源社会保障局", ("talent",),
              "0851-28000015"),
     DemoUser("leader", "leader", "李卫东", None, "市工业和科学技术局", phone="0851-28000020"),
+    # More commissioners, so every listed enterprise can be covered within the assignment cap (a few gaps stay).
+    DemoUser("commissioner_tech2", "commissioner", "孙立新", None, "市工业和科学技术局", ("tech",), "0851-28000021"),
+    DemoUser("commissioner_tech3", "commissioner", "马晓东", "汇川区", "汇川区人民政府", ("tech",), "0851-28000022"),
+    DemoUser("commissioner_finance2", "commissioner", "郑雪梅", None, "市财政局", ("finance",), "0851-28000023"),
+    DemoUser("commissioner_finance3", "commissioner", "冯建国", None, "市财政局", ("finance",), "0851-28000024"),
+    DemoUser("commissioner_legal2", "commissioner", "何静", None, "市政务服务管理局", ("legal",), "0851-28000025"),
+    DemoUser("commissioner_legal3", "commissioner", "许志伟", None, "市政务服务管理局", ("legal",), "0851-28000026"),
+    DemoUser("commissioner_media2", "commissioner", "韩冰", None, "市投资促进局", ("media",), "0851-28000027"),
+    DemoUser("commissioner_media3", "commissioner", "曹磊", None, "市投资促进局", ("media",), "0851-28000028"),
+    DemoUser("commissioner_talent2", "commissioner", "邓丽", None, "市人力资源社会保障局", ("talent",),
+             "0851-28000029"),
+    DemoUser("commissioner_talent3", "commissioner", "彭涛", None, "市人力资源社会保障局", ("talent",),
+             "0851-28000030"),
 )
-COMMISSIONER_BY_SPECIALTY = {u.specialties[0]: u.username for u in DEMO_USERS if u.role == "commissioner"}
+# The first commissioner of each specialty carries the hand-made assignments of ``_assignments``.
+COMMISSIONER_BY_SPECIALTY: dict[str, str] = {}
+for _user in DEMO_USERS:
+    if _user.role == "commissioner":
+        COMMISSIONER_BY_SPECIALTY.setdefault(_user.specialties[0], _user.username)
 
 
 # --- enterprises ----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -47,6 +48,7 @@ def seed_demo(password: str | None = None) -> SeedReport:
         if created:
             report.created[key] += created
     _seed_assignments(data.assignments, enterprises, report)
+    _fill_coverage(report)
     db.session.flush()
     from crm.demo.service import seed_service
 
@@ -128,6 +130,42 @@ def _seed_assignments(specs, enterprises: dict[str, Enterprise], report: SeedRep
                      summary=f"分配{specialty.label}服务专员 {commissioner.display_name}")
         active.add((enterprise.id, spec.specialty))
         report.created["assignments"] += 1
+
+
+GAP_EVERY = 13  # one slot in this many stays open, so the coverage matrix shows a few gaps
+
+
+def _fill_coverage(report: SeedReport) -> None:
+    """Give every enterprise on a current published list a commissioner per specialty, as the coordinators would
+    with the suggestion (fewest active assignments, same county first, within the cap), leaving a few gaps."""
+    from crm.rosters.domain import published_member_ids
+    from crm.rosters.models import RosterKind
+    from crm.service.assignments import suggest
+
+    listed = sa.union(*(published_member_ids(kind) for kind in RosterKind)).subquery()
+    enterprises = list(db.session.scalars(sa.select(Enterprise).where(Enterprise.id.in_(sa.select(listed)))
+                                          .order_by(Enterprise.id)))
+    active = {(a.enterprise_id, a.specialty)
+              for a in db.session.scalars(sa.select(Assignment).where(Assignment.ended_on.is_(None)))}
+    for index, enterprise in enumerate(enterprises):
+        for offset, specialty in enumerate(Specialty):
+            if (enterprise.id, specialty) in active or (index * 5 + offset) % GAP_EVERY == 0:
+                continue
+            commissioner = suggest(enterprise, specialty)
+            if commissioner is None:
+                continue
+            started = date(2025, 1, 1) + timedelta(days=(index * 7 + offset * 3) % 300)
+            row = Assignment(enterprise_id=enterprise.id, specialty=specialty, commissioner_id=commissioner.id,
+                             started_on=started)
+            db.session.add(row)
+            db.session.flush()
+            audit.record(None, "assignment", row.id, "create",
+                         {"specialty": [None, specialty.label], "commissioner": [None, commissioner.username],
+                          "started_on": [None, started]},
+                         enterprise_id=enterprise.id,
+                         summary=f"分配{specialty.label}服务专员 {commissioner.display_name}")
+            active.add((enterprise.id, specialty))
+            report.created["assignments"] += 1
 
 
 def demo_counts_by_county() -> list[tuple[str, int]]:

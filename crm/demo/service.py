@@ -36,7 +36,7 @@ from sqlalchemy.orm import joinedload
 
 from crm.auth.domain import get_user
 from crm.auth.models import Role, Specialty, User
-from crm.core.time import SHANGHAI, local_today, utcnow
+from crm.core.time import SHANGHAI, utcnow
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.holidays.models import DayKind, HolidayYear, SpecialDay
@@ -233,8 +233,15 @@ class _Visit:
 class _Seeder:
     def __init__(self, rows: list[Assignment], report: Any) -> None:
         self.report = report
-        self.today = local_today()
-        self.now = utcnow()
+        # The demo's "now" is the latest office-hours moment, so timelines look like office work whatever the
+        # hour seed-demo runs at (before 09:30 the working day has barely begun: yesterday evening counts).
+        local_now = utcnow().astimezone(SHANGHAI)
+        if (local_now.hour, local_now.minute) < (9, 30):
+            local_now = datetime.combine(local_now.date() - timedelta(days=1), time(17, 59), SHANGHAI)
+        elif local_now.hour >= 18:
+            local_now = datetime.combine(local_now.date(), time(17, 59), SHANGHAI)
+        self.today = local_now.date()
+        self.now = local_now.astimezone(UTC)
         self.rng = random.Random(SEED)
         self.days = _Days()
         self.by_enterprise: dict[int, list[Assignment]] = defaultdict(list)
@@ -317,8 +324,11 @@ class _Seeder:
         moments = [_at(first, 9, rng.randint(0, 59))]
         for offset in sorted(rng.randint(0, max((last - first).days, 0)) for _ in range(n - 1)):
             day = self.days.on_or_before(first + timedelta(days=offset), first)
-            moment = _at(day, rng.randint(9, 16), rng.randint(0, 59))
-            moments.append(max(moment, moments[-1] + timedelta(minutes=rng.randint(20, 90))))
+            moment = max(_at(day, rng.randint(9, 16), rng.randint(0, 59)),
+                         moments[-1] + timedelta(minutes=rng.randint(20, 90)))
+            if moment.astimezone(SHANGHAI).hour >= 18:  # past office hours: the next working morning
+                moment = _at(self.days.after(moment.astimezone(SHANGHAI).date(), 1), 9, rng.randint(0, 30))
+            moments.append(moment)
         cap = self.now - timedelta(minutes=1)
         return [min(m, cap - timedelta(minutes=n - 1 - i)) for i, m in enumerate(moments)]
 
