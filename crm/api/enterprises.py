@@ -144,4 +144,4 @@ def put_figure(enterprise_id: int, year: str):
 def enterprise_history(enterprise_id: int):
     """The audit trail of the enterprise and what hangs off it, newest first."""
     enterprise = _load(enterprise_id, Action.VIEW)
-    return page_of(history_statement(enterprise.id), history_json)
+    return page_of(history_statement(enterprise.id, current_user()), history_json)

@@ -85,17 +85,25 @@ def record(
     return entry
 
 
-def history_statement(enterprise_id: int) -> sa.Select:
-    """The audit rows of one enterprise (its own and those of its figures, contacts, links, list entries)."""
-    return (
+def history_statement(enterprise_id: int, viewer: Any = None) -> sa.Select:
+    """The audit rows of one enterprise (its own and those of its figures, contacts, links, list entries);
+    with ``viewer``, without the rows of list editions they may not see (a commissioner: drafts)."""
+    stmt = (
         sa.select(AuditLog)
         .where(AuditLog.enterprise_id == enterprise_id)
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
     )
+    if viewer is not None:
+        from crm.rosters.domain import hidden_editions
+
+        hidden = hidden_editions(viewer)
+        if hidden is not None:
+            stmt = stmt.where(~sa.and_(AuditLog.entity_type == "roster_edition", AuditLog.entity_id.in_(hidden)))
+    return stmt
 
 
-def history_for_enterprise(enterprise_id: int, limit: int | None = None) -> list[AuditLog]:
-    stmt = history_statement(enterprise_id)
+def history_for_enterprise(enterprise_id: int, limit: int | None = None, viewer: Any = None) -> list[AuditLog]:
+    stmt = history_statement(enterprise_id, viewer)
     if limit:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt))

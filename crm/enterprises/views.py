@@ -208,8 +208,9 @@ def detail(enterprise_id: int):
     from crm.rosters.models import ROSTER_SHORT_LABELS
 
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
-                           history=history_for_enterprise(enterprise.id),
-                           roster_timeline=enterprise_timeline(enterprise.id), period_label=period_label,
+                           history=history_for_enterprise(enterprise.id, viewer=current_user),
+                           roster_timeline=enterprise_timeline(enterprise.id, viewer=current_user),
+                           period_label=period_label,
                            ROSTER_SHORT_LABELS=ROSTER_SHORT_LABELS, VALUE_LABELS=VALUE_LABELS,
                            service=_service_sections(enterprise, editable))
 

@@ -380,17 +380,34 @@ def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
     return result
 
 
-def enterprise_timeline(enterprise_id: int) -> list[dict]:
-    """Every edition the enterprise was in, and where it was removed (一企一档)."""
+def hidden_editions(user: Any) -> sa.Select | None:
+    """Ids of the editions ``user`` may not view (drafts and editions in review, for commissioners), or ``None``
+    when they may view them all: the enterprise page and its history must not show what the list pages hide."""
+    from crm.auth.models import Role
+
+    if getattr(user, "role", None) not in (Role.COMMISSIONER,):
+        return None
+    return sa.select(RosterEdition.id).where(RosterEdition.status.not_in(FROZEN))
+
+
+def enterprise_timeline(enterprise_id: int, viewer: Any = None) -> list[dict]:
+    """Every edition the enterprise was in, and where it was removed (一企一档); only editions ``viewer`` may
+    see when given."""
+    hidden_stmt = hidden_editions(viewer)
+    hidden = set(db.session.scalars(hidden_stmt)) if hidden_stmt is not None else set()
     rows: list[dict] = []
     for entry in db.session.scalars(
             sa.select(RosterEntry).join(RosterEntry.edition).where(RosterEntry.enterprise_id == enterprise_id)
             .options(selectinload(RosterEntry.edition)).order_by(RosterEdition.period, RosterEdition.kind)):
+        if entry.edition_id in hidden:
+            continue
         rows.append({"kind": entry.edition.kind, "period": entry.edition.period, "status": entry.edition.status,
                      "in_list": True, "reason": entry.reason, "tier": entry.tier})
     for removal in db.session.scalars(
             sa.select(RosterRemoval).join(RosterRemoval.edition).where(RosterRemoval.enterprise_id == enterprise_id)
             .options(selectinload(RosterRemoval.edition))):
+        if removal.edition_id in hidden:
+            continue
         rows.append({"kind": removal.edition.kind, "period": removal.edition.period,
                      "status": removal.edition.status, "in_list": False, "reason": removal.reason, "tier": None})
     rows.sort(key=lambda r: (r["period"], r["kind"].value, r["in_list"]))

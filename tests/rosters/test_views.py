@@ -677,3 +677,25 @@ def test_enterprise_page_shows_every_edition_it_was_in(client):
     html = client.get(f"/enterprises/{ent.id}").get_data(as_text=True)
     assert "名单记录" in html and "2025年下半年" in html and "配套长安汽车线束" in html
     assert "移出" in html and "产品转型,不再配套" in html
+
+
+def test_commissioner_does_not_see_draft_membership_on_the_enterprise_page(client):
+    """Review finding: the list pages hide drafts from commissioners; the 一企一档 page must too."""
+    from crm.rosters import domain as roster_domain
+    from tests.conftest import api_token, assign, login, make_enterprise, make_user
+    from tests.rosters.factories import published_edition
+
+    ent = make_enterprise()
+    commissioner = make_user("commissioner", specialties=["tech"])
+    assign(ent, commissioner)
+    published_edition(RosterKind.SUPPLIER_LIST, "2025H2", [ent], reason="已发布的入库理由")
+    draft = roster_domain.open_edition(None, RosterKind.SUPPLIER_LIST, "2026H1")
+    roster_domain.remove_entry(None, draft, ent, "草稿中的内部移出理由")
+    login(client, commissioner)
+    html = client.get(f"/enterprises/{ent.id}").get_data(as_text=True)
+    assert "已发布的入库理由" in html and "草稿中的内部移出理由" not in html
+    history = client.get(f"/api/v1/enterprises/{ent.id}/history?per_page=200", headers=api_token(commissioner))
+    assert "草稿中的内部移出理由" not in history.get_data(as_text=True)
+    client.post("/logout")
+    login(client, make_user("coordinator"))
+    assert "草稿中的内部移出理由" in client.get(f"/enterprises/{ent.id}").get_data(as_text=True)
