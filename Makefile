@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint venv migrate seed clean
+.PHONY: run test lint venv migrate seed clean bench
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: lint
 	else \
 		echo "TEST_DATABASE_URL is not set: the PostgreSQL run was not done"; \
 	fi
+
+# Speed on a large generated data set (see benchmarks/README.md); BENCH_ARGS="--database-url postgresql://…".
+bench: venv
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3

@@ -25,6 +25,7 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import RosterKind
 from crm.service import assignments as domain
+from crm.service.interactions import parse_date
 from crm.service.models import Assignment
 
 NOT_FOUND = "记录不存在或您无权查看"  # the same words as access.require, so 404s do not differ
@@ -97,12 +98,12 @@ def _specialty_in_path(value: str) -> Specialty:
 def _date(value: Any, field_name: str) -> date | None:
     if value is None:
         return None
-    try:
-        if not isinstance(value, str):
-            raise ValueError
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed("日期格式不正确", {field_name: "日期格式应为 YYYY-MM-DD"}) from None
+    fields: dict[str, str] = {}
+    day = parse_date(value if isinstance(value, str) else None, field_name, fields, label="日期") \
+        if isinstance(value, str) else None
+    if day is None:
+        raise ValidationFailed("日期格式不正确", fields or {field_name: "日期格式应为 YYYY-MM-DD"})
+    return day
 
 
 def _optional_body() -> dict[str, Any]:

@@ -30,6 +30,7 @@ from crm.api.openapi import (
 from crm.api.openapi import page_of as page_schema
 from crm.core.access import Action, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
+from crm.core.parsing import parse_id
 from crm.core.time import isoformat_local, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -85,11 +86,10 @@ def _enterprise_for_create(value: Any) -> Enterprise:
     see but not change is 403 (as if the enterprise were addressed by path)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationFailed(policy.INVALID, {"enterprise_id": "请填写企业 id(整数)"})
-    try:
-        enterprise_id = int(value)
-    except ValueError:
-        raise ValidationFailed(policy.INVALID, {"enterprise_id": "企业 id 必须是整数"}) from None
-    enterprise = db.session.get(Enterprise, enterprise_id) if 0 < enterprise_id <= MAX_ID else None
+    enterprise_id = parse_id(value)
+    if enterprise_id is None and not (str(value).strip().isascii() and str(value).strip().isdigit()):
+        raise ValidationFailed(policy.INVALID, {"enterprise_id": "企业 id 必须是整数"})
+    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id is not None else None
     if enterprise is None:
         raise NotFound(NOT_FOUND)
     require(current_user(), Action.EDIT, enterprise)
@@ -102,11 +102,8 @@ def _list_args() -> dict[str, Any]:
     enterprise_id = None
     raw_id = args.get("enterprise_id", "").strip()
     if raw_id:
-        try:
-            enterprise_id = int(raw_id)
-            if not 0 < enterprise_id <= MAX_ID:
-                raise ValueError
-        except ValueError:
+        enterprise_id = parse_id(raw_id)
+        if enterprise_id is None:
             fields["enterprise_id"] = "enterprise_id 必须是正整数"
     late = args.get("late", "").strip().lower()
     if late not in BOOL_ARGS:

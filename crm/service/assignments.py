@@ -37,7 +37,7 @@ from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.notifications.domain import notify, notify_role
-from crm.reference.models import Cluster, County
+from crm.reference.models import Cluster, County, by_name
 from crm.rosters.models import ROSTER_SHORT_LABELS, EditionStatus, RosterEdition, RosterEntry, RosterKind
 from crm.service.models import Assignment
 
@@ -260,6 +260,8 @@ def _start_date(start: Any, current: Assignment | None) -> date:
         raise ValidationFailed("开始日期不正确", {"started_on": "开始日期格式应为 YYYY-MM-DD"})
     if start > today:
         raise ValidationFailed("开始日期不正确", {"started_on": "开始日期不能晚于今天"})
+    if start.year < 2000:
+        raise ValidationFailed("开始日期不正确", {"started_on": "开始日期不能早于2000-01-01"})
     if current is not None and start < current.started_on:
         raise ValidationFailed("开始日期不正确", {
             "started_on": f"交接日期不能早于现任服务专员的开始日期 {current.started_on.isoformat()}"})
@@ -510,6 +512,8 @@ def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str |
             .where(sa.or_(*(Enterprise.id.in_(members[k]) for k in wanted))))
     stmt = scope_enterprises(user, stmt)
     if county:
+        if by_name(County, county) is None:
+            raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})
         stmt = stmt.where(County.name == county.strip())
     if cluster:
         stmt = stmt.where(Cluster.name == cluster.strip())

@@ -75,17 +75,18 @@ def parse_status(value: Any) -> DeliveryStatus | None:
 
 
 def _date(value: Any, field: str, fields: dict[str, str], *, required: bool, label: str) -> date | None:
-    if value in (None, ""):
+    """The service's one date parser (``YYYY-MM-DD``, a real calendar date), within 2000–2100."""
+    from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, parse_date
+
+    if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             fields[field] = f"请填写{label}(YYYY-MM-DD)"
         return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        fields[field] = f"{label}格式应为 YYYY-MM-DD"
+    day = parse_date(value, field, fields, label=label)
+    if day is not None and not EARLIEST <= day <= LATEST_FOLLOW_UP:
+        fields[field] = f"{label}应在 {EARLIEST.isoformat()} 至 {LATEST_FOLLOW_UP.isoformat()} 之间"
         return None
+    return day
 
 
 def _text(value: Any, field: str, fields: dict[str, str], *, limit: int, label: str, required: bool) -> str:

@@ -59,7 +59,7 @@ from crm.core.parsing import parse_id
 from crm.core.time import local_today, utcnow
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.holidays.domain import add_working_days, missing_data_message
+from crm.holidays.domain import add_working_days, is_working_day, missing_data_message, next_working_day
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, begin_write, check_version, parse_date
 from crm.service.models import (
@@ -250,6 +250,12 @@ def raise_request(actor: User | None, enterprise: Enterprise, data: dict[str, An
     note = ""
     if due_date is None:
         due_date, note = compute_due_date(raised_on, category)
+    elif not is_working_day(due_date):  # due dates land on working days (DESIGN.md): a rest day moves on
+        moved = next_working_day(due_date)
+        note = f"办理时限 {due_date.isoformat()} 为休息日或法定节假日,顺延至 {moved.date.isoformat()}"
+        if moved.missing_years:
+            note += f";{missing_data_message(moved.missing_years)}"
+        due_date = moved.date
     req = ServiceRequest(enterprise_id=enterprise.id, category=category, description=description,
                          interaction_id=interaction.id if interaction else None,
                          owner_id=owner.id if owner else None,
@@ -352,6 +358,14 @@ def transition(actor: User | None, req: ServiceRequest, to: RequestStatus | str,
                 setattr(req, attr, None)
         if score is not None:
             changes["follow_up_satisfaction"] = [None, score]
+        # A reopened request gets a fresh time limit from today, and the overdue job may tell its owner (and
+        # escalate) again: otherwise it would be overdue at once and never reported.
+        new_due, due_text = compute_due_date(local_today(), req.category)
+        if new_due != req.due_date:
+            changes["due_date"] = [req.due_date, new_due]
+            req.due_date = new_due
+        req.owner_notified_on = req.escalated_on = None
+        note = f"{note}({due_text})" if note else due_text
     if note:
         changes["note"] = [None, note]
     req.status = target

@@ -111,7 +111,7 @@ def test_county_coordinator_cannot_create_in_another_county(client, world):
     ({"amount": -1}, "amount", "不能为负数"),
     ({"amount": "1.005"}, "amount", "最多保留两位小数"),
     ({"promised_date": "明天"}, "promised_date", "YYYY-MM-DD"),
-    ({"delivered_date": "2999-01-01"}, "delivered_date", "不能晚于今天"),
+    ({"delivered_date": "2099-01-01"}, "delivered_date", "不能晚于今天"),
     ({"owner": "no-such-user"}, "owner", "未知"),
     ({"status": "delivered"}, "status", "不支持的字段"),
     ({"enterprise_id": "abc"}, "enterprise_id", "整数"),

@@ -91,3 +91,23 @@ def test_password_reset_revokes_api_tokens(client):
     assert client.get("/api/v1/enterprises", headers=headers).status_code == 200
     set_password(None, user, "Brand-new-pass-9")
     assert client.get("/api/v1/enterprises", headers=headers).status_code == 401
+
+
+def test_policy_delivery_dates_and_ids_are_strict(client):
+    """Review finding: year 0001, week dates and Unicode digits were accepted for policy deliveries."""
+    enterprise = make_enterprise()
+    headers = api_token(make_user("admin"))
+    base = {"enterprise_id": enterprise.id, "kind": "用地", "promised": "保障用地 20 亩"}
+    for bad in ("0001-01-01", "9999-12-31", "20260110", "2026-W02-1"):
+        response = client.post("/api/v1/policy-deliveries", headers=headers, json={**base, "promised_date": bad})
+        assert response.status_code == 422 and "promised_date" in response.get_json()["error"]["fields"], bad
+    response = client.post("/api/v1/policy-deliveries", headers=headers,
+                           json={**base, "enterprise_id": "١", "promised_date": "2026-01-10"})
+    assert response.status_code == 422
+    assert client.get("/api/v1/policy-deliveries?enterprise_id=١", headers=headers).status_code in (400, 422)
+
+
+def test_coverage_with_an_unknown_county_says_so(client):
+    headers = api_token(make_user("admin"))
+    response = client.get("/api/v1/assignments/coverage?county=火星", headers=headers)
+    assert response.status_code == 422 and "county" in response.get_json()["error"]["fields"]

@@ -116,7 +116,8 @@ def test_matrix_filters(client, listed, coordinator):
     response = client.get("/assignments/?roster=nonsense")
     assert response.status_code == 400 and "名单类型不正确" in page_text(response)
     assert set(matrix_rows(response)) == {a.id, b.id, c.id}
-    assert "没有符合条件" in page_text(client.get("/assignments/?county=不存在县"))
+    unknown = client.get("/assignments/?county=不存在县")  # a typo is said, not shown as "no gaps"
+    assert unknown.status_code == 422 and "未知区县:不存在县" in page_text(unknown)
 
 
 def test_matrix_for_a_commissioner_and_a_leader(client, listed):

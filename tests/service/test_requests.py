@@ -423,3 +423,25 @@ def test_the_ledger_is_text_only_and_neutralises_formulas(commissioner, enterpri
     # Overdue is judged on the given day.
     overdue_ws = load_workbook(io.BytesIO(ledger_xlsx([formula], today=date(2026, 6, 2)))).active
     assert overdue_ws["K2"].value == "是"
+
+
+def test_reopening_gives_a_fresh_due_date_and_lets_the_overdue_job_report_it_again(commissioner, req):
+    """Review finding: a reopened request kept its old due date and its "already told" marks."""
+    from crm.core.time import local_today
+    from crm.holidays.domain import add_working_days
+
+    move_to(commissioner, req, S.CLOSED)
+    req.owner_notified_on = req.escalated_on = date(2026, 6, 1)
+    transition(commissioner, req, "in_progress", note="企业再次反映")
+    expected = add_working_days(local_today(), 10).date
+    assert req.due_date == expected and req.owner_notified_on is None and req.escalated_on is None
+    assert audit_rows(req)[-1].changes["due_date"][1] == expected.isoformat()
+    assert "工作日" in events_of(req)[-1].note
+
+
+def test_a_due_date_given_on_a_rest_day_moves_to_the_next_working_day(commissioner, enterprise):
+    load_from_chinese_calendar([2025])
+    req = raise_request(commissioner, enterprise, valid(raised_on="2025-09-26", due_date="2025-10-01"),
+                        today=date(2025, 9, 30))
+    assert req.due_date == date(2025, 10, 9)  # National Day holiday: the next working day is 9 October
+    assert "顺延至 2025-10-09" in due_note(req)
