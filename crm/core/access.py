@@ -46,8 +46,12 @@ def _enterprise_of(obj: Any) -> Any:
 def _in_scope(user: User, enterprise: Any) -> bool:
     if user.county_id is not None and enterprise.county_id != user.county_id:
         return False
-    if user.role is Role.COMMISSIONER:
-        return enterprise.id in set(db.session.scalars(assigned_enterprise_ids(user)))
+    if user.role is Role.COMMISSIONER:  # one EXISTS, not all of their assigned ids
+        from crm.service.models import Assignment
+
+        return bool(db.session.scalar(sa.select(sa.exists().where(
+            Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None),
+            Assignment.enterprise_id == enterprise.id))))
     return True
 
 

@@ -134,8 +134,13 @@ def lock_edition(edition: RosterEdition) -> None:
     """Re-read the edition's status under a row lock (PostgreSQL ``FOR UPDATE``; SQLite's transactions already
     hold the write lock), so a publish that committed after the edition was loaded is seen, and none can slip
     in before this transaction ends."""
-    if edition.id is not None:
-        db.session.refresh(edition, attribute_names=["status", "version"], with_for_update=True)
+    if edition.id is None:
+        return
+    transaction = db.session().get_transaction()
+    if transaction is not None and edition.__dict__.get("_locked_in") is transaction:
+        return  # already read under lock in this transaction (an import adds thousands of entries)
+    db.session.refresh(edition, attribute_names=["status", "version"], with_for_update=True)
+    edition.__dict__["_locked_in"] = db.session().get_transaction()
 
 
 def ensure_editable(edition: RosterEdition) -> None:
