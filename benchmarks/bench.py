@@ -921,6 +921,17 @@ def run_benchmarks(bench: Bench) -> None:
     bench.domain(g, "coverage matrix missing=any, 汇川区 (city coordinator)", coord,
                  lambda ctx: coverage(ctx[0], county="汇川区", missing="any"))
     bench.domain(g, "coverage matrix (commissioner)", comm, lambda ctx: coverage(ctx[0]))
+    from crm.service import assignments as service_assignments
+    from crm.service import workspace as service_workspace
+
+    if hasattr(service_assignments, "coverage_page"):  # versions with the paginated matrix
+        bench.domain(g, "coverage_page 1 + gap counts (city coordinator, all listed)", coord,
+                     lambda ctx: service_assignments.coverage_page(ctx[0], 1, per_page))
+    if hasattr(service_workspace, "workspace_page"):  # versions with the workspace sorted in SQL
+        from crm.core.time import local_today
+
+        bench.domain(g, "workspace_page 1 (city coordinator, all commissioners)", coord,
+                     lambda ctx: service_workspace.workspace_page(ctx[0], None, local_today(), 1, per_page))
     bench.domain(g, "requests_statement overdue, page 1 (city coordinator)", coord,
                  lambda ctx: paginate(requests_statement(ctx[0], overdue=True), 1, per_page))
     bench.domain(g, "requests_statement overdue, page 1 (commissioner)", comm,

@@ -50,7 +50,7 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
     }
 
 
-def _cell_json(a: Assignment | None) -> dict[str, Any] | None:
+def _cell_json(a: domain.CoverageCell | None) -> dict[str, Any] | None:
     if a is None:
         return None
     return {"commissioner": a.commissioner.username, "commissioner_name": a.commissioner.display_name,
@@ -157,13 +157,13 @@ def end_assignment(enterprise_id: int, specialty: str):
 def coverage():
     """Listed enterprises the caller may see × the five specialties; ``null`` marks a gap."""
     args = request.args
-    rows = domain.coverage(current_user(), roster=args.get("roster", ""), county=args.get("county", ""),
-                           cluster=args.get("cluster", ""), missing=args.get("missing", ""))
+    filters = {name: args.get(name, "") for name in ("roster", "county", "cluster", "missing")}
+    domain.coverage_statement(current_user(), **filters)  # a bad filter is refused (422) before a bad page (400)
     page, per_page = parse_page_args(args)
-    start = (page - 1) * per_page
-    return {"items": [coverage_json(row) for row in rows[start:start + per_page]], "total": len(rows),
-            "page": page, "per_page": per_page,
-            "gap_counts": {s.value: n for s, n in domain.gap_counts(rows).items()}}
+    result = domain.coverage_page(current_user(), page, per_page, **filters)
+    return {"items": [coverage_json(row) for row in result.page.items], "total": result.page.total,
+            "page": result.page.page, "per_page": result.page.per_page,
+            "gap_counts": {s.value: n for s, n in result.gap_counts.items()}}
 
 
 @bp.get("/assignments/suggestion")

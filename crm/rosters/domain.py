@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.core import audit
 from crm.core.errors import Conflict, NotFound, ValidationFailed
@@ -320,7 +320,9 @@ def publish(actor: Any, edition: RosterEdition) -> RosterEdition:
 def entries_statement(edition: RosterEdition, *, county: str = "", cluster: str = "") -> sa.Select:
     stmt = (sa.select(RosterEntry).join(RosterEntry.enterprise).join(Enterprise.county).join(Enterprise.cluster)
             .where(RosterEntry.edition_id == edition.id)
-            .options(selectinload(RosterEntry.enterprise).selectinload(Enterprise.partner_links))
+            .options(contains_eager(RosterEntry.enterprise).options(
+                contains_eager(Enterprise.county), contains_eager(Enterprise.cluster),
+                selectinload(Enterprise.partner_links)))
             .order_by(County.sort_order, Enterprise.name_pinyin, RosterEntry.id))
     if county:
         stmt = stmt.where(County.name == county)
@@ -347,28 +349,52 @@ class Diff:
     tier_changed: list[dict] = field(default_factory=list)
 
 
-def _describe(enterprise: Enterprise) -> dict:
-    return {"enterprise_id": enterprise.id, "name": enterprise.name, "uscc": enterprise.uscc,
-            "county": enterprise.county.name}
+DIFF_CHUNK = 10_000  # enterprise ids per IN list (one query for two whole 5,000-entry editions)
+
+
+def _members(edition: RosterEdition) -> dict[int, tuple[Tier | None, str]]:
+    """``{enterprise_id: (tier, reason)}`` of an edition's entries, in entry order, without loading entities."""
+    rows = db.session.execute(
+        sa.select(RosterEntry.enterprise_id, RosterEntry.tier, RosterEntry.reason)
+        .where(RosterEntry.edition_id == edition.id).order_by(RosterEntry.id))
+    return {eid: (tier, reason) for eid, tier, reason in rows}
+
+
+def _described(ids: list[int]) -> dict[int, dict]:
+    """The changed enterprises as the diff shows them (id, name, USCC, county), one query per 10,000 ids."""
+    found: dict[int, dict] = {}
+    for start in range(0, len(ids), DIFF_CHUNK):
+        for eid, name, uscc, county in db.session.execute(
+                sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, County.name)
+                .join(County, Enterprise.county_id == County.id)
+                .where(Enterprise.id.in_(ids[start:start + DIFF_CHUNK]))):
+            found[eid] = {"enterprise_id": eid, "name": name, "uscc": uscc, "county": county}
+    return found
 
 
 def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
-    """What changed between two editions of a list: added and removed (with their reasons), tiers changed."""
+    """What changed between two editions of a list: added and removed (with their reasons), tiers changed.
+
+    The entries are compared as ``(enterprise_id, tier, reason)`` rows; only the changed enterprises are loaded.
+    """
     kind = parse_kind(kind) if not isinstance(kind, RosterKind) else kind
     old = get_edition(kind, from_period)
     new = get_edition(kind, to_period)
-    old_entries = {e.enterprise_id: e for e in old.entries}
-    new_entries = {e.enterprise_id: e for e in new.entries}
-    result = Diff(old.period, new.period)
-    for eid, entry in new_entries.items():
-        if eid not in old_entries:
-            result.added.append({**_describe(entry.enterprise), "reason": entry.reason,
-                                 "tier": entry.tier.value if entry.tier else None})
-        elif old_entries[eid].tier != entry.tier:
-            before = old_entries[eid].tier
-            result.tier_changed.append({**_describe(entry.enterprise), "from_tier": before.value if before else None,
-                                        "to_tier": entry.tier.value if entry.tier else None, "reason": entry.reason})
+    old_entries = _members(old)
+    new_entries = _members(new)
+    added = [eid for eid in new_entries if eid not in old_entries]
+    changed = [eid for eid, (tier, _) in new_entries.items() if eid in old_entries and old_entries[eid][0] != tier]
     removed_ids = [eid for eid in old_entries if eid not in new_entries]
+    described = _described([*added, *changed, *removed_ids])
+    result = Diff(old.period, new.period)
+    for eid in added:
+        tier, reason = new_entries[eid]
+        result.added.append({**described[eid], "reason": reason, "tier": tier.value if tier else None})
+    for eid in changed:
+        tier, reason = new_entries[eid]
+        before = old_entries[eid][0]
+        result.tier_changed.append({**described[eid], "from_tier": before.value if before else None,
+                                    "to_tier": tier.value if tier else None, "reason": reason})
     if removed_ids:
         low, high = sorted([old.period, new.period])
         reasons = {r.enterprise_id: r.reason for r in db.session.scalars(
@@ -377,9 +403,9 @@ def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
                    RosterRemoval.enterprise_id.in_(removed_ids))
             .order_by(RosterEdition.period))}
         for eid in removed_ids:
-            entry = old_entries[eid]
-            result.removed.append({**_describe(entry.enterprise), "reason": reasons.get(eid, ""),
-                                   "tier": entry.tier.value if entry.tier else None})
+            tier = old_entries[eid][0]
+            result.removed.append({**described[eid], "reason": reasons.get(eid, ""),
+                                   "tier": tier.value if tier else None})
     for items in (result.added, result.removed, result.tier_changed):
         items.sort(key=lambda item: item["name"])
     return result

@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.auth.models import Specialty
 from crm.core.access import Action, require, scope_enterprises
 from crm.core.errors import Conflict, DomainError, Forbidden
+from crm.core.pagination import parse_page_args
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import ROSTER_SHORT_LABELS
@@ -29,6 +30,7 @@ bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 
 FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
 RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
+COVERAGE_PER_PAGE = 50
 
 
 @bp.context_processor
@@ -49,21 +51,31 @@ def index():
     form = CoverageFilterForm(formdata=request.args)
     form.fill_choices(current_user)
     filters = form.filters()
-    status, arg_error = 200, None
+    status, arg_errors = 200, []
     try:
-        rows = domain.coverage(current_user, **filters)
+        page_no, per_page = parse_page_args(request.args, COVERAGE_PER_PAGE)
+    except DomainError as err:  # a bad page number: say so, show the first page
+        arg_errors.append(err)
+        status, page_no, per_page = 400, 1, COVERAGE_PER_PAGE
+    try:
+        result = domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
     except DomainError as err:  # an unknown list or gap filter in the address: say so, show everything
-        arg_error, status = err, 400
+        arg_errors.insert(0, err)
+        status = 400
         filters.update(roster="", missing="")
         form.roster.data = form.missing.data = ""
-        rows = domain.coverage(current_user, **filters)
+        result = domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
     bulk = None
     if domain.may_assign(current_user):
         bulk = BulkAssignForm(formdata=None)
         bulk.fill_choices(domain.assignable_commissioners(current_user))
+    link_args: dict[str, Any] = {name: value for name, value in filters.items() if value}
+    if per_page != COVERAGE_PER_PAGE:
+        link_args["per_page"] = per_page
     return render_template(
-        "service/assignments/index.html", form=form, rows=rows, gap_counts=domain.gap_counts(rows), bulk=bulk,
-        arg_error=arg_error, filtered=any(filters.values()), cap=domain.cap(),
+        "service/assignments/index.html", form=form, page=result.page, rows=result.page.items,
+        gap_counts=result.gap_counts, bulk=bulk, arg_errors=arg_errors, filtered=any(filters.values()),
+        link_args=link_args, cap=domain.cap(),
     ), status
 
 

@@ -30,7 +30,7 @@ from wtforms.fields.choices import SelectChoice
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import Action, can, require, scope_enterprises
 from crm.core.errors import DomainError, Forbidden, ValidationFailed
-from crm.core.pagination import Page, paginate, parse_page_args
+from crm.core.pagination import paginate, parse_page_args
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -55,7 +55,7 @@ from crm.service.models import (
     RequestStatus,
     ServiceRequest,
 )
-from crm.service.workspace import workspace_rows
+from crm.service.workspace import workspace_page
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
@@ -167,16 +167,10 @@ def workspace():
             if chosen is None:
                 notes.append(f"没有可查看的服务专员“{wanted[:64]}”,已显示全部。")
                 chooser.commissioner.data = ""
-    rows = workspace_rows(current_user, chosen, today)
-    page_no = min(page_no, max(1, -(-len(rows) // per_page)))  # past the end: the last page
-    start = (page_no - 1) * per_page
-    page = Page(items=rows[start:start + per_page], total=len(rows), page=page_no, per_page=per_page)
+    result = workspace_page(current_user, chosen, today, page_no, per_page)  # past the end: the last page
     link_args = {"commissioner": chosen.username} if chosen else {}
-    summary = {"enterprises": len(rows), "overdue_requests": sum(1 for r in rows if r.overdue_requests),
-               "overdue_follow_ups": sum(1 for r in rows if r.overdue_follow_ups),
-               "never": sum(1 for r in rows if r.last_contact is None)}
-    return render_template("service/workspace.html", page=page, chooser=chooser, chosen=chosen, notes=notes,
-                           link_args=link_args, summary=summary, may_log=_may_log(current_user),
+    return render_template("service/workspace.html", page=result.page, chooser=chooser, chosen=chosen,
+                           notes=notes, link_args=link_args, summary=result.summary, may_log=_may_log(current_user),
                            mine=_is_commissioner(current_user),
                            cadence=int(current_app.config.get("VISIT_CADENCE_DAYS", 60))), (400 if notes else 200)
 

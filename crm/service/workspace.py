@@ -1,21 +1,24 @@
 """The commissioner's workspace (我的企业): their enterprises, sorted by what needs attention first.
 
-Shared by the workspace page and anything else that wants the same view (a fixed number of queries).
+Shared by the workspace page and anything else that wants the same view (a fixed number of queries): the
+attention order is computed in SQL, and only the shown page's enterprises and assignments are loaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import scope_enterprises
+from crm.core.pagination import Page
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.service import interactions as interaction_domain
 from crm.service.assignments import SPECIALTIES
 from crm.service.models import Assignment, Interaction, RequestStatus, ServiceRequest
 from crm.service.requests import OPEN_STATUSES as OPEN
@@ -64,58 +67,163 @@ class WorkspaceRow:
                 self.next_due or date.max, self.enterprise.name_pinyin, self.enterprise.id)
 
 
-def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
-    """The enterprises under active assignment that ``user`` may see (a commissioner: their own; else those
-    of ``commissioner``, or all), with the assignments shown, sorted by :meth:`WorkspaceRow.attention`.
+@dataclass
+class WorkspacePage:
+    page: Page  # items: WorkspaceRow
+    summary: dict[str, int]  # enterprises, overdue_requests, overdue_follow_ups, never (over all, not the page)
 
-    A fixed number of queries whatever the number of enterprises: the assignments (with enterprise and
-    commissioner), the last contacts, the missed follow-ups, the request counts.
+
+def workspace_page(user: User, commissioner: User | None, today: date, page: int, per_page: int, *,
+                   clamp: bool = True) -> WorkspacePage:
+    """One page of the workspace: the enterprises under active assignment that ``user`` may see (a commissioner:
+    their own; else those of ``commissioner``, or all), sorted by :meth:`WorkspaceRow.attention` in SQL.
+
+    Two queries whatever the number of enterprises: the page's enterprises with their attention figures and
+    the summary over all of them (window aggregates, so the figures are computed once), then the page's
+    assignments with their commissioners. Past the end (no row came back) one more query counts, and with
+    ``clamp`` the last page is shown.
     """
-    stmt = (sa.select(Assignment).join(Enterprise, Assignment.enterprise_id == Enterprise.id)
-            .where(Assignment.ended_on.is_(None))
-            .options(contains_eager(Assignment.enterprise), joinedload(Assignment.commissioner)))
+    stmt = _attention_statement(user, commissioner, today)
+    rows, summary = _page_rows(user, commissioner, today, stmt, page, per_page)
+    if summary is None:
+        summary = _summary(stmt)
+        last = max(1, -(-summary["enterprises"] // per_page))
+        if clamp and page > last:
+            page = last
+            rows, _ = _page_rows(user, commissioner, today, stmt, page, per_page)
+    return WorkspacePage(page=Page(items=rows, total=summary["enterprises"], page=page, per_page=per_page),
+                         summary=summary)
+
+
+def _flags(c: Any) -> list[Any]:
+    """The summary's conditions, over an :func:`_attention_statement`'s columns ``c``."""
+    return [c.overdue_requests > 0, c.overdue_follow_ups > 0, c.last_contact.is_(None)]
+
+
+def _summary(stmt: sa.Select) -> dict[str, int]:
+    figures = stmt.subquery()
+    total, overdue, missed, never = db.session.execute(sa.select(
+        sa.func.count(), *(sa.func.coalesce(sa.func.sum(sa.case((flag, 1), else_=0)), 0)
+                           for flag in _flags(figures.c))).select_from(figures)).one()
+    return {"enterprises": int(total or 0), "overdue_requests": int(overdue or 0),
+            "overdue_follow_ups": int(missed or 0), "never": int(never or 0)}
+
+
+def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Select, page: int, per_page: int
+               ) -> tuple[list[WorkspaceRow], dict[str, int] | None]:
+    """The page's rows and the summary of all rows (``None`` when the page is past the end)."""
+    totals = [sa.func.count().over(),
+              *(sa.func.sum(sa.case((flag, 1), else_=0)).over() for flag in _flags(stmt.selected_columns))]
+    paged = _ordered(stmt.add_columns(*totals)).limit(per_page).offset((page - 1) * per_page)
+    summary: dict[str, int] | None = None
+
+    def figures(row: Any) -> Any:
+        nonlocal summary
+        if summary is None:
+            total, overdue, missed, never = row[-4:]
+            summary = {"enterprises": int(total or 0), "overdue_requests": int(overdue or 0),
+                       "overdue_follow_ups": int(missed or 0), "never": int(never or 0)}
+        return row[:-4]
+
+    rows = _rows(user, commissioner, today, paged, figures)
+    return rows, summary
+
+
+def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
+    """All the rows of :func:`workspace_page`, in the same order (two queries)."""
+    return _rows(user, commissioner, today, _ordered(_attention_statement(user, commissioner, today)))
+
+
+def _who(user: User, commissioner: User | None) -> User | None:
+    return user if _is_commissioner(user) else commissioner
+
+
+def _visible_ids(user: User, commissioner: User | None) -> sa.Select:
+    """Ids of the enterprises under active assignment that ``user`` may see (of ``commissioner`` when given)."""
+    stmt = (sa.select(Assignment.enterprise_id).join(Enterprise, Assignment.enterprise_id == Enterprise.id)
+            .where(Assignment.ended_on.is_(None)))
     stmt = scope_enterprises(user, stmt)
-    who = user if _is_commissioner(user) else commissioner
+    who = _who(user, commissioner)
     if who is not None:
         stmt = stmt.where(Assignment.commissioner_id == who.id)
+    return stmt
+
+
+def _attention_statement(user: User, commissioner: User | None, today: date) -> sa.Select:
+    """Per visible enterprise: ``Enterprise`` and the figures of :class:`WorkspaceRow` (unordered).
+
+    The latest interaction (by date, then id) gives the last contact; a follow-up is missed when a passed
+    ``next_follow_up`` has no later interaction, which only the latest interaction can lack: so it is 0 or 1.
+    """
+    visible = _visible_ids(user, commissioner)
+    ranked = (sa.select(Interaction.enterprise_id, Interaction.occurred_on, Interaction.next_follow_up,
+                        sa.func.row_number().over(partition_by=Interaction.enterprise_id,
+                                                  order_by=(Interaction.occurred_on.desc(), Interaction.id.desc()))
+                        .label("rn"))
+              .where(Interaction.enterprise_id.in_(visible)).subquery("ranked"))
+    # grouped (one row per enterprise anyway) so that the databases materialise it once and join it by key
+    latest = (sa.select(ranked.c.enterprise_id, sa.func.max(ranked.c.occurred_on).label("occurred_on"),
+                        sa.func.max(ranked.c.next_follow_up).label("next_follow_up"))
+              .where(ranked.c.rn == 1).group_by(ranked.c.enterprise_id).subquery("latest"))
+    requests = _request_counts(visible, today).subquery("requests")
+    missed = sa.and_(latest.c.next_follow_up.is_not(None), latest.c.next_follow_up < today)
+    return (sa.select(Enterprise,
+                      latest.c.occurred_on.label("last_contact"),
+                      sa.case((missed, 1), else_=0).label("overdue_follow_ups"),
+                      sa.case((missed, latest.c.next_follow_up), else_=None).label("follow_up_due"),
+                      sa.func.coalesce(requests.c.open_requests, 0).label("open_requests"),
+                      sa.func.coalesce(requests.c.overdue_requests, 0).label("overdue_requests"),
+                      requests.c.next_due.label("next_due"),
+                      sa.func.coalesce(requests.c.awaiting_visit, 0).label("awaiting_visit"))
+            .outerjoin(latest, latest.c.enterprise_id == Enterprise.id)
+            .outerjoin(requests, requests.c.enterprise_id == Enterprise.id)
+            .where(Enterprise.id.in_(visible)))
+
+
+def _ordered(stmt: sa.Select) -> sa.Select:
+    """:meth:`WorkspaceRow.attention` in SQL: overdue requests, missed follow-ups, the oldest last contact (never
+    first), the nearest due date (none last), then pinyin and id."""
+    c = stmt.selected_columns
+    return stmt.order_by(
+        sa.case((c.overdue_requests > 0, 0), else_=1), sa.case((c.overdue_follow_ups > 0, 0), else_=1),
+        sa.case((c.last_contact.is_(None), 0), else_=1), c.last_contact,
+        sa.case((c.next_due.is_(None), 1), else_=0), c.next_due, Enterprise.name_pinyin, Enterprise.id)
+
+
+def _rows(user: User, commissioner: User | None, today: date, stmt: sa.Select,
+          figures: Callable[[Any], Any] = tuple) -> list[WorkspaceRow]:
+    """The rows of an ordered :func:`_attention_statement` (each result row through ``figures`` first), with the
+    assignments shown (one more query)."""
     rows: dict[int, WorkspaceRow] = {}
-    for a in db.session.scalars(stmt).unique():
-        rows.setdefault(a.enterprise_id, WorkspaceRow(a.enterprise)).assignments.append(a)
+    for result in db.session.execute(stmt):
+        enterprise, last, missed, due, open_count, overdue, next_due, awaiting = figures(result)
+        rows[enterprise.id] = WorkspaceRow(
+            enterprise, last_contact=last, days_since=(today - last).days if last is not None else None,
+            overdue_follow_ups=int(missed or 0), follow_up_due=due, open_requests=int(open_count or 0),
+            overdue_requests=int(overdue or 0), next_due=next_due, awaiting_visit=int(awaiting or 0))
     if not rows:
         return []
-    ids = list(rows)
-    for enterprise_id, day in interaction_domain.last_contact(ids).items():
-        rows[enterprise_id].last_contact = day
-        rows[enterprise_id].days_since = (today - day).days
-    for enterprise_id, count, earliest in db.session.execute(_missed_follow_ups(ids, today)):
-        rows[enterprise_id].overdue_follow_ups, rows[enterprise_id].follow_up_due = count, earliest
-    for enterprise_id, open_count, overdue, next_due, awaiting in db.session.execute(_request_counts(ids, today)):
-        row = rows[enterprise_id]
-        row.open_requests, row.overdue_requests = int(open_count or 0), int(overdue or 0)
-        row.next_due, row.awaiting_visit = next_due, int(awaiting or 0)
+    assignments = (sa.select(Assignment)
+                   .where(Assignment.ended_on.is_(None), Assignment.enterprise_id.in_(list(rows)))
+                   .options(joinedload(Assignment.commissioner).lazyload(User.specialty_rows))
+                   .order_by(Assignment.enterprise_id, Assignment.id))
+    who = _who(user, commissioner)
+    if who is not None:
+        assignments = assignments.where(Assignment.commissioner_id == who.id)
+    for a in db.session.scalars(assignments):
+        rows[a.enterprise_id].assignments.append(a)
     for row in rows.values():
         row.assignments.sort(key=lambda a: (SPECIALTIES.index(a.specialty), a.id))
-    return sorted(rows.values(), key=WorkspaceRow.attention)
+    return list(rows.values())
 
 
-def _missed_follow_ups(ids: list[int], today: date) -> sa.Select:
-    """Per enterprise: interactions whose ``next_follow_up`` has passed with no later interaction since."""
-    later = aliased(Interaction)
-    followed = sa.exists().where(
-        later.enterprise_id == Interaction.enterprise_id,
-        sa.or_(later.occurred_on > Interaction.occurred_on,
-               sa.and_(later.occurred_on == Interaction.occurred_on, later.id > Interaction.id)))
-    return (sa.select(Interaction.enterprise_id, sa.func.count(), sa.func.min(Interaction.next_follow_up))
-            .where(Interaction.enterprise_id.in_(ids), Interaction.next_follow_up < today, ~followed)
-            .group_by(Interaction.enterprise_id))
-
-
-def _request_counts(ids: list[int], today: date) -> sa.Select:
+def _request_counts(visible: sa.Select, today: date) -> sa.Select:
     is_open = ServiceRequest.status.in_(OPEN)
     return (sa.select(ServiceRequest.enterprise_id,
-                      sa.func.sum(sa.case((is_open, 1), else_=0)),
-                      sa.func.sum(sa.case((sa.and_(is_open, ServiceRequest.due_date < today), 1), else_=0)),
-                      sa.func.min(sa.case((is_open, ServiceRequest.due_date), else_=None)),
-                      sa.func.sum(sa.case((ServiceRequest.status == S.RESOLVED, 1), else_=0)))
-            .where(ServiceRequest.enterprise_id.in_(ids), ServiceRequest.status.in_((*OPEN, S.RESOLVED)))
+                      sa.func.sum(sa.case((is_open, 1), else_=0)).label("open_requests"),
+                      sa.func.sum(sa.case((sa.and_(is_open, ServiceRequest.due_date < today), 1), else_=0))
+                      .label("overdue_requests"),
+                      sa.func.min(sa.case((is_open, ServiceRequest.due_date), else_=None)).label("next_due"),
+                      sa.func.sum(sa.case((ServiceRequest.status == S.RESOLVED, 1), else_=0)).label("awaiting_visit"))
+            .where(ServiceRequest.enterprise_id.in_(visible), ServiceRequest.status.in_((*OPEN, S.RESOLVED)))
             .group_by(ServiceRequest.enterprise_id))

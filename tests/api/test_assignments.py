@@ -193,6 +193,10 @@ def test_coverage(client, city):
     assert ids("cluster=电子信息") == {b.id}
     assert ids("missing=tech") == {b.id}
     assert len(ids("per_page=1&page=2")) == 1
+    paged = client.get(f"{PREFIX}/assignments/coverage?per_page=1&page=2", headers=city).get_json()
+    assert paged["total"] == 2 and paged["page"] == 2 and paged["per_page"] == 1
+    assert paged["gap_counts"] == body["gap_counts"]  # over every page
+    assert client.get(f"{PREFIX}/assignments/coverage?page=3&per_page=1", headers=city).get_json()["items"] == []
     error_of(client.get(f"{PREFIX}/assignments/coverage?roster=nope", headers=city), 422)
     error_of(client.get(f"{PREFIX}/assignments/coverage?per_page=0", headers=city), 400)
     county = bearer(make_user("coordinator", county="桐梓县"))

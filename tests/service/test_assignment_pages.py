@@ -120,6 +120,24 @@ def test_matrix_filters(client, listed, coordinator):
     assert unknown.status_code == 422 and "未知区县:不存在县" in page_text(unknown)
 
 
+def test_matrix_pages_and_counts_gaps_over_every_page(client, listed, coordinator):
+    a, b, c, _ = listed
+    assign(a, commissioner("tech"))
+    db.session.commit()
+    everything = matrix_rows(client.get("/assignments/"))
+    first = client.get("/assignments/?per_page=2")
+    assert matrix_rows(first) == everything[:2]
+    assert gap_count(first, "tech") == 2 and gap_count(first, "finance") == 3  # all matching, not the page's
+    assert '<span data-total>3</span>' in first.get_data(as_text=True)
+    assert "第 1 / 2 页" in page_text(first) and "per_page=2" in first.get_data(as_text=True)
+    assert matrix_rows(client.get("/assignments/?per_page=2&page=2")) == everything[2:]
+    assert matrix_rows(client.get("/assignments/?per_page=2&page=9")) == everything[2:]  # the last page
+    assert matrix_rows(client.get("/assignments/?missing=tech&per_page=1&page=2")) == [
+        i for i in everything if i != a.id][1:]
+    bad = client.get("/assignments/?page=abc")
+    assert bad.status_code == 400 and "页码" in page_text(bad) and matrix_rows(bad) == everything
+
+
 def test_matrix_for_a_commissioner_and_a_leader(client, listed):
     a, b, c, _ = listed
     tech = commissioner("tech")

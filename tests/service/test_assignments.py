@@ -467,6 +467,37 @@ def test_coverage_takes_two_queries_whatever_the_rows(app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) >= 12
 
 
+def test_coverage_page_counts_gaps_over_all_rows_in_three_queries(app):
+    firms = [make_enterprise(county="汇川区") for _ in range(7)]
+    published_edition(SUPPLIER, "2026H1", firms)
+    admin = make_user("admin")
+    techs = [commissioner("tech") for _ in range(3)]
+    for i, firm in enumerate(firms[:4]):
+        assign(firm, techs[i % 3])
+    everything = domain.coverage(admin)
+    seen: list[str] = []
+    engine = db.session.get_bind().engine
+
+    def count(*args):
+        seen.append(args[2])
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = domain.coverage_page(admin, 2, 3)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len(seen) == 3
+    assert result.page.total == 7 and result.page.pages == 3
+    assert [r.enterprise.id for r in result.page.items] == [r.enterprise.id for r in everything[3:6]]
+    assert result.gap_counts == domain.gap_counts(everything) == {TECH: 3, FINANCE: 7, Specialty.LEGAL: 7,
+                                                                  Specialty.MEDIA: 7, Specialty.TALENT: 7}
+    missing = domain.coverage_page(admin, 1, 50, missing="tech")
+    assert missing.page.total == 3 and missing.gap_counts[TECH] == 3 and missing.gap_counts[FINANCE] == 3
+    assert domain.coverage_page(admin, 1, 50, missing="any").page.total == 7
+    assert domain.coverage_page(admin, 9, 3).page.items == []
+    assert domain.coverage_page(admin, 9, 3, clamp=True).page.page == 3
+
+
 def test_deactivating_or_changing_a_commissioner_ends_their_assignments_and_opens_gaps():
     """Review finding: a deactivated commissioner's enterprises must show as gaps, not as covered."""
     from crm.auth import domain as auth_domain

@@ -612,6 +612,21 @@ def test_a_coordinator_chooses_a_commissioner(client, world):
     assert len(workspace_rows(client.get("/service/?page=999&per_page=2"))) == 1  # the last page
 
 
+def test_a_coordinator_pages_through_the_workspace_in_attention_order(client, world):
+    a = make_user("commissioner", username="page-paged", specialties=["tech"])
+    expected = _attention_world(a, "分页")
+    db.session.commit()
+    login(client, world["coordinator"])
+    url = "/service/?commissioner=page-paged&per_page=2"
+    pages = [workspace_rows(client.get(f"{url}&page={n}")) for n in (1, 2, 3)]
+    assert [i for ids in pages for i in ids] == [e.id for e in expected]
+    assert [len(ids) for ids in pages] == [2, 2, 1]
+    page = client.get(f"{url}&page=2")
+    summary = dict(re.findall(r'data-summary="(\w+)">(\d+)<', html_of(page)))
+    assert summary == {"enterprises": "5", "overdue_requests": "1", "overdue_follow_ups": "1", "never": "1"}
+    assert workspace_rows(client.get(f"{url}&page=9")) == [expected[-1].id]  # past the end: the last page
+
+
 class QueryCounter:
     def __init__(self):
         self.count = 0
@@ -655,7 +670,7 @@ def test_follow_ups_count_only_without_a_later_interaction():
     assign(e, a)
     first = log(a, e, days_ago=10, follow_up_in=2)
     db.session.flush()
-    from crm.service.views import workspace_rows as rows_for
+    from crm.service.workspace import workspace_rows as rows_for
 
     [row] = rows_for(a, None, local_today())
     assert row.overdue_follow_ups == 1 and row.follow_up_due == first.next_follow_up
