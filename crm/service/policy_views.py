@@ -28,7 +28,6 @@ from crm.core.pagination import paginate, parse_page_args
 from crm.core.time import local_today
 from crm.enterprises.domain import search_statement
 from crm.enterprises.models import Enterprise
-from crm.enterprises.views import FIELD_LABELS, VALUE_LABELS
 from crm.extensions import db
 from crm.reference.models import County
 from crm.service import policy
@@ -326,7 +325,6 @@ def detail(delivery_id: int):
     return render_template(
         "service/policy/detail.html", delivery=delivery, forms=forms, editable=editable, page_error=page_error,
         late=policy.is_late(delivery), warnings=policy.warnings_of(delivery), history=history,
-        field_labels=FIELD_LABELS.get(policy.ENTITY, {}), value_labels=VALUE_LABELS.get(policy.ENTITY, {}),
     ), status
 
 
