@@ -9,7 +9,6 @@ enterprise also needs EDIT, 404 when the caller may not even see it), calls ``cr
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Response, current_app, jsonify, request, url_for
@@ -35,6 +34,7 @@ from crm.api.openapi import (
     ref,
 )
 from crm.api.openapi import page_of as page_schema
+from crm.core import spreadsheet
 from crm.core.access import Action, can, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
 from crm.core.pagination import parse_page_args
@@ -381,16 +381,8 @@ def diff_editions(kind: str):
 
 # --- Excel -------------------------------------------------------------------------------------------------
 
-def _download(data: bytes, content_type: str, ascii_name: str, utf8_name: str) -> Response:
-    """An attachment named in Chinese (RFC 6266 ``filename*``) with an ASCII fallback for old clients."""
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name)}"
-    return Response(data, content_type=content_type,
-                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
-
-
 def _export(edition: RosterEdition, data: bytes, content_type: str, extension: str) -> Response:
-    return _download(data, content_type, f"{edition.kind.value}_{edition.period}.{extension}",
-                     excel.export_filename(edition, extension))
+    return spreadsheet.download(data, content_type, excel.export_filename(edition, extension))
 
 
 @bp.get("/rosters/<kind>/editions/<period>/export.xlsx")
@@ -409,8 +401,7 @@ def export_csv(kind: str, period: str):
 def import_template(kind: str):
     """The empty XLSX to fill in for an import (the official columns)."""
     roster = domain.parse_kind(kind)
-    return _download(excel.template_xlsx(roster), XLSX_MIMETYPE, f"{roster.value}_template.xlsx",
-                     excel.template_filename(roster))
+    return spreadsheet.download(excel.template_xlsx(roster), XLSX_MIMETYPE, excel.template_filename(roster))
 
 
 def _upload() -> tuple[str, bytes]:

@@ -14,10 +14,9 @@ Routes register on :data:`crm.api.bp` when this module is imported (``from crm.a
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Response, request, url_for
+from flask import request, url_for
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
@@ -38,6 +37,7 @@ from crm.api.openapi import (
 )
 from crm.api.openapi import page_of as page_schema
 from crm.auth.models import SPECIALTY_LABELS, Specialty, User
+from crm.core import spreadsheet
 from crm.core.access import Action, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
 from crm.core.parsing import parse_id
@@ -322,12 +322,7 @@ def export_requests():
     stmt = request_domain.requests_statement(current_user(), **_request_filters())
     stmt = _with_relations(stmt.order_by(None).order_by(ServiceRequest.raised_on, ServiceRequest.id))
     data = ledger_xlsx(db.session.scalars(stmt))
-    today = local_today()
-    utf8_name = ledger_filename(today)
-    disposition = (f"attachment; filename=\"requests_{today.strftime('%Y%m%d')}.xlsx\"; "
-                   f"filename*=UTF-8''{quote(utf8_name)}")
-    return Response(data, content_type=XLSX_MIMETYPE,
-                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    return spreadsheet.download(data, XLSX_MIMETYPE, ledger_filename(local_today()))
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------------------

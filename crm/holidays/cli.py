@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from crm.auth.models import User
+from crm.core import spreadsheet
 from crm.core.errors import ValidationFailed
 from crm.extensions import db
 from crm.holidays import domain
@@ -55,7 +56,7 @@ def import_command(year: int, file: Path, username: str | None) -> None:
             raise click.ClickException(f"用户 {username} 不存在")
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and file.stat().st_size > limit:
-        raise click.ClickException(f"文件过大:不能超过 {domain.format_bytes(limit)}")
+        raise click.ClickException(f"文件过大:不能超过 {spreadsheet.size_text(limit)}")
     try:
         rows = domain.read_rows(file.name, file.read_bytes(), max_bytes=limit)
         result = domain.import_year(actor, year, rows)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,6 +29,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from crm.core import spreadsheet
 from crm.core.audit import record
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.time import local_today, utcnow
@@ -531,26 +531,22 @@ def delete_day(actor: Any, row: SpecialDay) -> None:
 
 # --- files: CSV / XLSX in, templates out -------------------------------------------------------------------
 
-XLSX_MAX_ENTRIES = 500
-XLSX_MAX_UNCOMPRESSED = 50 * 1024 * 1024
-XLSX_MAX_RATIO = 200
-
-
-def format_bytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{max(1, size // 1024)} KB"
-
-
 def read_rows(filename: str, data: bytes, *, max_bytes: int | None = None) -> list[HolidayRow]:
     """Rows of a CSV or XLSX with the columns 日期, 类型 (放假/上班), 名称; refuses other files with a reason."""
     name = (filename or "").strip().lower()
-    if max_bytes is not None and len(data) > max_bytes:
-        raise FileRejected(f"文件过大:不能超过 {format_bytes(max_bytes)}", {"file": "文件过大"})
-    if name.endswith(".csv"):
-        records = _csv_records(data)
-    elif name.endswith(".xlsx"):
-        records = _xlsx_records(data)
-    else:
-        raise FileRejected("只能导入 CSV 或 XLSX 文件(.csv / .xlsx)", {"file": "文件类型不支持"})
+    try:
+        if max_bytes is not None:
+            spreadsheet.check_size(data, max_bytes)
+        if name.endswith(".csv"):
+            records = _csv_records(data)
+        elif name.endswith(".xlsx"):
+            records = _xlsx_records(data)
+        else:
+            raise FileRejected("只能导入 CSV 或 XLSX 文件(.csv / .xlsx)", {"file": "文件类型不支持"})
+    except FileRejected:
+        raise
+    except ValidationFailed as err:  # the spreadsheet checks' refusal, as this import's own
+        raise FileRejected(err.message, err.fields) from None
     return _rows_from_records(records)
 
 
@@ -572,40 +568,15 @@ def _csv_records(data: bytes) -> Iterable[tuple[int, Sequence[Any]]]:
         raise FileRejected(f"CSV 格式有误:{err}", {"file": "CSV 格式有误"}) from None
 
 
-def _check_zip(data: bytes) -> None:
-    """Refuse zip bombs before openpyxl inflates anything (PITFALLS: spreadsheets)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise FileRejected("文件不是有效的 XLSX 工作簿(可用 Excel 或 WPS 另存为 .xlsx)",
-                           {"file": "不是有效的 XLSX"}) from None
-    total = sum(entry.file_size for entry in entries)
-    packed = sum(entry.compress_size for entry in entries) or 1
-    if len(entries) > XLSX_MAX_ENTRIES or total > XLSX_MAX_UNCOMPRESSED or total / packed > XLSX_MAX_RATIO:
-        raise FileRejected("XLSX 文件内容异常(解压后过大),已拒绝", {"file": "文件内容异常"})
-
-
 def _xlsx_records(data: bytes) -> Iterable[tuple[int, Sequence[Any]]]:
-    from openpyxl import load_workbook
-
-    _check_zip(data)
+    workbook = spreadsheet.open_xlsx(data)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged workbook; none is a server error
-        raise FileRejected("无法读取该 XLSX 工作簿,请检查文件是否损坏", {"file": "无法读取"}) from None
-    try:
-        sheet = workbook.worksheets[0]
         records = []
-        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for line, values in spreadsheet.sheet_rows(workbook.worksheets[0]):
             records.append((line, values))
             if line > MAX_IMPORT_ROWS + 50:
                 raise FileRejected(f"数据行过多:一年的安排最多{MAX_IMPORT_ROWS}行", {"file": "行数过多"})
         return records
-    except FileRejected:
-        raise
-    except Exception:
-        raise FileRejected("无法读取该 XLSX 工作簿,请检查文件是否损坏", {"file": "无法读取"}) from None
     finally:
         workbook.close()
 
@@ -652,24 +623,17 @@ def _rows_from_records(records: Iterable[tuple[int, Sequence[Any]]]) -> list[Hol
 
 def template_csv() -> bytes:
     """The import template as CSV (UTF-8 with BOM, so Excel shows the Chinese header)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(TEMPLATE_HEADER)
-    return buffer.getvalue().encode("utf-8-sig")
+    return spreadsheet.csv_bytes(TEMPLATE_HEADER)
 
 
 def template_xlsx() -> bytes:
     """The import template: a header row on the first sheet and a second sheet explaining it with examples."""
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "节假日安排"
-    _write_text_row(sheet, 1, TEMPLATE_HEADER)
-    sheet.column_dimensions["A"].width = 14
-    sheet.column_dimensions["B"].width = 10
-    sheet.column_dimensions["C"].width = 16
+    workbook = spreadsheet.new_workbook()
+    spreadsheet.Table(workbook, "节假日安排", TEMPLATE_HEADER, widths={"日期": 14, "类型": 10, "名称": 16})
     notes = workbook.create_sheet("说明")
-    lines = [
+    notes.column_dimensions["A"].width = 14
+    notes.column_dimensions["B"].width = 70
+    spreadsheet.text_lines(notes, [
         ("说明", ""),
         ("日期", "YYYY-MM-DD,例如 2027-10-01;每个日期一行,同一年内不能重复"),
         ("类型", "放假:法定节假日及连休的每一天(含周末);上班:调休上班的周六或周日"),
@@ -678,18 +642,5 @@ def template_xlsx() -> bytes:
         ("2025-10-01", "放假 国庆节"),
         ("2025-09-28", "上班 国庆节(周日调休上班)"),
         ("注意", "导入时全部行校验通过才会写入,并替换该年已有的全部安排"),
-    ]
-    for index, line in enumerate(lines, start=1):
-        _write_text_row(notes, index, line)
-    notes.column_dimensions["A"].width = 14
-    notes.column_dimensions["B"].width = 70
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _write_text_row(sheet: Any, row: int, values: Sequence[str]) -> None:
-    for column, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=column)
-        cell.value = value
-        cell.data_type = "s"  # never a formula (PITFALLS: spreadsheets)
+    ])
+    return spreadsheet.workbook_bytes(workbook)

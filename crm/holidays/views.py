@@ -7,15 +7,15 @@ commissioners are refused. Rules live in ``crm.holidays.domain``; each view pars
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.auth.models import Role
+from crm.core import spreadsheet
 from crm.core.access import Action, can, require
 from crm.core.errors import DomainError, Forbidden, NotFound
 from crm.core.time import local_today
@@ -28,7 +28,6 @@ bp = Blueprint("holidays", __name__, url_prefix="/admin/holidays")
 
 VIEW_ROLES = (Role.ADMIN, Role.COORDINATOR, Role.LEADER)
 SEED_YEARS = range(2024, 2027)
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ID = 2**31 - 1  # larger ids cannot exist, and PostgreSQL would refuse them in the query
 
 
@@ -56,7 +55,7 @@ def _year_arg(default: int | None = None) -> int:
 def _too_large_message() -> str:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit:
-        return f"上传的文件过大:不能超过 {domain.format_bytes(limit)},请检查文件后重试"
+        return f"上传的文件过大:不能超过 {spreadsheet.size_text(limit)},请检查文件后重试"
     return "上传的文件过大"
 
 
@@ -90,7 +89,7 @@ def _render(year: int, *, day_form: DayForm | None = None, import_form: ImportFo
         kind_labels=domain.KIND_LABELS,
         weekday_label=domain.weekday_label,
         missing_message=domain.missing_data_message([year]) if not selected.loaded else "",
-        max_upload=domain.format_bytes(current_app.config["MAX_CONTENT_LENGTH"])
+        max_upload=spreadsheet.size_text(current_app.config["MAX_CONTENT_LENGTH"])
         if current_app.config.get("MAX_CONTENT_LENGTH") else "",
     ), status
 
@@ -201,13 +200,12 @@ def seed():
 def template(fmt: str):
     _require_view()
     if fmt == "xlsx":
-        data, mimetype = domain.template_xlsx(), XLSX_MIME
+        data, mimetype = domain.template_xlsx(), spreadsheet.XLSX_MIMETYPE
     elif fmt == "csv":
-        data, mimetype = domain.template_csv(), "text/csv; charset=utf-8"
+        data, mimetype = domain.template_csv(), spreadsheet.CSV_MIMETYPE
     else:
         raise NotFound("模板只有 XLSX 和 CSV 两种")
-    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
-                     download_name=f"节假日安排导入模板.{fmt}")
+    return spreadsheet.download(data, mimetype, f"节假日安排导入模板.{fmt}")
 
 
 def _attach_errors(form: Any, err: DomainError) -> None:

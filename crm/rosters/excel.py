@@ -35,12 +35,9 @@ Import (XLSX only)
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
@@ -48,17 +45,14 @@ from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
-from defusedxml import ElementTree as SafeElementTree
 from flask import current_app
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from crm.auth.models import User
+from crm.core import spreadsheet
 from crm.core.errors import DomainError, NotFound, ValidationFailed
+from crm.core.spreadsheet import CSV_MIMETYPE, XLSX_MIMETYPE  # noqa: F401 - the views' content types
 from crm.core.time import utcnow
 from crm.enterprises.domain import name_key, normalise_uscc, uscc_error
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -87,27 +81,6 @@ HEADER_SEARCH_ROWS = 10  # the import looks for the header in this many rows at 
 PROGRESS_EVERY = 100  # rows between progress callbacks
 FILE_FIELD = "文件"
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIMETYPE = "text/csv; charset=utf-8"
-
-# Zip checks before openpyxl opens anything. Overridable in the app config under the same names.
-ROSTER_IMPORT_MAX_ZIP_ENTRIES = 1000
-ROSTER_IMPORT_MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-ROSTER_IMPORT_MAX_ZIP_RATIO = 100  # uncompressed / compressed, for members (and totals) over 1 MB
-_RATIO_FLOOR = 1024 * 1024
-_MAX_CONTENT_TYPES_BYTES = 1024 * 1024
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_SHEET_MAIN_TYPES = {
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
-}
-_MACRO_TYPES = {
-    "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
-    "application/vnd.ms-excel.template.macroEnabled.main+xml",
-}
-_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-
 # Header names the import understands, normalised (see _header_key), → the official column.
 _HEADER_ALIASES = {
     "序号": "序号",
@@ -128,37 +101,6 @@ _INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
 def columns_for(kind: RosterKind) -> list[str]:
     """The official header of a list: :data:`OFFICIAL_COLUMNS`, plus ``层级`` for the cultivation pool."""
     return OFFICIAL_COLUMNS + [TIER_COLUMN] if kind is RosterKind.CULTIVATION_POOL else list(OFFICIAL_COLUMNS)
-
-
-def needs_neutralising(text: str) -> bool:
-    """Would a spreadsheet take this text for a formula (``= + - @``, tab or CR first, or after spaces)?"""
-    return text.startswith(_FORMULA_START) or text.lstrip(" ").startswith(_FORMULA_START[:4])
-
-
-def _clean(value: Any) -> str:
-    """A value as export text: ``None`` → ``""``, characters XML cannot carry removed."""
-    if value is None:
-        return ""
-    return ILLEGAL_CHARACTERS_RE.sub("", str(value))
-
-
-def csv_cell(value: Any) -> str:
-    """A value as a neutralised CSV cell: ``'`` in front of anything a spreadsheet would run."""
-    text = _clean(value)
-    return "'" + text if needs_neutralising(text) else text
-
-
-def _xlsx_cell(ws, value: Any, font: Font | None = None) -> WriteOnlyCell | None:
-    text = _clean(value)
-    if not text and font is None:
-        return None
-    cell = WriteOnlyCell(ws, value=text)
-    cell.data_type = "s"  # never "f": openpyxl would make "=..." a formula
-    if needs_neutralising(text):
-        cell.quotePrefix = True
-    if font is not None:
-        cell.font = font
-    return cell
 
 
 def _entry_values(index: int, entry: RosterEntry, with_tier: bool) -> list[str]:
@@ -203,27 +145,13 @@ def template_filename(kind: RosterKind | str) -> str:
     return f"{ROSTER_SHORT_LABELS[kind]}_导入模板.xlsx"
 
 
+def _table(wb, sheet_name: str, title: str, columns: list[str]) -> spreadsheet.Table:
+    return spreadsheet.Table(wb, sheet_name, columns, title=title, widths=_WIDTHS,
+                             text_columns=["统一社会信用代码"])
+
+
 _WIDTHS = {"序号": 6, "企业名称": 32, "统一社会信用代码": 22, "区县": 10, "产业集群": 14, "配套类别": 10,
            "主要产品": 30, "成渝配套对象": 30, "入库理由": 40, "层级": 8}
-
-
-def _sheet(wb: Workbook, title: str, heading: str, columns: list[str]):
-    ws = wb.create_sheet(title)
-    for number, name in enumerate(columns, start=1):
-        letter = get_column_letter(number)
-        ws.column_dimensions[letter].width = _WIDTHS.get(name, 14)
-        if name == "统一社会信用代码":
-            ws.column_dimensions[letter].number_format = "@"  # typed codes stay text (leading zeros, 18 digits)
-    ws.freeze_panes = f"A{FIRST_DATA_ROW}"
-    ws.append([_xlsx_cell(ws, heading, Font(bold=True, size=14))])
-    ws.append([_xlsx_cell(ws, name, Font(bold=True)) for name in columns])
-    return ws
-
-
-def _save(wb: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def export_xlsx(edition: RosterEdition) -> bytes:
@@ -231,15 +159,12 @@ def export_xlsx(edition: RosterEdition) -> bytes:
 
     Every cell is text; nothing in it can run as a formula. The file can be imported back as it is.
     """
-    columns = columns_for(edition.kind)
-    wb = Workbook(write_only=True)
-    ws = _sheet(wb, sheet_name_of(edition.kind, edition.period), title_of(edition), columns)
-    last = HEADER_ROW
+    wb = spreadsheet.new_workbook()
+    table = _table(wb, sheet_name_of(edition.kind, edition.period), title_of(edition), columns_for(edition.kind))
     for values in _rows(edition):
-        ws.append([_xlsx_cell(ws, value) for value in values])
-        last += 1
-    ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(columns))}{last}"
-    return _save(wb)
+        table.append(values)
+    table.close()
+    return spreadsheet.workbook_bytes(wb)
 
 
 def export_csv(edition: RosterEdition) -> bytes:
@@ -247,12 +172,7 @@ def export_csv(edition: RosterEdition) -> bytes:
 
     Cells starting with ``= + - @``, a tab or CR are prefixed with ``'`` so no spreadsheet runs them.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns_for(edition.kind))
-    for values in _rows(edition):
-        writer.writerow([csv_cell(value) for value in values])
-    return buffer.getvalue().encode("utf-8-sig")
+    return spreadsheet.csv_bytes(columns_for(edition.kind), _rows(edition))
 
 
 def template_xlsx(kind: RosterKind | str) -> bytes:
@@ -263,9 +183,9 @@ def template_xlsx(kind: RosterKind | str) -> bytes:
     """
     kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
     columns = columns_for(kind)
-    wb = Workbook(write_only=True)
-    ws = _sheet(wb, "导入模板", f"{ROSTER_LABELS[kind]}导入模板(第{HEADER_ROW}行为表头,请勿修改;"
-                f"从第{FIRST_DATA_ROW}行起每行一家企业)", columns)
+    wb = spreadsheet.new_workbook()
+    ws = _table(wb, "导入模板", f"{ROSTER_LABELS[kind]}导入模板(第{HEADER_ROW}行为表头,请勿修改;"
+                f"从第{FIRST_DATA_ROW}行起每行一家企业)", columns).ws
     if kind is RosterKind.CULTIVATION_POOL:
         letter = get_column_letter(len(columns))
         tiers = ",".join(TIER_LABELS.values())
@@ -291,26 +211,11 @@ def template_xlsx(kind: RosterKind | str) -> bytes:
         lines.append("7. 层级填写 龙头、链主 或 培育;新入库企业不填时按“培育”处理。")
         example += ";层级 培育"
     lines.append(example)
-    for number, line in enumerate(lines):
-        notes.append([_xlsx_cell(notes, line, Font(bold=True) if number == 0 else None)])
-    return _save(wb)
+    spreadsheet.text_lines(notes, ([line] for line in lines), bold_first=True)
+    return spreadsheet.workbook_bytes(wb)
 
 
 # --- file checks ---------------------------------------------------------------------------------------------
-
-def _refuse(message: str) -> ValidationFailed:
-    return ValidationFailed(message, {"file": message})
-
-
-def _size_text(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:.1f} MB"
-    return f"{max(size // 1024, 1)} KB"
-
-
-def _limit(name: str, default: int) -> int:
-    return int(current_app.config.get(name) or default)
-
 
 def check_file(filename: str | None, data: bytes) -> None:
     """Refuse a file that cannot be imported, before any work: raises ``ValidationFailed`` whose
@@ -323,11 +228,9 @@ def check_file(filename: str | None, data: bytes) -> None:
     and read with openpyxl only when that count comes near the limit. ``import_rows`` applies the same limits.
     """
     if not (filename or "").strip().lower().endswith(".xlsx"):
-        raise _refuse("只能导入 Excel 工作簿(.xlsx)文件;.xls 或 .csv 文件请先在 Excel 中“另存为”.xlsx")
-    max_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
-    if max_bytes and len(data) > max_bytes:
-        raise _refuse(f"文件过大({_size_text(len(data))}),上限为 {_size_text(max_bytes)}")
-    workbook = _load(data)
+        raise spreadsheet.refuse("只能导入 Excel 工作簿(.xlsx)文件;.xls 或 .csv 文件请先在 Excel 中“另存为”.xlsx")
+    spreadsheet.check_size(data)
+    workbook = spreadsheet.open_xlsx(data)
     try:
         max_rows = _max_rows()
         if _row_bound(data) <= max_rows:
@@ -342,50 +245,7 @@ def check_file(filename: str | None, data: bytes) -> None:
 
 
 def _max_rows() -> int:
-    return _limit("ROSTER_IMPORT_MAX_ROWS", 20000)
-
-
-def _check_package(data: bytes) -> None:
-    """The bytes are an XLSX package and safe to unzip: checked from the zip directory, before parsing."""
-    if not data:
-        raise _refuse("文件为空")
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _refuse("该文件是旧版 .xls 或加密的工作簿,请在 Excel 中另存为不加密的 .xlsx 后再导入")
-    if not data.startswith(b"PK"):
-        raise _refuse("文件内容不是 Excel 工作簿(.xlsx),可能是改了扩展名的 CSV 或文本文件")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise _refuse("文件已损坏或不是 Excel 工作簿(.xlsx)") from None
-    with archive:
-        if len(members) > _limit("ROSTER_IMPORT_MAX_ZIP_ENTRIES", ROSTER_IMPORT_MAX_ZIP_ENTRIES):
-            raise _refuse("文件结构异常(压缩包内文件过多),已拒绝")
-        total = sum(member.file_size for member in members)
-        compressed = sum(member.compress_size for member in members)
-        ratio = _limit("ROSTER_IMPORT_MAX_ZIP_RATIO", ROSTER_IMPORT_MAX_ZIP_RATIO)
-        if total > _limit("ROSTER_IMPORT_MAX_UNZIPPED_BYTES", ROSTER_IMPORT_MAX_UNZIPPED_BYTES):
-            raise _refuse(f"文件解压后过大({_size_text(total)}),已拒绝")
-        if total > _RATIO_FLOOR and total > ratio * max(compressed, 1):
-            raise _refuse("文件压缩比异常(疑似压缩炸弹),已拒绝")
-        for member in members:
-            if member.flag_bits & 0x1:
-                raise _refuse("工作簿已加密,请取消密码后再导入")
-            if member.file_size > _RATIO_FLOOR and member.file_size > ratio * max(member.compress_size, 1):
-                raise _refuse("文件压缩比异常(疑似压缩炸弹),已拒绝")
-        names = {member.filename: member for member in members}
-        types = names.get("[Content_Types].xml")
-        if types is None or types.file_size > _MAX_CONTENT_TYPES_BYTES:
-            raise _refuse("文件内容不是 Excel 工作簿(.xlsx)")
-        try:
-            root = SafeElementTree.fromstring(archive.read(types))
-        except Exception:  # noqa: BLE001 - defusedxml refusals, parse errors, bad CRC: all "not a workbook"
-            raise _refuse("文件已损坏或不是 Excel 工作簿(.xlsx)") from None
-    content_types = {element.get("ContentType", "") for element in root.iter() if element.tag.endswith("Override")}
-    if content_types & _MACRO_TYPES:
-        raise _refuse("不支持含宏的工作簿(.xlsm),请另存为 .xlsx 后再导入")
-    if not content_types & _SHEET_MAIN_TYPES or _WORKSHEET_TYPE not in content_types:
-        raise _refuse("文件内容不是 Excel 工作簿(.xlsx),可能是改了扩展名的其他 Office 文件或压缩包")
+    return int(current_app.config.get("ROSTER_IMPORT_MAX_ROWS") or 20000)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -429,58 +289,16 @@ def _is_empty(values: tuple, serial: int | None) -> bool:
     return all(_blank(value) for index, value in enumerate(values) if index != serial)
 
 
-_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,32}:)?row[\s/>]")
-_WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
-
-
 def _row_bound(data: bytes) -> int:
-    """An upper bound of the data rows of any sheet: its ``<row>`` elements minus the header, counted in the
-    decompressed XML (already bounded by the zip checks) without parsing it."""
-    best = 0
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.infolist():
-            if not _WORKSHEET_PART.fullmatch(member.filename):
-                continue
-            count, tail = 0, b""
-            with archive.open(member) as stream:
-                while chunk := stream.read(1 << 20):
-                    block = tail + chunk
-                    count += sum(1 for match in _ROW_TAG.finditer(block) if match.end() > len(tail))
-                    tail = block[-64:]
-            best = max(best, count - 1)
-    return best
-
-
-def _load(data: bytes):
-    """The workbook, opened with openpyxl in read-only mode (defusedxml underneath), after the zip checks."""
-    _check_package(data)
-    try:
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a broken package
-        log.info("roster import: unreadable workbook", exc_info=True)
-        raise _refuse("无法读取该文件:文件已损坏或不是有效的 Excel 工作簿(.xlsx)") from None
-
-
-def _sheet_rows(worksheet) -> Iterator[tuple[int, tuple]]:
-    """(spreadsheet row number, values) of a sheet; a broken sheet part is refused as unreadable."""
-    worksheet.reset_dimensions()  # never trust the stored dimension: it may cut rows off or add a million
-    rows = enumerate(worksheet.iter_rows(values_only=True), start=1)
-    while True:
-        try:
-            item = next(rows)
-        except StopIteration:
-            return
-        except Exception:  # noqa: BLE001 - a broken sheet part shows only while iterating
-            log.info("roster import: unreadable worksheet", exc_info=True)
-            raise _refuse("无法读取该文件:工作表内容已损坏") from None
-        yield item
+    """An upper bound of the data rows (the header row not counted), see :func:`spreadsheet.row_bound`."""
+    return max(spreadsheet.row_bound(data) - 1, 0)
 
 
 def _find_header(workbook) -> tuple[int, dict[str, int], Iterator[tuple[int, tuple]]] | None:
     """The header row of the first sheet that has one (among its first rows), its columns, and its remaining
     rows, or ``None``."""
     for worksheet in workbook.worksheets:
-        rows = _sheet_rows(worksheet)
+        rows = spreadsheet.sheet_rows(worksheet)
         for number, values in rows:
             if number > HEADER_SEARCH_ROWS:
                 break
@@ -500,7 +318,7 @@ def _data_rows(rows: Iterator[tuple[int, tuple]], columns: dict[str, int],
             continue
         count += 1
         if count > max_rows:
-            raise _refuse(f"数据行过多:超过 {max_rows} 行的上限,请分批导入")
+            raise spreadsheet.refuse(f"数据行过多:超过 {max_rows} 行的上限,请分批导入")
         yield number, values
 
 
@@ -604,7 +422,7 @@ def import_rows(edition: RosterEdition, data: bytes, actor: Any, *,
     domain.ensure_editable(edition)
     edition_id = edition.id
     max_rows = _max_rows()
-    workbook = _load(data)
+    workbook = spreadsheet.open_xlsx(data)
     result = ImportResult(ok=False)
     try:
         found = _find_header(workbook)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from io import BytesIO
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +25,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -34,6 +32,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from crm.core import spreadsheet
 from crm.core.access import Action, can, require, scope_enterprises
 from crm.core.errors import Conflict, DomainError, ValidationFailed
 from crm.core.pagination import Page, paginate, parse_page_args
@@ -477,31 +476,25 @@ def entry_remove(kind: str, period: str, enterprise_id: int):
 
 # --- Excel ---------------------------------------------------------------------------------------------------
 
-def _download(data: bytes, mimetype: str, filename: str):
-    response = send_file(BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.route("/<kind>/<period>/export.xlsx")
 @login_required
 def export_xlsx(kind: str, period: str):
     edition = _load_edition(kind, period)
-    return _download(excel.export_xlsx(edition), excel.XLSX_MIMETYPE, excel.export_filename(edition, "xlsx"))
+    return spreadsheet.download(excel.export_xlsx(edition), excel.XLSX_MIMETYPE, excel.export_filename(edition, "xlsx"))
 
 
 @bp.route("/<kind>/<period>/export.csv")
 @login_required
 def export_csv(kind: str, period: str):
     edition = _load_edition(kind, period)
-    return _download(excel.export_csv(edition), excel.CSV_MIMETYPE, excel.export_filename(edition, "csv"))
+    return spreadsheet.download(excel.export_csv(edition), excel.CSV_MIMETYPE, excel.export_filename(edition, "csv"))
 
 
 @bp.route("/<kind>/template.xlsx")
 @login_required
 def template_xlsx(kind: str):
     roster = _kind(kind)
-    return _download(excel.template_xlsx(roster), excel.XLSX_MIMETYPE, excel.template_filename(roster))
+    return spreadsheet.download(excel.template_xlsx(roster), excel.XLSX_MIMETYPE, excel.template_filename(roster))
 
 
 @bp.route("/<kind>/<period>/import", methods=["POST"])

@@ -16,10 +16,9 @@ runs, then one commit. Two people writing at once therefore queue, and the secon
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -28,6 +27,7 @@ from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from crm.auth.models import Role, Specialty, User
+from crm.core import spreadsheet
 from crm.core.access import Action, can, require, scope_enterprises
 from crm.core.errors import DomainError, Forbidden, ValidationFailed
 from crm.core.pagination import paginate, parse_page_args
@@ -427,10 +427,7 @@ def requests_export():
     stmt = _with_relations(stmt.order_by(None).order_by(ServiceRequest.raised_on, ServiceRequest.id))
     today = local_today()
     data = ledger_xlsx(db.session.scalars(stmt), today=today)
-    disposition = (f"attachment; filename=\"requests_{today.strftime('%Y%m%d')}.xlsx\"; "
-                   f"filename*=UTF-8''{quote(ledger_filename(today))}")
-    return Response(data, content_type=XLSX_MIMETYPE,
-                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    return spreadsheet.download(data, XLSX_MIMETYPE, ledger_filename(today))
 
 
 # --- 诉求: raising -------------------------------------------------------------------------------------------

@@ -502,7 +502,7 @@ def test_check_file_refuses_zip_bombs(app, monkeypatch):
     assert len(bomb) < 100 * 1024
     assert "压缩" in refused("名单.xlsx", bomb)
     assert "文件过多" in refused("名单.xlsx", with_member("xl/media/tiny", 1, count=1001))
-    monkeypatch.setitem(app.config, "ROSTER_IMPORT_MAX_UNZIPPED_BYTES", 10_000)
+    monkeypatch.setitem(app.config, "SPREADSHEET_MAX_UNZIPPED_BYTES", 10_000)
     assert "解压后过大" in refused("名单.xlsx", original)
 
 
