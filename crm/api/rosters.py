@@ -2,7 +2,7 @@
 
 Each endpoint loads the edition, asks ``access.require`` (VIEW refused → 404, a write refused → 403; an entry's
 enterprise also needs EDIT, 404 when the caller may not even see it), calls ``crm.rosters.domain`` (or
-``crm.rosters.excel``), commits once and serialises. The domain refuses every change to a frozen edition (409
+``exports`` / ``imports``), commits once and serialises. The domain refuses every change to a frozen edition (409
 ``frozen``) or one in review (409 ``in_review``); the checks here only make that refusal come first.
 """
 
@@ -42,7 +42,7 @@ from crm.core.parsing import check_version
 from crm.core.time import isoformat_local
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.rosters import domain, excel
+from crm.rosters import domain, exports, imports
 from crm.rosters.models import (
     ROSTER_LABELS,
     TIER_LABELS,
@@ -53,8 +53,8 @@ from crm.rosters.models import (
     Tier,
 )
 
-XLSX_MIMETYPE = excel.XLSX_MIMETYPE
-CSV_MIMETYPE = excel.CSV_MIMETYPE  # text/csv; charset=utf-8 (the file has a BOM, for Excel)
+XLSX_MIMETYPE = spreadsheet.XLSX_MIMETYPE
+CSV_MIMETYPE = spreadsheet.CSV_MIMETYPE  # text/csv; charset=utf-8 (the file has a BOM, for Excel)
 KINDS = [k.value for k in RosterKind]
 STATUSES = [s.value for s in EditionStatus]
 TIERS = [t.value for t in Tier]
@@ -382,26 +382,26 @@ def diff_editions(kind: str):
 # --- Excel -------------------------------------------------------------------------------------------------
 
 def _export(edition: RosterEdition, data: bytes, content_type: str, extension: str) -> Response:
-    return spreadsheet.download(data, content_type, excel.export_filename(edition, extension))
+    return spreadsheet.download(data, content_type, exports.export_filename(edition, extension))
 
 
 @bp.get("/rosters/<kind>/editions/<period>/export.xlsx")
 def export_xlsx(kind: str, period: str):
     edition = _load_edition(kind, period, Action.VIEW)
-    return _export(edition, excel.export_xlsx(edition), XLSX_MIMETYPE, "xlsx")
+    return _export(edition, exports.export_xlsx(edition), XLSX_MIMETYPE, "xlsx")
 
 
 @bp.get("/rosters/<kind>/editions/<period>/export.csv")
 def export_csv(kind: str, period: str):
     edition = _load_edition(kind, period, Action.VIEW)
-    return _export(edition, excel.export_csv(edition), CSV_MIMETYPE, "csv")
+    return _export(edition, exports.export_csv(edition), CSV_MIMETYPE, "csv")
 
 
 @bp.get("/rosters/<kind>/template.xlsx")
 def import_template(kind: str):
     """The empty XLSX to fill in for an import (the official columns)."""
     roster = domain.parse_kind(kind)
-    return spreadsheet.download(excel.template_xlsx(roster), XLSX_MIMETYPE, excel.template_filename(roster))
+    return spreadsheet.download(exports.template_xlsx(roster), XLSX_MIMETYPE, exports.template_filename(roster))
 
 
 def _upload() -> tuple[str, bytes]:
@@ -427,8 +427,8 @@ def import_entries(kind: str, period: str):
     edition = _load_edition(kind, period, Action.EDIT)
     domain.ensure_editable(edition)  # a frozen edition refuses before the file is even read
     filename, data = _upload()
-    excel.check_file(filename, data)
-    result = excel.import_rows(edition, data, current_user())
+    imports.check_file(filename, data)
+    result = imports.import_rows(edition, data, current_user())
     if not result.ok:
         db.session.rollback()  # all or nothing
         return _import_failed(result.problems, result.summary)

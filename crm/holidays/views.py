@@ -20,7 +20,7 @@ from crm.core.access import Action, can, require
 from crm.core.errors import DomainError, Forbidden, NotFound
 from crm.core.time import local_today
 from crm.extensions import db
-from crm.holidays import domain
+from crm.holidays import domain, workdays
 from crm.holidays.forms import ActionForm, DayForm, ImportForm
 from crm.holidays.models import SpecialDay
 
@@ -71,7 +71,7 @@ def _render(year: int, *, day_form: DayForm | None = None, import_form: ImportFo
             report: domain.ImportRejected | None = None, status: int = 200):
     statuses = domain.year_statuses()
     selected = next((s for s in statuses if s.year == year), None) or domain.YearStatus(
-        year=year, loaded=domain.year_has_data(year))
+        year=year, loaded=workdays.year_has_data(year))
     manage = can(current_user, Action.MANAGE_USERS)
     if import_form is None:
         import_form = ImportForm(formdata=None)
@@ -87,8 +87,8 @@ def _render(year: int, *, day_form: DayForm | None = None, import_form: ImportFo
         action_form=ActionForm(),
         report=report,
         kind_labels=domain.KIND_LABELS,
-        weekday_label=domain.weekday_label,
-        missing_message=domain.missing_data_message([year]) if not selected.loaded else "",
+        weekday_label=workdays.weekday_label,
+        missing_message=workdays.missing_data_message([year]) if not selected.loaded else "",
         max_upload=spreadsheet.size_text(current_app.config["MAX_CONTENT_LENGTH"])
         if current_app.config.get("MAX_CONTENT_LENGTH") else "",
     ), status

@@ -45,7 +45,7 @@ def refresh_deadline(period: str) -> date:
 
 def refresh_deadline_reminder(fire_time: datetime) -> str:
     """Remind coordinators when a draft is still unpublished N working days (or fewer) before the deadline."""
-    from crm.holidays.domain import missing_data_message, working_days_before
+    from crm.holidays.workdays import missing_data_message, working_days_before
     from crm.notifications.domain import notify_role
 
     today = fire_time.astimezone(SHANGHAI).date()

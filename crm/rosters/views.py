@@ -1,7 +1,7 @@
 """Roster pages: the published lists, each list's editions, one edition (entries, review, import), an entry,
 the diff between two editions, the Excel downloads and the import's progress.
 
-Each view loads, asks ``access.require``, calls a ``crm.rosters.domain`` (or ``crm.rosters.excel``) function,
+Each view loads, asks ``access.require``, calls a ``crm.rosters.domain`` (or ``exports``/``imports``) function,
 commits once and renders or redirects. The rules live in the domain: a frozen edition refuses every change
 there, whatever the page shows. A refused change is rolled back whole; its message goes next to its field when
 the page shows that field, and is flashed otherwise. Nothing here answers 500 for a refusal.
@@ -41,7 +41,7 @@ from crm.core.time import utcnow
 from crm.enterprises.domain import search_statement
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.rosters import domain, excel
+from crm.rosters import domain, exports, import_jobs, imports
 from crm.rosters.forms import (
     ConfirmForm,
     DiffForm,
@@ -480,21 +480,24 @@ def entry_remove(kind: str, period: str, enterprise_id: int):
 @login_required
 def export_xlsx(kind: str, period: str):
     edition = _load_edition(kind, period)
-    return spreadsheet.download(excel.export_xlsx(edition), excel.XLSX_MIMETYPE, excel.export_filename(edition, "xlsx"))
+    return spreadsheet.download(exports.export_xlsx(edition), spreadsheet.XLSX_MIMETYPE,
+                                exports.export_filename(edition, "xlsx"))
 
 
 @bp.route("/<kind>/<period>/export.csv")
 @login_required
 def export_csv(kind: str, period: str):
     edition = _load_edition(kind, period)
-    return spreadsheet.download(excel.export_csv(edition), excel.CSV_MIMETYPE, excel.export_filename(edition, "csv"))
+    return spreadsheet.download(exports.export_csv(edition), spreadsheet.CSV_MIMETYPE,
+                                exports.export_filename(edition, "csv"))
 
 
 @bp.route("/<kind>/template.xlsx")
 @login_required
 def template_xlsx(kind: str):
     roster = _kind(kind)
-    return spreadsheet.download(excel.template_xlsx(roster), excel.XLSX_MIMETYPE, excel.template_filename(roster))
+    return spreadsheet.download(exports.template_xlsx(roster), spreadsheet.XLSX_MIMETYPE,
+                                exports.template_filename(roster))
 
 
 @bp.route("/<kind>/<period>/import", methods=["POST"])
@@ -510,7 +513,7 @@ def import_file(kind: str, period: str):
     filename = clean_filename(upload.filename or "import.xlsx")
     data = upload.read()
     try:
-        excel.check_file(filename, data)
+        imports.check_file(filename, data)
     except DomainError as err:
         db.session.rollback()
         form.file.errors = [err.fields.get("file", err.message)]
@@ -527,7 +530,7 @@ def _start_import(import_id: int, data: bytes) -> None:
     """Check and write in the background (the page polls its progress); synchronously under test."""
     app = current_app._get_current_object()
     if app.testing:
-        excel.run_import_record(import_id, data)
+        import_jobs.run_import_record(import_id, data)
         return
     threading.Thread(target=_run_import, args=(app, import_id, data), name=f"roster-import-{import_id}",
                      daemon=True).start()
@@ -536,7 +539,7 @@ def _start_import(import_id: int, data: bytes) -> None:
 def _run_import(app: Flask, import_id: int, data: bytes) -> None:
     with app.app_context():
         try:
-            excel.run_import_record(import_id, data)
+            import_jobs.run_import_record(import_id, data)
         except Exception:
             log.exception("roster import %s failed", import_id)
         finally:

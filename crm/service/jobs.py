@@ -102,7 +102,7 @@ def _active(user: User | None) -> list[User]:
 
 
 def _missing_holidays_note(*days: date) -> str:
-    from crm.holidays.domain import missing_data_message, year_has_data
+    from crm.holidays.workdays import missing_data_message, year_has_data
 
     return missing_data_message({day.year for day in days if not year_has_data(day.year)})
 
@@ -113,10 +113,10 @@ def escalation_cutoff(today: date, grace: int) -> date:
     """The latest due date whose request, still open today, is ``grace`` working days overdue or more.
 
     "N working days after the due date" counts the working days in ``(due_date, today]`` (as
-    ``crm.holidays.domain.add_working_days`` does): escalate when ``add_working_days(due_date, grace) <= today``.
+    ``crm.holidays.workdays.add_working_days`` does): escalate when ``add_working_days(due_date, grace) <= today``.
     Walking back from today touches only a handful of days, whatever the number of requests.
     """
-    from crm.holidays.domain import is_working_day
+    from crm.holidays.workdays import is_working_day
 
     day, counted = today, 0
     while counted < grace:

@@ -59,7 +59,7 @@ from crm.core.parsing import parse_id
 from crm.core.time import local_today, utcnow
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.holidays.domain import add_working_days, is_working_day, missing_data_message, next_working_day
+from crm.holidays.workdays import add_working_days, is_working_day, missing_data_message, next_working_day
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, begin_write, check_version, parse_date
 from crm.service.models import (

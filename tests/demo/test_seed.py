@@ -270,7 +270,7 @@ def test_demo_password_comes_from_the_environment(monkeypatch):
 
 def test_lists_published_each_half_year_and_the_current_refresh_in_progress(ctx):
     from crm.core.time import local_today
-    from crm.holidays.domain import year_has_data
+    from crm.holidays.workdays import year_has_data
     from crm.rosters import domain as roster_domain
     from crm.rosters.models import EditionStatus, RosterKind
 

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from crm.extensions import db
-from crm.holidays.domain import is_working_day, load_from_chinese_calendar
+from crm.holidays.domain import load_from_chinese_calendar
 from crm.holidays.models import DayKind, HolidayYear, SpecialDay
+from crm.holidays.workdays import is_working_day
 from tests.conftest import csrf_token_from, login, make_user
 from tests.holidays.support import GOOD_2027, csv_bytes, xlsx_bytes
 

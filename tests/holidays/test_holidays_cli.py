@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from crm.core.audit import AuditLog
 from crm.extensions import db
 from crm.holidays.cli import holidays_cli
-from crm.holidays.domain import is_working_day
 from crm.holidays.models import HolidayYear, SpecialDay
+from crm.holidays.workdays import is_working_day
 from tests.conftest import make_user
 from tests.holidays.support import GOOD_2027, csv_bytes, xlsx_bytes
 

@@ -18,13 +18,13 @@ from crm.holidays.domain import (
     HolidayRow,
     ImportRejected,
     import_year,
-    is_working_day,
     load_from_chinese_calendar,
     read_rows,
     template_csv,
     template_xlsx,
 )
 from crm.holidays.models import DayKind, HolidayYear, SpecialDay
+from crm.holidays.workdays import is_working_day
 from tests.conftest import make_user
 from tests.holidays.support import GOOD_2027, csv_bytes, xlsx_bytes
 

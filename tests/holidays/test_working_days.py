@@ -10,18 +10,17 @@ from sqlalchemy import event
 
 from crm.core.audit import AuditLog
 from crm.extensions import db
-from crm.holidays.domain import (
+from crm.holidays.domain import import_year, load_from_chinese_calendar
+from crm.holidays.models import DayKind, HolidayYear, SpecialDay
+from crm.holidays.workdays import (
     WorkdayResult,
     add_working_days,
-    import_year,
     is_working_day,
-    load_from_chinese_calendar,
     missing_data_message,
     next_working_day,
     working_days_before,
     year_has_data,
 )
-from crm.holidays.models import DayKind, HolidayYear, SpecialDay
 
 MISSING_2027 = "2027年节假日安排尚未录入"
 

@@ -19,7 +19,7 @@ from crm.core.errors import Conflict, ValidationFailed
 from crm.enterprises.domain import link_partner
 from crm.enterprises.models import EnterpriseStatus
 from crm.extensions import db
-from crm.rosters import domain, excel
+from crm.rosters import domain, exports, import_jobs, imports
 from crm.rosters.models import ImportStatus, RosterEntry, RosterImport, RosterKind, Tier
 from tests.conftest import make_app, make_enterprise, make_user, new_database
 from tests.rosters.factories import published_edition
@@ -97,7 +97,7 @@ def test_export_xlsx_writes_every_cell_as_text_and_neutralises_formulas():
     link_partner(None, hostile[0], "重庆长安汽车股份有限公司", "壳体")
     link_partner(None, hostile[0], "赛力斯集团股份有限公司", "线束")
     edition = published_edition(SUPPLIER, "2025H2", hostile, reason="=HYPERLINK(\"http://evil\",\"点我\")")
-    data = excel.export_xlsx(edition)
+    data = exports.export_xlsx(edition)
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
@@ -106,9 +106,9 @@ def test_export_xlsx_writes_every_cell_as_text_and_neutralises_formulas():
     ws = load(data).worksheets[0]
     assert "配套企业名单" in ws.title and "2025H2" in ws.title
     assert "融入成渝经济圈工业配套企业名单" in ws.cell(1, 1).value
-    header = [c.value for c in ws[excel.HEADER_ROW]]
-    assert header == excel.OFFICIAL_COLUMNS
-    data_rows = list(ws.iter_rows(min_row=excel.FIRST_DATA_ROW))
+    header = [c.value for c in ws[exports.HEADER_ROW]]
+    assert header == exports.OFFICIAL_COLUMNS
+    data_rows = list(ws.iter_rows(min_row=exports.FIRST_DATA_ROW))
     assert len(data_rows) == 4
     for row in ws.iter_rows():
         for cell in row:
@@ -131,10 +131,10 @@ def test_export_xlsx_writes_every_cell_as_text_and_neutralises_formulas():
 def test_export_csv_is_utf8_bom_and_prefixes_formula_cells():
     hostile = formula_enterprises()
     edition = published_edition(SUPPLIER, "2025H2", hostile, reason="@入库")
-    data = excel.export_csv(edition)
+    data = exports.export_csv(edition)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0] == excel.OFFICIAL_COLUMNS
+    assert rows[0] == exports.OFFICIAL_COLUMNS
     assert len(rows) == 5
     products = {row[6] for row in rows[1:]}
     assert products == {"'" + text for text in FORMULAS}
@@ -160,39 +160,39 @@ def test_pool_export_has_tier_in_chinese_after_reason():
     edition = published_edition(POOL, "2025H2", [a], tier="龙头")
     draft = domain.open_edition(None, POOL, "2026H1")
     domain.add_entry(None, draft, b, "新认定", "链主")
-    ws = load(excel.export_xlsx(draft)).worksheets[0]
-    assert [c.value for c in ws[excel.HEADER_ROW]] == excel.OFFICIAL_COLUMNS + ["层级"]
-    tiers = {row[2]: row[9] for row in ws.iter_rows(min_row=excel.FIRST_DATA_ROW, values_only=True)}
+    ws = load(exports.export_xlsx(draft)).worksheets[0]
+    assert [c.value for c in ws[exports.HEADER_ROW]] == exports.OFFICIAL_COLUMNS + ["层级"]
+    tiers = {row[2]: row[9] for row in ws.iter_rows(min_row=exports.FIRST_DATA_ROW, values_only=True)}
     assert tiers == {a.uscc: "龙头", b.uscc: "链主"}
     assert "草稿" in ws.cell(1, 1).value
-    csv_rows = list(csv.reader(io.StringIO(excel.export_csv(edition).decode("utf-8-sig"))))
+    csv_rows = list(csv.reader(io.StringIO(exports.export_csv(edition).decode("utf-8-sig"))))
     assert csv_rows[0][-1] == "层级" and csv_rows[1][-1] == "龙头"
-    assert excel.export_filename(edition, "xlsx") == "重点企业培育库_2025H2.xlsx"
+    assert exports.export_filename(edition, "xlsx") == "重点企业培育库_2025H2.xlsx"
 
 
 def test_export_follows_the_list_order():
     names = [make_enterprise(county=county) for county in ("仁怀市", "红花岗区", "汇川区")]
     edition = published_edition(SUPPLIER, "2025H2", names)
     expected = [e.enterprise.uscc for e in db.session.scalars(domain.entries_statement(edition))]
-    ws = load(excel.export_xlsx(edition)).worksheets[0]
-    assert [row[2] for row in ws.iter_rows(min_row=excel.FIRST_DATA_ROW, values_only=True)] == expected
-    assert [row[3] for row in ws.iter_rows(min_row=excel.FIRST_DATA_ROW, values_only=True)] == [
+    ws = load(exports.export_xlsx(edition)).worksheets[0]
+    assert [row[2] for row in ws.iter_rows(min_row=exports.FIRST_DATA_ROW, values_only=True)] == expected
+    assert [row[3] for row in ws.iter_rows(min_row=exports.FIRST_DATA_ROW, values_only=True)] == [
         "红花岗区", "汇川区", "仁怀市"]
 
 
 def test_template_has_the_official_header_and_imports_as_empty():
-    supplier = load(excel.template_xlsx("supplier_list"))
-    assert [c.value for c in supplier.worksheets[0][excel.HEADER_ROW]] == excel.OFFICIAL_COLUMNS
+    supplier = load(exports.template_xlsx("supplier_list"))
+    assert [c.value for c in supplier.worksheets[0][exports.HEADER_ROW]] == exports.OFFICIAL_COLUMNS
     assert supplier.worksheets[1].title == "填写说明"
     assert supplier.worksheets[0].column_dimensions["C"].number_format == "@"
-    pool = load(excel.template_xlsx(POOL))
-    assert [c.value for c in pool.worksheets[0][excel.HEADER_ROW]] == excel.OFFICIAL_COLUMNS + ["层级"]
+    pool = load(exports.template_xlsx(POOL))
+    assert [c.value for c in pool.worksheets[0][exports.HEADER_ROW]] == exports.OFFICIAL_COLUMNS + ["层级"]
     assert pool.worksheets[0].data_validations.dataValidation[0].formula1 == '"龙头,链主,培育"'
-    excel.check_file(excel.template_filename(POOL), excel.template_xlsx(POOL))
+    imports.check_file(exports.template_filename(POOL), exports.template_xlsx(POOL))
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
-    result = excel.import_rows(draft, excel.template_xlsx(SUPPLIER), None)
+    result = imports.import_rows(draft, exports.template_xlsx(SUPPLIER), None)
     assert not result.ok and result.problems == [
-        {"row": excel.HEADER_ROW, "field": "文件", "message": "文件中没有数据行"}]
+        {"row": exports.HEADER_ROW, "field": "文件", "message": "文件中没有数据行"}]
 
 
 # --- import --------------------------------------------------------------------------------------------------
@@ -205,9 +205,9 @@ def test_round_trip_export_of_published_edition_imports_unchanged():
     for kind, published in ((SUPPLIER, domain.latest_published(SUPPLIER)), (POOL, pool_published)):
         draft = domain.open_edition(None, kind, "2026H1")
         before, audits = entries_of(draft), audit_count()
-        data = excel.export_xlsx(published)
-        excel.check_file("export.xlsx", data)
-        result = excel.import_rows(draft, data, None)
+        data = exports.export_xlsx(published)
+        imports.check_file("export.xlsx", data)
+        result = imports.import_rows(draft, data, None)
         assert result.ok, result.problems
         assert (result.rows_total, result.added, result.updated, result.unchanged) == (
             len(before), 0, 0, len(before))
@@ -224,7 +224,7 @@ def test_import_adds_and_updates_through_the_domain_with_audit():
     data = workbook_bytes([[a.uscc, "原理由", "培育"], [b.uscc, "原理由", "龙头"], [c.uscc, "  新认定  ", None]],
                           columns, title=None)
     audits = audit_count()
-    result = excel.import_rows(draft, data, coordinator)
+    result = imports.import_rows(draft, data, coordinator)
     assert result.ok and (result.added, result.updated, result.unchanged, result.rows_total) == (1, 1, 1, 3)
     assert result.to_dict()["summary"] == result.summary and "新增 1 家" in result.summary
     assert entries_of(draft) == {(a.id, "原理由", Tier.CULTIVATING), (b.id, "原理由", Tier.LEADER),
@@ -245,13 +245,13 @@ def test_500_row_file_with_one_bad_check_digit_writes_nothing():
     rows = [row_for(e, "新理由" if i % 6 == 0 else "原理由", i + 1) for i, e in enumerate(enterprises)]
     bad_index = 377
     rows[bad_index][2] = wrong_check_digit(rows[bad_index][2])
-    bad_row = excel.FIRST_DATA_ROW + bad_index
+    bad_row = exports.FIRST_DATA_ROW + bad_index
     data = workbook_bytes(rows)
-    excel.check_file("名单.xlsx", data)
+    imports.check_file("名单.xlsx", data)
     before, audits = entries_of(draft), audit_count()
 
     started = time.perf_counter()
-    result = excel.import_rows(draft, data, None)
+    result = imports.import_rows(draft, data, None)
     checked_in = time.perf_counter() - started
     assert not result.ok and result.rows_total == 500
     assert len(result.problems) == 1
@@ -263,7 +263,7 @@ def test_500_row_file_with_one_bad_check_digit_writes_nothing():
 
     rows[bad_index][2] = enterprises[bad_index].uscc
     started = time.perf_counter()
-    result = excel.import_rows(draft, workbook_bytes(rows), None)
+    result = imports.import_rows(draft, workbook_bytes(rows), None)
     written_in = time.perf_counter() - started
     assert result.ok, result.problems[:3]
     assert (result.added, result.updated, result.unchanged) == (200, 50, 250)
@@ -284,7 +284,7 @@ def test_a_refusal_while_writing_rolls_back_every_row(monkeypatch):
         return real(actor, edition, enterprise, reason, tier)
 
     monkeypatch.setattr(domain, "add_entry", refuse_the_third)
-    result = excel.import_rows(draft, workbook_bytes([row_for(e) for e in enterprises]), None)
+    result = imports.import_rows(draft, workbook_bytes([row_for(e) for e in enterprises]), None)
     assert not result.ok and result.added == 0
     assert result.problems == [{"row": 5, "field": "入库理由", "message": "测试:入库理由被拒绝"}]
     assert entries_of(draft) == set() and audit_count() == audits
@@ -308,7 +308,7 @@ def test_every_kind_of_problem_is_reported_on_its_row():
         [8, present.name, present.uscc, present.county.name, "更新理由", "龙头"],       # 10: fine (update)
         [9, None, None, None, "只有理由", None],                                       # 11: no USCC
     ]
-    result = excel.import_rows(draft, workbook_bytes(rows, columns), None)
+    result = imports.import_rows(draft, workbook_bytes(rows, columns), None)
     assert not result.ok and result.rows_total == 9
     got = [(p["row"], p["field"]) for p in result.problems]
     assert got == [
@@ -328,7 +328,7 @@ def test_every_kind_of_problem_is_reported_on_its_row():
 
     # the county mismatch is reported when the enterprise is found
     rows = [[1, other.name, other.uscc, "汇川区", "理由", None], [2, gone.name, gone.uscc, None, "理由", None]]
-    result = excel.import_rows(draft, workbook_bytes(rows, columns), None)
+    result = imports.import_rows(draft, workbook_bytes(rows, columns), None)
     assert [(p["row"], p["field"]) for p in result.problems] == [(3, "区县"), (4, "统一社会信用代码")]
     assert "仁怀市" in result.problems[0]["message"] and "已注销" in result.problems[1]["message"]
 
@@ -337,7 +337,7 @@ def test_duplicate_rows_name_the_first_row():
     a, b = make_enterprise(), make_enterprise()
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     rows = [row_for(a), row_for(b), row_for(a, "另一个理由"), row_for(a)]
-    result = excel.import_rows(draft, workbook_bytes(rows), None)
+    result = imports.import_rows(draft, workbook_bytes(rows), None)
     assert [(p["row"], p["message"]) for p in result.problems] == [
         (5, f"与第 3 行重复(统一社会信用代码 {a.uscc})"), (6, f"与第 3 行重复(统一社会信用代码 {a.uscc})")]
     assert entries_of(draft) == set()
@@ -360,13 +360,13 @@ def test_lower_case_spaces_numbers_and_columns_in_any_order():
         [2026, None, "9.15203E+17", None, None],
     ]
     data = with_exact_number(workbook_bytes(rows, columns, title=None, sheets_before=1), "C3", digits.uscc)
-    result = excel.import_rows(draft, data, None)
+    result = imports.import_rows(draft, data, None)
     assert [p["row"] for p in result.problems] == [4, 5], result.problems
     assert "数字" in result.problems[0]["message"] and "文本" in result.problems[0]["message"]
     assert "科学计数法" in result.problems[1]["message"]
 
     data = with_exact_number(workbook_bytes(rows[:2], columns, title=None, sheets_before=1), "C3", digits.uscc)
-    result = excel.import_rows(draft, data, None)
+    result = imports.import_rows(draft, data, None)
     assert result.ok and result.added == 2, result.problems
     assert {e[0] for e in entries_of(draft)} == {letters.id, digits.id}
     assert lossy.id not in {e[0] for e in entries_of(draft)}
@@ -375,9 +375,9 @@ def test_lower_case_spaces_numbers_and_columns_in_any_order():
 def test_supplier_list_ignores_a_tier_column_and_rows_with_only_a_serial_number():
     a = make_enterprise()
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
-    columns = excel.OFFICIAL_COLUMNS + ["层级"]
+    columns = exports.OFFICIAL_COLUMNS + ["层级"]
     rows = [[1, a.name, a.uscc, None, None, None, None, None, "理由", "龙头"], [2], [3], [None, None, "  "]]
-    result = excel.import_rows(draft, workbook_bytes(rows, columns), None)
+    result = imports.import_rows(draft, workbook_bytes(rows, columns), None)
     assert result.ok and result.rows_total == 1 and result.added == 1
     assert entries_of(draft) == {(a.id, "理由", None)}
 
@@ -385,28 +385,28 @@ def test_supplier_list_ignores_a_tier_column_and_rows_with_only_a_serial_number(
 def test_missing_header_or_required_column():
     a = make_enterprise()
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
-    result = excel.import_rows(draft, workbook_bytes([[a.uscc, "理由"]], ["代码", "理由"]), None)
+    result = imports.import_rows(draft, workbook_bytes([[a.uscc, "理由"]], ["代码", "理由"]), None)
     assert not result.ok and result.problems[0]["row"] is None and "表头" in result.problems[0]["message"]
-    result = excel.import_rows(draft, workbook_bytes([[a.name, a.uscc]], ["企业名称", "统一社会信用代码"]), None)
+    result = imports.import_rows(draft, workbook_bytes([[a.name, a.uscc]], ["企业名称", "统一社会信用代码"]), None)
     assert result.problems == [{"row": 2, "field": "文件", "message": "缺少“入库理由”列"}]
 
 
 def test_frozen_or_in_review_edition_is_refused():
     a = make_enterprise()
     published = published_edition(SUPPLIER, "2025H2", [a])
-    data = excel.export_xlsx(published)
+    data = exports.export_xlsx(published)
     with pytest.raises(Conflict):
-        excel.import_rows(published, data, None)
+        imports.import_rows(published, data, None)
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     domain.submit(None, draft)
     with pytest.raises(Conflict):
-        excel.import_rows(draft, data, None)
+        imports.import_rows(draft, data, None)
 
 
 def test_unreadable_workbook_is_refused():
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     with pytest.raises(ValidationFailed) as err:
-        excel.import_rows(draft, b"not a workbook", None)
+        imports.import_rows(draft, b"not a workbook", None)
     assert "file" in err.value.fields
 
 
@@ -414,8 +414,8 @@ def test_progress_is_reported_with_increasing_counts(monkeypatch):
     enterprises = [make_enterprise() for _ in range(25)]
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     calls = []
-    monkeypatch.setattr(excel, "PROGRESS_EVERY", 10)
-    result = excel.import_rows(draft, workbook_bytes([row_for(e) for e in enterprises]), None,
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 10)
+    result = imports.import_rows(draft, workbook_bytes([row_for(e) for e in enterprises]), None,
                                progress=lambda checked, total: calls.append((checked, total)))
     assert result.ok
     assert calls == [(0, 25), (10, 25), (20, 25), (25, 25)]
@@ -425,12 +425,12 @@ def test_progress_is_reported_with_increasing_counts(monkeypatch):
 
 def refused(filename, data) -> str:
     with pytest.raises(ValidationFailed) as err:
-        excel.check_file(filename, data)
+        imports.check_file(filename, data)
     return err.value.fields["file"]
 
 
 def test_check_file_accepts_a_real_workbook():
-    excel.check_file("名单.XLSX", workbook_bytes([["1", "a", "b", "c", "d"]]))
+    imports.check_file("名单.XLSX", workbook_bytes([["1", "a", "b", "c", "d"]]))
 
 
 def test_check_file_refuses_other_names_and_contents():
@@ -475,14 +475,15 @@ def test_check_file_refuses_a_file_over_the_upload_limit(app, monkeypatch):
 
 def test_check_file_refuses_too_many_rows(app, monkeypatch):
     monkeypatch.setitem(app.config, "ROSTER_IMPORT_MAX_ROWS", 5)
-    excel.check_file("名单.xlsx", workbook_bytes([[i, "a", "b", "c", "d"] for i in range(5)]))
+    imports.check_file("名单.xlsx", workbook_bytes([[i, "a", "b", "c", "d"] for i in range(5)]))
     # rows with only a 序号 are not data rows (a pre-numbered template)
-    excel.check_file("名单.xlsx", workbook_bytes([[i, "a", "b", "c", "d"] for i in range(5)] + [[i] for i in range(9)]))
+    numbered = [[i, "a", "b", "c", "d"] for i in range(5)] + [[i] for i in range(9)]
+    imports.check_file("名单.xlsx", workbook_bytes(numbered))
     message = refused("名单.xlsx", workbook_bytes([[i, "a", "b", "c", "d"] for i in range(6)]))
     assert "5" in message and "行" in message
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     with pytest.raises(ValidationFailed):
-        excel.import_rows(draft, workbook_bytes([[i, "a", "b", "c", "d"] for i in range(6)]), None)
+        imports.import_rows(draft, workbook_bytes([[i, "a", "b", "c", "d"] for i in range(6)]), None)
 
 
 def test_check_file_refuses_zip_bombs(app, monkeypatch):
@@ -520,7 +521,7 @@ def test_run_import_record_inside_the_shared_test_transaction():
     record = RosterImport(edition_id=draft.id, user_id=coordinator.id, filename="名单.xlsx")
     db.session.add(record)
     db.session.commit()
-    excel.run_import_record(record.id, workbook_bytes([row_for(a)]))
+    import_jobs.run_import_record(record.id, workbook_bytes([row_for(a)]))
     assert (record.status, record.rows_total, record.rows_written) == (ImportStatus.DONE, 1, 1)
     assert entries_of(draft) == {(a.id, "入库理由测试", None)}
 
@@ -563,7 +564,7 @@ def test_run_import_record_records_progress_status_and_report(fresh_app, monkeyp
         db.session.remove()
 
     seen = []
-    real = excel.import_rows
+    real = imports.import_rows
 
     def watched(edition, data, actor, *, progress=None):
         def observe(checked, total):
@@ -573,18 +574,18 @@ def test_run_import_record_records_progress_status_and_report(fresh_app, monkeyp
                                                .where(RosterImport.id == ids[0])).one()))
         return real(edition, data, actor, progress=observe)
 
-    monkeypatch.setattr(excel, "import_rows", watched)
-    monkeypatch.setattr(excel, "PROGRESS_EVERY", 10)
+    monkeypatch.setattr(import_jobs, "import_rows", watched)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 10)
     with fresh_app.app_context():
-        record = excel.run_import_record(ids[0], good)
+        record = import_jobs.run_import_record(ids[0], good)
         assert record.status is ImportStatus.DONE
         db.session.remove()
     assert seen == [(0, 25), (10, 25), (20, 25), (25, 25)]
 
-    monkeypatch.setattr(excel, "import_rows", real)
+    monkeypatch.setattr(import_jobs, "import_rows", real)
     with fresh_app.app_context():
-        excel.run_import_record(ids[1], workbook_bytes(bad_rows))
-        excel.run_import_record(ids[2], b"PK\x03\x04 broken")
+        import_jobs.run_import_record(ids[1], workbook_bytes(bad_rows))
+        import_jobs.run_import_record(ids[2], b"PK\x03\x04 broken")
         db.session.remove()
 
     with fresh_app.app_context():  # what another request sees: all committed
@@ -609,7 +610,7 @@ def test_county_coordinator_cannot_import_another_countys_enterprise():
     ours, theirs = make_enterprise(county="汇川区"), make_enterprise(county="桐梓县")
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     data = workbook_bytes([row_for(ours, number=1), row_for(theirs, number=2)])
-    result = excel.import_rows(draft, data, county_coordinator)
+    result = imports.import_rows(draft, data, county_coordinator)
     assert not result.ok and entries_of(draft) == set()
     [problem] = result.problems
     assert theirs.uscc in problem["message"] and "不在您负责的范围内" in problem["message"]

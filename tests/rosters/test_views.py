@@ -78,10 +78,10 @@ def snapshot(edition: RosterEdition) -> tuple:
 
 def xlsx_file(rows: list[dict], kind: RosterKind = SUPPLIER) -> bytes:
     """An import file: the app's own template (title, header) with ``rows`` (column name → value) below."""
-    from crm.rosters import excel
+    from crm.rosters import exports
 
-    template = load_workbook(BytesIO(excel.template_xlsx(kind)))
-    header = [c.value for c in template.active[excel.HEADER_ROW]]
+    template = load_workbook(BytesIO(exports.template_xlsx(kind)))
+    header = [c.value for c in template.active[exports.HEADER_ROW]]
     book = Workbook()
     sheet = book.active
     sheet.append([template.active.cell(1, 1).value])
@@ -479,7 +479,7 @@ def test_refusals_without_a_field_are_flashed(client, city):
 def test_exports_and_template_download(client, city):
     from urllib.parse import quote
 
-    from crm.rosters import excel
+    from crm.rosters import exports
 
     a = make_enterprise("遵义导出测试有限公司", main_products="=HYPERLINK(1)")
     edition = published_edition(POOL, "2025H2", [a], tier="龙头")
@@ -488,7 +488,7 @@ def test_exports_and_template_download(client, city):
     response = client.get(url(POOL, "2025H2", "/export.xlsx"))
     assert response.status_code == 200
     assert response.mimetype == XLSX
-    assert quote(excel.export_filename(edition, "xlsx")) in response.headers["Content-Disposition"]
+    assert quote(exports.export_filename(edition, "xlsx")) in response.headers["Content-Disposition"]
     sheet = load_workbook(BytesIO(response.data)).active
     values = [c.value for row in sheet.iter_rows() for c in row]
     assert a.uscc in values and "遵义导出测试有限公司" in values
@@ -501,7 +501,7 @@ def test_exports_and_template_download(client, city):
 
     response = client.get(url(POOL, "template.xlsx"))
     assert response.status_code == 200 and response.mimetype == XLSX
-    assert quote(excel.template_filename(POOL)) in response.headers["Content-Disposition"]
+    assert quote(exports.template_filename(POOL)) in response.headers["Content-Disposition"]
     assert client.get("/rosters/nonsense/template.xlsx").status_code == 404
 
 

@@ -592,7 +592,7 @@ def test_the_workspace_puts_what_needs_attention_first(client, world):
     assert "data-overdue-follow-ups" not in row_html(page, old.id)
     assert 'data-days-since="100"' in row_html(page, old.id)
     assert 'data-open-requests="1"' in row_html(page, recent.id)
-    from crm.holidays.domain import next_working_day  # a due date given on a rest day moves to a working day
+    from crm.holidays.workdays import next_working_day  # a due date given on a rest day moves to a working day
 
     due = next_working_day(local_today() + timedelta(days=8)).date.isoformat()
     assert f'data-next-due="{due}"' in row_html(page, recent.id)

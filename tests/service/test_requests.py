@@ -428,7 +428,7 @@ def test_the_ledger_is_text_only_and_neutralises_formulas(commissioner, enterpri
 def test_reopening_gives_a_fresh_due_date_and_lets_the_overdue_job_report_it_again(commissioner, req):
     """Review finding: a reopened request kept its old due date and its "already told" marks."""
     from crm.core.time import local_today
-    from crm.holidays.domain import add_working_days
+    from crm.holidays.workdays import add_working_days
 
     move_to(commissioner, req, S.CLOSED)
     req.owner_notified_on = req.escalated_on = date(2026, 6, 1)

@@ -1,36 +1,26 @@
-"""The official lists in and out of Excel (issue 3, point 5): export, template, file checks, import.
+"""The official lists in from Excel (issue 3, point 5): file checks and the all-or-nothing import.
 
-Export
-    ``export_xlsx(edition)`` and ``export_csv(edition)`` return the file's bytes. Columns are
-    :data:`OFFICIAL_COLUMNS` (plus ``层级`` for the cultivation pool, see :func:`columns_for`); one row per entry,
-    in the order of :func:`crm.rosters.domain.entries_statement`. In the XLSX, row 1 is a title (the list's
-    Chinese name, half year and status), row :data:`HEADER_ROW` (2) is the header and data start at row
-    :data:`FIRST_DATA_ROW` (3); the sheet is named after the list and period. The CSV has no title: its header
-    is line 1, and it is UTF-8 with a BOM so Excel shows the Chinese correctly.
+(XLSX only.)
 
-    No spreadsheet runs anything from an export: every XLSX cell is written as a string (``data_type`` ``"s"``,
-    never ``"f"``; empty values leave the cell empty) and those starting with ``= + - @``, a tab or a carriage
-    return also get ``quotePrefix``, without changing the value; in the CSV such cells are prefixed with ``'``.
+1. ``check_file(filename, data)`` in the request: refuses (``ValidationFailed`` with ``fields["file"]``) a name
+   not ending in ``.xlsx``, a file over ``MAX_CONTENT_LENGTH`` and whatever :func:`crm.core.spreadsheet.check_xlsx`
+   refuses (not an XLSX package, a zip bomb, an encrypted or macro workbook), and more than
+   ``ROSTER_IMPORT_MAX_ROWS`` data rows. Quick for ordinary files (rows are counted in the raw XML; openpyxl
+   reads them only near the limit). ``import_rows`` enforces the same limits.
+2. Either ``import_rows(edition, data, actor)`` in the caller's transaction (the caller commits when
+   ``result.ok``), or, for the page's progress bar, :func:`crm.rosters.import_jobs.run_import_record` in a thread.
 
-Import (XLSX only)
-    1. ``check_file(filename, data)`` in the request: refuses (``ValidationFailed`` with ``fields["file"]``) a
-       name not ending in ``.xlsx``, content that is not an XLSX package, a file over ``MAX_CONTENT_LENGTH``, a
-       zip bomb and more than ``ROSTER_IMPORT_MAX_ROWS`` data rows. Quick for ordinary files (rows are counted
-       in the raw XML; openpyxl reads them only near the limit). ``import_rows`` enforces the same limits.
-    2. Either ``import_rows(edition, data, actor)`` in the caller's transaction (the caller commits when
-       ``result.ok``), or, for the page's progress bar, ``run_import_record(import_id, data)`` in a thread.
+The header row is found among the first :data:`HEADER_SEARCH_ROWS` rows of the first sheet that has one;
+columns are matched by name, in any order. ``统一社会信用代码`` and ``入库理由`` are required; ``企业名称`` and
+``区县`` are cross-checked against the registry when present; ``层级`` is read for the cultivation pool only
+(empty: 培育 for a new entry, unchanged for an existing one). Rows are matched to enterprises by USCC. Every
+row is checked and every problem reported; one problem and nothing is written. Entries of the edition that are
+not in the file stay as they are: the import adds and updates, it never removes (removal needs a reason, given
+on the page).
 
-    The header row is found among the first :data:`HEADER_SEARCH_ROWS` rows of the first sheet that has one;
-    columns are matched by name, in any order. ``统一社会信用代码`` and ``入库理由`` are required; ``企业名称`` and
-    ``区县`` are cross-checked against the registry when present; ``层级`` is read for the cultivation pool only
-    (empty: 培育 for a new entry, unchanged for an existing one). Rows are matched to enterprises by USCC.
-    Every row is checked and every problem reported; one problem and nothing is written. Entries of the
-    edition that are not in the file stay as they are: the import adds and updates, it never removes (removal
-    needs a reason, given on the page).
-
-    A problem is ``{"row": <spreadsheet row number>, "field": <column name in Chinese>, "message": <Chinese>}``;
-    problems of the file as a whole (no header, missing column, no data) have ``"field": "文件"`` and
-    ``"row"`` the header row, or ``None`` when there is no header.
+A problem is ``{"row": <spreadsheet row number>, "field": <column name in Chinese>, "message": <Chinese>}``;
+problems of the file as a whole (no header, missing column, no data) have ``"field": "文件"`` and ``"row"``
+the header row, or ``None`` when there is no header.
 """
 
 from __future__ import annotations
@@ -46,37 +36,24 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
-from crm.auth.models import User
 from crm.core import spreadsheet
-from crm.core.errors import DomainError, NotFound, ValidationFailed
-from crm.core.spreadsheet import CSV_MIMETYPE, XLSX_MIMETYPE  # noqa: F401 - the views' content types
-from crm.core.time import utcnow
+from crm.core.errors import DomainError, ValidationFailed
 from crm.enterprises.domain import name_key, normalise_uscc, uscc_error
 from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.extensions import db
 from crm.reference.models import County
 from crm.rosters import domain
+from crm.rosters.exports import TIER_COLUMN
 from crm.rosters.models import (
-    ROSTER_LABELS,
-    ROSTER_SHORT_LABELS,
-    TIER_LABELS,
-    ImportStatus,
     RosterEdition,
     RosterEntry,
-    RosterImport,
     RosterKind,
 )
 
 log = logging.getLogger(__name__)
 
-OFFICIAL_COLUMNS = ["序号", "企业名称", "统一社会信用代码", "区县", "产业集群", "配套类别", "主要产品", "成渝配套对象",
-                    "入库理由"]
-TIER_COLUMN = "层级"  # cultivation pool only, after 入库理由
-HEADER_ROW = 2  # of exports and the template; row 1 is the title
-FIRST_DATA_ROW = HEADER_ROW + 1
+
 HEADER_SEARCH_ROWS = 10  # the import looks for the header in this many rows at the top of a sheet
 PROGRESS_EVERY = 100  # rows between progress callbacks
 FILE_FIELD = "文件"
@@ -94,125 +71,6 @@ _REQUIRED = ("统一社会信用代码", "入库理由")
 _DOMAIN_FIELDS = {"reason": "入库理由", "tier": "层级", "enterprise_id": "统一社会信用代码"}
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
 _INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
-
-
-# --- columns and cells ---------------------------------------------------------------------------------------
-
-def columns_for(kind: RosterKind) -> list[str]:
-    """The official header of a list: :data:`OFFICIAL_COLUMNS`, plus ``层级`` for the cultivation pool."""
-    return OFFICIAL_COLUMNS + [TIER_COLUMN] if kind is RosterKind.CULTIVATION_POOL else list(OFFICIAL_COLUMNS)
-
-
-def _entry_values(index: int, entry: RosterEntry, with_tier: bool) -> list[str]:
-    enterprise = entry.enterprise
-    values = [
-        str(index),
-        enterprise.name,
-        enterprise.uscc,
-        enterprise.county.name,
-        enterprise.cluster.name,
-        enterprise.supply_category.name if enterprise.supply_category else "",
-        enterprise.main_products or "",
-        "、".join(link.partner.name for link in enterprise.partner_links),
-        entry.reason,
-    ]
-    if with_tier:
-        values.append(TIER_LABELS[entry.tier] if entry.tier else "")
-    return values
-
-
-def _rows(edition: RosterEdition) -> Iterator[list[str]]:
-    with_tier = edition.kind is RosterKind.CULTIVATION_POOL
-    for index, entry in enumerate(db.session.scalars(domain.entries_statement(edition)), start=1):
-        yield _entry_values(index, entry, with_tier)
-
-
-def title_of(edition: RosterEdition) -> str:
-    return f"{ROSTER_LABELS[edition.kind]}({domain.period_label(edition.period)},{edition.status.label})"
-
-
-def sheet_name_of(kind: RosterKind, period: str = "") -> str:
-    return f"{ROSTER_SHORT_LABELS[kind]}{period}"[:31]
-
-
-def export_filename(edition: RosterEdition, extension: str) -> str:
-    """A download name such as ``配套企业名单_2026H1.xlsx`` (``extension`` without the dot)."""
-    return f"{ROSTER_SHORT_LABELS[edition.kind]}_{edition.period}.{extension}"
-
-
-def template_filename(kind: RosterKind | str) -> str:
-    kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
-    return f"{ROSTER_SHORT_LABELS[kind]}_导入模板.xlsx"
-
-
-def _table(wb, sheet_name: str, title: str, columns: list[str]) -> spreadsheet.Table:
-    return spreadsheet.Table(wb, sheet_name, columns, title=title, widths=_WIDTHS,
-                             text_columns=["统一社会信用代码"])
-
-
-_WIDTHS = {"序号": 6, "企业名称": 32, "统一社会信用代码": 22, "区县": 10, "产业集群": 14, "配套类别": 10,
-           "主要产品": 30, "成渝配套对象": 30, "入库理由": 40, "层级": 8}
-
-
-def export_xlsx(edition: RosterEdition) -> bytes:
-    """The edition as an XLSX: title in row 1, header in row :data:`HEADER_ROW`, entries from row 3.
-
-    Every cell is text; nothing in it can run as a formula. The file can be imported back as it is.
-    """
-    wb = spreadsheet.new_workbook()
-    table = _table(wb, sheet_name_of(edition.kind, edition.period), title_of(edition), columns_for(edition.kind))
-    for values in _rows(edition):
-        table.append(values)
-    table.close()
-    return spreadsheet.workbook_bytes(wb)
-
-
-def export_csv(edition: RosterEdition) -> bytes:
-    """The edition as CSV (UTF-8 with BOM, CRLF): header on line 1, then one line per entry.
-
-    Cells starting with ``= + - @``, a tab or CR are prefixed with ``'`` so no spreadsheet runs them.
-    """
-    return spreadsheet.csv_bytes(columns_for(edition.kind), _rows(edition))
-
-
-def template_xlsx(kind: RosterKind | str) -> bytes:
-    """The empty import template of a list (``kind`` as :class:`RosterKind` or its code; unknown → NotFound).
-
-    Sheet 1 has the title in row 1 and the official header in row :data:`HEADER_ROW`, the USCC column formatted
-    as text and, for the pool, a 龙头/链主/培育 drop-down; sheet 2 (填写说明) explains the columns with an example.
-    """
-    kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
-    columns = columns_for(kind)
-    wb = spreadsheet.new_workbook()
-    ws = _table(wb, "导入模板", f"{ROSTER_LABELS[kind]}导入模板(第{HEADER_ROW}行为表头,请勿修改;"
-                f"从第{FIRST_DATA_ROW}行起每行一家企业)", columns).ws
-    if kind is RosterKind.CULTIVATION_POOL:
-        letter = get_column_letter(len(columns))
-        tiers = ",".join(TIER_LABELS.values())
-        validation = DataValidation(type="list", formula1=f'"{tiers}"', allow_blank=True,
-                                    error="层级应为 " + "、".join(TIER_LABELS.values()), showErrorMessage=True)
-        validation.add(f"{letter}{FIRST_DATA_ROW}:{letter}{FIRST_DATA_ROW + 20000}")
-        ws.data_validations.append(validation)
-    notes = wb.create_sheet("填写说明")
-    notes.column_dimensions["A"].width = 110
-    example = ("示例:企业名称 遵义示例机械制造有限公司;统一社会信用代码 91520300MA6XXXXXXX;区县 汇川区;"
-               "入库理由 为长安汽车配套变速箱壳体")
-    lines = [
-        f"{ROSTER_LABELS[kind]}导入说明",
-        "1. 按统一社会信用代码匹配企业,企业须已在系统企业档案中登记;代码可含小写字母和空格。",
-        "2. 必填:统一社会信用代码、入库理由。企业名称、区县如填写,须与企业档案一致。",
-        "3. 产业集群、配套类别、主要产品、成渝配套对象取自企业档案,导入时不读取,可留空。",
-        "4. 名单中已有的企业:按文件更新入库理由" + ("和层级;" if kind is RosterKind.CULTIVATION_POOL else ";")
-        + "文件中没有的企业保持不变(移出企业请在页面上填写理由操作)。",
-        "5. 任何一行有问题,整个文件都不会写入;请按问题清单逐行修改后重新导入。",
-        "6. 统一社会信用代码列请保持“文本”格式,否则 Excel 会把18位数字改成科学计数法并丢失末几位。",
-    ]
-    if kind is RosterKind.CULTIVATION_POOL:
-        lines.append("7. 层级填写 龙头、链主 或 培育;新入库企业不填时按“培育”处理。")
-        example += ";层级 培育"
-    lines.append(example)
-    spreadsheet.text_lines(notes, ([line] for line in lines), bold_first=True)
-    return spreadsheet.workbook_bytes(wb)
 
 
 # --- file checks ---------------------------------------------------------------------------------------------
@@ -371,11 +229,11 @@ class _Planned:
     tier: Any
 
 
-def _problem(row: int | None, field_name: str, message: str) -> dict:
+def problem(row: int | None, field_name: str, message: str) -> dict:
     return {"row": row, "field": field_name, "message": message}
 
 
-def _domain_message(err: DomainError, key: str) -> str:
+def domain_message(err: DomainError, key: str) -> str:
     return err.fields.get(key) or err.message
 
 
@@ -427,13 +285,13 @@ def import_rows(edition: RosterEdition, data: bytes, actor: Any, *,
     try:
         found = _find_header(workbook)
         if found is None:
-            result.problems.append(_problem(None, FILE_FIELD, "未找到表头行:表头须包含“统一社会信用代码”和“入库理由”"
+            result.problems.append(problem(None, FILE_FIELD, "未找到表头行:表头须包含“统一社会信用代码”和“入库理由”"
                                             "两列,请使用导入模板"))
             return _summarise(result)
         header_row, columns, rows = found
         missing = [name for name in _REQUIRED if name not in columns]
         for name in missing:
-            result.problems.append(_problem(header_row, FILE_FIELD, f"缺少“{name}”列"))
+            result.problems.append(problem(header_row, FILE_FIELD, f"缺少“{name}”列"))
         if missing:
             return _summarise(result)
         estimate = min(max(_row_bound(data) - (header_row - 1), 0), max_rows)
@@ -441,7 +299,7 @@ def import_rows(edition: RosterEdition, data: bytes, actor: Any, *,
     finally:
         workbook.close()
     if not result.rows_total:
-        result.problems.append(_problem(header_row, FILE_FIELD, "文件中没有数据行"))
+        result.problems.append(problem(header_row, FILE_FIELD, "文件中没有数据行"))
     if result.problems:
         result.problems.sort(key=lambda problem: problem["row"])
         return _summarise(result)
@@ -506,43 +364,43 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
             code, code_problem = codes[number]
             enterprise = None
             if code_problem:
-                problems.append(_problem(number, "统一社会信用代码", code_problem))
+                problems.append(problem(number, "统一社会信用代码", code_problem))
             elif code in seen:
-                problems.append(_problem(number, "统一社会信用代码",
+                problems.append(problem(number, "统一社会信用代码",
                                          f"与第 {seen[code]} 行重复(统一社会信用代码 {code})"))
             else:
                 seen[code] = number
                 enterprise = found.get(code)
                 if enterprise is None:
-                    problems.append(_problem(number, "统一社会信用代码",
+                    problems.append(problem(number, "统一社会信用代码",
                                              f"企业档案中没有统一社会信用代码为 {code} 的企业,请先登记该企业"))
             name = _text(cell(values, "企业名称"))
             if enterprise is not None and name and name_key(name) != enterprise.name_key:
-                problems.append(_problem(number, "企业名称",
+                problems.append(problem(number, "企业名称",
                                          f"企业名称“{name}”与该统一社会信用代码登记的“{enterprise.name}”不一致"))
             county = _text(cell(values, "区县"))
             if county:
                 county_id = counties.get(_header_key(county))
                 if county_id is None:
-                    problems.append(_problem(number, "区县", f"未知区县:{county}"))
+                    problems.append(problem(number, "区县", f"未知区县:{county}"))
                 elif enterprise is not None and county_id != enterprise.county_id:
-                    problems.append(_problem(number, "区县",
+                    problems.append(problem(number, "区县",
                                              f"区县“{county}”与企业档案登记的“{enterprise.county.name}”不一致"))
             reason = tier = None
             try:
                 reason = domain._reason(_text(cell(values, "入库理由")))  # the domain's own rule and message
             except ValidationFailed as err:
-                problems.append(_problem(number, "入库理由", _domain_message(err, "reason")))
+                problems.append(problem(number, "入库理由", domain_message(err, "reason")))
             raw_tier = _text(cell(values, TIER_COLUMN)) if with_tier else ""
             if raw_tier:
                 try:
                     tier = domain._tier_for(edition, raw_tier)  # the domain's own rule and message
                 except ValidationFailed as err:
-                    problems.append(_problem(number, TIER_COLUMN, _domain_message(err, "tier")))
+                    problems.append(problem(number, TIER_COLUMN, domain_message(err, "tier")))
             if len(problems) > before or enterprise is None:
                 continue
             if actor is not None and not can(actor, Action.EDIT, enterprise):
-                problems.append(_problem(number, "统一社会信用代码",
+                problems.append(problem(number, "统一社会信用代码",
                                          f"“{enterprise.name}”({enterprise.uscc})不在您负责的范围内,不能加入或修改"))
                 continue
             if enterprise.id in existing:
@@ -552,7 +410,7 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
                 else:
                     plans.append(_Planned(number, enterprise.id, "update", reason, tier))
             elif enterprise.status in (EnterpriseStatus.DEREGISTERED, EnterpriseStatus.MOVED_OUT):
-                problems.append(_problem(number, "统一社会信用代码",
+                problems.append(problem(number, "统一社会信用代码",
                                          f"“{enterprise.name}”已{enterprise.status.label},不能入库"))
             else:
                 plans.append(_Planned(number, enterprise.id, "add", reason, tier))
@@ -584,102 +442,11 @@ def _apply(edition: RosterEdition, plans: list[_Planned], actor: Any, result: Im
     except DomainError as err:
         savepoint.rollback()
         key = next(iter(err.fields), "")
-        result.problems.append(_problem(current.row if current else None, _DOMAIN_FIELDS.get(key, FILE_FIELD),
-                                        _domain_message(err, key)))
+        result.problems.append(problem(current.row if current else None, _DOMAIN_FIELDS.get(key, FILE_FIELD),
+                                        domain_message(err, key)))
         return
     except BaseException:
         if savepoint.is_active:
             savepoint.rollback()
         raise
     savepoint.commit()
-
-
-# --- the page's import with progress ---------------------------------------------------------------------------
-
-def _progress_writer(import_id: int) -> Callable[[int, int], None]:
-    """Commit rows_checked/rows_total on a connection of its own, so a polling request sees them at once."""
-    engine = db.engine
-    if not isinstance(engine, sa.Engine):
-        # The session is bound to a single connection (the test suite's per-test transaction): there is no second
-        # connection to commit on, so progress is not recorded; the import itself runs as usual.
-        return lambda checked, total: None
-    sqlite = engine.dialect.name == "sqlite"
-    postgres = engine.dialect.name == "postgresql"
-    failed = False
-
-    def write(checked: int, total: int) -> None:
-        nonlocal failed
-        if failed:
-            return
-        if sqlite:
-            # SQLite: another connection cannot commit while this session holds its read transaction (and in WAL
-            # mode this session could not write afterwards). Nothing has been written yet, so end it here.
-            db.session.rollback()
-        try:
-            with engine.begin() as conn:
-                if postgres:  # never wait long on the row (a caller that left it locked would hang us)
-                    conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
-                conn.execute(sa.update(RosterImport).where(RosterImport.id == import_id)
-                             .values(rows_checked=checked, rows_total=total))
-        except sa.exc.SQLAlchemyError:
-            failed = True  # progress is for show: the import goes on without it
-            log.warning("roster import %s: progress not recorded", import_id, exc_info=True)
-
-    return write
-
-
-def run_import_record(import_id: int, data: bytes) -> RosterImport:
-    """Run the import of a :class:`RosterImport` row and record its outcome (for the page's progress bar).
-
-    Use: in the request, ``check_file(...)``; create ``RosterImport(edition_id=..., user_id=current_user.id,
-    filename=...)`` (status ``checking``) and **commit it**; then run this with the file's bytes inside an app
-    context, usually in a thread::
-
-        app = current_app._get_current_object()
-        def work():
-            with app.app_context():
-                excel.run_import_record(record_id, data)
-        threading.Thread(target=work, daemon=True).start()
-
-    and let the page poll the row (``status``, ``rows_checked``/``rows_total``, ``rows_written``, ``report``).
-
-    While rows are checked, ``rows_checked``/``rows_total`` are committed on a separate connection every
-    :data:`PROGRESS_EVERY` rows, so polling requests see them while this transaction is open. At the end, in
-    this session's transaction, the row gets ``status`` (``done``: entries written; ``failed``: problems
-    found, nothing written, ``report`` lists them; ``error``: the file could not be read or the edition cannot
-    be changed, ``report`` holds one ``{"row": None, "field": "文件", ...}``), ``rows_total``, ``rows_checked``,
-    ``rows_written`` (entries added or updated) and ``finished_at``; it is committed together with the entries.
-    An unexpected error rolls everything back, records ``error`` and is logged, not raised.
-    Returns the ``RosterImport`` row. The session must hold nothing uncommitted when this starts (on SQLite the
-    read transaction is ended at each progress step). Under the test suite's per-test transaction there is no
-    second connection: the import runs and is recorded, only the intermediate progress is not.
-    """
-    record = db.session.get(RosterImport, import_id)
-    if record is None:
-        raise NotFound(f"导入记录 {import_id} 不存在")
-    edition = db.session.get(RosterEdition, record.edition_id)
-    actor = db.session.get(User, record.user_id) if record.user_id else None
-    try:
-        result = import_rows(edition, data, actor, progress=_progress_writer(import_id))
-    except DomainError as err:
-        db.session.rollback()
-        return _finish(import_id, ImportStatus.ERROR, [_problem(None, FILE_FIELD, _domain_message(err, "file"))])
-    except Exception:
-        log.exception("roster import %s failed", import_id)
-        db.session.rollback()
-        return _finish(import_id, ImportStatus.ERROR,
-                       [_problem(None, FILE_FIELD, "导入时发生系统错误,未写入任何数据,请稍后重试或联系管理员")])
-    status = ImportStatus.DONE if result.ok else ImportStatus.FAILED
-    return _finish(import_id, status, result.problems, result)
-
-
-def _finish(import_id: int, status: ImportStatus, report: list[dict], result: ImportResult | None = None):
-    record = db.session.get(RosterImport, import_id)
-    record.status = status
-    record.report = report
-    if result is not None:
-        record.rows_total = record.rows_checked = result.rows_total
-        record.rows_written = result.rows_written
-    record.finished_at = utcnow()
-    db.session.commit()
-    return record

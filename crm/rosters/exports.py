@@ -1,0 +1,159 @@
+"""The official lists out to Excel (issue 3, point 5): the export of an edition and the import template.
+
+``export_xlsx(edition)`` and ``export_csv(edition)`` return the file's bytes. Columns are
+:data:`OFFICIAL_COLUMNS` (plus ``层级`` for the cultivation pool, see :func:`columns_for`); one row per entry, in
+the order of :func:`crm.rosters.domain.entries_statement`. In the XLSX, row 1 is a title (the list's Chinese
+name, half year and status), row :data:`HEADER_ROW` (2) is the header and data start at row
+:data:`FIRST_DATA_ROW` (3); the sheet is named after the list and period. The CSV has no title: its header is
+line 1, and it is UTF-8 with a BOM so Excel shows the Chinese correctly.
+
+No spreadsheet runs anything from an export: cells are written by :mod:`crm.core.spreadsheet` (every XLSX cell
+a string with ``quotePrefix`` on formula-like text; in the CSV such cells are prefixed with ``'``). The file can
+be imported back as it is (:mod:`crm.rosters.imports`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from crm.core import spreadsheet
+from crm.extensions import db
+from crm.rosters import domain
+from crm.rosters.models import (
+    ROSTER_LABELS,
+    ROSTER_SHORT_LABELS,
+    TIER_LABELS,
+    RosterEdition,
+    RosterEntry,
+    RosterKind,
+)
+
+log = logging.getLogger(__name__)
+
+
+OFFICIAL_COLUMNS = ["序号", "企业名称", "统一社会信用代码", "区县", "产业集群", "配套类别", "主要产品", "成渝配套对象",
+                    "入库理由"]
+TIER_COLUMN = "层级"  # cultivation pool only, after 入库理由
+HEADER_ROW = 2  # of exports and the template; row 1 is the title
+FIRST_DATA_ROW = HEADER_ROW + 1
+
+
+def columns_for(kind: RosterKind) -> list[str]:
+    """The official header of a list: :data:`OFFICIAL_COLUMNS`, plus ``层级`` for the cultivation pool."""
+    return OFFICIAL_COLUMNS + [TIER_COLUMN] if kind is RosterKind.CULTIVATION_POOL else list(OFFICIAL_COLUMNS)
+
+
+def _entry_values(index: int, entry: RosterEntry, with_tier: bool) -> list[str]:
+    enterprise = entry.enterprise
+    values = [
+        str(index),
+        enterprise.name,
+        enterprise.uscc,
+        enterprise.county.name,
+        enterprise.cluster.name,
+        enterprise.supply_category.name if enterprise.supply_category else "",
+        enterprise.main_products or "",
+        "、".join(link.partner.name for link in enterprise.partner_links),
+        entry.reason,
+    ]
+    if with_tier:
+        values.append(TIER_LABELS[entry.tier] if entry.tier else "")
+    return values
+
+
+def _rows(edition: RosterEdition) -> Iterator[list[str]]:
+    with_tier = edition.kind is RosterKind.CULTIVATION_POOL
+    for index, entry in enumerate(db.session.scalars(domain.entries_statement(edition)), start=1):
+        yield _entry_values(index, entry, with_tier)
+
+
+def title_of(edition: RosterEdition) -> str:
+    return f"{ROSTER_LABELS[edition.kind]}({domain.period_label(edition.period)},{edition.status.label})"
+
+
+def sheet_name_of(kind: RosterKind, period: str = "") -> str:
+    return f"{ROSTER_SHORT_LABELS[kind]}{period}"[:31]
+
+
+def export_filename(edition: RosterEdition, extension: str) -> str:
+    """A download name such as ``配套企业名单_2026H1.xlsx`` (``extension`` without the dot)."""
+    return f"{ROSTER_SHORT_LABELS[edition.kind]}_{edition.period}.{extension}"
+
+
+def template_filename(kind: RosterKind | str) -> str:
+    kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
+    return f"{ROSTER_SHORT_LABELS[kind]}_导入模板.xlsx"
+
+
+def _table(wb, sheet_name: str, title: str, columns: list[str]) -> spreadsheet.Table:
+    return spreadsheet.Table(wb, sheet_name, columns, title=title, widths=_WIDTHS,
+                             text_columns=["统一社会信用代码"])
+
+
+_WIDTHS = {"序号": 6, "企业名称": 32, "统一社会信用代码": 22, "区县": 10, "产业集群": 14, "配套类别": 10,
+           "主要产品": 30, "成渝配套对象": 30, "入库理由": 40, "层级": 8}
+
+
+def export_xlsx(edition: RosterEdition) -> bytes:
+    """The edition as an XLSX: title in row 1, header in row :data:`HEADER_ROW`, entries from row 3.
+
+    Every cell is text; nothing in it can run as a formula. The file can be imported back as it is.
+    """
+    wb = spreadsheet.new_workbook()
+    table = _table(wb, sheet_name_of(edition.kind, edition.period), title_of(edition), columns_for(edition.kind))
+    for values in _rows(edition):
+        table.append(values)
+    table.close()
+    return spreadsheet.workbook_bytes(wb)
+
+
+def export_csv(edition: RosterEdition) -> bytes:
+    """The edition as CSV (UTF-8 with BOM, CRLF): header on line 1, then one line per entry.
+
+    Cells starting with ``= + - @``, a tab or CR are prefixed with ``'`` so no spreadsheet runs them.
+    """
+    return spreadsheet.csv_bytes(columns_for(edition.kind), _rows(edition))
+
+
+def template_xlsx(kind: RosterKind | str) -> bytes:
+    """The empty import template of a list (``kind`` as :class:`RosterKind` or its code; unknown → NotFound).
+
+    Sheet 1 has the title in row 1 and the official header in row :data:`HEADER_ROW`, the USCC column formatted
+    as text and, for the pool, a 龙头/链主/培育 drop-down; sheet 2 (填写说明) explains the columns with an example.
+    """
+    kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
+    columns = columns_for(kind)
+    wb = spreadsheet.new_workbook()
+    ws = _table(wb, "导入模板", f"{ROSTER_LABELS[kind]}导入模板(第{HEADER_ROW}行为表头,请勿修改;"
+                f"从第{FIRST_DATA_ROW}行起每行一家企业)", columns).ws
+    if kind is RosterKind.CULTIVATION_POOL:
+        letter = get_column_letter(len(columns))
+        tiers = ",".join(TIER_LABELS.values())
+        validation = DataValidation(type="list", formula1=f'"{tiers}"', allow_blank=True,
+                                    error="层级应为 " + "、".join(TIER_LABELS.values()), showErrorMessage=True)
+        validation.add(f"{letter}{FIRST_DATA_ROW}:{letter}{FIRST_DATA_ROW + 20000}")
+        ws.data_validations.append(validation)
+    notes = wb.create_sheet("填写说明")
+    notes.column_dimensions["A"].width = 110
+    example = ("示例:企业名称 遵义示例机械制造有限公司;统一社会信用代码 91520300MA6XXXXXXX;区县 汇川区;"
+               "入库理由 为长安汽车配套变速箱壳体")
+    lines = [
+        f"{ROSTER_LABELS[kind]}导入说明",
+        "1. 按统一社会信用代码匹配企业,企业须已在系统企业档案中登记;代码可含小写字母和空格。",
+        "2. 必填:统一社会信用代码、入库理由。企业名称、区县如填写,须与企业档案一致。",
+        "3. 产业集群、配套类别、主要产品、成渝配套对象取自企业档案,导入时不读取,可留空。",
+        "4. 名单中已有的企业:按文件更新入库理由" + ("和层级;" if kind is RosterKind.CULTIVATION_POOL else ";")
+        + "文件中没有的企业保持不变(移出企业请在页面上填写理由操作)。",
+        "5. 任何一行有问题,整个文件都不会写入;请按问题清单逐行修改后重新导入。",
+        "6. 统一社会信用代码列请保持“文本”格式,否则 Excel 会把18位数字改成科学计数法并丢失末几位。",
+    ]
+    if kind is RosterKind.CULTIVATION_POOL:
+        lines.append("7. 层级填写 龙头、链主 或 培育;新入库企业不填时按“培育”处理。")
+        example += ";层级 培育"
+    lines.append(example)
+    spreadsheet.text_lines(notes, ([line] for line in lines), bold_first=True)
+    return spreadsheet.workbook_bytes(wb)
