@@ -10,7 +10,8 @@ import itertools
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -64,23 +65,43 @@ def make_app(url: str, **overrides: Any) -> Flask:
     return create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, **overrides})
 
 
-@pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+@contextmanager
+def own_database(tmp_path_factory: pytest.TempPathFactory, label: str, *, migrate: bool = True,
+                 reference_data: bool = True, wrap: Callable[[Flask], Flask] | None = None,
+                 **overrides: Any) -> Iterator[Flask]:
+    """An app on a fresh database of its own (outside the per-test rollback), dropped afterwards.
+
+    The database is migrated (unless ``migrate`` is false) and holds the plan's reference data (unless
+    ``reference_data`` is false); ``overrides`` go to the app's config, ``wrap`` may register more on the app.
+    """
     from flask_migrate import upgrade
 
     from crm.demo.reference import load_reference_data
 
-    url, drop = new_database(tmp_path_factory, "test")
-    application = make_app(url)
-    with application.app_context():
-        upgrade()
-        load_reference_data()
-        db.session.commit()
-        db.session.remove()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    url, drop = new_database(tmp_path_factory, label)
+    application = make_app(url, **overrides)
+    if wrap is not None:
+        application = wrap(application)
+    try:
+        if migrate:
+            with application.app_context():
+                upgrade()
+                if reference_data:
+                    load_reference_data()
+                    db.session.commit()
+                db.session.remove()
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    with own_database(tmp_path_factory, "test") as application:
+        yield application
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +127,50 @@ def _transaction(app: Flask) -> Iterator[None]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def fresh_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """An app on a fresh, migrated database of its own, outside the per-test rollback: for tests that use
+    several connections, threads or processes (PITFALLS: tests)."""
+    with own_database(tmp_path_factory, "fresh") as application:
+        yield application
+
+
+class QueryCounter:
+    """The SQL statements sent while a ``with count_queries() as queries:`` block runs (every statement,
+    SAVEPOINTs included: compare counts of the same kind of run)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn, _cursor, statement: str, *_args) -> None:  # before_cursor_execute
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    @property
+    def reads(self) -> int:
+        """The ``SELECT``s (and ``WITH … SELECT``s) among them."""
+        return sum(1 for statement in self.statements if statement.lstrip().upper().startswith(("SELECT", "WITH")))
+
+
+@contextmanager
+def counting_queries() -> Iterator[QueryCounter]:
+    counter = QueryCounter()
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", counter)
+    try:
+        yield counter
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def count_queries() -> Callable[[], AbstractContextManager[QueryCounter]]:
+    """``with count_queries() as queries: ...``, then ``queries.count`` (or ``queries.reads``)."""
+    return counting_queries
 
 
 # --- factories -----------------------------------------------------------------------------------------------

@@ -7,18 +7,14 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from crm.extensions import db
-from tests.conftest import make_app, new_database
+from tests.conftest import own_database
 
 
 @pytest.fixture
 def fresh_app(tmp_path_factory):
-    url, drop = new_database(tmp_path_factory, "migr")
-    application = make_app(url)
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    """An app on an empty database of its own: the test runs the migrations itself."""
+    with own_database(tmp_path_factory, "migr", migrate=False) as application:
+        yield application
 
 
 def test_round_trip_and_no_pending_changes(fresh_app):

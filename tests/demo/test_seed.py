@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 from stdnum.cn import uscc as stdnum_uscc
 
 from crm.auth.models import Role, User
@@ -33,7 +32,7 @@ from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigu
 from crm.extensions import db
 from crm.reference.models import County
 from crm.service.models import Assignment
-from tests.conftest import make_app, make_enterprise, new_database
+from tests.conftest import make_enterprise, own_database
 
 # Every enterprise the plan names, with the county the demo puts it in.
 PLAN_ENTERPRISES = {
@@ -64,23 +63,16 @@ def _counts() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    url, drop = new_database(tmp_path_factory, "demo")
-    application = make_app(url)
-    with application.app_context():
-        upgrade()
-    runner = application.test_cli_runner()
-    first = runner.invoke(args=["seed-demo"])
-    with application.app_context():
-        after_first = _counts()
-    second = runner.invoke(args=["seed-demo"])
-    with application.app_context():
-        after_second = _counts()
-    yield SimpleNamespace(app=application, runner=runner, first=first, second=second,
-                          after_first=after_first, after_second=after_second)
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    with own_database(tmp_path_factory, "demo", reference_data=False) as application:
+        runner = application.test_cli_runner()
+        first = runner.invoke(args=["seed-demo"])
+        with application.app_context():
+            after_first = _counts()
+        second = runner.invoke(args=["seed-demo"])
+        with application.app_context():
+            after_second = _counts()
+        yield SimpleNamespace(app=application, runner=runner, first=first, second=second,
+                              after_first=after_first, after_second=after_second)
 
 
 @pytest.fixture

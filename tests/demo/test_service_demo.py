@@ -15,7 +15,6 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
 from crm.auth.models import Role, User
 from crm.core.audit import AuditLog
@@ -36,7 +35,7 @@ from crm.service.models import (
     RequestStatus,
     ServiceRequest,
 )
-from tests.conftest import make_app, new_database
+from tests.conftest import own_database
 
 MODELS = (Interaction, ServiceRequest, RequestEvent, PolicyDelivery, AuditLog)
 SERVICE_ENTITIES = ("interaction", "service_request", "policy_delivery")
@@ -48,23 +47,16 @@ def _counts() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    url, drop = new_database(tmp_path_factory, "servicedemo")
-    application = make_app(url)
-    with application.app_context():
-        upgrade()
-    runner = application.test_cli_runner()
-    first = runner.invoke(args=["seed-demo"])
-    with application.app_context():
-        after_first = _counts()
-    second = runner.invoke(args=["seed-demo"])
-    with application.app_context():
-        after_second = _counts()
-    yield SimpleNamespace(app=application, first=first, second=second, after_first=after_first,
-                          after_second=after_second)
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    with own_database(tmp_path_factory, "servicedemo", reference_data=False) as application:
+        runner = application.test_cli_runner()
+        first = runner.invoke(args=["seed-demo"])
+        with application.app_context():
+            after_first = _counts()
+        second = runner.invoke(args=["seed-demo"])
+        with application.app_context():
+            after_second = _counts()
+        yield SimpleNamespace(app=application, first=first, second=second, after_first=after_first,
+                              after_second=after_second)
 
 
 @pytest.fixture

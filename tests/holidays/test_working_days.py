@@ -6,7 +6,6 @@ from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from crm.core.audit import AuditLog
 from crm.extensions import db
@@ -139,18 +138,10 @@ def test_without_any_data_every_year_is_reported():
     assert result == WorkdayResult(date(2025, 10, 1), [2025])
 
 
-def test_a_long_count_reads_each_year_once(seeded):
+def test_a_long_count_reads_each_year_once(seeded, count_queries):
     """No query per day: a 300-working-day span over two years costs a handful of queries."""
-    statements: list[str] = []
-    engine = db.session.connection().engine
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    db.session.connection()
+    with count_queries() as queries:
         result = add_working_days(date(2025, 6, 1), 300)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert result.missing_years == [] and result.date.year == 2026
-    assert 1 <= len(statements) <= 4, statements
+    assert 1 <= queries.count <= 4, queries.statements

@@ -21,7 +21,7 @@ from crm.enterprises.models import EnterpriseStatus
 from crm.extensions import db
 from crm.rosters import domain, exports, import_jobs, imports
 from crm.rosters.models import ImportStatus, RosterEntry, RosterImport, RosterKind, Tier
-from tests.conftest import make_app, make_enterprise, make_user, new_database
+from tests.conftest import make_enterprise, make_user
 from tests.rosters.factories import published_edition
 
 SUPPLIER = RosterKind.SUPPLIER_LIST
@@ -527,26 +527,6 @@ def test_run_import_record_inside_the_shared_test_transaction():
 
 
 # --- the recorded import, on a database of its own -----------------------------------------------------------
-
-@pytest.fixture
-def fresh_app(tmp_path_factory):
-    from flask_migrate import upgrade
-
-    from crm.demo.reference import load_reference_data
-
-    url, drop = new_database(tmp_path_factory, "xlsx")
-    application = make_app(url)
-    with application.app_context():
-        upgrade()
-        load_reference_data()
-        db.session.commit()
-        db.session.remove()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    drop()
-
 
 def test_run_import_record_records_progress_status_and_report(fresh_app, monkeypatch):
     with fresh_app.app_context():

@@ -640,21 +640,12 @@ def test_no_inline_script_or_style_on_any_roster_page(client, city):
         assert "script-src 'self'" in response.headers["Content-Security-Policy"], path
 
 
-def test_entries_page_queries_do_not_grow_with_the_entries(client, city):
+def test_entries_page_queries_do_not_grow_with_the_entries(client, city, count_queries):
     def queries_for(path: str) -> int:
-        seen: list[str] = []
-        engine = db.engines[None].engine
-
-        def count(*_args):
-            seen.append(_args[2])
-
         db.session.expire_all()  # the tests' session outlives requests: start each one from the database
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as queries:
             assert client.get(path).status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
-        return len(seen)
+        return queries.count
 
     published_edition(SUPPLIER, "2025H1", [make_enterprise() for _ in range(2)])
     published_edition(POOL, "2025H1", [make_enterprise() for _ in range(12)], tier="培育")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -19,46 +20,31 @@ import crm.api.scheduler  # noqa: F401  (routes on the API blueprint before any 
 from crm.core.audit import AuditLog
 from crm.extensions import db
 from crm.scheduler import registry
-from tests.conftest import make_app, new_database
+from tests.conftest import own_database
 from tests.scheduler import sample_jobs
 from tests.scheduler.support import register_scheduler
 
 
+@contextmanager
+def _scheduler_app(tmp_path_factory: pytest.TempPathFactory, label: str) -> Iterator[Flask]:
+    with own_database(tmp_path_factory, label, wrap=register_scheduler) as application:
+        # migrations/env.py's fileConfig() disables every logger that existed before it (ours included).
+        logging.getLogger("crm.scheduler").disabled = False
+        yield application
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    application, drop = _migrated_app(tmp_path_factory, "sched")
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-    drop()
-
-
-def _migrated_app(tmp_path_factory: pytest.TempPathFactory, label: str) -> tuple[Flask, object]:
-    from flask_migrate import upgrade
-
-    from crm.demo.reference import load_reference_data
-
-    url, drop = new_database(tmp_path_factory, label)
-    application = register_scheduler(make_app(url))
-    with application.app_context():
-        upgrade()
-        load_reference_data()
-        db.session.commit()
-        db.session.remove()
-    # migrations/env.py's fileConfig() disables every logger that existed before it (ours included).
-    logging.getLogger("crm.scheduler").disabled = False
-    return application, drop
+    with _scheduler_app(tmp_path_factory, "sched") as application:
+        yield application
 
 
 @pytest.fixture
 def fresh_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """An app on a fresh, migrated database of its own, outside the per-test rollback: for tests that use
-    several connections, threads or processes (PITFALLS: tests)."""
-    application, drop = _migrated_app(tmp_path_factory, "fresh")
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    """The root ``fresh_app`` (a fresh, migrated database of its own, for several connections, threads or
+    processes), with the scheduler registered."""
+    with _scheduler_app(tmp_path_factory, "fresh") as application:
+        yield application
 
 
 @pytest.fixture

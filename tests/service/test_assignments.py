@@ -440,20 +440,11 @@ def test_coverage_is_scoped_to_what_the_user_sees():
     assert len(domain.coverage(make_user("leader"))) == 2
 
 
-def test_coverage_takes_two_queries_whatever_the_rows(app):
+def test_coverage_takes_two_queries_whatever_the_rows(app, count_queries):
     def queries(user) -> int:
-        seen: list[str] = []
-        engine = db.session.get_bind().engine
-
-        def count(*args):
-            seen.append(args[2])
-
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as counted:
             domain.coverage(user)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
-        return len(seen)
+        return counted.count
 
     firms = [make_enterprise() for _ in range(12)]
     published_edition(SUPPLIER, "2026H1", firms)
@@ -467,7 +458,7 @@ def test_coverage_takes_two_queries_whatever_the_rows(app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) >= 12
 
 
-def test_coverage_page_counts_gaps_over_all_rows_in_three_queries(app):
+def test_coverage_page_counts_gaps_over_all_rows_in_three_queries(app, count_queries):
     firms = [make_enterprise(county="汇川区") for _ in range(7)]
     published_edition(SUPPLIER, "2026H1", firms)
     admin = make_user("admin")
@@ -475,18 +466,9 @@ def test_coverage_page_counts_gaps_over_all_rows_in_three_queries(app):
     for i, firm in enumerate(firms[:4]):
         assign(firm, techs[i % 3])
     everything = domain.coverage(admin)
-    seen: list[str] = []
-    engine = db.session.get_bind().engine
-
-    def count(*args):
-        seen.append(args[2])
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as queries:
         result = domain.coverage_page(admin, 2, 3)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-    assert len(seen) == 3
+    assert queries.count == 3
     assert result.page.total == 7 and result.page.pages == 3
     assert [r.enterprise.id for r in result.page.items] == [r.enterprise.id for r in everything[3:6]]
     assert result.gap_counts == domain.gap_counts(everything) == {TECH: 3, FINANCE: 7, Specialty.LEGAL: 7,

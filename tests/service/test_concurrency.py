@@ -33,7 +33,7 @@ from crm.extensions import db
 from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
 from crm.service.models import Interaction, RequestEvent, RequestStatus, ServiceRequest
-from tests.conftest import BACKEND, assign, make_app, make_enterprise, make_user, new_database
+from tests.conftest import BACKEND, assign, make_enterprise, make_user, own_database
 
 HOLD_SECONDS = 0.5
 JOIN_SECONDS = 60
@@ -41,24 +41,11 @@ JOIN_SECONDS = 60
 
 @pytest.fixture
 def fresh_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    from flask_migrate import upgrade
-
-    from crm.demo.reference import load_reference_data
-
-    url, drop = new_database(tmp_path_factory, "svcconc")
     overrides: dict[str, Any] = {}
     if BACKEND == "sqlite":  # a writer waits this long for the write lock before "database is locked"
         overrides["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "connect_args": {"timeout": 30}}
-    application = make_app(url, **overrides)
-    with application.app_context():
-        upgrade()
-        load_reference_data()
-        db.session.commit()
-        db.session.remove()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-    drop()
+    with own_database(tmp_path_factory, "svcconc", **overrides) as application:
+        yield application
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import re
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from crm.core.time import local_today
 from crm.extensions import db
@@ -183,7 +182,7 @@ def test_history_labels_assignments(client):
     assert "服务分配" in history and "专长: (空) → 科技" in history and "服务专员: (空) →" in history
 
 
-def test_the_page_makes_a_fixed_number_of_queries(client):
+def test_the_page_makes_a_fixed_number_of_queries(client, count_queries):
     coordinator = make_user("coordinator")
     small = make_enterprise(county="汇川区")
     large = make_enterprise(county="汇川区")
@@ -212,19 +211,10 @@ def test_the_page_makes_a_fixed_number_of_queries(client):
     login(client, coordinator)
 
     def queries_for(path: str) -> int:
-        seen: list[str] = []
-        engine = db.engines[None].engine
-
-        def count(*args):
-            seen.append(args[2])
-
         db.session.expire_all()
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as queries:
             assert client.get(path).status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
-        return len(seen)
+        return queries.count
 
     queries_for(f"/enterprises/{small.id}")  # the first request also opens the session's savepoint
     few, many = queries_for(f"/enterprises/{small.id}"), queries_for(f"/enterprises/{large.id}")

@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from crm.core.audit import AuditLog
 from crm.core.errors import Conflict, Forbidden, ValidationFailed
@@ -203,7 +202,7 @@ def test_the_list_is_scoped_and_filtered(commissioner, enterprise):
     assert set(ids(make_user("leader"))) >= {mine.id, recent.id, theirs.id}
 
 
-def test_last_contact_in_one_query(commissioner, enterprise):
+def test_last_contact_in_one_query(commissioner, enterprise, count_queries):
     second = make_enterprise()
     never = make_enterprise()
     coordinator = make_user("coordinator")
@@ -211,17 +210,8 @@ def test_last_contact_in_one_query(commissioner, enterprise):
     log_interaction(coordinator, enterprise, valid(date="2026-04-10"), today=TODAY)
     log_interaction(coordinator, second, valid(date="2026-02-02", next_follow_up=None), today=TODAY)
     db.session.flush()
-    statements: list[str] = []
-    engine = db.session.connection().engine
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as queries:
         result = last_contact([enterprise.id, second.id, never.id])
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert result == {enterprise.id: date(2026, 4, 10), second.id: date(2026, 2, 2)}
-    assert len(statements) == 1
+    assert queries.count == 1
     assert last_contact([]) == {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -83,25 +82,6 @@ def cli(app, monkeypatch: pytest.MonkeyPatch, registered):
         return result
 
     return invoke
-
-
-class QueryCounter:
-    """Counts the SELECTs sent to the database (writes grow with the notices, reads must not)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, _conn, _cursor, statement: str, *_args) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            self.count += 1
-
-
-@pytest.fixture
-def count_queries() -> Iterator[QueryCounter]:
-    counter = QueryCounter()
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", counter)
-    yield counter
-    sa.event.remove(sa.engine.Engine, "before_cursor_execute", counter)
 
 
 # --- escalate_overdue_requests ---------------------------------------------------------------------------------
@@ -206,11 +186,11 @@ def test_escalation_reads_do_not_grow_with_the_number_of_requests(people, count_
         for _ in range(n):
             make_request(people["enterprise"], None, day - timedelta(days=10))
         db.session.flush()
-        before = count_queries.count
-        summary = jobs.escalate_overdue_requests(at(day, 8, 0))
-        db.session.flush()
+        with count_queries() as queries:
+            summary = jobs.escalate_overdue_requests(at(day, 8, 0))
+            db.session.flush()
         assert f"提醒负责人 {n} 件" in summary and f"升级至区县协调员 {n} 件" in summary
-        return count_queries.count - before
+        return queries.reads  # writes grow with the notices, reads must not
 
     assert reads(2, date(2026, 4, 22)) == reads(6, date(2026, 5, 20))  # both Wednesdays: the same days walked
 
@@ -384,10 +364,10 @@ def test_cadence_reads_do_not_grow_with_the_number_of_enterprises(count_queries)
             assign(enterprise, commissioner, "tech")
             visit(enterprise, day - timedelta(days=100))
         db.session.flush()
-        before = count_queries.count
-        jobs.visit_cadence(at(day, 8, 20))
-        db.session.flush()
-        return count_queries.count - before
+        with count_queries() as queries:
+            jobs.visit_cadence(at(day, 8, 20))
+            db.session.flush()
+        return queries.reads
 
     assert run(2, MONDAY) == run(8, MONDAY + timedelta(days=7))
 

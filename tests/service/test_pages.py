@@ -627,38 +627,25 @@ def test_a_coordinator_pages_through_the_workspace_in_attention_order(client, wo
     assert workspace_rows(client.get(f"{url}&page=9")) == [expected[-1].id]  # past the end: the last page
 
 
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-
-
-def _queries(client, url: str) -> int:
+def _queries(client, count_queries, url: str) -> int:
     db.session.commit()  # the same start for every measurement: a fresh transaction, nothing loaded
-    counter = QueryCounter()
-    target = db.engine
-    sa.event.listen(target, "before_cursor_execute", counter)
-    try:
+    with count_queries() as queries:
         assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(target, "before_cursor_execute", counter)
-    return counter.count
+    return queries.count
 
 
 @pytest.mark.parametrize("viewer", ["commissioner", "coordinator"])
-def test_the_workspace_query_count_does_not_grow(client, world, viewer):
+def test_the_workspace_query_count_does_not_grow(client, world, viewer, count_queries):
     a = make_user("commissioner", username="page-count", specialties=["tech"])
     _attention_world(a, "计数一")
     db.session.commit()
     login(client, a if viewer == "commissioner" else world["coordinator"])
     client.get("/service/")  # warm up
-    few = _queries(client, "/service/")
+    few = _queries(client, count_queries, "/service/")
     for n, (county, cluster) in enumerate((("桐梓县", "电子信息"), ("播州区", "基础材料"), ("正安县", "现代化工"))):
         _attention_world(a, f"计数{n + 2}", county, cluster)  # other counties and clusters: nothing lazy-loads
     db.session.commit()
-    many = _queries(client, "/service/")
+    many = _queries(client, count_queries, "/service/")
     assert len(workspace_rows(client.get("/service/"))) >= 20
     assert many == few, (few, many)
     assert few <= 12
