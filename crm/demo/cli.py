@@ -75,8 +75,8 @@ def demo_accounts_command():
     """Print the demo sign-ins (username, role, scope, password)."""
     from crm.auth.domain import get_user
     from crm.auth.models import Role
-    from crm.core.access import assigned_enterprise_ids
     from crm.demo.data import DEMO_USERS, PASSWORD_ENV, demo_password
+    from crm.service.access import assigned_enterprise_ids
 
     password = demo_password()
     rows = []
