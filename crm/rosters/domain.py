@@ -32,6 +32,7 @@ from crm.rosters.models import (
     RosterRemoval,
     Tier,
 )
+from crm.rosters.signals import edition_published
 
 PERIOD_RE = re.compile(r"^(\d{4})H([12])$")
 MAX_REASON = 1000
@@ -309,9 +310,7 @@ def publish(actor: Any, edition: RosterEdition) -> RosterEdition:
     db.session.flush()
     _audit(actor, edition, "publish", {"status": ["in_review", "published"], "entries": [None, len(edition.entries)]},
            f"发布({len(edition.entries)}家)")
-    from crm.service.assignments import end_for_unlisted  # here, not at the top: the service layer imports rosters
-
-    end_for_unlisted(actor, edition)  # enterprises now on neither list: their assignments end, commissioners told
+    edition_published.send(edition, actor=actor)  # e.g. the service ends the assignments of firms now unlisted
     return edition
 
 
