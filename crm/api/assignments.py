@@ -39,6 +39,7 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import RosterKind
 from crm.service import assignments as domain
+from crm.service import coverage as coverage_domain
 from crm.service.interactions import parse_date
 from crm.service.models import Assignment as AssignmentRow
 
@@ -94,7 +95,7 @@ class CoverageCell(Shape):
     started_on: DateStr
 
     @classmethod
-    def of(cls, a: domain.CoverageCell | None) -> CoverageCell | None:
+    def of(cls, a: coverage_domain.CoverageCell | None) -> CoverageCell | None:
         if a is None:
             return None
         return cls(commissioner=a.commissioner.username, commissioner_name=a.commissioner.display_name,
@@ -121,7 +122,7 @@ class CoverageRow(Shape):
     gaps: list[SpecialtyCode]
 
     @classmethod
-    def of(cls, row: domain.CoverageRow) -> CoverageRow:
+    def of(cls, row: coverage_domain.CoverageRow) -> CoverageRow:
         e = row.enterprise
         return cls(enterprise_id=e.id, name=e.name, uscc=e.uscc, county=e.county.name, cluster=e.cluster.name,
                    lists=[k.value for k in row.lists],
@@ -259,9 +260,10 @@ def coverage():
     """Listed enterprises the caller may see × the five specialties; ``null`` marks a gap."""
     args = request.args
     filters = {name: args.get(name, "") for name in ("roster", "county", "cluster", "missing")}
-    domain.coverage_statement(current_user(), **filters)  # a bad filter is refused (422) before a bad page (400)
+    # a bad filter is refused (422) before a bad page (400)
+    coverage_domain.coverage_statement(current_user(), **filters)
     page, per_page = parse_page_args(args)
-    result = domain.coverage_page(current_user(), page, per_page, **filters)
+    result = coverage_domain.coverage_page(current_user(), page, per_page, **filters)
     return dump(CoveragePage(items=[CoverageRow.of(row) for row in result.page.items], total=result.page.total,
                              page=result.page.page, per_page=result.page.per_page,
                              gap_counts=GapCounts(**{s.value: n for s, n in result.gap_counts.items()})))
