@@ -11,13 +11,13 @@ from datetime import date
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import page_of
+from crm.api.common import created, page_of
 from crm.api.loading import MAX_ID, body_enterprise, found, get_or_404, query_bool, query_id
 from crm.api.schema import (
     DateStr,
@@ -214,8 +214,7 @@ def create_request():
     enterprise = body_enterprise(data, Action.EDIT)
     req = request_domain.raise_request(current_user(), enterprise, data)
     db.session.commit()
-    location = url_for("api.get_request", request_id=req.id)
-    return _request_detail(req), 201, {"Location": location}
+    return created(_request_detail(req), "api.get_request", request_id=req.id)
 
 
 @bp.get("/requests/<int:request_id>")
