@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm.auth.models import Specialty
-from crm.enterprises.models import STATUS_LABELS, EnterpriseStatus
+from crm.enterprises.models import EnterpriseStatus
 from crm.service.models import Channel, DeliveryStatus, RequestStatus
 
 # How the history names what changed (audit rows keep the code names).
@@ -62,7 +62,7 @@ def audit_value(key: str, value: Any) -> str:
         return "是" if value else "否"
     if key == "status":
         try:
-            return STATUS_LABELS[EnterpriseStatus(value)]
+            return EnterpriseStatus(value).label
         except ValueError:
             return str(value)
     return str(value)

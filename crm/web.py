@@ -49,13 +49,12 @@ def init_login(app: Flask, login_manager: LoginManager) -> None:
 
 
 def init_templates(app: Flask) -> None:
-    from crm.auth.models import ROLE_LABELS, SPECIALTY_LABELS, Role
+    from crm.auth.models import Role
     from crm.history import template_globals
 
     app.jinja_env.filters["local"] = format_local
     app.jinja_env.globals.update(template_globals())
-    app.jinja_env.globals.update(can=can, Action=Action, ROLE_LABELS=ROLE_LABELS,
-                                 SPECIALTY_LABELS=SPECIALTY_LABELS, Role=Role)
+    app.jinja_env.globals.update(can=can, Action=Action, Role=Role)
 
     @app.context_processor
     def _user():

@@ -44,8 +44,6 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters import domain, excel
 from crm.rosters.models import (
-    ROSTER_LABELS,
-    TIER_LABELS,
     EditionStatus,
     RosterEdition,
     RosterEntry,
@@ -79,7 +77,7 @@ def _username(user: Any) -> str | None:
 def edition_json(edition: RosterEdition, entries_count: int) -> dict[str, Any]:
     return {
         "kind": edition.kind.value,
-        "kind_label": ROSTER_LABELS[edition.kind],
+        "kind_label": edition.kind.label,
         "period": edition.period,
         "period_label": domain.period_label(edition.period),
         "status": edition.status.value,
@@ -112,7 +110,7 @@ def entry_json(entry: RosterEntry) -> dict[str, Any]:
         "main_products": enterprise.main_products,
         "reason": entry.reason,
         "tier": entry.tier.value if entry.tier else None,
-        "tier_label": TIER_LABELS[entry.tier] if entry.tier else None,
+        "tier_label": entry.tier.label if entry.tier else None,
         "proposed_by": _username(entry.proposed_by),
         "created_at": isoformat_local(entry.created_at),
     }

@@ -37,7 +37,7 @@ from crm.api.openapi import (
     ref,
 )
 from crm.api.openapi import page_of as page_schema
-from crm.auth.models import SPECIALTY_LABELS, Specialty, User
+from crm.auth.models import Specialty, User
 from crm.core.access import Action, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
 from crm.core.parsing import parse_id
@@ -48,7 +48,6 @@ from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
 from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
 from crm.service.models import (
-    CHANNEL_LABELS,
     Channel,
     Interaction,
     RequestCategory,
@@ -340,8 +339,8 @@ CATEGORIES = [c.value for c in RequestCategory]
 INTERACTION_ID = path_param("interaction_id", "服务记录 id", {"type": "integer", "minimum": 1})
 REQUEST_ID = path_param("request_id", "诉求 id", {"type": "integer", "minimum": 1})
 _DATE = {"type": "string", "format": "date"}
-_CHANNEL_TEXT = "、".join(f"{c.value} {CHANNEL_LABELS[c]}" for c in Channel)
-_SPECIALTY_TEXT = "、".join(f"{s.value} {SPECIALTY_LABELS[s]}" for s in Specialty)
+_CHANNEL_TEXT = "、".join(f"{c.value} {c.label}" for c in Channel)
+_SPECIALTY_TEXT = "、".join(f"{s.value} {s.label}" for s in Specialty)
 _TRANSITIONS_TEXT = ";".join(f"{s.value} → " + "/".join(t.value for t in targets)
                              for s, targets in request_domain.TRANSITIONS.items())
 
