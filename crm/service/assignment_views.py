@@ -17,12 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import Specialty
-from crm.core.access import Action, require, scope_enterprises
+from crm.core.access import Action, require, scope
 from crm.core.errors import Conflict, DomainError, Forbidden
 from crm.core.pagination import parse_page_args
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service import assignments as domain
+from crm.service import coverage as coverage_domain
 from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
@@ -57,13 +58,13 @@ def index():
         arg_errors.append(err)
         status, page_no, per_page = 400, 1, COVERAGE_PER_PAGE
     try:
-        result = domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
+        result = coverage_domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
     except DomainError as err:  # an unknown list or gap filter in the address: say so, show everything
         arg_errors.insert(0, err)
         status = 400
         filters.update(roster="", missing="")
         form.roster.data = form.missing.data = ""
-        result = domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
+        result = coverage_domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
     bulk = None
     if domain.may_assign(current_user):
         bulk = BulkAssignForm(formdata=None)
@@ -95,7 +96,7 @@ def bulk():
             flash(";".join(dict.fromkeys(messages)) or "请检查批量分配的选择", "danger")
         return redirect(url_for(".index"))
     ids = form.ids()
-    stmt = scope_enterprises(current_user, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
+    stmt = scope(current_user, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
     found = {e.id: e for e in db.session.scalars(stmt)}
     try:
         commissioner = domain.commissioner_by_username(form.commissioner.data) if form.commissioner.data else None
