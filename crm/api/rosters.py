@@ -38,7 +38,7 @@ from crm.api.openapi import page_of as page_schema
 from crm.core.access import Action, can, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
 from crm.core.pagination import parse_page_args
-from crm.core.parsing import check_version
+from crm.core.parsing import check_version, parse_enum
 from crm.core.time import isoformat_local
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -199,8 +199,10 @@ def list_editions(kind: str):
     roster = domain.parse_kind(kind)
     user = current_user()
     status = request.args.get("status", "").strip()
-    if status and status not in STATUSES:
-        raise DomainError("查询参数不正确", {"status": "status 只能是 " + "、".join(STATUSES)})
+    fields: dict[str, str] = {}
+    parse_enum(EditionStatus, status, field="status", what="版本状态", fields=fields)
+    if fields:
+        raise DomainError("查询参数不正确", fields)
     page, per_page = parse_page_args(request.args)
     # A list has two editions a year: filtering by access in Python keeps the rule in crm.core.access.
     rows = [e for e in domain.editions(roster)

@@ -13,6 +13,7 @@ from crm.api.openapi import PAGE_PARAMS, add_paths, add_schemas, errors, nullabl
 from crm.api.openapi import page_of as page_schema
 from crm.core.access import Action, require
 from crm.core.errors import DomainError
+from crm.core.parsing import parse_enum
 from crm.core.time import isoformat_local
 from crm.scheduler.models import JobRun, RunOutcome
 from crm.scheduler.runner import job_rows, runs_statement
@@ -58,11 +59,10 @@ def scheduler_runs():
     fields: dict[str, str] = {}
     if len(job) > 64:
         fields["job"] = "任务标识最长64个字符"
-    if outcome and outcome not in OUTCOMES:
-        fields["outcome"] = "outcome 只能是 " + "、".join(OUTCOMES)
+    run_outcome = parse_enum(RunOutcome, outcome, field="outcome", what="运行结果", fields=fields)
     if fields:
         raise DomainError("查询参数不正确", fields)
-    return page_of(runs_statement(job or None, RunOutcome(outcome) if outcome else None), run_json)
+    return page_of(runs_statement(job or None, run_outcome), run_json)
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------------------
