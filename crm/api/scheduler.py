@@ -19,7 +19,6 @@ from crm.scheduler.models import JobRun, RunOutcome
 from crm.scheduler.runner import job_rows, runs_statement
 
 
-
 class SchedulerRun(Shape):
     """一次定时任务运行"""
 
