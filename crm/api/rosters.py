@@ -29,16 +29,18 @@ from crm.api.schema import (
     Shape,
     body,
     check,
+    choice,
     code,
     dump,
     not_blank,
     operation,
     page_model,
+    query,
 )
 from crm.core.access import Action, can, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
 from crm.core.pagination import parse_page_args
-from crm.core.parsing import check_version, parse_enum
+from crm.core.parsing import check_version
 from crm.core.time import isoformat_local
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -51,6 +53,7 @@ from crm.rosters.models import (
 from crm.rosters.models import RosterEdition as RosterEditionRow
 from crm.rosters.models import RosterEntry as RosterEntryRow
 
+STATUSES = [s.value for s in EditionStatus]
 PERIOD_HINT = "期次格式应为 2026H1 或 2026H2"
 
 
@@ -230,7 +233,8 @@ class RosterReturn(VersionOnly):
 
 
 class EditionsQuery(PageQuery):
-    status: code(EditionStatus) | None = Field(None, description="按状态筛选")
+    status: Annotated[choice(EditionStatus) | None, Msg("status 只能是 " + "、".join(STATUSES))] = Field(
+        None, description="按状态筛选")
 
 
 class EntriesFilter(Query):
@@ -326,11 +330,7 @@ def list_editions(kind: str):
     """The editions of a list the caller may see (commissioners: published and superseded), newest first."""
     roster = domain.parse_kind(kind)
     user = current_user()
-    status = request.args.get("status", "").strip()
-    fields: dict[str, str] = {}
-    parse_enum(EditionStatus, status, field="status", what="版本状态", fields=fields)
-    if fields:
-        raise DomainError("查询参数不正确", fields)
+    status = query(EditionsQuery).status
     page, per_page = parse_page_args(request.args)
     # A list has two editions a year: filtering by access in Python keeps the rule in crm.core.access.
     rows = [e for e in domain.editions(roster)
