@@ -2,9 +2,9 @@
 
 Each endpoint parses, loads the record, asks ``access.require`` (not visible → 404, visible but not editable —
 a leader — → 403), calls :mod:`crm.service.interactions` / :mod:`crm.service.requests`, commits once and
-serialises. Writes start their transaction with the service domain's lock helpers (``begin_write``,
-``lock_interaction``, ``lock_request``) *before* anything is read, so two clients writing at once queue
-instead of failing, and the second one moving the same request gets 409 ``stale`` (it sent the old
+serialises. Changes load their record with the service domain's lock helpers (``lock_interaction``,
+``lock_request``; :mod:`crm.core.transactions`), so two clients writing at once queue instead of failing, and
+the second one moving the same request gets 409 ``stale`` (it sent the old
 ``version``) or 409 ``illegal_transition`` (the status moved on), never a lost update.
 
 Routes register on :data:`crm.api.bp` when this module is imported (``from crm.api import service`` in
@@ -225,7 +225,6 @@ def create_interaction():
     """Log a 服务记录 (201, with ``Location``)."""
     data = json_body()
     reject_unknown(data, INTERACTION_CREATE_FIELDS, interaction_domain.INVALID_MESSAGE)
-    interaction_domain.begin_write()  # first statement of the transaction (see the module docstring)
     enterprise = _body_enterprise(data, Action.EDIT)
     interaction = interaction_domain.log_interaction(current_user(), enterprise, data)
     db.session.commit()
@@ -283,7 +282,6 @@ def create_request():
     """Record a 诉求 (201, with ``Location``); ``due_date`` is computed in working days when absent."""
     data = json_body()
     reject_unknown(data, REQUEST_CREATE_FIELDS, request_domain.INVALID_MESSAGE)
-    interaction_domain.begin_write()  # first statement of the transaction (see the module docstring)
     enterprise = _body_enterprise(data, Action.EDIT)
     req = request_domain.raise_request(current_user(), enterprise, data)
     db.session.commit()

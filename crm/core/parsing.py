@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from crm.core.errors import Conflict, ValidationFailed
+from crm.core.messages import STALE_MESSAGE
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-STALE_MESSAGE = "该记录已被他人修改,请刷新后重试"
 
 
 def parse_id(value: Any) -> int | None:

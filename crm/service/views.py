@@ -6,11 +6,9 @@ see but not change it: leaders read only), calls :mod:`crm.service.interactions`
 :mod:`crm.service.requests`, commits once and renders or redirects. A refusal is rolled back whole and shown in
 Chinese next to its field, at the top of the form or flashed; bad input never answers 500.
 
-Every POST starts its transaction the way the service domain asks: ``db.session.commit()`` ends the read-only
-transaction Flask-Login opened when it loaded the user, then ``lock_request`` / ``lock_interaction`` /
-``begin_write`` take the lock *before* the record is read, then access is checked, then the domain function
-runs, then one commit. Two people writing at once therefore queue, and the second one is told "该记录已被他人
-修改,请刷新后重试" (a stale ``version``) instead of overwriting the first.
+A change loads its record with ``lock_request`` / ``lock_interaction`` (:mod:`crm.core.transactions`), then
+access is checked, then the domain function runs, then one commit. Two people writing at once therefore queue,
+and the second one is told "该记录已被他人修改,请刷新后重试" (a stale ``version``) instead of overwriting the first.
 """
 
 from __future__ import annotations
@@ -106,12 +104,6 @@ def _found(obj: Any, action: Action) -> Any:
     return obj
 
 
-def _start_write() -> None:
-    """End Flask-Login's read-only transaction, then start one that writes (see the module docstring)."""
-    db.session.commit()
-    interaction_domain.begin_write()
-
-
 def _place(form: Any, err: DomainError, rename: dict[str, str] | None = None) -> None:
     """The domain's messages next to the form's fields; hidden fields and unknown keys above the form."""
     rename = rename or {}
@@ -205,8 +197,6 @@ def interaction_new():
     if enterprise_id is None:
         flash("请先在“我的企业”中选择要记录的企业", "warning")
         return redirect(url_for(".workspace"))
-    if request.method == "POST":
-        _start_write()
     enterprise = _load_enterprise(enterprise_id, Action.EDIT)
     choices = _loggable_specialties(current_user)
     form = InteractionForm()
@@ -277,7 +267,6 @@ def _interaction_initial(interaction: Interaction) -> dict[str, Any]:
 def interaction_detail(interaction_id: int):
     status, stale = 200, False
     if request.method == "POST":
-        db.session.commit()  # Flask-Login has read the user; the lock must come first in the write
         interaction = interaction_domain.lock_interaction(interaction_id) if interaction_id <= MAX_ID else None
         _found(interaction, Action.EDIT)
         if not _may_edit_interaction(current_user, interaction):
@@ -457,8 +446,6 @@ def request_new():
     if enterprise_id is None:
         flash("请先在“我的企业”中选择要登记诉求的企业", "warning")
         return redirect(url_for(".workspace"))
-    if request.method == "POST":
-        _start_write()
     enterprise = _load_enterprise(enterprise_id, Action.EDIT)
     form = RequestForm()
     form.fill_choices(_eligible_owners(enterprise), [d.name for d in all_of(Department)])
@@ -535,7 +522,6 @@ def request_detail(request_id: int):
 @bp.route("/requests/<int:request_id>/transition", methods=["POST"])
 @login_required
 def request_transition(request_id: int):
-    db.session.commit()  # Flask-Login has read the user; the row lock must come first in the write
     req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
     _found(req, Action.EDIT)  # 404 when not visible, 403 for a leader
     form = _transition_form(req, request.form)
