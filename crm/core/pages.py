@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
-Show = Literal["form", "flash", "form_or_flash"]
+Show = Literal["form", "flash", "form_or_flash", "caller"]
 Notice = Literal["form", "page", "flash"]
 
 # Fields a user cannot see or correct: their messages go above the form.
@@ -61,7 +61,8 @@ _UNCOMMITTED = "crm.pages.uncommitted"
 class Outcome:
     """What :func:`attempt` did: ``ok`` (truthy) with the domain function's ``value``, or refused with the
     ``status`` to answer, the ``error``, a page-level ``notice`` (expired page, conflict) and whether the
-    refusal was ``flashed`` (the view then redirects instead of showing the form)."""
+    refusal was ``flashed`` (the view then redirects instead of showing the form). ``invalid``: the form's own
+    fields did not validate (nothing was called)."""
 
     ok: bool
     status: int = 200
@@ -69,6 +70,7 @@ class Outcome:
     error: DomainError | None = None
     notice: str | None = None
     flashed: bool = False
+    invalid: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -153,10 +155,10 @@ def _form_refused(form: Any, show: Show, notice: Notice, invalid: str | None) ->
         messages = [m for name, errors in form.errors.items() if name is not None for m in errors]
         text = ";".join(dict.fromkeys(m for m in messages if m != invalid))
         flash(f"{invalid}:{text}" if invalid and text else (invalid or text or FIX_FIELDS), "danger")
-        return Outcome(False, 422, flashed=True)
+        return Outcome(False, 422, flashed=True, invalid=True)
     if invalid and invalid not in form.form_errors:
         form.form_errors.insert(0, invalid)
-    return Outcome(False, 422)
+    return Outcome(False, 422, invalid=True)
 
 
 # --- the write ------------------------------------------------------------------------------------------------
@@ -168,7 +170,8 @@ def attempt(action: Callable[[], Any], form: Any = None, *, validate: bool = Tru
 
     ``show`` says where a :class:`DomainError` goes: ``"form"`` (next to the fields, see :func:`place_errors`),
     ``"flash"`` (one flashed line; buttons whose page redirects), or ``"form_or_flash"`` (on the form when every
-    field message has its field there, else flashed). ``notice`` says where the expired-page and conflict
+    field message has its field there, else flashed) or ``"caller"`` (nothing shown: the view shows
+    ``outcome.error`` its own way, e.g. an import's report). ``notice`` says where the expired-page and conflict
     messages go: above the form, to the page (``outcome.notice``, for pages that show one message above several
     forms), or flashed. ``invalid`` is said above a form whose fields did not validate (``None``: nothing);
     with ``show="flash"`` it titles the flashed field messages. ``success`` is flashed after the commit.
@@ -183,7 +186,9 @@ def attempt(action: Callable[[], Any], form: Any = None, *, validate: bool = Tru
     except DomainError as err:
         db.session.rollback()
         flashed = False
-        if show == "flash" or form is None or (show == "form_or_flash" and not _placeable(form, err, aliases)):
+        if show == "caller":
+            pass
+        elif show == "flash" or form is None or (show == "form_or_flash" and not _placeable(form, err, aliases)):
             flash_error(err)
             flashed = True
         else:
@@ -192,7 +197,8 @@ def attempt(action: Callable[[], Any], form: Any = None, *, validate: bool = Tru
     except CONFLICTS:  # someone else changed or took the same rows between our checks and the write
         db.session.rollback()
         err = Conflict(conflict, code="stale")
-        flashed = _notify(form, conflict, "flash" if show == "flash" or form is None else notice)
+        # A conflict has no field: flashed where refusals may be flashed, else where ``notice`` says.
+        flashed = _notify(form, conflict, "flash" if show in ("flash", "form_or_flash") or form is None else notice)
         return Outcome(False, 409, error=err, notice=conflict, flashed=flashed)
     if success is not None:
         flash(success(value) if callable(success) else success, "success")

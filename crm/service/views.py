@@ -19,16 +19,16 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
-from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import Action, can, require, scope_enterprises
 from crm.core.errors import DomainError, Forbidden, ValidationFailed
+from crm.core.messages import FIX_FIELDS, FORM_EXPIRED, STALE_MESSAGE
+from crm.core.pages import attempt, csrf_failed, error_text, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
+from crm.core.parsing import MAX_ID
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -57,11 +57,6 @@ from crm.service.workspace import workspace_page
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases: larger ones simply do not exist
-STALE_MESSAGE = interaction_domain.STALE_MESSAGE  # "该记录已被他人修改,请刷新后重试"
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
-FIX_FIELDS = "请修改标出的字段后重新提交"
-RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
 WORKSPACE_PER_PAGE = 50
 S = RequestStatus
 OPEN = request_domain.OPEN_STATUSES
@@ -90,11 +85,7 @@ def _arg_id(name: str) -> int | None:
 
 
 def _load_enterprise(enterprise_id: int, action: Action) -> Enterprise:
-    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id <= MAX_ID else None
-    if enterprise is None:
-        abort(404)
-    require(current_user, action, enterprise)  # 404 when not visible, 403 when visible but not changeable
-    return enterprise
+    return load(Enterprise, enterprise_id, action)  # 404 when not visible, 403 when visible but not changeable
 
 
 def _found(obj: Any, action: Action) -> Any:
@@ -102,19 +93,6 @@ def _found(obj: Any, action: Action) -> Any:
         abort(404)
     require(current_user, action, obj)
     return obj
-
-
-def _place(form: Any, err: DomainError, rename: dict[str, str] | None = None) -> None:
-    """The domain's messages next to the form's fields; hidden fields and unknown keys above the form."""
-    rename = rename or {}
-    for name, message in err.fields.items():
-        target = form._fields.get(rename.get(name, name))
-        if isinstance(target, Field) and target.type not in ("HiddenField", "CSRFTokenField"):
-            target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
-        elif message not in form.form_errors:
-            form.form_errors.append(message)
-    if err.message not in form.form_errors:
-        form.form_errors.insert(0, err.message)
 
 
 def _is_commissioner(user: Any) -> bool:
@@ -140,6 +118,7 @@ def _visible_commissioners(user: User) -> list[User]:
 
 @bp.route("/")
 @login_required
+@page
 def workspace():
     today = local_today()
     notes: list[str] = []
@@ -192,6 +171,7 @@ def _default_specialty(user: User, enterprise: Enterprise, choices: list[Special
 
 @bp.route("/interactions/new", methods=["GET", "POST"])
 @login_required
+@page
 def interaction_new():
     enterprise_id = _arg_id("enterprise_id")
     if enterprise_id is None:
@@ -206,44 +186,39 @@ def interaction_new():
         form.date.data = local_today().isoformat()
         default = _default_specialty(current_user, enterprise, choices)
         form.specialty.data = default.value if default else None
-    elif form.validate_on_submit():
-        stage = "interaction"
-        try:
+    else:
+        stage: list[str] = []
+
+        def log() -> tuple[Interaction, ServiceRequest | None]:
             interaction = interaction_domain.log_interaction(current_user, enterprise, form.interaction_data())
-            req = None
-            if form.also_request.data:
-                stage = "request"
-                req = request_domain.raise_request(current_user, enterprise, form.request_data(interaction.id))
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()  # both or neither: the 服务记录 is not kept when its 诉求 is refused
-            _place(form, err, {"category": "request_category", "description": "request_description"})
-            if stage == "request":
-                form.form_errors.append("诉求有误,服务记录和诉求均未保存")
-            status = err.status
-        except (IntegrityError, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(RACE_MESSAGE)
-            status = 409
-        else:
+            if not form.also_request.data:
+                return interaction, None
+            stage.append("request")
+            return interaction, request_domain.raise_request(current_user, enterprise,
+                                                             form.request_data(interaction.id))
+
+        # Both or neither: the 服务记录 is not kept when its 诉求 is refused.
+        logged = attempt(log, form, aliases={"category": "request_category", "description": "request_description"},
+                         invalid=None)
+        if logged:
+            interaction, req = logged.value
             message = f"已记录“{enterprise.name}”的{interaction.channel.label}({interaction.occurred_on.isoformat()})"
             if req is not None:
                 note = request_domain.due_note(req)
                 message += f";已登记诉求,办理时限 {req.due_date.isoformat()}" + (f"({note})" if note else "")
             flash(message, "success")
             return redirect(url_for(".workspace"))
-    elif "csrf_token" in form.errors:
-        form.form_errors.append(FORM_EXPIRED)
-        status = 400
-    else:
-        # The form refused a 诉求 field: check the 服务记录's fields too, so every problem shows at once.
-        try:
-            interaction_domain.validate_interaction(current_user, form.interaction_data())
-        except ValidationFailed as err:
-            _place(form, err)
-        if FIX_FIELDS not in form.form_errors:
-            form.form_errors.insert(0, FIX_FIELDS)
-        status = 422
+        status = logged.status
+        if stage and logged.status != 409:
+            form.form_errors.append("诉求有误,服务记录和诉求均未保存")
+        if logged.invalid:
+            # The form refused a 诉求 field: check the 服务记录's fields too, so every problem shows at once.
+            try:
+                interaction_domain.validate_interaction(current_user, form.interaction_data())
+            except ValidationFailed as err:
+                place_errors(form, err)
+            if FIX_FIELDS not in form.form_errors:
+                form.form_errors.insert(0, FIX_FIELDS)
     return render_template("service/interactions/new.html", form=form, enterprise=enterprise), status
 
 
@@ -264,6 +239,7 @@ def _interaction_initial(interaction: Interaction) -> dict[str, Any]:
 
 @bp.route("/interactions/<int:interaction_id>", methods=["GET", "POST"])
 @login_required
+@page
 def interaction_detail(interaction_id: int):
     status, stale = 200, False
     if request.method == "POST":
@@ -272,35 +248,17 @@ def interaction_detail(interaction_id: int):
         if not _may_edit_interaction(current_user, interaction):
             raise Forbidden("只能修改本人登记的服务记录")
     else:
-        interaction = db.session.get(Interaction, interaction_id) if interaction_id <= MAX_ID else None
-        _found(interaction, Action.VIEW)
+        interaction = load(Interaction, interaction_id, Action.VIEW)
     editable = _may_edit_interaction(current_user, interaction)
     form = InteractionForm(data=_interaction_initial(interaction) if request.method == "GET" else None)
     form.fill_choices(_loggable_specialties(current_user))
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                interaction_domain.update_interaction(current_user, interaction,
-                                                      form.interaction_data(with_version=True))
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                stale = err.code == "stale"
-                _place(form, err)
-                status = err.status
-            except (IntegrityError, StaleDataError):
-                db.session.rollback()
-                stale, status = True, 409
-                form.form_errors.append(STALE_MESSAGE)
-            else:
-                flash("服务记录已保存", "success")
-                return redirect(url_for(".interaction_detail", interaction_id=interaction_id))
-        elif "csrf_token" in form.errors:
-            form.form_errors.append(FORM_EXPIRED)
-            status = 400
-        else:
-            form.form_errors.append(FIX_FIELDS)
-            status = 422
+        saved = attempt(lambda: interaction_domain.update_interaction(
+            current_user, interaction, form.interaction_data(with_version=True)), form, conflict=STALE_MESSAGE,
+            success="服务记录已保存")
+        if saved:
+            return redirect(url_for(".interaction_detail", interaction_id=interaction_id))
+        status, stale = saved.status, saved.error is not None and saved.error.code == "stale"
     raised = list(db.session.scalars(
         sa.select(ServiceRequest).where(ServiceRequest.interaction_id == interaction.id)
         .order_by(ServiceRequest.id)))
@@ -385,6 +343,7 @@ def _link_args(filters: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/requests/")
 @login_required
+@page
 def requests_index():
     errors: list[DomainError] = []
     try:
@@ -409,6 +368,7 @@ def requests_index():
 
 @bp.route("/requests/export.xlsx")
 @login_required
+@page
 def requests_export():
     """The 诉求台账 of every request the list shows with the same filters (oldest raised first)."""
     form = _filter_form()
@@ -441,6 +401,7 @@ def _eligible_owners(enterprise: Enterprise) -> list[User]:
 
 @bp.route("/requests/new", methods=["GET", "POST"])
 @login_required
+@page
 def request_new():
     enterprise_id = _arg_id("enterprise_id")
     if enterprise_id is None:
@@ -454,28 +415,14 @@ def request_new():
         form.owner.data = current_user.username if _is_commissioner(current_user) else ""
         interaction_id = request.args.get("interaction_id", "").strip()
         form.interaction_id.data = interaction_id if interaction_id.isascii() and interaction_id.isdigit() else ""
-    elif form.validate_on_submit():
-        try:
-            req = request_domain.raise_request(current_user, enterprise, form.to_data())
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            _place(form, err)
-            status = err.status
-        except (IntegrityError, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(RACE_MESSAGE)
-            status = 409
-        else:
+    else:
+        raised = attempt(lambda: request_domain.raise_request(current_user, enterprise, form.to_data()), form)
+        if raised:
+            req = raised.value
             note = request_domain.due_note(req)
             flash(f"已登记诉求,办理时限 {req.due_date.isoformat()}" + (f"({note})" if note else ""), "success")
             return redirect(url_for(".request_detail", request_id=req.id))
-    elif "csrf_token" in form.errors:
-        form.form_errors.append(FORM_EXPIRED)
-        status = 400
-    else:
-        form.form_errors.append(FIX_FIELDS)
-        status = 422
+        status = raised.status
     source = None
     if (form.interaction_id.data or "").isdigit() and 1 <= int(form.interaction_id.data) <= MAX_ID:
         found = db.session.get(Interaction, int(form.interaction_id.data))
@@ -513,45 +460,36 @@ def _render_request(req: ServiceRequest, form: TransitionForm | None, status: in
 
 @bp.route("/requests/<int:request_id>")
 @login_required
+@page
 def request_detail(request_id: int):
-    req = db.session.get(ServiceRequest, request_id) if request_id <= MAX_ID else None
-    _found(req, Action.VIEW)
-    return _render_request(req, None)
+    return _render_request(load(ServiceRequest, request_id, Action.VIEW), None)
 
 
 @bp.route("/requests/<int:request_id>/transition", methods=["POST"])
 @login_required
+@page
 def request_transition(request_id: int):
     req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
     _found(req, Action.EDIT)  # 404 when not visible, 403 for a leader
     form = _transition_form(req, request.form)
     detail = url_for(".request_detail", request_id=request_id)
     if not form.validate_on_submit():
-        flash(FORM_EXPIRED if "csrf_token" in form.errors else "请检查状态变更的内容", "danger")
+        flash(FORM_EXPIRED if csrf_failed(form) else "请检查状态变更的内容", "danger")
         return redirect(detail, 303)
     if not form.to.data:
         form.to.errors = ["请选择要变更的状态"]
         return _render_request(req, form, 422)
     before = req.status
-    try:
-        request_domain.transition(current_user, req, form.to.data, note=form.note.data or "",
-                                  satisfaction=form.satisfaction.data or None,
-                                  version=form.version.data or "missing")
-        db.session.commit()
-    except ValidationFailed as err:
-        db.session.rollback()
-        if "to" in err.fields or "version" in err.fields:  # not a status code / a tampered version
-            flash(f"{err.message}:{';'.join(err.fields.values())}", "danger")
-            return redirect(detail, 303)
-        _place(form, err)
+    moved = attempt(lambda: request_domain.transition(
+        current_user, req, form.to.data, note=form.note.data or "", satisfaction=form.satisfaction.data or None,
+        version=form.version.data or "missing"), form, validate=False, show="caller", notice="page",
+        conflict=STALE_MESSAGE)
+    err = moved.error
+    if isinstance(err, ValidationFailed) and not ("to" in err.fields or "version" in err.fields):
+        place_errors(form, err)  # a note or a satisfaction score to correct on the form
         return _render_request(req, form, err.status)
-    except DomainError as err:  # stale version, illegal transition: nothing changed, say why
-        db.session.rollback()
-        flash(err.message, "danger")
-        return redirect(detail, 303)
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        flash(STALE_MESSAGE, "danger")
+    if err is not None:  # not a status code, a tampered or stale version, an illegal transition: say why
+        flash(error_text(err) if isinstance(err, ValidationFailed) else err.message, "danger")
         return redirect(detail, 303)
     label = request_domain.ACTION_LABELS[(before, req.status)]
     flash(f"诉求已{label}:{before.label} → {req.status.label}", "success")
