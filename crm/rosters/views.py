@@ -1,5 +1,6 @@
-"""Roster pages: the published lists, each list's editions, one edition (entries, review, import), an entry,
-the diff between two editions, the Excel downloads and the import's progress.
+"""Roster pages: the published lists, each list's editions, one edition (entries, review, import), the diff
+between two editions, the Excel downloads and the import's progress; one entry's pages (add, change, remove) are
+in :mod:`crm.rosters.entry_views`, on the same blueprint.
 
 Each view loads, asks ``access.require``, calls a ``crm.rosters.domain`` (or ``crm.rosters.excel``) function,
 commits once and renders or redirects. The rules live in the domain: a frozen edition refuses every change
@@ -47,11 +48,9 @@ from crm.rosters.forms import (
     ConfirmForm,
     DiffForm,
     EnterpriseSearchForm,
-    EntryForm,
     FilterForm,
     ImportForm,
     OpenEditionForm,
-    RemoveEntryForm,
     ReturnForm,
 )
 from crm.rosters.models import (
@@ -299,7 +298,7 @@ def return_edition(kind: str, period: str):
     return _render_edition(edition, status=returned.status, return_form=form)
 
 
-# --- entries -------------------------------------------------------------------------------------------------
+# --- refusals before the domain call (entry forms, the import) ----------------------------------------------
 
 def _state_refusal(edition: RosterEdition) -> DomainError | None:
     """The domain's refusal for the edition's state (frozen, in review), if any: it wins over form errors."""
@@ -321,95 +320,6 @@ def _refused_form(edition: RosterEdition, form: FlaskForm):
             return None
         flash_error(refusal)
     return redirect(_edition_url(edition))
-
-
-@bp.route("/<kind>/<period>/entries/add/<int:enterprise_id>", methods=["GET", "POST"])
-@login_required
-@page
-def entry_add(kind: str, period: str, enterprise_id: int):
-    edition = _load_edition(kind, period, Action.EDIT)
-    enterprise = _load_enterprise(enterprise_id)
-    form = EntryForm.for_edition(edition)
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            added = attempt(lambda: domain.add_entry(current_user, edition, enterprise, form.reason.data,
-                                                     form.tier_value()), form, validate=False, show="form_or_flash",
-                            success=f"已将“{enterprise.name}”加入{domain.period_label(edition.period)}版本")
-            if added or added.flashed:
-                return redirect(_edition_url(edition))
-            status = added.status
-        else:
-            refused = _refused_form(edition, form)
-            if refused is not None:
-                return refused
-            status = 422
-    existing = domain.entry_for(edition, enterprise.id)
-    return render_template("rosters/entry.html", edition=edition, kind=edition.kind, enterprise=enterprise,
-                           entry=existing, adding=True, form=form, remove_form=None,
-                           editable=_editable(edition)), status
-
-
-def _load_entry(kind: str, period: str, enterprise_id: int) -> tuple[RosterEdition, Enterprise, RosterEntry]:
-    edition = _load_edition(kind, period, Action.EDIT)
-    enterprise = _load_enterprise(enterprise_id)
-    entry = domain.entry_for(edition, enterprise.id)
-    if entry is None:
-        abort(404)
-    return edition, enterprise, entry
-
-
-def _render_entry(edition: RosterEdition, enterprise: Enterprise, entry: RosterEntry, *, form: EntryForm,
-                  remove_form: RemoveEntryForm, status: int = 200):
-    return render_template("rosters/entry.html", edition=edition, kind=edition.kind, enterprise=enterprise,
-                           entry=entry, adding=False, form=form, remove_form=remove_form,
-                           editable=_editable(edition)), status
-
-
-@bp.route("/<kind>/<period>/entries/<int:enterprise_id>", methods=["GET", "POST"])
-@login_required
-@page
-def entry(kind: str, period: str, enterprise_id: int):
-    edition, enterprise, current = _load_entry(kind, period, enterprise_id)
-    form = EntryForm.for_edition(edition, current if request.method == "GET" else None)
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            saved = attempt(lambda: domain.update_entry(current_user, edition, enterprise, reason=form.reason.data,
-                                                        tier=form.tier_value()), form, validate=False,
-                            show="form_or_flash", success=f"已保存“{enterprise.name}”的入库信息")
-            if saved or saved.flashed:
-                return redirect(_edition_url(edition))
-            status = saved.status
-        else:
-            refused = _refused_form(edition, form)
-            if refused is not None:
-                return refused
-            status = 422
-    return _render_entry(edition, enterprise, current, form=form, remove_form=RemoveEntryForm(), status=status)
-
-
-@bp.route("/<kind>/<period>/entries/<int:enterprise_id>/remove", methods=["POST"])
-@login_required
-@page
-def entry_remove(kind: str, period: str, enterprise_id: int):
-    edition, enterprise, current = _load_entry(kind, period, enterprise_id)
-    remove_form = RemoveEntryForm()
-    status = 422
-    if remove_form.validate_on_submit():
-        removed = attempt(lambda: domain.remove_entry(current_user, edition, enterprise,
-                                                      remove_form.removal_reason.data),
-                          remove_form, validate=False, show="form_or_flash", aliases={"reason": "removal_reason"},
-                          success=f"已将“{enterprise.name}”移出{domain.period_label(edition.period)}版本")
-        if removed or removed.flashed:
-            return redirect(_edition_url(edition))
-        status = removed.status
-    else:
-        refused = _refused_form(edition, remove_form)
-        if refused is not None:
-            return refused
-    return _render_entry(edition, enterprise, current, form=EntryForm.for_edition(edition, current, formdata=None),
-                         remove_form=remove_form, status=status)
 
 
 # --- Excel ---------------------------------------------------------------------------------------------------
@@ -559,3 +469,7 @@ def diff(kind: str):
             [item["enterprise_id"] for items in (result.added, result.removed, result.tier_changed) for item in items])
     return render_template("rosters/diff.html", kind=roster, form=form, result=result, visible_ids=visible,
                            editions=rows), status
+
+
+# One entry's pages register on ``bp`` too (they use the helpers above).
+from crm.rosters import entry_views as _entry_views  # noqa: E402, F401
