@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, abort, g, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 
 from crm.core.access import Action, can
+from crm.core.pages import page
 from crm.core.time import format_local
 
 bp = Blueprint("web", __name__)
@@ -18,6 +19,7 @@ CSP = (
 
 @bp.route("/")
 @login_required
+@page
 def home():
     from crm.auth.models import Role
 
