@@ -1,4 +1,4 @@
-"""Application factory: config → extensions → blueprints → error handlers → CLI."""
+"""Application factory: config → extensions → models → subscribers → blueprints → error handlers → CLI."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     web.init_login(app, login_manager)
 
     _import_models()
+    _connect_subscribers()
     _bounded_int_urls(app)
     _register_blueprints(app)
     register_error_handlers(app)
@@ -80,6 +81,13 @@ def _import_models() -> None:
     from crm.rosters import models as _rosters  # noqa: F401
     from crm.scheduler import models as _scheduler  # noqa: F401
     from crm.service import models as _service  # noqa: F401
+
+
+def _connect_subscribers() -> None:
+    """Connect what each capability hears from those below it (blinker signals, page sections, search filters):
+    a lower capability sends and never imports its hearers. Connecting twice is a no-op (blinker keys receivers
+    by identity), so every app of a test run shares them."""
+    from crm.service import subscribers as _service  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, g, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 
+from crm.auth.domain import load_session_user
+from crm.auth.models import ROLE_LABELS, SPECIALTY_LABELS, Role
 from crm.core.access import Action, can
 from crm.core.pages import page
 from crm.core.time import format_local
+from crm.history import template_globals
 
 bp = Blueprint("web", __name__)
 
@@ -21,8 +24,6 @@ CSP = (
 @login_required
 @page
 def home():
-    from crm.auth.models import Role
-
     if current_user.role is Role.COMMISSIONER:  # their day starts with their own enterprises
         return redirect(url_for("service.workspace"))
     return redirect(url_for("enterprises.index"))
@@ -34,8 +35,6 @@ def healthz():
 
 
 def init_login(app: Flask, login_manager: LoginManager) -> None:
-    from crm.auth.domain import load_session_user
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
@@ -51,9 +50,6 @@ def init_login(app: Flask, login_manager: LoginManager) -> None:
 
 
 def init_templates(app: Flask) -> None:
-    from crm.auth.models import ROLE_LABELS, SPECIALTY_LABELS, Role
-    from crm.history import template_globals
-
     app.jinja_env.filters["local"] = format_local
     app.jinja_env.globals.update(template_globals())
     app.jinja_env.globals.update(can=can, Action=Action, ROLE_LABELS=ROLE_LABELS,

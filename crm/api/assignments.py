@@ -25,6 +25,7 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import RosterKind
 from crm.service import assignments as domain
+from crm.service import coverage as coverage_domain
 from crm.service.interactions import parse_date
 from crm.service.models import Assignment
 
@@ -50,14 +51,14 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
     }
 
 
-def _cell_json(a: domain.CoverageCell | None) -> dict[str, Any] | None:
+def _cell_json(a: coverage_domain.CoverageCell | None) -> dict[str, Any] | None:
     if a is None:
         return None
     return {"commissioner": a.commissioner.username, "commissioner_name": a.commissioner.display_name,
             "started_on": a.started_on.isoformat()}
 
 
-def coverage_json(row: domain.CoverageRow) -> dict[str, Any]:
+def coverage_json(row: coverage_domain.CoverageRow) -> dict[str, Any]:
     e = row.enterprise
     return {
         "enterprise_id": e.id,
@@ -158,9 +159,10 @@ def coverage():
     """Listed enterprises the caller may see × the five specialties; ``null`` marks a gap."""
     args = request.args
     filters = {name: args.get(name, "") for name in ("roster", "county", "cluster", "missing")}
-    domain.coverage_statement(current_user(), **filters)  # a bad filter is refused (422) before a bad page (400)
+    # a bad filter is refused (422) before a bad page (400)
+    coverage_domain.coverage_statement(current_user(), **filters)
     page, per_page = parse_page_args(args)
-    result = domain.coverage_page(current_user(), page, per_page, **filters)
+    result = coverage_domain.coverage_page(current_user(), page, per_page, **filters)
     return {"items": [coverage_json(row) for row in result.page.items], "total": result.page.total,
             "page": result.page.page, "per_page": result.page.per_page,
             "gap_counts": {s.value: n for s, n in result.gap_counts.items()}}

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from crm.auth.models import ApiToken, Role, Specialty, User, UserSpecialty
+from crm.auth.signals import user_deactivated, user_updated
 from crm.core import audit
 from crm.core.errors import Conflict, RateLimited, ValidationFailed
 from crm.core.time import utcnow
@@ -151,14 +152,8 @@ def update_user(
     if changes:
         audit.record(actor, "user", user.id, "update", changes, summary=f"修改用户 {user.username}")
         db.session.flush()
-        _end_unqualified_assignments(actor, user, "用户角色、专长或区县范围变更")
+        user_updated.send(user, actor=actor, changes=changes)  # e.g. the service ends what they no longer qualify for
     return user
-
-
-def _end_unqualified_assignments(actor: User | None, user: User, reason: str) -> None:
-    from crm.service.assignments import end_for_changed_commissioner  # the service layer imports auth
-
-    end_for_changed_commissioner(actor, user, reason)
 
 
 def set_password(actor: User | None, user: User, password: str) -> None:
@@ -182,7 +177,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
     if not active:
         user.session_version += 1
         _revoke_tokens(user)
-        _end_unqualified_assignments(actor, user, "账号已停用")
+        user_deactivated.send(user, actor=actor)  # e.g. the service ends their assignments
     audit.record(actor, "user", user.id, "activate" if active else "deactivate",
                  {"active": [not active, active]}, summary=("启用" if active else "停用") + f"用户 {user.username}")
 

@@ -9,6 +9,8 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
+from crm.auth.domain import get_user
+from crm.auth.models import Role
 from crm.core.errors import DomainError
 from crm.extensions import db
 
@@ -73,8 +75,6 @@ def _password_works(password_hash: str, password: str) -> bool:
 @with_appcontext
 def demo_accounts_command():
     """Print the demo sign-ins (username, role, scope, password)."""
-    from crm.auth.domain import get_user
-    from crm.auth.models import Role
     from crm.core.access import assigned_enterprise_ids
     from crm.demo.data import DEMO_USERS, PASSWORD_ENV, demo_password
 

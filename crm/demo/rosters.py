@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crm.core.time import SHANGHAI, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.holidays.domain import load_from_chinese_calendar
 from crm.rosters import domain
 from crm.rosters.models import RosterKind, Tier
 
@@ -24,8 +25,6 @@ CHAIN_MASTERS = ("航锐", "双盛", "长征汽车", "华明", "正合")
 
 
 def seed_holidays() -> int:
-    from crm.holidays.domain import load_from_chinese_calendar
-
     today = local_today()
     result = load_from_chinese_calendar(range(2024, today.year + 2))
     return len(result.loaded)

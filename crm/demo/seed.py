@@ -23,6 +23,9 @@ from crm.enterprises.domain import add_contact, create_enterprise, link_partner,
 from crm.enterprises.models import Enterprise, EnterpriseFigure, EnterprisePartner
 from crm.extensions import db
 from crm.reference.models import County
+from crm.rosters.domain import published_member_ids
+from crm.rosters.models import RosterKind
+from crm.service.assignments import suggest
 from crm.service.models import Assignment
 
 
@@ -138,10 +141,6 @@ GAP_EVERY = 13  # one slot in this many stays open, so the coverage matrix shows
 def _fill_coverage(report: SeedReport) -> None:
     """Give every enterprise on a current published list a commissioner per specialty, as the coordinators would
     with the suggestion (fewest active assignments, same county first, within the cap), leaving a few gaps."""
-    from crm.rosters.domain import published_member_ids
-    from crm.rosters.models import RosterKind
-    from crm.service.assignments import suggest
-
     listed = sa.union(*(published_member_ids(kind) for kind in RosterKind)).subquery()
     enterprises = list(db.session.scalars(sa.select(Enterprise).where(Enterprise.id.in_(sa.select(listed)))
                                           .order_by(Enterprise.id)))

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
 
+from crm.auth.models import Role
 from crm.core import audit
 from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.core.time import SHANGHAI, utcnow
@@ -32,6 +33,7 @@ from crm.rosters.models import (
     RosterRemoval,
     Tier,
 )
+from crm.rosters.signals import edition_published
 
 PERIOD_RE = re.compile(r"^(\d{4})H([12])$")
 MAX_REASON = 1000
@@ -309,9 +311,7 @@ def publish(actor: Any, edition: RosterEdition) -> RosterEdition:
     db.session.flush()
     _audit(actor, edition, "publish", {"status": ["in_review", "published"], "entries": [None, len(edition.entries)]},
            f"发布({len(edition.entries)}家)")
-    from crm.service.assignments import end_for_unlisted  # here, not at the top: the service layer imports rosters
-
-    end_for_unlisted(actor, edition)  # enterprises now on neither list: their assignments end, commissioners told
+    edition_published.send(edition, actor=actor)  # e.g. the service ends the assignments of firms now unlisted
     return edition
 
 
@@ -414,8 +414,6 @@ def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
 def hidden_editions(user: Any) -> sa.Select | None:
     """Ids of the editions ``user`` may not view (drafts and editions in review, for commissioners), or ``None``
     when they may view them all: the enterprise page and its history must not show what the list pages hide."""
-    from crm.auth.models import Role
-
     if getattr(user, "role", None) not in (Role.COMMISSIONER,):
         return None
     return sa.select(RosterEdition.id).where(RosterEdition.status.not_in(FROZEN))

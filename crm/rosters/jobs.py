@@ -11,14 +11,14 @@ from flask import current_app
 
 from crm.auth.models import Role
 from crm.core.time import SHANGHAI
+from crm.holidays.domain import missing_data_message, working_days_before
+from crm.notifications.domain import notify_role
 from crm.rosters import domain
 from crm.rosters.models import ROSTER_LABELS, EditionStatus, RosterKind
 
 
 def open_half_year_refresh(fire_time: datetime) -> str:
     """Open the drafts of both lists for the half year that starts at ``fire_time`` and tell the coordinators."""
-    from crm.notifications.domain import notify_role
-
     period = domain.period_of(fire_time)
     opened = []
     for kind in RosterKind:
@@ -45,9 +45,6 @@ def refresh_deadline(period: str) -> date:
 
 def refresh_deadline_reminder(fire_time: datetime) -> str:
     """Remind coordinators when a draft is still unpublished N working days (or fewer) before the deadline."""
-    from crm.holidays.domain import missing_data_message, working_days_before
-    from crm.notifications.domain import notify_role
-
     today = fire_time.astimezone(SHANGHAI).date()
     period = domain.period_of(today)
     deadline = refresh_deadline(period)

@@ -23,6 +23,7 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import ROSTER_SHORT_LABELS
 from crm.service import assignments as domain
+from crm.service import coverage as coverage_domain
 from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
@@ -51,13 +52,13 @@ def index():
         arg_errors.append(err)
         status, page_no, per_page = 400, 1, COVERAGE_PER_PAGE
     try:
-        result = domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
+        result = coverage_domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
     except DomainError as err:  # an unknown list or gap filter in the address: say so, show everything
         arg_errors.insert(0, err)
         status = 400
         filters.update(roster="", missing="")
         form.roster.data = form.missing.data = ""
-        result = domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
+        result = coverage_domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
     bulk = None
     if domain.may_assign(current_user):
         bulk = BulkAssignForm(formdata=None)

@@ -23,6 +23,9 @@ from crm.auth.models import Role, User
 from crm.core.time import SHANGHAI
 from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.extensions import db
+from crm.holidays.domain import is_working_day, missing_data_message, year_has_data
+from crm.notifications.domain import notify, users_with_role
+from crm.notifications.models import Notification
 from crm.service.models import (
     Assignment,
     DeliveryStatus,
@@ -70,8 +73,6 @@ class _Recipients:
 
     def coordinators(self, county_id: int | None) -> list[User]:
         """Active coordinators of that county plus the city-wide ones (as ``notify_role`` picks them)."""
-        from crm.notifications.domain import users_with_role
-
         if county_id not in self._coordinators:
             self._coordinators[county_id] = users_with_role(Role.COORDINATOR, county_id=county_id)
         return self._coordinators[county_id]
@@ -102,8 +103,6 @@ def _active(user: User | None) -> list[User]:
 
 
 def _missing_holidays_note(*days: date) -> str:
-    from crm.holidays.domain import missing_data_message, year_has_data
-
     return missing_data_message({day.year for day in days if not year_has_data(day.year)})
 
 
@@ -116,8 +115,6 @@ def escalation_cutoff(today: date, grace: int) -> date:
     ``crm.holidays.domain.add_working_days`` does): escalate when ``add_working_days(due_date, grace) <= today``.
     Walking back from today touches only a handful of days, whatever the number of requests.
     """
-    from crm.holidays.domain import is_working_day
-
     day, counted = today, 0
     while counted < grace:
         if is_working_day(day):
@@ -130,8 +127,6 @@ def escalate_overdue_requests(fire_time: datetime) -> str:
     """Overdue requests (not resolved or closed, due date before today): tell the owner once; once the request
     is ``REQUEST_ESCALATION_GRACE_WORKDAYS`` working days overdue, tell the coordinators of its enterprise's
     county (and the city-wide ones) once."""
-    from crm.notifications.domain import notify
-
     today = _today(fire_time)
     grace = _config_int(GRACE_KEY, GRACE_DEFAULT)
     cutoff = min(escalation_cutoff(today, grace), today - timedelta(days=1))
@@ -177,8 +172,6 @@ def escalate_overdue_requests(fire_time: datetime) -> str:
 def policy_delivery_overdue(fire_time: datetime) -> str:
     """Promised deliveries past their promised date: tell the owner (the enterprise's commissioners when there
     is none) and the county's coordinators, once per delivery (``overdue_notified_on``)."""
-    from crm.notifications.domain import notify
-
     today = _today(fire_time)
     deliveries = list(db.session.scalars(
         sa.select(PolicyDelivery)
@@ -215,9 +208,6 @@ def visit_cadence(fire_time: datetime) -> str:
     A commissioner already reminded on the fire day (a notification of this kind created since that day began)
     is skipped, so a rerun the same day tells nobody twice.
     """
-    from crm.notifications.domain import notify
-    from crm.notifications.models import Notification
-
     today = _today(fire_time)
     days = _config_int(CADENCE_KEY, CADENCE_DEFAULT)
     since = today - timedelta(days=days)  # a contact on a later day counts as recent

@@ -24,7 +24,7 @@ from crm.demo.data import demo_password
 from crm.demo.service import MARK
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.service import assignments, policy, requests
+from crm.service import assignments, coverage, policy, requests
 from crm.service.models import (
     Assignment,
     Channel,
@@ -214,7 +214,7 @@ def test_deliveries_of_every_kind_some_late(ctx):
 
 def test_coverage_keeps_some_gaps(ctx):
     admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
-    rows = assignments.coverage(admin)
+    rows = coverage.coverage(admin)
     assert rows
     assert any(row.gaps for row in rows)  # listed, and no commissioner of some specialty
     assert any(0 < len(row.gaps) < len(assignments.SPECIALTIES) for row in rows)  # served, but not fully

@@ -20,6 +20,7 @@ from crm.notifications.models import Notification
 from crm.rosters import domain as rosters
 from crm.rosters.models import RosterKind
 from crm.service import assignments as domain
+from crm.service import coverage
 from crm.service.models import Assignment
 from tests.conftest import assign, make_enterprise, make_user
 from tests.rosters.factories import published_edition
@@ -412,22 +413,22 @@ def test_coverage_lists_listed_enterprises_with_gaps_and_filters():
     tech = commissioner("tech")
     assign(a, tech)
     city = make_user("admin")
-    rows = domain.coverage(city)
+    rows = coverage.coverage(city)
     assert {r.enterprise.id for r in rows} == {a.id, b.id, c.id}
     keys = [(r.enterprise.county.sort_order, r.enterprise.name_pinyin) for r in rows]
     assert keys == sorted(keys)  # by county order, then pinyin
     by_id = {r.enterprise.id: r for r in rows}
     assert by_id[a.id].cells[TECH].commissioner_id == tech.id and TECH not in by_id[a.id].gaps
     assert by_id[b.id].lists == (SUPPLIER, POOL) and by_id[c.id].lists == (POOL,)
-    assert domain.gap_counts(rows) == {TECH: 2, FINANCE: 3, Specialty.LEGAL: 3, Specialty.MEDIA: 3,
+    assert coverage.gap_counts(rows) == {TECH: 2, FINANCE: 3, Specialty.LEGAL: 3, Specialty.MEDIA: 3,
                                        Specialty.TALENT: 3}
-    assert {r.enterprise.id for r in domain.coverage(city, roster="supplier_list")} == {a.id, b.id}
-    assert {r.enterprise.id for r in domain.coverage(city, county="汇川区")} == {a.id, c.id}
-    assert {r.enterprise.id for r in domain.coverage(city, cluster="电子信息")} == {b.id, c.id}
-    assert {r.enterprise.id for r in domain.coverage(city, missing="tech")} == {b.id, c.id}
-    assert len(domain.coverage(city, missing="any")) == 3
+    assert {r.enterprise.id for r in coverage.coverage(city, roster="supplier_list")} == {a.id, b.id}
+    assert {r.enterprise.id for r in coverage.coverage(city, county="汇川区")} == {a.id, c.id}
+    assert {r.enterprise.id for r in coverage.coverage(city, cluster="电子信息")} == {b.id, c.id}
+    assert {r.enterprise.id for r in coverage.coverage(city, missing="tech")} == {b.id, c.id}
+    assert len(coverage.coverage(city, missing="any")) == 3
     with pytest.raises(ValidationFailed):
-        domain.coverage(city, roster="nonsense")
+        coverage.coverage(city, roster="nonsense")
 
 
 def test_coverage_is_scoped_to_what_the_user_sees():
@@ -435,9 +436,9 @@ def test_coverage_is_scoped_to_what_the_user_sees():
     published_edition(SUPPLIER, "2026H1", [a, b])
     tech = commissioner("tech")
     assign(b, tech)
-    assert [r.enterprise.id for r in domain.coverage(make_user("coordinator", county="汇川区"))] == [a.id]
-    assert [r.enterprise.id for r in domain.coverage(tech)] == [b.id]
-    assert len(domain.coverage(make_user("leader"))) == 2
+    assert [r.enterprise.id for r in coverage.coverage(make_user("coordinator", county="汇川区"))] == [a.id]
+    assert [r.enterprise.id for r in coverage.coverage(tech)] == [b.id]
+    assert len(coverage.coverage(make_user("leader"))) == 2
 
 
 def test_coverage_takes_two_queries_whatever_the_rows(app):
@@ -450,7 +451,7 @@ def test_coverage_takes_two_queries_whatever_the_rows(app):
 
         sa.event.listen(engine, "before_cursor_execute", count)
         try:
-            domain.coverage(user)
+            coverage.coverage(user)
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
         return len(seen)
@@ -474,7 +475,7 @@ def test_coverage_page_counts_gaps_over_all_rows_in_three_queries(app):
     techs = [commissioner("tech") for _ in range(3)]
     for i, firm in enumerate(firms[:4]):
         assign(firm, techs[i % 3])
-    everything = domain.coverage(admin)
+    everything = coverage.coverage(admin)
     seen: list[str] = []
     engine = db.session.get_bind().engine
 
@@ -483,19 +484,19 @@ def test_coverage_page_counts_gaps_over_all_rows_in_three_queries(app):
 
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
-        result = domain.coverage_page(admin, 2, 3)
+        result = coverage.coverage_page(admin, 2, 3)
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(seen) == 3
     assert result.page.total == 7 and result.page.pages == 3
     assert [r.enterprise.id for r in result.page.items] == [r.enterprise.id for r in everything[3:6]]
-    assert result.gap_counts == domain.gap_counts(everything) == {TECH: 3, FINANCE: 7, Specialty.LEGAL: 7,
+    assert result.gap_counts == coverage.gap_counts(everything) == {TECH: 3, FINANCE: 7, Specialty.LEGAL: 7,
                                                                   Specialty.MEDIA: 7, Specialty.TALENT: 7}
-    missing = domain.coverage_page(admin, 1, 50, missing="tech")
+    missing = coverage.coverage_page(admin, 1, 50, missing="tech")
     assert missing.page.total == 3 and missing.gap_counts[TECH] == 3 and missing.gap_counts[FINANCE] == 3
-    assert domain.coverage_page(admin, 1, 50, missing="any").page.total == 7
-    assert domain.coverage_page(admin, 9, 3).page.items == []
-    assert domain.coverage_page(admin, 9, 3, clamp=True).page.page == 3
+    assert coverage.coverage_page(admin, 1, 50, missing="any").page.total == 7
+    assert coverage.coverage_page(admin, 9, 3).page.items == []
+    assert coverage.coverage_page(admin, 9, 3, clamp=True).page.page == 3
 
 
 def test_deactivating_or_changing_a_commissioner_ends_their_assignments_and_opens_gaps():

@@ -1,0 +1,202 @@
+"""The coverage matrix: listed enterprises × the five specialties' active commissioners, its filters, pages and
+gap counts (read only; the writes are in :mod:`crm.service.assignments`).
+
+"Listed" is the rosters' rule (:func:`crm.rosters.domain.published_member_ids`): on the current published edition
+of either list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, lazyload
+
+from crm.auth.models import Specialty, User
+from crm.core.access import scope_enterprises
+from crm.core.errors import ValidationFailed
+from crm.core.pagination import Page
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.reference.models import Cluster, County, by_name
+from crm.rosters.domain import published_member_ids
+from crm.rosters.models import RosterKind
+from crm.service.assignments import SPECIALTIES, parse_specialty
+from crm.service.models import Assignment
+
+
+@dataclass(frozen=True)
+class CoverageCommissioner:
+    """The commissioner of a coverage cell: what the matrix shows (``who()`` reads it like a :class:`User`)."""
+
+    id: int
+    username: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class CoverageCell:
+    """An active assignment as the matrix shows it (selected as columns, not loaded as an entity)."""
+
+    id: int
+    enterprise_id: int
+    specialty: Specialty
+    commissioner_id: int
+    started_on: date
+    commissioner: CoverageCommissioner
+
+
+@dataclass
+class CoverageRow:
+    enterprise: Enterprise
+    lists: tuple[RosterKind, ...]
+    cells: dict[Specialty, CoverageCell | None]
+
+    @property
+    def gaps(self) -> list[Specialty]:
+        return [s for s in SPECIALTIES if self.cells.get(s) is None]
+
+
+def parse_roster(roster: Any) -> RosterKind | None:
+    if roster in (None, ""):
+        return None
+    if isinstance(roster, RosterKind):
+        return roster
+    try:
+        return RosterKind(str(roster).strip())
+    except ValueError:
+        raise ValidationFailed("名单类型不正确", {"roster": "名单应为 supplier_list 或 cultivation_pool"}) from None
+
+
+def parse_missing(missing: Any) -> Specialty | str | None:
+    """The gap filter: ``None`` (all), ``"any"`` (rows with a gap) or one specialty."""
+    if missing in (None, ""):
+        return None
+    if missing == "any":
+        return "any"
+    specialty = parse_specialty(missing)
+    if specialty is None:
+        raise ValidationFailed("缺口筛选不正确", {"missing": "缺口应为 any 或一个专长"})
+    return specialty
+
+
+def _is_active(specialty: Specialty | None = None) -> Any:
+    """An active assignment of the enterprise of the enclosing query (of ``specialty`` when given)."""
+    where = [Assignment.enterprise_id == Enterprise.id, Assignment.ended_on.is_(None)]
+    if specialty is not None:
+        where.append(Assignment.specialty == specialty)
+    return where
+
+
+def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, county: str | None = None,
+                       cluster: str | None = None, missing: Specialty | str | None = None) -> sa.Select:
+    """``SELECT enterprises.id`` of the listed enterprises the user may see, filtered, in the matrix's order
+    (county, pinyin, id): the base of :func:`coverage` and :func:`coverage_page`. Refuses bad filters (422).
+
+    Listed: on the current published edition of either list, or of ``roster`` when given. ``missing``: ``"any"``
+    keeps the enterprises with a gap, a specialty those without an active commissioner of it.
+    """
+    kind = parse_roster(roster)
+    gap = parse_missing(missing)
+    wanted = [kind] if kind else list(RosterKind)
+    stmt = (sa.select(Enterprise.id).join(County, Enterprise.county_id == County.id)
+            .join(Cluster, Enterprise.cluster_id == Cluster.id)
+            .where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted))))
+    stmt = scope_enterprises(user, stmt)
+    if county:
+        if by_name(County, county) is None:
+            raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})
+        stmt = stmt.where(County.name == county.strip())
+    if cluster:
+        stmt = stmt.where(Cluster.name == cluster.strip())
+    if gap == "any":  # at most one active assignment per specialty (the partial unique index): fewer than five
+        active = sa.select(sa.func.count(Assignment.id)).where(*_is_active()).scalar_subquery()
+        stmt = stmt.where(active < len(SPECIALTIES))
+    elif gap is not None:
+        stmt = stmt.where(~sa.exists().where(*_is_active(gap)))
+    return stmt.order_by(County.sort_order, Enterprise.name_pinyin, Enterprise.id)
+
+
+def _rows(stmt: sa.Select, ids: sa.Select | None = None) -> list[CoverageRow]:
+    """The matrix rows of ``stmt`` (a :func:`coverage_statement`, maybe limited) in its order: the enterprises with
+    their list memberships, then their active assignments as columns, selected by ``ids`` (the enterprises' ids
+    as a subquery) or, without it, by the ids just loaded (a page: at most ``PER_PAGE_MAX``)."""
+    flags = [Enterprise.id.in_(published_member_ids(k)).label(f"on_{k.value}") for k in RosterKind]
+    entity_stmt = (stmt.with_only_columns(Enterprise, *flags, maintain_column_froms=False)
+                   .options(contains_eager(Enterprise.county), contains_eager(Enterprise.cluster),
+                            lazyload(Enterprise.supply_category)))
+    rows: list[CoverageRow] = []
+    for enterprise, *on in db.session.execute(entity_stmt):
+        lists = tuple(k for k, flag in zip(RosterKind, on, strict=True) if flag)
+        rows.append(CoverageRow(enterprise=enterprise, lists=lists, cells=dict.fromkeys(SPECIALTIES)))
+    if rows:
+        by_id = {row.enterprise.id: row for row in rows}
+        for a_id, eid, specialty, user_id, started_on, username, display_name in db.session.execute(
+                sa.select(Assignment.id, Assignment.enterprise_id, Assignment.specialty, Assignment.commissioner_id,
+                          Assignment.started_on, User.username, User.display_name)
+                .join(User, Assignment.commissioner_id == User.id)
+                .where(Assignment.ended_on.is_(None),
+                       Assignment.enterprise_id.in_(ids if ids is not None else list(by_id)))):
+            row = by_id.get(eid)
+            if row is not None:
+                row.cells[specialty] = CoverageCell(a_id, eid, specialty, user_id, started_on,
+                                                    CoverageCommissioner(user_id, username, display_name))
+    return rows
+
+
+def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str | None = None,
+             cluster: str | None = None, missing: Specialty | str | None = None) -> list[CoverageRow]:
+    """Every listed enterprise the user may see × the five specialties' active commissioners (``None``: a gap).
+
+    Two queries whatever the number of rows: the enterprises (with their list memberships), the assignments
+    (of the same enterprises, as a subquery). The pages and the API show :func:`coverage_page` instead.
+    """
+    stmt = coverage_statement(user, roster=roster, county=county, cluster=cluster, missing=missing)
+    return _rows(stmt, stmt.order_by(None))
+
+
+def coverage_counts(stmt: sa.Select) -> tuple[int, dict[Specialty, int]]:
+    """How many enterprises ``stmt`` (a :func:`coverage_statement`) matches, and the gaps per specialty among
+    them, in one aggregate query (at most one active assignment per enterprise and specialty)."""
+    matching = stmt.order_by(None).subquery()
+    assigned = [sa.func.coalesce(sa.func.sum(sa.case((Assignment.specialty == s, 1), else_=0)), 0)
+                for s in SPECIALTIES]
+    total, *counts = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(matching.c.id)), *assigned).select_from(matching)
+        .outerjoin(Assignment, sa.and_(Assignment.enterprise_id == matching.c.id,
+                                       Assignment.ended_on.is_(None)))).one()
+    total = int(total or 0)
+    return total, {s: total - int(n or 0) for s, n in zip(SPECIALTIES, counts, strict=True)}
+
+
+@dataclass
+class CoveragePage:
+    page: Page  # items: CoverageRow
+    gap_counts: dict[Specialty, int]
+
+
+def coverage_page(user: Any, page: int, per_page: int, *, clamp: bool = False, **filters: Any) -> CoveragePage:
+    """One page of the matrix and the gap counts of all the matching enterprises (not only the page's).
+
+    Three queries: the count with the gaps, the page's enterprises, their assignments. ``clamp``: a page past the
+    end shows the last one (the pages); else it is empty (the API).
+    """
+    stmt = coverage_statement(user, **filters)
+    total, gaps = coverage_counts(stmt)
+    if clamp:
+        page = min(page, max(1, -(-total // per_page)))
+    rows: list[CoverageRow] = []
+    if total and (page - 1) * per_page < total:
+        rows = _rows(stmt.limit(per_page).offset((page - 1) * per_page))
+    return CoveragePage(page=Page(items=rows, total=total, page=page, per_page=per_page), gap_counts=gaps)
+
+
+def gap_counts(rows: Iterable[CoverageRow]) -> dict[Specialty, int]:
+    counts = dict.fromkeys(SPECIALTIES, 0)
+    for row in rows:
+        for specialty in row.gaps:
+            counts[specialty] += 1
+    return counts
