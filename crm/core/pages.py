@@ -42,7 +42,7 @@ from crm.core.parsing import MAX_ID
 from crm.extensions import db
 
 __all__ = ["FIX_FIELDS", "FORM_EXPIRED", "RACE_MESSAGE", "STALE_MESSAGE", "Outcome", "attempt", "csrf_failed",
-           "flash_error", "load", "page", "place_errors"]
+           "error_text", "flash_error", "load", "page", "place_errors"]
 
 log = logging.getLogger(__name__)
 
