@@ -101,6 +101,7 @@ def index():
 
 @bp.route("/<int:enterprise_id>")
 @login_required
+@page
 def detail(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.VIEW)
     forms: dict[str, Any] = {}

@@ -163,3 +163,12 @@ def test_a_page_that_writes_outside_attempt_is_refused_and_rolled_back(app):
             sloppy()
         assert careful() == "ok"
     assert department("测试单位戊") is None and department("测试单位己") is not None
+
+
+def test_every_html_page_is_on_the_one_path(app):
+    """Every view outside the JSON API (and the static files and the health check) is a ``@page``."""
+    outside = {"static", "web.healthz"}
+    missing = sorted(endpoint for endpoint, view in app.view_functions.items()
+                     if not endpoint.startswith("api.") and endpoint not in outside
+                     and not getattr(view, "is_page", False))
+    assert missing == []
