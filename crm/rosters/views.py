@@ -33,7 +33,7 @@ from flask import (
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.access import Action, can, require, scope
 from crm.core.errors import DomainError, ValidationFailed
 from crm.core.messages import FORM_EXPIRED
 from crm.core.pages import attempt, csrf_failed, flash_error, load, page
@@ -134,7 +134,7 @@ def _visible_enterprise_ids(ids: list[int]) -> set[int]:
     """Which of these enterprises the user may open (one query, so a long list stays free of N+1)."""
     if not ids:
         return set()
-    stmt = scope_enterprises(current_user, sa.select(Enterprise.id).where(Enterprise.id.in_(ids)))
+    stmt = scope(current_user, Enterprise, sa.select(Enterprise.id).where(Enterprise.id.in_(ids)))
     return set(db.session.scalars(stmt))
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from crm.auth.models import Specialty
-from crm.core.access import Action, scope_enterprises
+from crm.core.access import Action, scope
 from crm.core.errors import Conflict, DomainError, Forbidden
 from crm.core.pages import attempt, load, page
 from crm.core.pagination import parse_page_args
@@ -87,7 +87,7 @@ def bulk():
 
     def assign() -> Any:
         ids = form.ids()
-        stmt = scope_enterprises(current_user, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
+        stmt = scope(current_user, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
         found.update((e.id, e) for e in db.session.scalars(stmt))
         commissioner = domain.commissioner_by_username(form.commissioner.data) if form.commissioner.data else None
         return domain.bulk_assign(current_user, [found[i] for i in ids if i in found],

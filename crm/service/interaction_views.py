@@ -26,6 +26,7 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
+from crm.service.access import authored
 from crm.service.assignments import SPECIALTIES
 from crm.service.forms import InteractionForm, WorkspaceFilterForm
 from crm.service.models import Assignment, Interaction, ServiceRequest
@@ -155,9 +156,7 @@ def interaction_new():
 
 def _may_edit_interaction(user: User, interaction: Interaction) -> bool:
     """Those who may edit the enterprise; a commissioner only what they logged themselves."""
-    if not can(user, Action.EDIT, interaction):
-        return False
-    return not (_is_commissioner(user) and interaction.created_by_id not in (None, user.id))
+    return can(user, Action.EDIT, interaction) and authored(user, interaction)
 
 
 def _interaction_initial(interaction: Interaction) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, lazyload
 
 from crm.auth.models import Role, User
-from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.access import Action, can, require, scope
 from crm.core.audit import AuditLog
 from crm.core.errors import DomainError
 from crm.core.messages import STALE_MESSAGE
@@ -194,7 +194,7 @@ def new():
 def _pick_enterprise():
     """``/policy/new`` without an enterprise: choose one of those the user may change."""
     require(current_user, Action.EDIT)  # leaders change nothing
-    stmt = scope_enterprises(current_user, sa.select(Enterprise).join(Enterprise.county)).order_by(
+    stmt = scope(current_user, Enterprise, sa.select(Enterprise).join(Enterprise.county)).order_by(
         County.sort_order, Enterprise.name_pinyin, Enterprise.id).options(joinedload(Enterprise.county))
     form = PickEnterpriseForm(formdata=None)
     form.fill_choices(list(db.session.scalars(stmt)))
