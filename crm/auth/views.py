@@ -67,7 +67,7 @@ def _fill_choices(form: UserForm) -> None:
 
 def _load_user(user_id: int) -> User:
     require(current_user, Action.MANAGE_USERS)
-    return load(User, user_id, action=None)
+    return load(User, user_id, Action.EDIT)
 
 
 @bp.route("/admin/users")
