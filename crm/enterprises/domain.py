@@ -21,6 +21,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from crm.core import access, audit
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.parsing import check_version as core_check_version
+from crm.core.parsing import parse_enum
 from crm.enterprises.access import covers_county
 from crm.enterprises.models import (
     Enterprise,
@@ -187,11 +188,10 @@ def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = N
     if wanted("settled_on"):
         values["settled_on"] = _parse_date(data.get("settled_on"), "settled_on", fields)
     if wanted("status"):
-        raw_status = data.get("status") or EnterpriseStatus.ACTIVE.value
-        try:
-            values["status"] = EnterpriseStatus(raw_status)
-        except ValueError:
-            fields["status"] = "状态必须是 " + "、".join(s.value for s in EnterpriseStatus)
+        status = parse_enum(EnterpriseStatus, data.get("status") or EnterpriseStatus.ACTIVE, field="status",
+                            what="经营状态", fields=fields)
+        if status is not None:
+            values["status"] = status
     settled = values.get("settled_from_chengyu", existing.settled_from_chengyu if existing else False)
     settled_on = values.get("settled_on", existing.settled_on if existing else None) if (
         "settled_on" in values or existing) else None
@@ -433,8 +433,5 @@ def roster_filter(stmt: sa.Select, roster: str) -> sa.Select:
     from crm.rosters.domain import published_member_ids
     from crm.rosters.models import RosterKind
 
-    try:
-        kind = RosterKind(roster)
-    except ValueError:
-        raise ValidationFailed("名单类型不正确", {"roster": f"未知名单:{roster}"}) from None
+    kind = parse_enum(RosterKind, roster, field="roster", what="名单", title="名单类型不正确")
     return stmt.where(Enterprise.id.in_(published_member_ids(kind)))

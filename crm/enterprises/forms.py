@@ -14,15 +14,15 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from crm.core.time import local_today
 from crm.enterprises.domain import uscc_error
-from crm.enterprises.models import STATUS_LABELS, Enterprise
+from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.reference.models import Cluster, County, Park, Partner, SupplyCategory, all_of
-from crm.rosters.models import ROSTER_LABELS
+from crm.rosters.models import RosterKind
 
-STATUS_CHOICES = [SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()]
+STATUS_CHOICES = [SelectChoice(status.value, status.label) for status in EnterpriseStatus]
 SORT_CHOICES = [SelectChoice("name", "按名称(拼音)"), SelectChoice("county", "按区县"),
                 SelectChoice("-updated", "最近更新")]
 ABOVE_SCALE_CHOICES = [SelectChoice("", "不限"), SelectChoice("1", "规上企业"), SelectChoice("0", "规下企业")]
-ROSTER_CHOICES = [SelectChoice("", "不限")] + [SelectChoice(kind.value, label) for kind, label in ROSTER_LABELS.items()]
+ROSTER_CHOICES = [SelectChoice("", "不限")] + [SelectChoice(kind.value, kind.label) for kind in RosterKind]
 PER_PAGE_OPTIONS = (20, 50, 100, 200)
 
 

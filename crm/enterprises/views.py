@@ -120,13 +120,11 @@ def detail(enterprise_id: int):
         # Delete buttons carry csrf_token() themselves; their POSTs are checked with DeleteForm.
         forms = {"contact": ContactForm(prefix="contact"), "figure": figure_form, "partner": partner_form}
     from crm.rosters.domain import enterprise_timeline, period_label
-    from crm.rosters.models import ROSTER_SHORT_LABELS
 
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
                            history=history_for_enterprise(enterprise.id, viewer=current_user),
                            roster_timeline=enterprise_timeline(enterprise.id, viewer=current_user),
                            period_label=period_label,
-                           ROSTER_SHORT_LABELS=ROSTER_SHORT_LABELS,
                            service=_service_sections(enterprise, editable))
 
 

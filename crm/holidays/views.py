@@ -88,7 +88,6 @@ def _render(year: int, *, day_form: DayForm | None = None, import_form: ImportFo
         import_form=import_form,
         action_form=ActionForm(),
         report=report,
-        kind_labels=domain.KIND_LABELS,
         weekday_label=domain.weekday_label,
         missing_message=domain.missing_data_message([year]) if not selected.loaded else "",
         max_upload=domain.format_bytes(current_app.config["MAX_CONTENT_LENGTH"])
@@ -105,7 +104,7 @@ def index():
 
 
 def _label(row: SpecialDay) -> str:
-    return f"{row.day.isoformat()} {domain.KIND_LABELS[row.kind]} {row.name}".rstrip()
+    return f"{row.day.isoformat()} {row.kind.label} {row.name}".rstrip()
 
 
 @bp.route("/days", methods=["POST"])
