@@ -11,10 +11,17 @@ from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import json_body, number, page_of, reject_unknown
 from crm.core.access import Action, require
-from crm.core.audit import AuditLog, history_statement
+from crm.core.audit import AuditLog
 from crm.core.errors import DomainError, NotFound
 from crm.core.time import isoformat_local
-from crm.enterprises.domain import SORTS, create_enterprise, search_statement, set_figure, update_enterprise
+from crm.enterprises.domain import (
+    SORTS,
+    create_enterprise,
+    history_statement,
+    search_statement,
+    set_figure,
+    update_enterprise,
+)
 from crm.enterprises.models import Enterprise, EnterpriseFigure, EnterprisePartner
 from crm.extensions import db
 
