@@ -41,6 +41,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     web.init_login(app, login_manager)
 
     _import_models()
+    _register_access_rules()
     _connect_subscribers()
     _bounded_int_urls(app)
     _register_blueprints(app)
@@ -108,6 +109,15 @@ def _import_models() -> None:
     from crm.rosters import models as _rosters  # noqa: F401
     from crm.scheduler import models as _scheduler  # noqa: F401
     from crm.service import models as _service  # noqa: F401
+
+
+def _register_access_rules() -> None:
+    """Each capability registers its access rules with ``crm.core.access`` when its module is imported."""
+    from crm.auth import access as _auth  # noqa: F401
+    from crm.enterprises import access as _enterprises  # noqa: F401
+    from crm.notifications import access as _notifications  # noqa: F401
+    from crm.rosters import access as _rosters  # noqa: F401
+    from crm.service import access as _service  # noqa: F401
 
 
 def _connect_subscribers() -> None:

@@ -1,20 +1,33 @@
-"""Per-record access, in one place: every view, API endpoint and CLI command asks here.
+"""Per-record access: the one place every view, API endpoint and CLI command asks, and the registry behind it.
 
-Rules (DEVELOPERS.md, quality bar):
-- admin: everything;
-- coordinator: reads and changes enterprises, within their county when county-scoped;
-- commissioner: reads and changes only the enterprises actively assigned to them;
-- leader: reads everything (within their county when scoped), changes nothing.
+The core knows no feature. Each capability declares its rules next to its models, in
+``crm/<feature>/access.py``, and registers them here for its model classes (the app factory imports those
+modules). A rule answers one question twice, and a test keeps the two answers in agreement for every role and
+every registered model (``tests/core/test_access_rules.py``):
+
+- ``can(user, action, record)``: may this user do this to this one record?
+- ``where(user, action)``: the same rule as a SQL condition over the model's columns (``None``: every row), so a
+  list shows exactly the records the check allows — :func:`scope` applies it to a statement.
+
+Several rules may be registered for one model: all of them must allow (the enterprise registry's rule — roles,
+county — and the service's one-to-one rule — a commissioner only their assigned enterprises — both hold for an
+enterprise). A record of an unregistered type is refused. The check for "no record" (may this user create, publish,
+manage users at all?) is one registered general rule.
+
+Before any rule, the core refuses an anonymous or deactivated user; everything else about roles (an admin
+included) is the rules' business, read by duck typing on the user.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement, False_
 
-from crm.auth.models import Role, User
 from crm.core.errors import Forbidden, NotFound
 from crm.extensions import db
 
@@ -27,78 +40,79 @@ class Action(enum.StrEnum):
     PUBLISH = "publish"  # submit, return and publish a roster edition
 
 
-def assigned_enterprise_ids(user: User) -> sa.Select:
-    from crm.service.models import Assignment
-
-    return sa.select(Assignment.enterprise_id).where(
-        Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None)
-    )
+Condition = ColumnElement[bool] | None  # None: no restriction (every row)
 
 
-def _enterprise_of(obj: Any) -> Any:
-    from crm.enterprises.models import Enterprise
+class Rule(Protocol):
+    """One access rule of one model, as a check of one record and as the SQL scope of the same rule."""
 
-    if isinstance(obj, Enterprise):
-        return obj
-    return getattr(obj, "enterprise", None)
+    def can(self, user: Any, action: Action, obj: Any) -> bool: ...
 
-
-def _in_scope(user: User, enterprise: Any) -> bool:
-    if user.county_id is not None and enterprise.county_id != user.county_id:
-        return False
-    if user.role is Role.COMMISSIONER:  # one EXISTS, not all of their assigned ids
-        from crm.service.models import Assignment
-
-        return bool(db.session.scalar(sa.select(sa.exists().where(
-            Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None),
-            Assignment.enterprise_id == enterprise.id))))
-    return True
+    def where(self, user: Any, action: Action) -> Condition: ...
 
 
-def can(user: User | None, action: Action | str, obj: Any = None) -> bool:
+@dataclass(frozen=True)
+class Through:
+    """A record judged by its parent, for the same action (a contact by its enterprise, a 诉求 by its enterprise)."""
+
+    attr: str  # the relationship to the parent, e.g. "enterprise"
+    parent: type  # the parent's model, with its own registered rule
+    column: Any  # the foreign key column to the parent, e.g. ``EnterpriseContact.enterprise_id``
+
+    def can(self, user: Any, action: Action, obj: Any) -> bool:
+        parent = getattr(obj, self.attr)
+        return parent is not None and can(user, action, parent)
+
+    def where(self, user: Any, action: Action) -> Condition:
+        return within(user, self.column, self.parent, action)
+
+
+_rules: dict[type, list[Rule]] = {}
+_general: list[Callable[[Any, Action], bool]] = []
+
+
+def register(model: type, rule: Rule) -> Rule:
+    """Register ``rule`` for ``model`` (and its subclasses). Registering the same rule again changes nothing."""
+    rules = _rules.setdefault(model, [])
+    if not any(existing == rule for existing in rules):
+        rules.append(rule)
+    return rule
+
+
+def register_general(check: Callable[[Any, Action], bool]) -> None:
+    """Register the check for an action on no record in particular (create, publish, manage users)."""
+    if check not in _general:
+        _general.append(check)
+
+
+def registered_models() -> list[type]:
+    """Every model with a registered rule (the agreement test walks them all)."""
+    return list(_rules)
+
+
+def _rules_for(model: type) -> list[Rule]:
+    for cls in model.__mro__:
+        if cls in _rules:
+            return _rules[cls]
+    return []
+
+
+def _allowed_user(user: Any) -> bool:
+    return user is not None and bool(getattr(user, "is_authenticated", False)) and bool(getattr(user, "active", False))
+
+
+def can(user: Any, action: Action | str, obj: Any = None) -> bool:
     """May ``user`` do ``action`` to ``obj`` (a record, or ``None`` for "in general")?"""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.active:
+    if not _allowed_user(user):
         return False
     action = Action(action)
-    if user.role is Role.ADMIN:
-        return True
-    if action is Action.MANAGE_USERS:
-        return False
-    if _is_edition(obj):
-        return _can_edition(user, action, obj)
-    if user.role is Role.LEADER and action is not Action.VIEW:
-        return False
-    if action in (Action.CREATE, Action.PUBLISH):
-        return user.role is Role.COORDINATOR and (action is Action.CREATE or user.county_id is None)
     if obj is None:
-        return True
-    enterprise = _enterprise_of(obj)
-    if enterprise is None:
-        return False
-    return _in_scope(user, enterprise)
+        return bool(_general) and all(check(user, action) for check in _general)
+    rules = _rules_for(type(obj))
+    return bool(rules) and all(rule.can(user, action, obj) for rule in rules)
 
 
-def _is_edition(obj: Any) -> bool:
-    from crm.rosters.models import RosterEdition
-
-    return isinstance(obj, RosterEdition)
-
-
-def _can_edition(user: User, action: Action, edition: Any) -> bool:
-    """Everyone reads published lists; drafts are for coordinators and leaders; coordinators edit them;
-    only a city-wide coordinator opens, submits, returns and publishes (a county coordinator proposes entries)."""
-    from crm.rosters.models import FROZEN
-
-    if action is Action.VIEW:
-        return edition.status in FROZEN or user.role in (Role.COORDINATOR, Role.LEADER)
-    if user.role is not Role.COORDINATOR:
-        return False
-    if action is Action.PUBLISH:
-        return user.county_id is None
-    return action in (Action.EDIT, Action.CREATE)
-
-
-def require(user: User | None, action: Action | str, obj: Any = None) -> None:
+def require(user: Any, action: Action | str, obj: Any = None) -> None:
     """Raise unless allowed. A record the user may not even see answers 404, so its existence does not leak."""
     if can(user, action, obj):
         return
@@ -109,14 +123,59 @@ def require(user: User | None, action: Action | str, obj: Any = None) -> None:
     raise Forbidden("您没有权限执行此操作")
 
 
-def scope_enterprises(user: User, stmt: sa.Select) -> sa.Select:
-    """Restrict an enterprise query to what ``user`` may see."""
-    from crm.enterprises.models import Enterprise
+def where(user: Any, model: type, action: Action | str = Action.VIEW) -> Condition:
+    """The rows of ``model`` that ``user`` may ``action``, as a SQL condition over its columns (``None``: all)."""
+    if not _allowed_user(user):
+        return sa.false()
+    action = Action(action)
+    rules = _rules_for(model)
+    if not rules:
+        return sa.false()
+    return all_of(*(rule.where(user, action) for rule in rules))
 
-    if user.role is Role.ADMIN:
-        return stmt
-    if user.county_id is not None:
-        stmt = stmt.where(Enterprise.county_id == user.county_id)
-    if user.role is Role.COMMISSIONER:
-        stmt = stmt.where(Enterprise.id.in_(assigned_enterprise_ids(user)))
-    return stmt
+
+def scope(user: Any, model: type, stmt: sa.Select, action: Action | str = Action.VIEW) -> sa.Select:
+    """Restrict ``stmt`` (a query of ``model``, or one that joins it) to the rows ``user`` may ``action``."""
+    condition = where(user, model, action)
+    return stmt if condition is None else stmt.where(condition)
+
+
+def within(user: Any, column: Any, model: type, action: Action | str = Action.VIEW) -> Condition:
+    """``column`` (a foreign key to ``model``) points at a row of ``model`` that ``user`` may ``action``."""
+    condition = where(user, model, action)
+    if condition is None or isinstance(condition, False_):
+        return condition
+    key = sa.inspect(model).primary_key[0]
+    # Not correlated: the caller's query may join ``model`` itself, and the subquery must keep its own FROM.
+    return column.in_(sa.select(key).where(condition).correlate(None))
+
+
+def all_of(*conditions: Condition) -> Condition:
+    """Every condition holds (``None`` holds always; a false one makes the whole false)."""
+    present = [c for c in conditions if c is not None]
+    if any(isinstance(c, False_) for c in present):
+        return sa.false()
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else sa.and_(*present)
+
+
+def who_may(users: Iterable[Any], action: Action | str, obj: Any) -> list[Any]:
+    """Those of ``users`` who may ``action`` ``obj``, judged by the registered scopes in one query (no query
+    per user): e.g. who may own a request of an enterprise."""
+    action = Action(action)
+    model = type(obj)
+    key = sa.inspect(model).primary_key[0]
+    ident = sa.inspect(obj).identity[0]
+    allowed, asked = [], []
+    for user in users:
+        condition = where(user, model, action)
+        if condition is None:
+            allowed.append((user, True))
+        elif isinstance(condition, False_):
+            allowed.append((user, False))
+        else:
+            allowed.append((user, None))
+            asked.append(sa.select(key).where(key == ident, condition).correlate(None).exists())
+    answers = iter(db.session.execute(sa.select(*asked)).one() if asked else ())
+    return [user for user, known in allowed if (next(answers) if known is None else known)]

@@ -13,6 +13,7 @@ from crm.auth.domain import get_user
 from crm.auth.models import Role
 from crm.core.errors import DomainError
 from crm.extensions import db
+from crm.service.access import assigned_enterprise_ids
 
 LABELS = {
     "users": "用户", "enterprises": "企业", "figures": "产值记录", "contacts": "联系人",
@@ -75,7 +76,6 @@ def _password_works(password_hash: str, password: str) -> bool:
 @with_appcontext
 def demo_accounts_command():
     """Print the demo sign-ins (username, role, scope, password)."""
-    from crm.core.access import assigned_enterprise_ids
     from crm.demo.data import DEMO_USERS, PASSWORD_ENV, demo_password
 
     password = demo_password()

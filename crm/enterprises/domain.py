@@ -18,13 +18,12 @@ from pypinyin import Style, lazy_pinyin
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
-from crm.auth.models import Role
-from crm.core import audit
-from crm.core.access import scope_enterprises
+from crm.core import access, audit
 from crm.core.audit import AuditLog
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.parsing import check_version as core_check_version
 from crm.enterprises import hooks
+from crm.enterprises.access import covers_county
 from crm.enterprises.models import (
     Enterprise,
     EnterpriseContact,
@@ -243,10 +242,7 @@ def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
 def _check_county_scope(actor: Any, values: dict[str, Any]) -> None:
     """A county-scoped user may not put an enterprise in another county (it would leave their own scope)."""
     county = values.get("county")
-    scope = getattr(actor, "county_id", None)
-    if county is None or scope is None or getattr(actor, "role", None) is Role.ADMIN:
-        return
-    if county.id != scope:
+    if county is not None and not covers_county(actor, county.id):
         raise ValidationFailed("企业信息有误", {"county": f"只能选择您所辖的区县:{actor.county.name}"})
 
 
@@ -413,7 +409,7 @@ def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str =
     the lists' ``roster``); an empty value filters nothing, an unknown name is a programming error (TypeError).
     """
     stmt = sa.select(Enterprise).join(Enterprise.county).join(Enterprise.cluster)
-    stmt = scope_enterprises(user, stmt)
+    stmt = access.scope(user, Enterprise, stmt)
     q = (q or "").strip()
     if q:
         # autoescape: a search for "%" or "_" means those characters, not wildcards

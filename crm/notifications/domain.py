@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.auth.models import Role, User
+from crm.core.access import Action, can, scope
 from crm.core.errors import NotFound
 from crm.core.time import utcnow
 from crm.extensions import db
@@ -79,7 +80,7 @@ def notify_role(role: Role | str, kind: str, title: str, body: str = "", link: s
 
 def inbox_statement(user: User, *, unread_only: bool = False) -> sa.Select:
     """The user's own notifications, newest first."""
-    stmt = sa.select(Notification).where(Notification.user_id == user.id)
+    stmt = scope(user, Notification, sa.select(Notification))  # the inbox's access rule: one's own
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
     return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
@@ -96,14 +97,14 @@ def unread_count(user: Any) -> int:
 def get_own(user: User, notification_id: int) -> Notification:
     """The user's notification with that id; 404 for a missing one and for another user's alike."""
     row = db.session.get(Notification, notification_id) if 0 < notification_id <= MAX_ID else None
-    if row is None or row.user_id != user.id:
+    if row is None or not can(user, Action.VIEW, row):
         raise NotFound(NOT_FOUND)
     return row
 
 
 def mark_read(user: User, notification: Notification) -> Notification:
     """Mark one of the user's own notifications read (the first read time is kept); another's → 404."""
-    if notification.user_id != user.id:
+    if not can(user, Action.EDIT, notification):
         raise NotFound(NOT_FOUND)
     if notification.read_at is None:
         notification.read_at = utcnow()

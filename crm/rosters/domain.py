@@ -15,8 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
 
-from crm.auth.models import Role
-from crm.core import audit
+from crm.core import access, audit
 from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.core.time import SHANGHAI, utcnow
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -413,10 +412,12 @@ def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
 
 def hidden_editions(user: Any) -> sa.Select | None:
     """Ids of the editions ``user`` may not view (drafts and editions in review, for commissioners), or ``None``
-    when they may view them all: the enterprise page and its history must not show what the list pages hide."""
-    if getattr(user, "role", None) not in (Role.COMMISSIONER,):
+    when they may view them all: the enterprise page and its history must not show what the list pages hide.
+    The rule is the registered one (``crm.rosters.access``); ``None`` for no user (no filter)."""
+    if user is None:
         return None
-    return sa.select(RosterEdition.id).where(RosterEdition.status.not_in(FROZEN))
+    visible = access.where(user, RosterEdition, access.Action.VIEW)
+    return None if visible is None else sa.select(RosterEdition.id).where(sa.not_(visible))
 
 
 def enterprise_timeline(enterprise_id: int, viewer: Any = None) -> list[dict]:

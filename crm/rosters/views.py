@@ -34,7 +34,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.access import Action, can, require, scope
 from crm.core.errors import Conflict, DomainError, ValidationFailed
 from crm.core.pagination import Page, paginate, parse_page_args
 from crm.core.parsing import clean_filename
@@ -143,7 +143,7 @@ def _visible_enterprise_ids(ids: list[int]) -> set[int]:
     """Which of these enterprises the user may open (one query, so a long list stays free of N+1)."""
     if not ids:
         return set()
-    stmt = scope_enterprises(current_user, sa.select(Enterprise.id).where(Enterprise.id.in_(ids)))
+    stmt = scope(current_user, Enterprise, sa.select(Enterprise.id).where(Enterprise.id.in_(ids)))
     return set(db.session.scalars(stmt))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import Specialty
-from crm.core.access import Action, require, scope_enterprises
+from crm.core.access import Action, require, scope
 from crm.core.errors import Conflict, DomainError, Forbidden
 from crm.core.pagination import parse_page_args
 from crm.enterprises.models import Enterprise
@@ -97,7 +97,7 @@ def bulk():
             flash(";".join(dict.fromkeys(messages)) or "请检查批量分配的选择", "danger")
         return redirect(url_for(".index"))
     ids = form.ids()
-    stmt = scope_enterprises(current_user, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
+    stmt = scope(current_user, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
     found = {e.id: e for e in db.session.scalars(stmt)}
     try:
         commissioner = domain.commissioner_by_username(form.commissioner.data) if form.commissioner.data else None

@@ -33,20 +33,20 @@ from sqlalchemy.orm import joinedload
 
 from crm.auth.models import Role, Specialty, User, UserSpecialty
 from crm.core import audit
-from crm.core.access import Action, can, require
+from crm.core.access import Action, require
 from crm.core.errors import Conflict, Forbidden, ValidationFailed
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.notifications.domain import notify, notify_role
 from crm.rosters.models import ROSTER_SHORT_LABELS, EditionStatus, RosterEdition, RosterEntry
+from crm.service.access import can_assign, may_assign  # noqa: F401  (may_assign: re-exported for the pages)
 from crm.service.models import Assignment
 
 DEFAULT_CAP = 40
 HANDOVER = "交接"
 UNLISTED = "已移出名单"
 MAX_REASON = 200  # Assignment.end_reason is String(200)
-ASSIGNERS = (Role.ADMIN, Role.COORDINATOR)
 SPECIALTIES: tuple[Specialty, ...] = tuple(Specialty)
 FORBIDDEN_MESSAGE = "只有管理员和协调员可以分配服务专员"
 
@@ -110,19 +110,8 @@ def _link(enterprise_id: int) -> str:
 
 # --- access --------------------------------------------------------------------------------------------------
 
-def may_assign(user: Any) -> bool:
-    """Whether the user assigns at all (shows the bulk tools); per enterprise see :func:`can_assign`."""
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.active
-                and user.role in ASSIGNERS)
-
-
-def can_assign(user: Any, enterprise: Enterprise) -> bool:
-    """Admins and coordinators who may change the enterprise (a county coordinator: their county's).
-
-    ``can(EDIT)`` alone is not enough: a commissioner may edit their enterprises but must not reassign them.
-    """
-    return may_assign(user) and can(user, Action.EDIT, enterprise)
-
+# Who may assign is the service's access rule (``crm.service.access``): ``may_assign`` (at all) and
+# ``can_assign`` (for one enterprise), imported above and used here and by the pages and the API.
 
 def require_assign(user: Any, enterprise: Enterprise) -> None:
     """Raise unless ``user`` may assign for ``enterprise``: 404 when they may not even see it, else 403."""

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, lazyload
 
 from crm.auth.models import Specialty, User
-from crm.core.access import scope_enterprises
+from crm.core.access import scope
 from crm.core.errors import ValidationFailed
 from crm.core.pagination import Page
 from crm.enterprises.models import Enterprise
@@ -105,7 +105,7 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
     stmt = (sa.select(Enterprise.id).join(County, Enterprise.county_id == County.id)
             .join(Cluster, Enterprise.cluster_id == Cluster.id)
             .where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted))))
-    stmt = scope_enterprises(user, stmt)
+    stmt = scope(user, Enterprise, stmt)
     if county:
         if by_name(County, county) is None:
             raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})

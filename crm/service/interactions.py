@@ -30,13 +30,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.auth.models import SPECIALTY_LABELS, Role, Specialty, User
-from crm.core.access import scope_enterprises
+from crm.core.access import scope
 from crm.core.audit import jsonable, record
 from crm.core.errors import Forbidden, ValidationFailed
 from crm.core.parsing import check_version
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.service.access import authored
 from crm.service.models import CHANNEL_LABELS, Channel, Interaction
 
 SUMMARY_MAX = 4000
@@ -228,8 +229,7 @@ def update_interaction(actor: User | None, interaction: Interaction, data: dict[
     ``Conflict`` code ``stale`` "该记录已被他人修改,请刷新后重试" (409); bad values → ``ValidationFailed`` (422).
     Nothing is written when refused. No actual change → nothing written, no audit row. Audited; not committed.
     """
-    if (getattr(actor, "role", None) is Role.COMMISSIONER and interaction.created_by_id is not None
-            and interaction.created_by_id != actor.id):
+    if actor is not None and not authored(actor, interaction):
         raise Forbidden("只能修改本人登记的服务记录")
     check_version(interaction, data.get("version"))
     values = validate_interaction(actor, data, existing=interaction, partial=True, today=today)
@@ -262,13 +262,13 @@ def lock_interaction(interaction_id: int) -> Interaction | None:
 
 def interactions_statement(user: User, *, enterprise_id: int | None = None, commissioner_id: int | None = None,
                            since: date | None = None, until: date | None = None) -> sa.Select:
-    """Interactions ``user`` may see (through :func:`crm.core.access.scope_enterprises`), newest first.
+    """Interactions ``user`` may see (through :func:`crm.core.access.scope`: their enterprises'), newest first.
 
     Filters: one enterprise, the user who logged them (``commissioner_id``), ``occurred_on`` from ``since``
     and up to ``until`` (inclusive). Use with ``db.session.scalars`` or ``crm.core.pagination.paginate``.
     """
     stmt = sa.select(Interaction).join(Enterprise, Interaction.enterprise_id == Enterprise.id)
-    stmt = scope_enterprises(user, stmt)
+    stmt = scope(user, Interaction, stmt)
     if enterprise_id is not None:
         stmt = stmt.where(Interaction.enterprise_id == enterprise_id)
     if commissioner_id is not None:

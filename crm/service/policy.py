@@ -25,9 +25,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.auth.models import Role, User
+from crm.auth.models import User
 from crm.core import audit
-from crm.core.access import Action, can, scope_enterprises
+from crm.core.access import Action, can, scope
 from crm.core.errors import ValidationFailed
 from crm.core.parsing import check_version as core_check_version
 from crm.core.time import local_today
@@ -114,7 +114,7 @@ def _owner(value: Any, enterprise: Enterprise, fields: dict[str, str]) -> User |
     if user is None or not user.active:
         fields["owner"] = f"未知或已停用的用户:{value.strip()}"
         return None
-    if user.role is Role.LEADER or not can(user, Action.EDIT, enterprise):
+    if not can(user, Action.EDIT, enterprise):  # leaders change nothing, so own nothing
         fields["owner"] = f"{user.display_name or user.username} 无权办理该企业的事项,不能担任负责人"
         return None
     return user
@@ -339,7 +339,7 @@ def deliveries_statement(user: User, *, enterprise_id: int | None = None, kind: 
     """
     fields: dict[str, str] = {}
     stmt = sa.select(PolicyDelivery).join(PolicyDelivery.enterprise)
-    stmt = scope_enterprises(user, stmt)
+    stmt = scope(user, PolicyDelivery, stmt)
     if enterprise_id is not None:
         stmt = stmt.where(PolicyDelivery.enterprise_id == enterprise_id)
     if kind not in (None, ""):

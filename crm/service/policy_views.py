@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import Role, User
-from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.access import Action, can, require, scope
 from crm.core.audit import AuditLog
 from crm.core.errors import DomainError
 from crm.core.pagination import paginate, parse_page_args
@@ -222,7 +222,7 @@ def new():
 def _pick_enterprise():
     """``/policy/new`` without an enterprise: choose one of those the user may change."""
     require(current_user, Action.EDIT)  # leaders change nothing
-    stmt = scope_enterprises(current_user, sa.select(Enterprise).join(Enterprise.county)).order_by(
+    stmt = scope(current_user, Enterprise, sa.select(Enterprise).join(Enterprise.county)).order_by(
         County.sort_order, Enterprise.name_pinyin, Enterprise.id).options(joinedload(Enterprise.county))
     form = PickEnterpriseForm(formdata=None)
     form.fill_choices(list(db.session.scalars(stmt)))

@@ -52,7 +52,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from crm.auth.models import Role, User
-from crm.core.access import Action, can, scope_enterprises
+from crm.core.access import Action, can, scope
 from crm.core.audit import record
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.parsing import parse_id
@@ -410,7 +410,7 @@ def _statuses(status: Any) -> list[RequestStatus]:
 def requests_statement(user: User, *, status: Any = None, overdue: bool | None = None, county: str | None = None,
                        category: str | None = None, owner: str | None = None, enterprise_id: int | None = None,
                        today: date | None = None) -> sa.Select:
-    """Requests ``user`` may see (``scope_enterprises``), filtered, newest raised first.
+    """Requests ``user`` may see (their enterprises' scope), filtered, newest raised first.
 
     - ``status``: a code or a list of codes (unknown → ``ValidationFailed`` ``fields.status``);
     - ``overdue``: ``True`` only overdue (open and ``due_date < today``), ``False`` only not overdue;
@@ -419,7 +419,7 @@ def requests_statement(user: User, *, status: Any = None, overdue: bool | None =
     """
     today = today or local_today()
     stmt = sa.select(ServiceRequest).join(Enterprise, ServiceRequest.enterprise_id == Enterprise.id)
-    stmt = scope_enterprises(user, stmt)
+    stmt = scope(user, ServiceRequest, stmt)
     statuses = _statuses(status)
     if statuses:
         stmt = stmt.where(ServiceRequest.status.in_(statuses))

@@ -28,7 +28,7 @@ from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from crm.auth.models import Role, Specialty, User
-from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.access import Action, can, require, scope, who_may
 from crm.core.errors import DomainError, Forbidden, ValidationFailed
 from crm.core.pagination import paginate, parse_page_args
 from crm.core.time import local_today
@@ -37,6 +37,7 @@ from crm.extensions import db
 from crm.reference.models import County, Department, all_of
 from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
+from crm.service.access import authored
 from crm.service.assignments import SPECIALTIES
 from crm.service.forms import (
     DUE_DATE_HINT,
@@ -259,9 +260,7 @@ def interaction_new():
 
 def _may_edit_interaction(user: User, interaction: Interaction) -> bool:
     """Those who may edit the enterprise; a commissioner only what they logged themselves."""
-    if not can(user, Action.EDIT, interaction):
-        return False
-    return not (_is_commissioner(user) and interaction.created_by_id not in (None, user.id))
+    return can(user, Action.EDIT, interaction) and authored(user, interaction)
 
 
 def _interaction_initial(interaction: Interaction) -> dict[str, Any]:
@@ -367,8 +366,8 @@ def _with_relations(stmt: sa.Select) -> sa.Select:
 
 def _request_owners(user: User) -> list[User]:
     """The owners of the requests ``user`` may see (the owner filter's choices)."""
-    visible = scope_enterprises(user, sa.select(ServiceRequest.owner_id).join(
-        Enterprise, ServiceRequest.enterprise_id == Enterprise.id).where(ServiceRequest.owner_id.is_not(None)))
+    visible = scope(user, ServiceRequest, sa.select(ServiceRequest.owner_id).where(
+        ServiceRequest.owner_id.is_not(None)))
     return list(db.session.scalars(sa.select(User).where(User.id.in_(visible))
                                    .options(joinedload(User.county)).order_by(User.username)))
 
@@ -436,18 +435,11 @@ def requests_export():
 # --- 诉求: raising -------------------------------------------------------------------------------------------
 
 def _eligible_owners(enterprise: Enterprise) -> list[User]:
-    """Users who may own a request of ``enterprise`` (the domain's rule: may edit it), in one query: admins,
-    coordinators of its county or city-wide, and its active commissioners."""
-    assigned = sa.select(Assignment.commissioner_id).where(
-        Assignment.enterprise_id == enterprise.id, Assignment.ended_on.is_(None))
-    in_county = sa.or_(User.county_id.is_(None), User.county_id == enterprise.county_id)
-    stmt = (sa.select(User).where(User.active.is_(True), sa.or_(
-        User.role == Role.ADMIN,
-        sa.and_(in_county, User.role == Role.COORDINATOR),
-        sa.and_(in_county, User.role == Role.COMMISSIONER, User.id.in_(assigned))))
-        .options(joinedload(User.county)))
+    """Users who may own a request of ``enterprise`` (the domain's rule: may edit it): admins, coordinators of
+    its county or city-wide, and its active commissioners; judged by the registered access rule in one query."""
     order = [Role.COMMISSIONER, Role.COORDINATOR, Role.ADMIN]
-    return sorted(db.session.scalars(stmt), key=lambda u: (order.index(u.role), u.username))
+    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).options(joinedload(User.county)))
+    return sorted(who_may(users, Action.EDIT, enterprise), key=lambda u: (order.index(u.role), u.username))
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from crm.auth.models import Role, Specialty, User
-from crm.core.access import scope_enterprises
+from crm.core.access import scope
 from crm.core.pagination import Page
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -142,7 +142,7 @@ def _visible_ids(user: User, commissioner: User | None) -> sa.Select:
     """Ids of the enterprises under active assignment that ``user`` may see (of ``commissioner`` when given)."""
     stmt = (sa.select(Assignment.enterprise_id).join(Enterprise, Assignment.enterprise_id == Enterprise.id)
             .where(Assignment.ended_on.is_(None)))
-    stmt = scope_enterprises(user, stmt)
+    stmt = scope(user, Enterprise, stmt)
     who = _who(user, commissioner)
     if who is not None:
         stmt = stmt.where(Assignment.commissioner_id == who.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from crm.core.access import Action, can, require, scope_enterprises
+from crm.core.access import Action, can, require, scope
 from crm.core.errors import Forbidden, NotFound
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -20,7 +20,7 @@ def world():
 
 
 def visible(user) -> set[int]:
-    return set(db.session.scalars(scope_enterprises(user, sa.select(Enterprise.id))))
+    return set(db.session.scalars(scope(user, Enterprise, sa.select(Enterprise.id))))
 
 
 def test_admin_does_everything(world):

@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 from stdnum.cn import uscc as stdnum_uscc
 
 from crm.auth.models import Role, User
-from crm.core.access import scope_enterprises
+from crm.core.access import scope
 from crm.core.audit import AuditLog
 from crm.demo.cli import demo_accounts_command, seed_demo_command
 from crm.demo.data import (
@@ -182,11 +182,11 @@ def test_each_commissioner_sees_assigned_enterprises(ctx):
             Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None))))
         assert active, user.username
         assert {a.specialty for a in active} == set(user.specialties)
-        visible = db.session.scalars(scope_enterprises(user, sa.select(Enterprise))).all()
+        visible = db.session.scalars(scope(user, Enterprise, sa.select(Enterprise))).all()
         assert len(visible) == len(active)
     hc = db.session.scalar(sa.select(User).where(User.username == "coordinator_hc"))
     assert hc.county.name == "汇川区"
-    assert {e.county.name for e in db.session.scalars(scope_enterprises(hc, sa.select(Enterprise)))} == {"汇川区"}
+    assert {e.county.name for e in db.session.scalars(scope(hc, Enterprise, sa.select(Enterprise)))} == {"汇川区"}
 
 
 def test_every_demo_user_can_sign_in(seeded):
