@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import Role, User
-from crm.core.access import Action, can, require, scope
+from crm.core.access import Action, can, require, scope, who_may
 from crm.core.audit import AuditLog
 from crm.core.errors import DomainError
 from crm.core.pagination import paginate, parse_page_args
@@ -31,7 +31,7 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import County
 from crm.service import policy
-from crm.service.models import Assignment, DeliveryStatus, PolicyDelivery
+from crm.service.models import DeliveryStatus, PolicyDelivery
 from crm.service.policy_forms import (
     CancelForm,
     CreateDeliveryForm,
@@ -82,22 +82,16 @@ def _load(delivery_id: int) -> PolicyDelivery:
 
 
 def _owners(enterprise: Enterprise, current: User | None) -> list[User]:
-    """Who may be put in charge: the enterprise's active commissioners, the coordinators who cover its county,
-    the signed-in user when they may (not a leader), and the present owner. The domain has the last word."""
-    commissioners = db.session.scalars(
-        sa.select(User).join(Assignment, Assignment.commissioner_id == User.id)
-        .where(Assignment.enterprise_id == enterprise.id, Assignment.ended_on.is_(None), User.active.is_(True))
+    """Who may be put in charge: the active commissioners and coordinators who may change the enterprise (its
+    registered access rule, judged in one query), the signed-in user when they may, and the present owner.
+    The domain has the last word."""
+    offered = db.session.scalars(
+        sa.select(User).where(User.role.in_((Role.COMMISSIONER, Role.COORDINATOR)), User.active.is_(True))
         .options(lazyload(User.specialty_rows)))
-    coordinators = db.session.scalars(
-        sa.select(User).where(User.role == Role.COORDINATOR, User.active.is_(True),
-                              sa.or_(User.county_id.is_(None), User.county_id == enterprise.county_id))
-        .options(lazyload(User.specialty_rows)))
-    found: dict[int, User] = {}
-    for user in [*commissioners, *coordinators]:
-        found.setdefault(user.id, user)
-    for user in (current_user, current):
-        if user is not None and getattr(user, "role", None) is not Role.LEADER and user.id not in found:
-            found[user.id] = user
+    found = {user.id: user for user in who_may([*offered, current_user._get_current_object()], Action.EDIT,
+                                               enterprise)}
+    if current is not None:
+        found.setdefault(current.id, current)
     return sorted(found.values(), key=lambda u: (u.role is not Role.COMMISSIONER, u.username))
 
 

@@ -131,8 +131,8 @@ def _is_commissioner(user: Any) -> bool:
 
 
 def _may_log(user: Any) -> bool:
-    """Roles that write 服务记录 and 诉求 at all (per enterprise ``can(EDIT)`` decides)."""
-    return getattr(user, "role", None) in (Role.ADMIN, Role.COORDINATOR, Role.COMMISSIONER)
+    """Whether the user writes 服务记录 and 诉求 at all (not a leader); per enterprise ``can(EDIT)`` decides."""
+    return can(user, Action.EDIT)
 
 
 # --- the workspace (我的企业) ------------------------------------------------------------------------------

@@ -98,3 +98,33 @@ def test_a_contact_is_judged_by_its_enterprise(world):
     county_user = make_user("coordinator", county="桐梓县")
     assert not can(county_user, Action.EDIT, contact)
     assert can(make_user("coordinator", county="汇川区"), Action.EDIT, contact)
+
+
+def test_a_list_entry_is_seen_with_its_edition_and_changed_with_its_enterprise(world):
+    from crm.rosters import domain as rosters
+    from crm.rosters.models import RosterKind
+
+    huichuan, tongzi = world
+    draft = rosters.open_edition(None, RosterKind.SUPPLIER_LIST, "2026H1")
+    ours = rosters.add_entry(None, draft, huichuan, "入库测试")
+    theirs = rosters.add_entry(None, draft, tongzi, "入库测试")
+    county = make_user("coordinator", county="汇川区")
+    assert can(county, Action.VIEW, theirs) and not can(county, Action.EDIT, theirs)
+    assert can(county, Action.EDIT, ours)
+    commissioner = make_user("commissioner")
+    assign(huichuan, commissioner)
+    assert not can(commissioner, Action.VIEW, ours)  # a draft is not theirs to read
+    assert not can(make_user("leader"), Action.EDIT, ours)
+
+
+def test_each_user_reads_only_their_own_notifications(world):
+    from crm.notifications.domain import notify
+
+    admin, other = make_user("admin"), make_user("coordinator")
+    (row,) = notify([other], "test", "通知")
+    assert can(other, Action.EDIT, row)
+    assert not can(admin, Action.VIEW, row)  # an admin too: another's inbox is not theirs
+
+
+def test_a_record_of_an_unregistered_type_is_refused(world):
+    assert not can(make_user("admin"), Action.VIEW, object())
