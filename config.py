@@ -84,6 +84,8 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 64  # KiB; argon2 needs at least 8 × parallelism
     SERVER_NAME = "localhost"
+    # Every JSON answer under /api/ is checked against the OpenAPI document (crm/api/openapi.py).
+    API_VALIDATE_RESPONSES = True
 
 
 class ProductionConfig(Config):

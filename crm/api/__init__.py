@@ -18,4 +18,16 @@ def _unescaped_chinese(state) -> None:
 
 
 # Route modules register themselves on ``bp``; imported last because they import ``bp``.
-from crm.api import assignments, auth, enterprises, notifications, openapi, policy, rosters, scheduler, service  # noqa: E402, F401
+from crm.api import (  # noqa: E402, F401
+    assignments,
+    auth,
+    enterprises,
+    interactions,
+    notifications,
+    openapi,
+    policy,
+    requests,
+    roster_files,
+    rosters,
+    scheduler,
+)

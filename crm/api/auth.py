@@ -7,12 +7,13 @@ marked :func:`public`, so a new endpoint cannot be left open by forgetting a dec
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from flask import current_app, g, request
+from pydantic import ConfigDict, Field
 
 from crm.api import bp
-from crm.api.common import json_body
+from crm.api.schema import DateTimeStr, Input, Msg, Shape, body, dump, operation
 from crm.auth.domain import LOGIN_FAILED_MESSAGE, authenticate, issue_token, resolve_token, revoke_token
 from crm.auth.models import User
 from crm.core.errors import DomainError, Unauthorized, ValidationFailed
@@ -78,29 +79,39 @@ def _forget(_exc: BaseException | None) -> None:
     g.pop("api_token", None)
 
 
+class TokenRequest(Input):
+    model_config = ConfigDict(extra="ignore")
+    INVALID: ClassVar[str] = "请求需要用户名和密码"
+    ERROR: ClassVar[type[DomainError]] = DomainError  # 400, as a malformed request
+    username: Annotated[str, Field(pattern=r"\S"), Msg("请填写用户名(字符串)")]
+    password: Annotated[str, Field(min_length=1, json_schema_extra={"format": "password"}), Msg("请填写密码(字符串)")]
+
+
+class Token(Shape):
+    """令牌(只显示这一次)"""
+
+    token: str
+    expires_at: DateTimeStr = Field(examples=["2026-07-01T09:00:00+08:00"])
+
+
 @bp.post("/auth/token")
 @public
+@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429))
 def issue():
     """Exchange username and password for a bearer token; the answer never says which half was wrong."""
-    data = json_body()
-    username, password = data.get("username"), data.get("password")
-    fields: dict[str, str] = {}
-    if not isinstance(username, str) or not username.strip():
-        fields["username"] = "请填写用户名(字符串)"
-    if not isinstance(password, str) or not password:
-        fields["password"] = "请填写密码(字符串)"
-    if fields:
-        raise DomainError("请求需要用户名和密码", fields)
+    data = body(TokenRequest)
+    username, password = data["username"], data["password"]
     try:
         user = authenticate(username, password)
     except ValidationFailed:
         raise Unauthorized(LOGIN_FAILED_MESSAGE, code="invalid_credentials") from None
     token, row = issue_token(user)
     db.session.commit()
-    return {"token": token, "expires_at": isoformat_local(row.expires_at)}, 201
+    return dump(Token(token=token, expires_at=isoformat_local(row.expires_at))), 201
 
 
 @bp.delete("/auth/token")
+@operation("撤销本次请求所用的令牌", ok=None, status=204)
 def revoke():
     """Revoke the token this request was made with (sign-out for API clients)."""
     revoke_token(g.api_token)

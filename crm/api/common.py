@@ -64,13 +64,6 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def reject_unknown(data: dict[str, Any], allowed: set[str], message: str) -> None:
-    """422 for fields the endpoint does not take, so a typo is not silently ignored."""
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationFailed(message, {key: "不支持的字段" for key in unknown})
-
-
 def number(value: Decimal | None) -> float | None:
     """Amounts go out as JSON numbers (Flask would send a Decimal as a string)."""
     return None if value is None else float(value)
@@ -82,3 +75,4 @@ def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]]) -> dict[str, 
     result: Page = paginate(stmt, page, per_page)
     return {"items": [serialise(item) for item in result.items], "total": result.total, "page": result.page,
             "per_page": result.per_page}
+

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
 
 from flask import request, url_for
+from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import json_body, number, page_of, reject_unknown
+from crm.api.common import number, page_of
+from crm.api.loading import get_or_404
+from crm.api.schema import (
+    DateStr,
+    DateTimeStr,
+    Input,
+    PageQuery,
+    Parsed,
+    Shape,
+    body,
+    code,
+    dump,
+    one_of,
+    operation,
+    page_model,
+    str_code,
+)
 from crm.core.access import Action, require
 from crm.core.audit import AuditLog
-from crm.core.errors import DomainError, NotFound
+from crm.core.errors import DomainError
 from crm.core.time import isoformat_local
 from crm.enterprises.domain import (
     SORTS,
@@ -22,60 +40,165 @@ from crm.enterprises.domain import (
     set_figure,
     update_enterprise,
 )
-from crm.enterprises.models import Enterprise, EnterpriseFigure, EnterprisePartner
+from crm.enterprises.models import Enterprise as EnterpriseRow
+from crm.enterprises.models import EnterpriseFigure, EnterprisePartner, EnterpriseStatus
 from crm.extensions import db
 
-NOT_FOUND = "记录不存在或您无权查看"  # the same words as access.require, so 404s do not differ
-MAX_ID = 2**31 - 1  # larger ids cannot exist, and PostgreSQL would refuse them in the query
 BOOL_ARGS = {"": "", "1": "1", "true": "1", "yes": "1", "0": "0", "false": "0", "no": "0"}
-FIGURE_FIELDS = {"output_value", "chengyu_output_value"}
 
 
-# --- serialisers -------------------------------------------------------------------------------------------
+# --- shapes ---------------------------------------------------------------------------------------------------
 
-def enterprise_json(e: Enterprise) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "name": e.name,
-        "uscc": e.uscc,
-        "county": e.county.name,
-        "park": e.park.name if e.park else None,
-        "cluster": e.cluster.name,
-        "supply_category": e.supply_category.name if e.supply_category else None,
-        "above_scale": e.above_scale,
-        "main_products": e.main_products,
-        "settled_from_chengyu": e.settled_from_chengyu,
-        "settled_on": e.settled_on.isoformat() if e.settled_on else None,
-        "status": e.status.value,
-        "is_demo": e.is_demo,
-        "version": e.version,
-        "created_at": isoformat_local(e.created_at),
-        "updated_at": isoformat_local(e.updated_at),
-        "contacts": [{"id": c.id, "name": c.name, "post": c.post, "phone": c.phone} for c in e.contacts],
-        "figures": [figure_json(f) for f in e.figures],
-        "partners": [{"partner": link.partner.name, "supplies": link.supplies} for link in e.partner_links],
-    }
+class Contact(Shape):
+    """企业联系人"""
+
+    id: int
+    name: str
+    post: str
+    phone: str
+
+
+class Figure(Shape):
+    """某年产值"""
+
+    year: int = Field(ge=2000, le=2100)
+    output_value: float = Field(description="产值,万元")
+    chengyu_output_value: float = Field(description="成渝配套产值,万元")
+
+    @classmethod
+    def of(cls, f: EnterpriseFigure) -> Figure:
+        return cls(year=f.year, output_value=number(f.output_value),
+                   chengyu_output_value=number(f.chengyu_output_value))
+
+
+class PartnerLink(Shape):
+    partner: str = Field(description="成渝企业名称")
+    supplies: str
+
+
+class EnterpriseFields(Input):
+    INVALID: ClassVar[str] = "企业信息有误"
+    """The editable fields, as POST and PATCH take them (the domain parses the values)."""
+
+    name: Parsed[str] = Field(description="企业名称(规范化后唯一),最长120字")
+    uscc: Parsed[str] = Field(description="统一社会信用代码;小写与空格会被规范化,校验位必须正确",
+                              examples=["91520300000000001X"])
+    county: Parsed[str] = Field(description="区县名称", examples=["汇川区"])
+    park: Parsed[str | None] = Field(None, description="园区名称(须在该区县)")
+    cluster: Parsed[str] = Field(description="产业集群名称", examples=["航空航天装备"])
+    supply_category: Parsed[str | None] = Field(None, description="配套类别名称", examples=["关键零部件"])
+    above_scale: Parsed[bool] = Field(False, description="规模以上企业")
+    main_products: Parsed[str] = Field("", description="主要产品,最长2000字")
+    settled_from_chengyu: Parsed[bool] = Field(False, description="成渝企业落户;为真时须填 settled_on")
+    settled_on: Parsed[date | None] = None
+    status: Parsed[code(EnterpriseStatus)] = EnterpriseStatus.ACTIVE.value
+
+
+class EnterpriseCreate(EnterpriseFields):
+    """新建企业"""
+
+
+class EnterprisePatch(EnterpriseFields):
+    """只修改给出的字段"""
+
+    name: Parsed[str] = None
+    uscc: Parsed[str] = None
+    county: Parsed[str] = None
+    cluster: Parsed[str] = None
+    version: Parsed[int] = Field(None, description="乐观锁版本;过期则 409,不写入任何内容")
+
+
+class FigureInput(Input):
+    INVALID: ClassVar[str] = "产值数据有误"
+    output_value: Parsed[float | str] = Field(description="产值,万元,最多两位小数,不小于0")
+    chengyu_output_value: Parsed[float | str] = Field(0, description="成渝配套产值,万元,不大于产值")
+
+
+class Enterprise(Shape):
+    """企业档案"""
+
+    id: int
+    name: str
+    uscc: str
+    county: str
+    park: str | None
+    cluster: str
+    supply_category: str | None
+    above_scale: bool
+    main_products: str
+    settled_from_chengyu: bool
+    settled_on: DateStr | None
+    status: code(EnterpriseStatus)
+    is_demo: bool = Field(description="演示数据")
+    version: int = Field(description="乐观锁版本,PATCH 时可回传")
+    created_at: DateTimeStr
+    updated_at: DateTimeStr
+    contacts: list[Contact]
+    figures: list[Figure]
+    partners: list[PartnerLink]
+
+    @classmethod
+    def of(cls, e: EnterpriseRow) -> Enterprise:
+        return cls(
+            id=e.id, name=e.name, uscc=e.uscc, county=e.county.name, park=e.park.name if e.park else None,
+            cluster=e.cluster.name, supply_category=e.supply_category.name if e.supply_category else None,
+            above_scale=e.above_scale, main_products=e.main_products, settled_from_chengyu=e.settled_from_chengyu,
+            settled_on=e.settled_on.isoformat() if e.settled_on else None, status=e.status.value,
+            is_demo=e.is_demo, version=e.version, created_at=isoformat_local(e.created_at),
+            updated_at=isoformat_local(e.updated_at),
+            contacts=[Contact(id=c.id, name=c.name, post=c.post, phone=c.phone) for c in e.contacts],
+            figures=[Figure.of(f) for f in e.figures],
+            partners=[PartnerLink(partner=link.partner.name, supplies=link.supplies) for link in e.partner_links])
+
+
+class HistoryEntry(Shape):
+    """一条审计记录"""
+
+    at: DateTimeStr
+    actor: str
+    entity_type: str = Field(examples=["enterprise"])
+    entity_id: int
+    action: str = Field(examples=["update"])
+    summary: str
+    changes: dict[str, list[Any]] = Field(description="字段 → [旧值, 新值]")
+
+    @classmethod
+    def of(cls, row: AuditLog) -> HistoryEntry:
+        return cls(at=isoformat_local(row.at), actor=row.actor_name, entity_type=str_code(row.entity_type),
+                   entity_id=row.entity_id, action=str_code(row.action), summary=row.summary,
+                   changes=row.changes or {})
+
+
+Year = Annotated[int, Field(ge=2000, le=2100, description="年份")]
+
+
+class EnterpriseQuery(PageQuery):
+    q: str = Field("", description="名称、拼音首字母或统一社会信用代码片段")
+    county: str = Field("", description="区县名称")
+    cluster: str = Field("", description="产业集群名称")
+    supply_category: str = Field("", description="配套类别名称")
+    above_scale: Literal["true", "false", "1", "0"] | None = Field(None, description="是否规上")
+    roster: str = Field("", description="名单类型(supplier_list / cultivation_pool)")
+    sort: one_of(list(SORTS)) = Field("name", description="排序")
+
+
+def enterprise_json(e: EnterpriseRow) -> dict[str, Any]:
+    return dump(Enterprise.of(e))
 
 
 def figure_json(f: EnterpriseFigure) -> dict[str, Any]:
-    return {"year": f.year, "output_value": number(f.output_value),
-            "chengyu_output_value": number(f.chengyu_output_value)}
+    return dump(Figure.of(f))
 
 
 def history_json(row: AuditLog) -> dict[str, Any]:
-    return {"at": isoformat_local(row.at), "actor": row.actor_name, "entity_type": row.entity_type,
-            "entity_id": row.entity_id, "action": row.action, "summary": row.summary, "changes": row.changes or {}}
+    return dump(HistoryEntry.of(row))
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
 
-def _load(enterprise_id: int, action: Action) -> Enterprise:
+def _load(enterprise_id: int, action: Action) -> EnterpriseRow:
     """The enterprise if the caller may do ``action`` to it: 404 when they may not even see it, else 403."""
-    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id <= MAX_ID else None
-    if enterprise is None:
-        raise NotFound(NOT_FOUND)
-    require(current_user(), action, enterprise)
-    return enterprise
+    return get_or_404(EnterpriseRow, enterprise_id, action)
 
 
 def _list_args() -> dict[str, str]:
@@ -98,22 +221,24 @@ def _list_args() -> dict[str, str]:
 # --- endpoints ---------------------------------------------------------------------------------------------
 
 @bp.get("/enterprises")
+@operation("调用者可见的企业列表", ok=page_model(Enterprise), query=EnterpriseQuery, errors=(422,))
 def list_enterprises():
     """Enterprises the caller may see, filtered, sorted and paginated."""
     stmt = search_statement(current_user(), **_list_args()).options(
-        selectinload(Enterprise.contacts),
-        selectinload(Enterprise.figures),
-        selectinload(Enterprise.partner_links).joinedload(EnterprisePartner.partner),
-        selectinload(Enterprise.park),
+        selectinload(EnterpriseRow.contacts),
+        selectinload(EnterpriseRow.figures),
+        selectinload(EnterpriseRow.partner_links).joinedload(EnterprisePartner.partner),
+        selectinload(EnterpriseRow.park),
     )
     return page_of(stmt, enterprise_json)
 
 
 @bp.post("/enterprises")
+@operation("新建企业档案(管理员、协调员)", ok=Enterprise, status=201, body=EnterpriseCreate, errors=(403, 409, 422))
 def create_enterprise_view():
     user = current_user()
     require(user, Action.CREATE)
-    data = json_body()
+    data = body(EnterpriseCreate)
     enterprise = create_enterprise(user, data)
     db.session.commit()
     location = url_for("api.get_enterprise", enterprise_id=enterprise.id)
@@ -121,26 +246,29 @@ def create_enterprise_view():
 
 
 @bp.get("/enterprises/<int:enterprise_id>")
+@operation("企业档案", ok=Enterprise, errors=(404,))
 def get_enterprise(enterprise_id: int):
     return enterprise_json(_load(enterprise_id, Action.VIEW))
 
 
 @bp.patch("/enterprises/<int:enterprise_id>")
+@operation("修改企业档案(部分字段)", ok=Enterprise, body=EnterprisePatch, errors=(403, 404, 409, 422))
 def patch_enterprise(enterprise_id: int):
     """Partial update; a stale ``version`` is refused with 409 and nothing is written."""
     enterprise = _load(enterprise_id, Action.EDIT)
-    data = json_body()
+    data = body(EnterprisePatch)
     update_enterprise(current_user(), enterprise, data, partial=True)
     db.session.commit()
     return enterprise_json(enterprise)
 
 
 @bp.put("/enterprises/<int:enterprise_id>/figures/<year>")
+@operation("录入(201)或修改(200)某年产值(万元)", ok=Figure, responses={201: Figure}, body=FigureInput,
+           errors=(403, 404, 409, 422), params={"year": Year})
 def put_figure(enterprise_id: int, year: str):
     """Set one year's 产值 (万元): 201 when the year is new, 200 when it replaced an earlier figure."""
     enterprise = _load(enterprise_id, Action.EDIT)
-    data = json_body()
-    reject_unknown(data, FIGURE_FIELDS, "产值数据有误")
+    data = body(FigureInput)
     known_years = {f.year for f in enterprise.figures}
     figure = set_figure(current_user(), enterprise, year, data)
     db.session.commit()
@@ -148,6 +276,7 @@ def put_figure(enterprise_id: int, year: str):
 
 
 @bp.get("/enterprises/<int:enterprise_id>/history")
+@operation("企业的审计记录,最新在前", ok=page_model(HistoryEntry, "HistoryPage"), query=PageQuery, errors=(404,))
 def enterprise_history(enterprise_id: int):
     """The audit trail of the enterprise and what hangs off it, newest first."""
     enterprise = _load(enterprise_id, Action.VIEW)

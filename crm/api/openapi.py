@@ -1,311 +1,160 @@
-"""The OpenAPI 3.1 document served at /api/v1/openapi.json (API.md: every endpoint, with its schemas).
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json, generated from the routes and their models.
 
-Built as a plain dict. Modules that add endpoints describe them with :func:`add_paths` and :func:`add_schemas`
-from their own file; tests/api/test_openapi.py fails for any /api/v1 route the document does not list.
+Each API view declares itself with :func:`operation` (summary, request model, response models, error statuses);
+paths, path parameters, the bearer requirement and the component schemas (the pydantic models of
+crm/api/schema.py) are read from the app. Nothing here is written by hand per endpoint.
+
+With ``API_VALIDATE_RESPONSES`` (the testing configuration) every JSON answer under /api/ is checked against
+the document, so a response that drifts from its declaration fails the test that received it.
 """
 
 from __future__ import annotations
 
-import copy
+import re
 from typing import Any
 
-from flask import jsonify
+from flask import Flask, current_app, jsonify, request
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic.json_schema import models_json_schema
 
 from crm.api import bp
 from crm.api.auth import public
-from crm.enterprises.domain import SORTS
-from crm.enterprises.models import EnterpriseStatus
+from crm.api.schema import Error, File, Operation, Query, operation
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
-
-
-# --- building blocks ---------------------------------------------------------------------------------------
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def body(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    """A required JSON request body."""
-    return {"required": True, "description": description, "content": {JSON: {"schema": schema}}}
-
-
-def ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description}
-    if schema is not None:
-        response["content"] = {JSON: {"schema": schema}}
-    return response
-
-
-def errors(*statuses: int) -> dict[str, dict[str, str]]:
-    """References to the shared error responses (every one has the Error body)."""
-    return {str(status): {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"} for status in statuses}
-
-
-def page_of(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "total", "page", "per_page"],
-        "properties": {
-            "items": {"type": "array", "items": ref(item)},
-            "total": {"type": "integer", "minimum": 0},
-            "page": {"type": "integer", "minimum": 1},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": 200},
-        },
-    }
-
-
-def nullable(type_: str, **extra: Any) -> dict[str, Any]:
-    return {"type": [type_, "null"], **extra}
-
-
-def query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or {"type": "string"}}
-
-
-def path_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
-
-
+REF = "#/components/schemas/{model}"
+METHODS = ("get", "put", "post", "delete", "patch")
 ERROR_RESPONSES = {
     400: ("BadRequest", "请求格式不正确(不是 JSON 对象、查询或分页参数不正确)"),
     401: ("Unauthorized", "缺少、无效、过期或已撤销的访问令牌,或用户名/密码不正确"),
     403: ("Forbidden", "角色无权执行此操作(例如领导的任何写操作)"),
     404: ("NotFound", "记录不存在,或调用者无权查看(不泄露是否存在)"),
     409: ("Conflict", "冲突:重复的统一社会信用代码或名称、版本过期、记录已冻结"),
+    413: ("TooLarge", "上传的文件超过大小上限(MAX_CONTENT_LENGTH),见 error.fields.file"),
     422: ("Invalid", "字段值不正确,见 error.fields"),
     429: ("RateLimited", "登录失败次数过多,账号暂时锁定"),
 }
-
-PAGE_PARAMS = [
-    {"$ref": "#/components/parameters/page"},
-    {"$ref": "#/components/parameters/per_page"},
-]
-ENTERPRISE_ID = path_param("enterprise_id", "企业 id", {"type": "integer", "minimum": 1})
+TAGS = {"assignments": "service", "policy": "service", "interactions": "service", "requests": "service",
+        "roster_files": "rosters", "openapi": "meta"}
+_RULE_ARG = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
-# --- schemas -----------------------------------------------------------------------------------------------
+# --- the document ----------------------------------------------------------------------------------------------
 
-_ENTERPRISE_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "maxLength": 120, "description": "企业名称(规范化后唯一)"},
-    "uscc": {"type": "string", "minLength": 18, "maxLength": 18,
-             "description": "统一社会信用代码;小写与空格会被规范化,校验位必须正确", "example": "91520300000000001X"},
-    "county": {"type": "string", "description": "区县名称", "example": "汇川区"},
-    "park": nullable("string", description="园区名称(须在该区县)"),
-    "cluster": {"type": "string", "description": "产业集群名称", "example": "航空航天装备"},
-    "supply_category": nullable("string", description="配套类别名称", example="关键零部件"),
-    "above_scale": {"type": "boolean", "description": "规模以上企业"},
-    "main_products": {"type": "string", "maxLength": 2000},
-    "settled_from_chengyu": {"type": "boolean", "description": "成渝企业落户;为真时须填 settled_on"},
-    "settled_on": nullable("string", format="date"),
-    "status": {"type": "string", "enum": [s.value for s in EnterpriseStatus]},
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "additionalProperties": False,
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": {"type": "string", "example": "invalid"},
-                    "message": {"type": "string", "description": "中文说明"},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                               "description": "字段名 → 中文说明"},
-                },
-            }
-        },
-    },
-    "TokenRequest": {
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {"username": {"type": "string"}, "password": {"type": "string", "format": "password"}},
-    },
-    "Token": {
-        "type": "object",
-        "required": ["token", "expires_at"],
-        "properties": {"token": {"type": "string"},
-                       "expires_at": {"type": "string", "format": "date-time", "example": "2026-07-01T09:00:00+08:00"}},
-    },
-    "Contact": {
-        "type": "object",
-        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "post": {"type": "string"},
-                       "phone": {"type": "string"}},
-    },
-    "Figure": {
-        "type": "object",
-        "required": ["year", "output_value", "chengyu_output_value"],
-        "properties": {"year": {"type": "integer", "minimum": 2000, "maximum": 2100},
-                       "output_value": {"type": "number", "description": "产值,万元"},
-                       "chengyu_output_value": {"type": "number", "description": "成渝配套产值,万元"}},
-    },
-    "FigureInput": {
-        "type": "object",
-        "required": ["output_value"],
-        "additionalProperties": False,
-        "properties": {
-            "output_value": {"type": ["number", "string"], "minimum": 0, "description": "产值,万元,最多两位小数"},
-            "chengyu_output_value": {"type": ["number", "string"], "minimum": 0, "default": 0,
-                                     "description": "成渝配套产值,万元,不大于产值"},
-        },
-    },
-    "PartnerLink": {
-        "type": "object",
-        "properties": {"partner": {"type": "string", "description": "成渝企业名称"}, "supplies": {"type": "string"}},
-    },
-    "Enterprise": {
-        "type": "object",
-        "required": ["id", "name", "uscc", "county", "cluster", "version", "created_at", "updated_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            **_ENTERPRISE_FIELDS,
-            "is_demo": {"type": "boolean", "description": "演示数据"},
-            "version": {"type": "integer", "description": "乐观锁版本,PATCH 时可回传"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "contacts": {"type": "array", "items": ref("Contact")},
-            "figures": {"type": "array", "items": ref("Figure")},
-            "partners": {"type": "array", "items": ref("PartnerLink")},
-        },
-    },
-    "EnterpriseCreate": {
-        "type": "object",
-        "required": ["name", "uscc", "county", "cluster"],
-        "additionalProperties": False,
-        "properties": dict(_ENTERPRISE_FIELDS),
-    },
-    "EnterprisePatch": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "只修改给出的字段",
-        "properties": {**_ENTERPRISE_FIELDS,
-                       "version": {"type": "integer", "description": "过期则 409,不写入任何内容"}},
-    },
-    "HistoryEntry": {
-        "type": "object",
-        "required": ["at", "actor", "entity_type", "entity_id", "action", "summary", "changes"],
-        "properties": {
-            "at": {"type": "string", "format": "date-time"},
-            "actor": {"type": "string"},
-            "entity_type": {"type": "string", "example": "enterprise"},
-            "entity_id": {"type": "integer"},
-            "action": {"type": "string", "example": "update"},
-            "summary": {"type": "string"},
-            "changes": {"type": "object", "description": "字段 → [旧值, 新值]",
-                        "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2}},
-        },
-    },
-    "EnterprisePage": page_of("Enterprise"),
-    "HistoryPage": page_of("HistoryEntry"),
-}
+def _openapi_path(rule: str) -> str:
+    return _RULE_ARG.sub(r"{\2}", rule[len(bp.url_prefix or ""):])
 
 
-# --- paths (relative to the server URL /api/v1) ------------------------------------------------------------
-
-PATHS: dict[str, dict[str, Any]] = {
-    "/auth/token": {
-        "post": {
-            "tags": ["auth"], "operationId": "issueToken", "summary": "用用户名和密码换取访问令牌",
-            "security": [],
-            "requestBody": body(ref("TokenRequest")),
-            "responses": {"201": ok("令牌(只显示这一次)", ref("Token")), **errors(400, 401, 422, 429)},
-        },
-        "delete": {
-            "tags": ["auth"], "operationId": "revokeToken", "summary": "撤销本次请求所用的令牌",
-            "responses": {"204": ok("已撤销"), **errors(401)},
-        },
-    },
-    "/enterprises": {
-        "get": {
-            "tags": ["enterprises"], "operationId": "listEnterprises", "summary": "调用者可见的企业列表",
-            "parameters": [
-                query("q", "名称、拼音首字母或统一社会信用代码片段"),
-                query("county", "区县名称"),
-                query("cluster", "产业集群名称"),
-                query("supply_category", "配套类别名称"),
-                query("above_scale", "是否规上", {"type": "string", "enum": ["true", "false", "1", "0"]}),
-                query("roster", "名单类型(supplier_list / cultivation_pool)"),
-                query("sort", "排序", {"type": "string", "enum": list(SORTS), "default": "name"}),
-                *PAGE_PARAMS,
-            ],
-            "responses": {"200": ok("一页企业", ref("EnterprisePage")), **errors(400, 401, 422)},
-        },
-        "post": {
-            "tags": ["enterprises"], "operationId": "createEnterprise", "summary": "新建企业档案(管理员、协调员)",
-            "requestBody": body(ref("EnterpriseCreate")),
-            "responses": {
-                "201": {**ok("已创建", ref("Enterprise")),
-                        "headers": {"Location": {"schema": {"type": "string"}, "description": "新企业的地址"}}},
-                **errors(400, 401, 403, 409, 422),
-            },
-        },
-    },
-    "/enterprises/{enterprise_id}": {
-        "parameters": [ENTERPRISE_ID],
-        "get": {
-            "tags": ["enterprises"], "operationId": "getEnterprise", "summary": "企业档案",
-            "responses": {"200": ok("企业", ref("Enterprise")), **errors(400, 401, 404)},
-        },
-        "patch": {
-            "tags": ["enterprises"], "operationId": "patchEnterprise", "summary": "修改企业档案(部分字段)",
-            "requestBody": body(ref("EnterprisePatch")),
-            "responses": {"200": ok("修改后的企业", ref("Enterprise")), **errors(400, 401, 403, 404, 409, 422)},
-        },
-    },
-    "/enterprises/{enterprise_id}/figures/{year}": {
-        "parameters": [ENTERPRISE_ID, path_param("year", "年份", {"type": "integer", "minimum": 2000,
-                                                                "maximum": 2100})],
-        "put": {
-            "tags": ["enterprises"], "operationId": "putFigure", "summary": "录入或修改某年产值(万元)",
-            "requestBody": body(ref("FigureInput")),
-            "responses": {"200": ok("已修改", ref("Figure")), "201": ok("已录入", ref("Figure")),
-                          **errors(400, 401, 403, 404, 409, 422)},
-        },
-    },
-    "/enterprises/{enterprise_id}/history": {
-        "parameters": [ENTERPRISE_ID],
-        "get": {
-            "tags": ["enterprises"], "operationId": "enterpriseHistory", "summary": "企业的审计记录,最新在前",
-            "parameters": PAGE_PARAMS,
-            "responses": {"200": ok("一页审计记录", ref("HistoryPage")), **errors(400, 401, 404)},
-        },
-    },
-    "/openapi.json": {
-        "get": {
-            "tags": ["meta"], "operationId": "openapi", "summary": "本文档", "security": [],
-            "responses": {"200": ok("OpenAPI 文档", {"type": "object"})},
-        },
-    },
-}
+def _api_operations(app: Flask):
+    """(path, method, view, operation, rule) for every API route, in URL-map order."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(f"{bp.name}."):
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(m.lower() for m in rule.methods or ()):
+            if method in METHODS:
+                yield _openapi_path(rule.rule), method, view, getattr(view, "api_operation", None), rule
 
 
-def add_schemas(schemas: dict[str, Any]) -> None:
-    """Register component schemas from another API module (names must be new)."""
-    clash = set(schemas) & set(SCHEMAS)
-    if clash:
-        raise ValueError(f"OpenAPI schema already defined: {sorted(clash)}")
-    SCHEMAS.update(schemas)
+def _schema_of(tp: Any) -> dict[str, Any]:
+    schema = TypeAdapter(tp).json_schema(ref_template=REF)
+    schema.pop("title", None)
+    return schema
 
 
-def add_paths(paths: dict[str, dict[str, Any]]) -> None:
-    """Register path items from another API module (paths relative to /api/v1, operations must be new)."""
-    for path, item in paths.items():
-        existing = PATHS.setdefault(path, {})
-        clash = set(item) & set(existing) - {"parameters"}
-        if clash:
-            raise ValueError(f"OpenAPI operation already defined: {path} {sorted(clash)}")
-        existing.update(item)
+def _path_params(rule: Any, op: Operation) -> list[dict[str, Any]]:
+    params = []
+    for converter, name in _RULE_ARG.findall(rule.rule):
+        if name in op.params:
+            schema = _schema_of(op.params[name])
+        elif converter == "int":
+            schema = {"type": "integer", "minimum": 1}
+        else:
+            schema = {"type": "string"}
+        description = schema.pop("description", name)
+        params.append({"name": name, "in": "path", "required": True, "description": description, "schema": schema})
+    return params
 
 
-def document() -> dict[str, Any]:
-    """The whole document; a copy, so a caller cannot change the registered one."""
-    return copy.deepcopy({
+def _query_params(model: type[Query]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        prop.pop("title", None)
+        description = prop.pop("description", "")
+        params.append({"name": name, "in": "query", "required": name in required, "description": description,
+                       "schema": prop})
+    return params
+
+
+def _content(kind: Any, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    if isinstance(kind, File):
+        return {kind.mimetype: {"schema": {"type": "string", "format": "binary"}}}
+    return {JSON: {"schema": refs[(kind, "serialization")]}}
+
+
+def _response(status: int, kind: Any, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    if status >= 400:
+        if kind is None:
+            return {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
+        return {"description": ERROR_RESPONSES[status][1], "content": _content(kind, refs)}
+    if kind is None:
+        return {"description": "无内容"}
+    answer: dict[str, Any] = {"description": (kind.__doc__ or "").strip().split("\n")[0] if isinstance(kind, type)
+                              else "文件", "content": _content(kind, refs)}
+    if status == 201:
+        answer["headers"] = {"Location": {"schema": {"type": "string"}, "description": "新记录的地址"}}
+    if isinstance(kind, File):
+        answer["headers"] = {"Content-Disposition": {"schema": {"type": "string"},
+                                                     "description": "attachment; filename=…; filename*=UTF-8''…"}}
+    return answer
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    found = list(_api_operations(app))
+    models: set[tuple[type[BaseModel], str]] = {(Error, "serialization")}
+    for *_, op, _rule in found:
+        if op is None:
+            continue
+        models |= {(kind, "serialization") for kind in op.responses.values() if isinstance(kind, type)}
+        models |= {(model, "validation") for model in (op.body, op.multipart) if model is not None}
+    ordered = sorted(models, key=lambda pair: (pair[0].__name__, pair[1]))
+    refs, top = models_json_schema(ordered, ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, view, op, rule in found:
+        if op is None:
+            continue  # tests/api/test_openapi.py fails on an undeclared route
+        statuses = {400: None, **({} if getattr(view, "api_public", False) else {401: None}),
+                    **dict.fromkeys(op.errors), **op.responses}
+        entry: dict[str, Any] = {
+            "tags": [TAGS.get(view.__module__.rsplit(".", 1)[-1], view.__module__.rsplit(".", 1)[-1])],
+            "operationId": view.__name__,
+            "summary": op.summary,
+            "parameters": _query_params(op.query) if op.query else [],
+            "responses": {str(status): _response(status, kind, refs) for status, kind in sorted(statuses.items())},
+        }
+        if op.description:
+            entry["description"] = op.description
+        if op.body is not None:
+            entry["requestBody"] = {"required": op.body_required,
+                                    "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
+        if op.multipart is not None:
+            entry["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": refs[(op.multipart, "validation")]}}}
+        if getattr(view, "api_public", False):
+            entry["security"] = []
+        if not entry["parameters"]:
+            del entry["parameters"]
+        item = paths.setdefault(path, {})
+        if _RULE_ARG.search(rule.rule) and "parameters" not in item:
+            item["parameters"] = _path_params(rule, op)  # the path's, shared by its operations
+        item[method] = entry
+    error_ref = refs[(Error, "serialization")]
+    return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "遵义市融入成渝地区双城经济圈 企业培育服务系统 API",
@@ -313,31 +162,89 @@ def document() -> dict[str, Any]:
             "description": "JSON 输入输出(UTF-8,中文不转义)。日期 YYYY-MM-DD,时间为带 +08:00 的 ISO 8601。"
                            "参考值(区县、产业集群、配套类别等)以中文名称传递。列表分页:page、per_page(最大200)。",
         },
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": bp.url_prefix}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "auth"}, {"name": "enterprises"}, {"name": "meta"}],
-        "paths": PATHS,
+        "tags": [{"name": name} for name in sorted({op["tags"][0] for item in paths.values()
+                                                    for method, op in item.items() if method in METHODS})],
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
                                "description": "POST /auth/token 取得的令牌:Authorization: Bearer <令牌>"},
             },
-            "parameters": {
-                "page": {"name": "page", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                "per_page": {"name": "per_page", "in": "query", "required": False,
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-            },
-            "responses": {
-                name: {"description": text, "content": {JSON: {"schema": ref("Error")}}}
-                for name, text in ERROR_RESPONSES.values()
-            },
-            "schemas": SCHEMAS,
+            "responses": {name: {"description": text, "content": {JSON: {"schema": error_ref}}}
+                          for name, text in ERROR_RESPONSES.values()},
+            "schemas": top.get("$defs", {}),
         },
-    })
+    }
+
+
+def document(app: Flask | None = None) -> dict[str, Any]:
+    """The document of ``app`` (built once per app; the routes do not change after start-up)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if "crm.openapi" not in app.extensions:
+        app.extensions["crm.openapi"] = build_document(app)
+    return app.extensions["crm.openapi"]
+
+
+class OpenApiDocument(BaseModel):
+    """OpenAPI 3.1 文档"""
+
+    model_config = ConfigDict(extra="allow")
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
 
 
 @bp.get("/openapi.json")
 @public
+@operation("本文档(OpenAPI 3.1)", ok=OpenApiDocument)
 def openapi_json():
     return jsonify(document())
+
+
+# --- response validation (testing) -------------------------------------------------------------------------------
+
+class ResponseDrift(AssertionError):
+    """A JSON answer of the API does not match the OpenAPI document."""
+
+
+def _declared_schema(doc: dict[str, Any], status: int) -> tuple[str, dict[str, Any] | None]:
+    """Where the answer of this request is declared, and its schema (``None``: not declared)."""
+    rule = request.url_rule
+    if rule is None or not rule.endpoint.startswith(f"{bp.name}."):
+        return f"{request.method} {request.path} (no API route)", {"$ref": REF.format(model="Error")}
+    path, method = _openapi_path(rule.rule), request.method.lower()
+    where = f"{request.method} {path} status {status}"
+    answer = doc["paths"].get(path, {}).get(method, {}).get("responses", {}).get(str(status))
+    if answer is None:
+        return where, None
+    if "$ref" in answer:
+        answer = doc["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+    return where, answer.get("content", {}).get(JSON, {}).get("schema")
+
+
+def check_response(response):
+    """``after_request``: raise :class:`ResponseDrift` when a JSON answer under /api/ is not as documented."""
+    if not request.path.startswith("/api/") or not response.is_json or request.method in ("HEAD", "OPTIONS"):
+        return response
+    doc = document()
+    where, schema = _declared_schema(doc, response.status_code)
+    if schema is None:
+        raise ResponseDrift(f"{where}: this JSON answer is not declared in the OpenAPI document")
+    validators = current_app.extensions.setdefault("crm.openapi.validators", {})
+    key = repr(schema)
+    if key not in validators:
+        validators[key] = Draft202012Validator({**schema, "components": doc["components"]})
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
+                for e in validators[key].iter_errors(response.get_json())]
+    if problems:
+        raise ResponseDrift(f"{where}: the answer does not match the OpenAPI document: " + "; ".join(problems[:5]))
+    return response
+
+
+@bp.record_once
+def _validate_in_testing(state) -> None:
+    if state.app.config.get("API_VALIDATE_RESPONSES"):
+        state.app.after_request(check_response)

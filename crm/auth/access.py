@@ -1,16 +1,16 @@
-"""Access rules of the users capability: what a role may do with no record in particular.
-
-Rules for records live with their models (``crm/<feature>/access.py``) and are registered with
-:mod:`crm.core.access`; this module registers the general one (the roles are defined here).
+"""Access rules of the users capability, registered with :mod:`crm.core.access`: what a role may do with no
+record in particular (the roles are defined here), and who reads and changes user records (admins).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from crm.auth.models import Role
+import sqlalchemy as sa
+
+from crm.auth.models import Role, User
 from crm.core import access
-from crm.core.access import Action
+from crm.core.access import Action, Condition
 
 
 def general(user: Any, action: Action) -> bool:
@@ -30,4 +30,15 @@ def general(user: Any, action: Action) -> bool:
     return True
 
 
+class UserRecords:
+    """User records are read and changed by who manages users: admins."""
+
+    def can(self, user: Any, action: Action, record: User) -> bool:
+        return action in (Action.VIEW, Action.EDIT) and general(user, Action.MANAGE_USERS)
+
+    def where(self, user: Any, action: Action) -> Condition:
+        return None if action in (Action.VIEW, Action.EDIT) and general(user, Action.MANAGE_USERS) else sa.false()
+
+
 access.register_general(general)
+access.register(User, UserRecords())

@@ -74,6 +74,7 @@ def _load_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
+    require(current_user, Action.EDIT, user)
     return user
 
 

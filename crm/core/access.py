@@ -67,6 +67,7 @@ class Through:
         return within(user, self.column, self.parent, action)
 
 
+WHO_MAY_CHUNK = 500
 _rules: dict[type, list[Rule]] = {}
 _general: list[Callable[[Any, Action], bool]] = []
 
@@ -177,5 +178,6 @@ def who_may(users: Iterable[Any], action: Action | str, obj: Any) -> list[Any]:
         else:
             allowed.append((user, None))
             asked.append(sa.select(key).where(key == ident, condition).correlate(None).exists())
-    answers = iter(db.session.execute(sa.select(*asked)).one() if asked else ())
+    answers = iter([answer for start in range(0, len(asked), WHO_MAY_CHUNK)  # below SQLite's column limit
+                    for answer in db.session.execute(sa.select(*asked[start:start + WHO_MAY_CHUNK])).one()])
     return [user for user, known in allowed if (next(answers) if known is None else known)]

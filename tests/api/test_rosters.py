@@ -693,4 +693,5 @@ def test_schemas_name_the_fields_the_endpoints_send(client):
     assert set(diff) == set(schemas["RosterDiff"]["properties"])
     for key in ("added", "removed", "tier_changed"):
         assert len(diff[key]) == 1, key
-        assert set(diff[key][0]) == set(schemas["RosterDiff"]["properties"][key]["items"]["properties"]), key
+        item = schemas["RosterDiff"]["properties"][key]["items"]["$ref"].rsplit("/", 1)[1]
+        assert set(diff[key][0]) == set(schemas[item]["properties"]), key
