@@ -50,16 +50,17 @@ def test_search_refuses_a_filter_nobody_registered():
 
 
 def test_history_takes_the_conditions_the_capabilities_give():
+    """A capability hides its rows from a viewer (here: the yearly figures, as if they were secret)."""
     enterprise = make_enterprise("遵义历史筛选测试有限公司")
-    db.session.add(AuditLog(actor_name="系统", entity_type="meeting", entity_id=1, enterprise_id=enterprise.id,
-                            action="create", summary="会议", changes={}))
+    domain.set_figure(None, enterprise, 2025, {"output_value": "100", "chengyu_output_value": "10"})
     db.session.flush()
     viewer = make_user("leader")
 
-    def hide_meetings(sender, **_):
-        return AuditLog.entity_type != "meeting"
+    def hide_figures(sender, **_):
+        return AuditLog.entity_type != "figure"
 
-    assert "meeting" in {row.entity_type for row in domain.history(enterprise.id, viewer)}
-    with hooks.history_filters.connected_to(hide_meetings):
-        assert "meeting" not in {row.entity_type for row in domain.history(enterprise.id, viewer)}
-        assert "meeting" in {row.entity_type for row in domain.history(enterprise.id)}  # no viewer: everything
+    assert "figure" in {row.entity_type for row in domain.history(enterprise.id, viewer)}
+    with hooks.history_filters.connected_to(hide_figures):
+        assert "figure" not in {row.entity_type for row in domain.history(enterprise.id, viewer)}
+        assert "figure" in {row.entity_type for row in domain.history(enterprise.id)}  # no viewer: everything
+    assert "figure" in {row.entity_type for row in domain.history(enterprise.id, viewer)}
