@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import request
+from flask import request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from crm.api import bp
@@ -76,3 +76,8 @@ def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]]) -> dict[str, 
     return {"items": [serialise(item) for item in result.items], "total": result.total, "page": result.page,
             "per_page": result.per_page}
 
+
+
+def created(body: dict[str, Any], endpoint: str, **values: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """201 with the new record and its address (``Location``) as ``endpoint`` serves it."""
+    return body, 201, {"Location": url_for(endpoint, **values)}

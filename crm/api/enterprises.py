@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from flask import request, url_for
+from flask import request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import number, page_of
+from crm.api.common import created, number, page_of
 from crm.api.loading import get_or_404
 from crm.api.schema import (
     DateStr,
@@ -241,8 +241,7 @@ def create_enterprise_view():
     data = body(EnterpriseCreate)
     enterprise = create_enterprise(user, data)
     db.session.commit()
-    location = url_for("api.get_enterprise", enterprise_id=enterprise.id)
-    return enterprise_json(enterprise), 201, {"Location": location}
+    return created(enterprise_json(enterprise), "api.get_enterprise", enterprise_id=enterprise.id)
 
 
 @bp.get("/enterprises/<int:enterprise_id>")

@@ -12,13 +12,13 @@ import datetime as dt
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import page_of
+from crm.api.common import created, page_of
 from crm.api.loading import BAD_QUERY, MAX_ID, body_enterprise, found, get_or_404, query_id
 from crm.api.schema import (
     DateStr,
@@ -152,8 +152,7 @@ def create_interaction():
     enterprise = body_enterprise(data, Action.EDIT)
     interaction = interaction_domain.log_interaction(current_user(), enterprise, data)
     db.session.commit()
-    location = url_for("api.get_interaction", interaction_id=interaction.id)
-    return interaction_json(interaction), 201, {"Location": location}
+    return created(interaction_json(interaction), "api.get_interaction", interaction_id=interaction.id)
 
 
 @bp.get("/interactions/<int:interaction_id>")

@@ -11,10 +11,11 @@ the document, so a response that drifts from its declaration fails the test that
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
@@ -210,6 +211,14 @@ class ResponseDrift(AssertionError):
     """A JSON answer of the API does not match the OpenAPI document."""
 
 
+FORMATS = FormatChecker()  # dates checked; times must carry their offset (API.md: 2026-07-01T09:00:00+08:00)
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _time_with_offset(value: Any) -> bool:
+    return not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is not None
+
+
 def _declared_schema(doc: dict[str, Any], status: int) -> tuple[str, dict[str, Any] | None]:
     """Where the answer of this request is declared, and its schema (``None``: not declared)."""
     rule = request.url_rule
@@ -236,7 +245,8 @@ def check_response(response):
     validators = current_app.extensions.setdefault("crm.openapi.validators", {})
     key = repr(schema)
     if key not in validators:
-        validators[key] = Draft202012Validator({**schema, "components": doc["components"]})
+        validators[key] = Draft202012Validator({**schema, "components": doc["components"]},
+                                               format_checker=FORMATS)
     problems = [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
                 for e in validators[key].iter_errors(response.get_json())]
     if problems:

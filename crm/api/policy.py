@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from flask import request, url_for
+from flask import request
 from pydantic import Field
 from sqlalchemy.orm import joinedload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import number, page_of
+from crm.api.common import created, number, page_of
 from crm.api.loading import NOT_FOUND, get_or_404
 from crm.api.schema import (
     DateStr,
@@ -195,8 +195,7 @@ def create_policy_delivery():
     enterprise = _enterprise_for_create(data.get("enterprise_id"))
     delivery = policy.create_delivery(user, enterprise, {k: v for k, v in data.items() if k != "enterprise_id"})
     db.session.commit()
-    location = url_for("api.get_policy_delivery", delivery_id=delivery.id)
-    return delivery_json(delivery), 201, {"Location": location}
+    return created(delivery_json(delivery), "api.get_policy_delivery", delivery_id=delivery.id)
 
 
 @bp.get("/policy-deliveries/<int:delivery_id>")

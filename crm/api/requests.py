@@ -12,13 +12,13 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Response, request, url_for
+from flask import Response, request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import page_of
+from crm.api.common import created, page_of
 from crm.api.loading import MAX_ID, body_enterprise, found, get_or_404, query_bool, query_id
 from crm.api.schema import (
     DateStr,
@@ -214,8 +214,7 @@ def create_request():
     enterprise = body_enterprise(data, Action.EDIT)
     req = request_domain.raise_request(current_user(), enterprise, data)
     db.session.commit()
-    location = url_for("api.get_request", request_id=req.id)
-    return _request_detail(req), 201, {"Location": location}
+    return created(_request_detail(req), "api.get_request", request_id=req.id)
 
 
 @bp.get("/requests/<int:request_id>")

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from crm.api import bp
 from crm.api.auth import current_user
-from crm.api.common import json_body
+from crm.api.common import created, json_body
 from crm.api.loading import MAX_ID, NOT_FOUND
 from crm.api.schema import (
     DateTimeStr,
@@ -351,8 +351,7 @@ def open_edition(kind: str):
     data = body(RosterEditionOpen)
     edition = domain.open_edition(user, roster, data["period"])
     db.session.commit()
-    location = url_for("api.get_edition", kind=roster.value, period=edition.period)
-    return _edition_out(edition), 201, {"Location": location}
+    return created(_edition_out(edition), "api.get_edition", kind=roster.value, period=edition.period)
 
 
 @bp.get("/rosters/<kind>/editions/<period>")
@@ -372,10 +371,6 @@ def get_edition(kind: str, period: str):
 
 # --- entries -----------------------------------------------------------------------------------------------
 
-def _entry_url(edition: RosterEditionRow, enterprise_id: int) -> str:
-    return url_for("api.get_entry", kind=edition.kind.value, period=edition.period, enterprise_id=enterprise_id)
-
-
 @bp.post("/rosters/<kind>/editions/<period>/entries")
 @operation("把企业加入草稿(需填写入库理由)", ok=RosterEntry, status=201, body=RosterEntryCreate,
            errors=(403, 404, 409, 422), params=ROSTER_PARAMS)
@@ -387,7 +382,8 @@ def add_entry(kind: str, period: str):
     enterprise = _load_enterprise(data["enterprise_id"])
     entry = domain.add_entry(current_user(), edition, enterprise, data["reason"], data.get("tier"))
     db.session.commit()
-    return entry_json(entry), 201, {"Location": _entry_url(edition, enterprise.id)}
+    return created(entry_json(entry), "api.get_entry", kind=edition.kind.value, period=edition.period,
+                   enterprise_id=enterprise.id)
 
 
 @bp.get("/rosters/<kind>/editions/<period>/entries/<int:enterprise_id>")

@@ -170,6 +170,8 @@ def test_responses_are_validated_in_testing(app):
     {"id": "1"},  # a wrong type
     {"name": None},  # null where the document says string
     {"colour": "red"},  # a field the document does not name
+    {"settled_on": "2026-02-30"},  # not a date
+    {"created_at": "2026-07-01T09:00:00"},  # a time without its offset
 ])
 def test_a_drifted_response_fails_the_test_that_receives_it(app, client, monkeypatch, drift):
     headers = bearer(make_user("admin"))
