@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
-from flask import request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
@@ -16,21 +15,23 @@ from crm.api.loading import get_or_404
 from crm.api.schema import (
     DateStr,
     DateTimeStr,
+    Flag,
     Input,
+    Msg,
     PageQuery,
     Parsed,
     Shape,
     body,
+    choice,
     code,
     dump,
-    one_of,
     operation,
     page_model,
+    query,
     str_code,
 )
 from crm.core.access import Action, require
 from crm.core.audit import AuditLog
-from crm.core.errors import DomainError
 from crm.core.time import isoformat_local
 from crm.enterprises.domain import (
     SORTS,
@@ -43,9 +44,6 @@ from crm.enterprises.domain import (
 from crm.enterprises.models import Enterprise as EnterpriseRow
 from crm.enterprises.models import EnterpriseFigure, EnterprisePartner, EnterpriseStatus
 from crm.extensions import db
-
-BOOL_ARGS = {"": "", "1": "1", "true": "1", "yes": "1", "0": "0", "false": "0", "no": "0"}
-
 
 # --- shapes ---------------------------------------------------------------------------------------------------
 
@@ -177,9 +175,9 @@ class EnterpriseQuery(PageQuery):
     county: str = Field("", description="区县名称")
     cluster: str = Field("", description="产业集群名称")
     supply_category: str = Field("", description="配套类别名称")
-    above_scale: Literal["true", "false", "1", "0"] | None = Field(None, description="是否规上")
+    above_scale: Annotated[Flag, Msg("above_scale 只能是 true 或 false")] = Field(None, description="是否规上")
     roster: str = Field("", description="名单类型(supplier_list / cultivation_pool)")
-    sort: one_of(list(SORTS)) = Field("name", description="排序")
+    sort: Annotated[choice(SORTS), Msg("排序方式只能是 " + "、".join(SORTS))] = Field("name", description="排序")
 
 
 def enterprise_json(e: EnterpriseRow) -> dict[str, Any]:
@@ -203,19 +201,10 @@ def _load(enterprise_id: int, action: Action) -> EnterpriseRow:
 
 def _list_args() -> dict[str, str]:
     """Filters of the list, checked for shape only (what they mean is the domain's business)."""
-    args = request.args
-    fields: dict[str, str] = {}
-    sort = args.get("sort", "name")
-    if sort not in SORTS:
-        fields["sort"] = "排序方式只能是 " + "、".join(SORTS)
-    above_scale = args.get("above_scale", "").strip().lower()
-    if above_scale not in BOOL_ARGS:
-        fields["above_scale"] = "above_scale 只能是 true 或 false"
-    if fields:
-        raise DomainError("查询参数不正确", fields)
-    return {"q": args.get("q", ""), "county": args.get("county", ""), "cluster": args.get("cluster", ""),
-            "supply_category": args.get("supply_category", ""), "roster": args.get("roster", ""),
-            "above_scale": BOOL_ARGS.get(above_scale, ""), "sort": sort}
+    args = query(EnterpriseQuery)
+    return {"q": args.q, "county": args.county, "cluster": args.cluster, "supply_category": args.supply_category,
+            "roster": args.roster, "sort": args.sort,
+            "above_scale": "" if args.above_scale is None else "1" if args.above_scale else "0"}
 
 
 # --- endpoints ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 from flask import request
 from pydantic import Field
@@ -10,14 +10,24 @@ from pydantic import Field
 from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import page_of
-from crm.api.schema import DateTimeStr, Input, PageQuery, Shape, body, dump, operation, page_model, str_code
-from crm.core.errors import DomainError
+from crm.api.schema import (
+    DateTimeStr,
+    Flag,
+    Input,
+    Msg,
+    PageQuery,
+    Shape,
+    body,
+    dump,
+    operation,
+    page_model,
+    query,
+    str_code,
+)
 from crm.core.time import isoformat_local
 from crm.extensions import db
 from crm.notifications import domain
 from crm.notifications.models import Notification as NotificationRow
-
-UNREAD_ARGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
 class Notification(Shape):
@@ -50,7 +60,7 @@ class NoInput(Input):
 
 
 class InboxQuery(PageQuery):
-    unread: Literal["true", "false", "1", "0"] | None = Field(None, description="只看未读")
+    unread: Annotated[Flag, Msg("unread 只能是 true 或 false")] = Field(None, description="只看未读")
 
 
 def notification_json(n: NotificationRow) -> dict[str, Any]:
@@ -67,10 +77,8 @@ def _no_body() -> None:
 @operation("调用者自己的消息,最新的在前", ok=page_model(Notification, "NotificationPage"), query=InboxQuery)
 def list_notifications():
     """The caller's own notifications, newest first; ``?unread=true`` for the unread ones only."""
-    unread = request.args.get("unread", "").strip().lower()
-    if unread not in UNREAD_ARGS:
-        raise DomainError("查询参数不正确", {"unread": "unread 只能是 true 或 false"})
-    return page_of(domain.inbox_statement(current_user(), unread_only=UNREAD_ARGS[unread]), notification_json)
+    unread = bool(query(InboxQuery).unread)
+    return page_of(domain.inbox_statement(current_user(), unread_only=unread), notification_json)
 
 
 @bp.post("/notifications/<int:notification_id>/read")

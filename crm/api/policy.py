@@ -7,7 +7,7 @@ Each endpoint loads, asks ``access.require`` (a record the caller may not see �
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 from flask import request
 from pydantic import Field
@@ -20,9 +20,12 @@ from crm.api.loading import NOT_FOUND, get_or_404
 from crm.api.schema import (
     DateStr,
     DateTimeStr,
+    Flag,
     Input,
+    Msg,
     PageQuery,
     Parsed,
+    Query,
     Shape,
     body,
     code,
@@ -30,6 +33,7 @@ from crm.api.schema import (
     one_of,
     operation,
     page_model,
+    query,
 )
 from crm.core.access import Action, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
@@ -41,7 +45,6 @@ from crm.service import policy
 from crm.service.models import DeliveryStatus, PolicyKind
 from crm.service.models import PolicyDelivery as PolicyDeliveryRow
 
-BOOL_ARGS = {"": None, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 KINDS = [k.value for k in PolicyKind]
 STATUSES = [s.value for s in DeliveryStatus]
 
@@ -118,11 +121,14 @@ class PolicyDelivery(Shape):
             version=d.version, created_at=isoformat_local(d.created_at), updated_at=isoformat_local(d.updated_at))
 
 
-class DeliveriesQuery(PageQuery):
+class LateQuery(Query):
+    late: Annotated[Flag, Msg("late 只能是 true 或 false")] = Field(None, description="只看逾期(true)或未逾期(false)")
+
+
+class DeliveriesQuery(LateQuery, PageQuery):
     enterprise_id: int | None = Field(None, ge=1, description="企业 id")
     kind: PolicyKindName | None = None
     status: code(DeliveryStatus) | None = Field(None, description="状态")
-    late: Literal["true", "false", "1", "0"] | None = Field(None, description="只看逾期(true)或未逾期(false)")
     county: str = Field("", description="企业所在区县名称")
 
 
@@ -160,13 +166,10 @@ def _list_args() -> dict[str, Any]:
         enterprise_id = parse_id(raw_id)
         if enterprise_id is None:
             fields["enterprise_id"] = "enterprise_id 必须是正整数"
-    late = args.get("late", "").strip().lower()
-    if late not in BOOL_ARGS:
-        fields["late"] = "late 只能是 true 或 false"
     if fields:
         raise DomainError("查询参数不正确", fields)
     return {"enterprise_id": enterprise_id, "kind": args.get("kind", "").strip(),
-            "status": args.get("status", "").strip(), "late": BOOL_ARGS[late],
+            "status": args.get("status", "").strip(), "late": query(LateQuery).late,
             "county": args.get("county", "").strip()}
 
 

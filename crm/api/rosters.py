@@ -29,11 +29,13 @@ from crm.api.schema import (
     Shape,
     body,
     check,
+    choice,
     code,
     dump,
     not_blank,
     operation,
     page_model,
+    query,
 )
 from crm.core.access import Action, can, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
@@ -231,7 +233,8 @@ class RosterReturn(VersionOnly):
 
 
 class EditionsQuery(PageQuery):
-    status: code(EditionStatus) | None = Field(None, description="按状态筛选")
+    status: Annotated[choice(EditionStatus) | None, Msg("status 只能是 " + "、".join(STATUSES))] = Field(
+        None, description="按状态筛选")
 
 
 class EntriesFilter(Query):
@@ -327,9 +330,7 @@ def list_editions(kind: str):
     """The editions of a list the caller may see (commissioners: published and superseded), newest first."""
     roster = domain.parse_kind(kind)
     user = current_user()
-    status = request.args.get("status", "").strip()
-    if status and status not in STATUSES:
-        raise DomainError("查询参数不正确", {"status": "status 只能是 " + "、".join(STATUSES)})
+    status = query(EditionsQuery).status
     page, per_page = parse_page_args(request.args)
     # A list has two editions a year: filtering by access in Python keeps the rule in crm.core.access.
     rows = [e for e in domain.editions(roster)

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from flask import request
 from pydantic import Field
 
 from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import page_of
-from crm.api.schema import DateTimeStr, PageQuery, Shape, code, dump, operation, page_model
+from crm.api.schema import (
+    DateTimeStr,
+    Msg,
+    PageQuery,
+    Shape,
+    choice,
+    code,
+    dump,
+    operation,
+    page_model,
+    query,
+)
 from crm.core.access import Action, require
-from crm.core.errors import DomainError
 from crm.core.time import isoformat_local
 from crm.scheduler.models import JobRun, RunOutcome
 from crm.scheduler.runner import job_rows, runs_statement
@@ -60,8 +69,9 @@ class SchedulerJobList(Shape):
 
 
 class RunsQuery(PageQuery):
-    job: str = Field("", description="按任务标识筛选")
-    outcome: code(RunOutcome) | None = Field(None, description="按结果筛选")
+    job: Annotated[str, Field(max_length=64), Msg("任务标识最长64个字符")] = Field("", description="按任务标识筛选")
+    outcome: Annotated[choice(RunOutcome) | None, Msg("outcome 只能是 " + "、".join(OUTCOMES))] = Field(
+        None, description="按结果筛选")
 
 
 def run_json(run: JobRun) -> dict[str, Any]:
@@ -86,13 +96,5 @@ def scheduler_jobs():
 def scheduler_runs():
     """Recorded runs, newest first; ``?job=`` and ``?outcome=`` filter (admin only)."""
     require(current_user(), Action.MANAGE_USERS)
-    job = request.args.get("job", "").strip()
-    outcome = request.args.get("outcome", "").strip()
-    fields: dict[str, str] = {}
-    if len(job) > 64:
-        fields["job"] = "任务标识最长64个字符"
-    if outcome and outcome not in OUTCOMES:
-        fields["outcome"] = "outcome 只能是 " + "、".join(OUTCOMES)
-    if fields:
-        raise DomainError("查询参数不正确", fields)
-    return page_of(runs_statement(job or None, RunOutcome(outcome) if outcome else None), run_json)
+    args = query(RunsQuery)
+    return page_of(runs_statement(args.job or None, RunOutcome(args.outcome) if args.outcome else None), run_json)

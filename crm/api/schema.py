@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
+from flask import request
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -35,6 +37,7 @@ from crm.api.common import json_body
 from crm.core.errors import DomainError, ValidationFailed
 
 UNKNOWN_FIELD = "不支持的字段"
+Q = TypeVar("Q", bound="Query")
 DateStr = Annotated[str, WithJsonSchema(TypeAdapter(date).json_schema())]
 DateTimeStr = Annotated[str, WithJsonSchema(TypeAdapter(datetime).json_schema())]
 
@@ -96,14 +99,58 @@ class Input(BaseModel):
 
 
 class Query(BaseModel):
-    """The parameters of a query string (for the document)."""
+    """The parameters of a query string. Fields typed with :data:`Flag` or :func:`choice` (or constrained) are
+    checked by :func:`query`; plain text is left to the endpoint or the domain."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    INVALID: ClassVar[str] = "查询参数不正确"
+    ERROR: ClassVar[type[DomainError]] = DomainError  # 400: a malformed query string
+
+
+_FLAGS = {"": None, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _flag(value: Any) -> Any:
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text not in _FLAGS:
+        raise PydanticCustomError("flag", "not a flag")
+    return _FLAGS[text]
+
+
+Flag = Annotated[bool | None, BeforeValidator(_flag), WithJsonSchema({"type": "boolean"})]
+"""A query-string flag: true/false, 1/0, yes/no (any case), empty for none."""
+
+
+def choice(values: Any) -> Any:
+    """One of ``values`` (an enum's codes, or a list), checked in a query string."""
+    codes = tuple(getattr(v, "value", v) for v in values)
+    return Annotated[str, AfterValidator(lambda v: _one_of(v, codes)),
+                     WithJsonSchema({"type": "string", "enum": list(codes)})]
+
+
+def _one_of(value: str, codes: tuple[str, ...]) -> str:
+    if value not in codes:
+        raise PydanticCustomError("choice", "not a choice")
+    return value
+
+
+def query(model: type[Q]) -> Q:
+    """The query string read through ``model`` (400 with a message per refused parameter)."""
+    data = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in request.args:
+            data[key] = request.args.get(key, "").strip()
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise model.ERROR(model.INVALID, _refused(model, err)) from None
 
 
 class PageQuery(Query):
-    page: int = Field(1, ge=1, description="页码")
-    per_page: int = Field(50, ge=1, le=200, description="每页条数(最大200)")
+    # read by crm.core.pagination.parse_page_args, with its own messages
+    page: Parsed[Annotated[int, Field(ge=1)]] = Field(1, description="页码")
+    per_page: Parsed[Annotated[int, Field(ge=1, le=200)]] = Field(50, description="每页条数(最大200)")
 
 
 def str_code(value: Any) -> Any:
@@ -176,22 +223,31 @@ def _field_message(info: FieldInfo | None, name: str, error_type: str) -> str | 
     return f"{title}必须是{words}" if words else f"{title}格式不正确"
 
 
+def _refused(model: type[BaseModel], err: ValidationError) -> dict[str, str]:
+    """A Chinese message per refused field (the first error of each)."""
+    fields: dict[str, str] = {}
+    for error in err.errors():
+        loc = error["loc"]
+        name = str(loc[0])[:64] if loc else "body"
+        if name in fields:
+            continue
+        if error["type"] == "extra_forbidden":
+            fields[name] = UNKNOWN_FIELD
+        elif error["type"] == "crm":
+            fields[name] = error["msg"]
+        else:
+            info = next((f for n, f in model.model_fields.items() if name in (n, f.alias)), None)
+            if (text := _field_message(info, name, error["type"])) is not None:
+                fields[name] = text
+    return fields
+
+
 def check(model: type[Input], data: dict[str, Any], message: str | None = None) -> dict[str, Any]:
     """``data`` if it fits ``model``, else 422 with a Chinese message per refused field (the first error each)."""
     try:
         model.model_validate(data)
     except ValidationError as err:
-        fields: dict[str, str] = {}
-        for error in err.errors():
-            name = str(error["loc"][0])[:64] if error["loc"] else "body"
-            if name in fields:
-                continue
-            if error["type"] == "extra_forbidden":
-                fields[name] = UNKNOWN_FIELD
-            elif error["type"] == "crm":
-                fields[name] = error["msg"]
-            elif (text := _field_message(model.model_fields.get(name), name, error["type"])) is not None:
-                fields[name] = text
+        fields = _refused(model, err)
         if fields:
             raise model.ERROR(message or model.INVALID, fields) from None
     return data
