@@ -1,4 +1,4 @@
-"""How pages show the audit trail: Chinese names for entities, fields and code values (rows keep the codes).
+"""How pages show the audit trail: Chinese names for fields and code values (rows keep the codes).
 
 One place for every history list (the 一企一档 page, a policy delivery's page …), registered as template
 globals by :func:`crm.web.init_templates` and rendered by ``templates/_macros/audit.html``.
@@ -6,11 +6,18 @@ globals by :func:`crm.web.init_templates` and rendered by ``templates/_macros/au
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from crm.auth.models import Specialty
-from crm.enterprises.models import STATUS_LABELS, EnterpriseStatus
-from crm.service.models import Channel, DeliveryStatus, RequestStatus
+import sqlalchemy as sa
+
+from crm.auth.models import Specialty, User
+from crm.core.audit import AuditEntity
+from crm.core.types import LabelledEnum
+from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
+from crm.holidays.models import SpecialDay
+from crm.rosters.models import RosterEdition, RosterEntry
+from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
 
 # How the history names what changed (audit rows keep the code names).
 FIELD_LABELS: dict[str, dict[str, str]] = {
@@ -22,6 +29,12 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "contact": {"name": "姓名", "post": "职务", "phone": "电话"},
     "figure": {"year": "年份", "output_value": "产值(万元)", "chengyu_output_value": "成渝配套产值(万元)"},
     "partner_link": {"partner": "成渝企业", "supplies": "配套内容"},
+    "roster_edition": {"status": "状态", "enterprise": "企业", "reason": "理由", "tier": "层级", "based_on": "基于版本",
+                       "comment": "退回意见", "entries": "企业数"},
+    "user": {"username": "用户名", "display_name": "姓名", "role": "角色", "county": "区县", "department": "责任单位",
+             "specialties": "专长", "phone": "电话"},
+    "holiday_year": {"source": "来源", "holidays": "放假天数", "workdays": "调休上班天数", "day": "日期",
+                     "kind": "类型", "name": "名称"},
     "assignment": {"specialty": "专长", "commissioner": "服务专员", "started_on": "开始日期",
                    "ended_on": "结束日期", "end_reason": "结束原因"},
     "interaction": {"occurred_on": "服务日期", "date": "服务日期", "channel": "服务方式", "specialty": "服务领域",
@@ -38,33 +51,49 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "department": "责任单位",
     },
 }
-ENTITY_LABELS = {"enterprise": "档案", "contact": "联系人", "figure": "产值", "partner_link": "成渝配套",
-                 "assignment": "服务分配", "interaction": "服务记录", "service_request": "诉求",
-                 "policy_delivery": "政策兑现"}
-# Code values shown by their Chinese names in the history (entity → field → code → label); before audit_value.
-VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "assignment": {"specialty": {s.value: s.label for s in Specialty}},
-    "interaction": {"channel": {c.value: c.label for c in Channel},
-                    "specialty": {s.value: s.label for s in Specialty}},
-    "service_request": {"status": {s.value: s.label for s in RequestStatus}},
-    "policy_delivery": {"status": {s.value: s.label for s in DeliveryStatus}},
+# The records each audit entity type writes about: their enum columns give the coded fields' labels.
+ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
+    AuditEntity.USER: (User,),
+    AuditEntity.ENTERPRISE: (Enterprise,),
+    AuditEntity.CONTACT: (EnterpriseContact,),
+    AuditEntity.FIGURE: (EnterpriseFigure,),
+    AuditEntity.PARTNER_LINK: (EnterprisePartner,),
+    AuditEntity.ROSTER_EDITION: (RosterEdition, RosterEntry),
+    AuditEntity.HOLIDAY_YEAR: (SpecialDay,),
+    AuditEntity.ASSIGNMENT: (Assignment,),
+    AuditEntity.INTERACTION: (Interaction,),
+    AuditEntity.SERVICE_REQUEST: (ServiceRequest,),
+    AuditEntity.POLICY_DELIVERY: (PolicyDelivery,),
 }
+# Coded audit keys that are not a column of the same name (a user's specialties are rows of their own).
+EXTRA_CODED: dict[AuditEntity, dict[str, type[LabelledEnum]]] = {AuditEntity.USER: {"specialties": Specialty}}
+
+
+@cache
+def coded_fields() -> dict[AuditEntity, dict[str, type[LabelledEnum]]]:
+    """entity → audit key → the labelled enum of that column, read from the models' enum columns."""
+    result: dict[AuditEntity, dict[str, type[LabelledEnum]]] = {}
+    for entity, models in ENTITY_MODELS.items():
+        coded: dict[str, type[LabelledEnum]] = {}
+        for model in models:
+            for column in sa.inspect(model).columns:
+                enum_cls = getattr(column.type, "enum_class", None)
+                if isinstance(column.type, sa.Enum) and enum_cls and issubclass(enum_cls, LabelledEnum):
+                    coded.setdefault(column.key, enum_cls)
+        coded.update(EXTRA_CODED.get(entity, {}))
+        result[entity] = coded
+    return result
 
 
 def field_label(entity_type: str, key: str) -> str:
     return FIELD_LABELS.get(entity_type, {}).get(key, key)
 
 
-def audit_value(key: str, value: Any) -> str:
+def audit_value(value: Any) -> str:
     if value is None or value == "":
         return "(空)"
     if isinstance(value, bool):
         return "是" if value else "否"
-    if key == "status":
-        try:
-            return STATUS_LABELS[EnterpriseStatus(value)]
-        except ValueError:
-            return str(value)
     return str(value)
 
 
@@ -78,13 +107,17 @@ def change_pair(value: Any) -> tuple[Any, Any]:
 
 
 def shown_value(entity_type: str, key: str, value: Any) -> str:
-    """One audit value as a person reads it: a code by its Chinese label, else :func:`audit_value`."""
-    labels = VALUE_LABELS.get(entity_type, {}).get(key, {})
-    if isinstance(value, str) and value in labels:
-        return labels[value]
-    return audit_value(key, value)
+    """One audit value as a person reads it: a code by its enum's Chinese label, else :func:`audit_value`."""
+    entity = AuditEntity.find(entity_type)
+    enum_cls = coded_fields().get(entity, {}).get(key) if entity else None
+    if enum_cls is not None:
+        if isinstance(value, list):
+            return "、".join(shown_value(entity_type, key, item) for item in value) or audit_value(None)
+        member = enum_cls.find(value)
+        if member is not None:
+            return member.label
+    return audit_value(value)
 
 
 def template_globals() -> dict[str, Any]:
-    return {"field_label": field_label, "change_pair": change_pair, "shown_value": shown_value,
-            "ENTITY_LABELS": ENTITY_LABELS}
+    return {"field_label": field_label, "change_pair": change_pair, "shown_value": shown_value}

@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, abort, g, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 
 from crm.auth.domain import load_session_user
-from crm.auth.models import ROLE_LABELS, SPECIALTY_LABELS, Role
+from crm.auth.models import Role
 from crm.core.access import Action, can
 from crm.core.time import format_local
 from crm.history import template_globals
@@ -50,8 +50,7 @@ def init_login(app: Flask, login_manager: LoginManager) -> None:
 def init_templates(app: Flask) -> None:
     app.jinja_env.filters["local"] = format_local
     app.jinja_env.globals.update(template_globals())
-    app.jinja_env.globals.update(can=can, Action=Action, ROLE_LABELS=ROLE_LABELS,
-                                 SPECIALTY_LABELS=SPECIALTY_LABELS, Role=Role)
+    app.jinja_env.globals.update(can=can, Action=Action, Role=Role)
 
     @app.context_processor
     def _user():

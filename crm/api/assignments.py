@@ -35,6 +35,7 @@ from crm.auth.models import Specialty, User
 from crm.core.access import Action
 from crm.core.errors import NotFound, ValidationFailed
 from crm.core.pagination import parse_page_args
+from crm.core.parsing import parse_enum
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import RosterKind
@@ -279,9 +280,8 @@ def suggestion():
     fields: dict[str, str] = {}
     if not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) <= MAX_ID:
         fields["enterprise_id"] = "请提供企业 id(正整数)"
-    spec = domain.parse_specialty(args.get("specialty", ""))
-    if spec is None:
-        fields["specialty"] = "专长应为 tech、finance、legal、media 或 talent"
+    spec = parse_enum(Specialty, args.get("specialty", ""), field="specialty", what="专长", fields=fields,
+                      by_label=True, required=True)
     if fields:
         raise ValidationFailed("查询参数不正确", fields)
     enterprise = _load_enterprise(int(raw_id))

@@ -16,6 +16,7 @@ from crm.auth.models import ApiToken, Role, Specialty, User, UserSpecialty
 from crm.auth.signals import user_deactivated, user_updated
 from crm.core import audit
 from crm.core.errors import Conflict, RateLimited, ValidationFailed
+from crm.core.parsing import parse_enum
 from crm.core.time import utcnow
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
@@ -78,19 +79,15 @@ def create_user(
         fields["username"] = "用户名只能包含字母、数字、点、下划线和连字符,最长64个字符"
     elif get_user(username):
         raise Conflict("用户名已存在", {"username": "该用户名已被使用"}, code="duplicate")
-    try:
-        role = Role(role)
-    except ValueError:
-        fields["role"] = "角色必须是 admin、coordinator、commissioner 或 leader"
+    role = parse_enum(Role, role, field="role", what="角色", fields=fields, required=True)
     weak = check_password_strength(password or "")
     if weak:
         fields["password"] = weak
     specs: list[Specialty] = []
     for s in specialties or []:
-        try:
-            specs.append(Specialty(s))
-        except ValueError:
-            fields["specialty"] = f"未知专长:{s}(可选 tech、finance、legal、media、talent)"
+        spec = parse_enum(Specialty, s, field="specialty", what="专长", fields=fields)
+        if spec is not None:
+            specs.append(spec)
     if fields:
         raise ValidationFailed("用户信息有误", fields)
     county_obj, dept_obj = _resolve_refs(county, department)

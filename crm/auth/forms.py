@@ -7,7 +7,7 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crm.auth.models import ROLE_LABELS, SPECIALTY_LABELS
+from crm.auth.models import Role, Specialty
 
 
 class LoginForm(FlaskForm):
@@ -26,11 +26,11 @@ class UserForm(FlaskForm):
         DataRequired("请输入用户名"), Length(max=64, message="用户名最长64个字符"),
         Regexp(r"^[A-Za-z0-9._-]+$", message="用户名只能包含字母、数字、点、下划线和连字符")])
     display_name = StringField("姓名", validators=[DataRequired("请输入姓名"), Length(max=80)])
-    role = SelectField("角色", choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    role = SelectField("角色", choices=[(r.value, r.label) for r in Role])
     department = SelectField("责任单位", choices=[], validators=[Optional()])
     county = SelectField("区县范围", choices=[], validators=[Optional()])
     specialties = MultiCheckboxField(
-        "专长(服务专员)", choices=[(s.value, label) for s, label in SPECIALTY_LABELS.items()])
+        "专长(服务专员)", choices=[(s.value, s.label) for s in Specialty])
     phone = StringField("电话", validators=[Optional(), Length(max=32),
                                           Regexp(r"^[0-9+\-() ]{5,20}$", message="电话号码格式不正确")])
     password = PasswordField("初始密码", validators=[Optional()])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,51 +9,26 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime, enum_column
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
 from crm.reference.models import County, Department
 
 
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    COORDINATOR = "coordinator"
-    COMMISSIONER = "commissioner"
-    LEADER = "leader"
-
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
+class Role(LabelledEnum):
+    ADMIN = "admin", "管理员"
+    COORDINATOR = "coordinator", "协调员"
+    COMMISSIONER = "commissioner", "服务专员"
+    LEADER = "leader", "领导"
 
 
-ROLE_LABELS = {
-    Role.ADMIN: "管理员",
-    Role.COORDINATOR: "协调员",
-    Role.COMMISSIONER: "服务专员",
-    Role.LEADER: "领导",
-}
-
-
-class Specialty(enum.StrEnum):
+class Specialty(LabelledEnum):
     """A service commissioner's specialty (the plan's 科技、融资、法务、媒体、人才)."""
 
-    TECH = "tech"
-    FINANCE = "finance"
-    LEGAL = "legal"
-    MEDIA = "media"
-    TALENT = "talent"
-
-    @property
-    def label(self) -> str:
-        return SPECIALTY_LABELS[self]
-
-
-SPECIALTY_LABELS = {
-    Specialty.TECH: "科技",
-    Specialty.FINANCE: "融资",
-    Specialty.LEGAL: "法务",
-    Specialty.MEDIA: "媒体",
-    Specialty.TALENT: "人才",
-}
+    TECH = "tech", "科技"
+    FINANCE = "finance", "融资"
+    LEGAL = "legal", "法务"
+    MEDIA = "media", "媒体"
+    TALENT = "talent", "人才"
 
 
 class User(UserMixin, db.Model):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from crm.core.errors import Conflict, ValidationFailed
+from crm.core.types import LabelledEnum
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 STALE_MESSAGE = "该记录已被他人修改,请刷新后重试"
+
+E = TypeVar("E", bound=LabelledEnum)
 
 
 def parse_id(value: Any) -> int | None:
@@ -27,6 +30,46 @@ def parse_id(value: Any) -> int | None:
     else:
         return None
     return number if 1 <= number <= MAX_ID else None
+
+
+def parse_enum(
+    cls: type[E],
+    raw: Any,
+    *,
+    field: str,
+    what: str,
+    fields: dict[str, str] | None = None,
+    required: bool = False,
+    by_label: bool = False,
+    title: str | None = None,
+) -> E | None:
+    """The member of ``cls`` named by ``raw`` (its code, or also its Chinese label with ``by_label``).
+
+    A member passes through; surrounding spaces are ignored. Empty input gives ``None``, or "请选择{what}" when
+    ``required``. Anything else is "未知{what}:…;可选:…" naming the allowed values in Chinese. With ``fields``
+    the message is put on ``fields[field]`` and ``None`` returned (so a caller collects every problem first);
+    without, :class:`ValidationFailed` is raised at once (``title``, default "{what}不正确").
+    """
+    if isinstance(raw, cls):
+        return raw
+    text = raw.strip() if isinstance(raw, str) else raw
+    allowed = cls.allowed_text()
+    if text is None or text == "":
+        if not required:
+            return None
+        message = f"请选择{what}:{allowed}"
+    elif not isinstance(text, str):
+        message = f"{what}必须是文字;可选:{allowed}"
+    else:
+        member = cls.find(text, by_label=by_label)
+        if member is not None:
+            return member
+        shown = text if len(text) <= 30 else text[:30] + "…"
+        message = f"未知{what}:{shown};可选:{allowed}"
+    if fields is None:
+        raise ValidationFailed(title or f"{what}不正确", {field: message})
+    fields[field] = message
+    return None
 
 
 def check_version(obj: Any, version: Any, message: str = STALE_MESSAGE) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -36,6 +36,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class LabelledEnum(enum.StrEnum):
+    """An enumeration whose members carry their Chinese label: ``VISIT = "visit", "走访"``.
+
+    The value (the English code) is what the database, the API and the URLs hold; ``member.label`` is what a
+    person reads (templates write ``{{ member.label }}``). An enum whose values are already Chinese gives the
+    value alone (``TAX = "税收"``) and is its own label. ``short_label`` (a third item) is an optional shorter
+    name for tight places such as tabs and sheet names; it defaults to the label.
+    """
+
+    label: str
+    short_label: str
+
+    def __new__(cls, value: str, label: str | None = None, short_label: str | None = None) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = value if label is None else label
+        member.short_label = member.label if short_label is None else short_label
+        return member
+
+    @classmethod
+    def find(cls, raw: object, *, by_label: bool = False) -> Self | None:
+        """The member whose code (or, with ``by_label``, Chinese label) is ``raw`` (spaces ignored), else ``None``."""
+        if isinstance(raw, cls):
+            return raw
+        if not isinstance(raw, str):
+            return None
+        text = raw.strip()
+        for member in cls:
+            if text == member.value or (by_label and text == member.label):
+                return member
+        return None
+
+    @classmethod
+    def allowed_text(cls) -> str:
+        """Each code with its label: ``visit(走访)、call(电话)`` (``税收、用地`` when the code is the label)."""
+        return "、".join(member.value if member.label == member.value else f"{member.value}({member.label})"
+                        for member in cls)
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:

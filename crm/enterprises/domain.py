@@ -22,6 +22,7 @@ from crm.core import access, audit
 from crm.core.audit import AuditLog
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.parsing import check_version as core_check_version
+from crm.core.parsing import parse_enum
 from crm.enterprises import hooks
 from crm.enterprises.access import covers_county
 from crm.enterprises.models import (
@@ -189,11 +190,10 @@ def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = N
     if wanted("settled_on"):
         values["settled_on"] = _parse_date(data.get("settled_on"), "settled_on", fields)
     if wanted("status"):
-        raw_status = data.get("status") or EnterpriseStatus.ACTIVE.value
-        try:
-            values["status"] = EnterpriseStatus(raw_status)
-        except ValueError:
-            fields["status"] = "状态必须是 " + "、".join(s.value for s in EnterpriseStatus)
+        status = parse_enum(EnterpriseStatus, data.get("status") or EnterpriseStatus.ACTIVE, field="status",
+                            what="经营状态", fields=fields)
+        if status is not None:
+            values["status"] = status
     settled = values.get("settled_from_chengyu", existing.settled_from_chengyu if existing else False)
     settled_on = values.get("settled_on", existing.settled_on if existing else None) if (
         "settled_on" in values or existing) else None

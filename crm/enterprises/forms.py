@@ -15,10 +15,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from crm.core.time import local_today
 from crm.enterprises import hooks
 from crm.enterprises.domain import uscc_error
-from crm.enterprises.models import STATUS_LABELS, Enterprise
+from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.reference.models import Cluster, County, Park, Partner, SupplyCategory, all_of
 
-STATUS_CHOICES = [SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()]
+STATUS_CHOICES = [SelectChoice(status.value, status.label) for status in EnterpriseStatus]
 SORT_CHOICES = [SelectChoice("name", "按名称(拼音)"), SelectChoice("county", "按区县"),
                 SelectChoice("-updated", "最近更新")]
 ABOVE_SCALE_CHOICES = [SelectChoice("", "不限"), SelectChoice("1", "规上企业"), SelectChoice("0", "规下企业")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -10,28 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime, enum_column
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
 from crm.reference.models import Cluster, County, Park, Partner, SupplyCategory
 
 
-class EnterpriseStatus(enum.StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    MOVED_OUT = "moved_out"
-    DEREGISTERED = "deregistered"
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    EnterpriseStatus.ACTIVE: "正常经营",
-    EnterpriseStatus.SUSPENDED: "停产",
-    EnterpriseStatus.MOVED_OUT: "已迁出",
-    EnterpriseStatus.DEREGISTERED: "已注销",
-}
+class EnterpriseStatus(LabelledEnum):
+    ACTIVE = "active", "正常经营"
+    SUSPENDED = "suspended", "停产"
+    MOVED_OUT = "moved_out", "已迁出"
+    DEREGISTERED = "deregistered", "已注销"
 
 
 class Enterprise(db.Model):

@@ -42,7 +42,6 @@ MAX_IMPORT_ROWS = 400  # a year has at most 366 days; more rows is not a holiday
 MAX_WORKING_DAYS = 3660  # about fourteen years: a bigger ``n`` is a bug in the caller
 NAME_MAX = 40  # SpecialDay.name
 WEEKDAYS = "一二三四五六日"
-KIND_LABELS = {DayKind.HOLIDAY: "放假", DayKind.WORKDAY: "上班"}
 # What people write in the 类型 column (the notice says "放假" and "上班").
 KIND_WORDS = {
     "放假": DayKind.HOLIDAY, "休息": DayKind.HOLIDAY, "休假": DayKind.HOLIDAY, "假日": DayKind.HOLIDAY,
@@ -517,14 +516,14 @@ def add_day(actor: Any, day: Any, kind: Any, name: str = "") -> SpecialDay:
     db.session.flush()
     record(actor, "holiday_year", parsed.year, "add_day",
            {"day": [None, parsed], "kind": [None, parsed_kind], "name": [None, name]},
-           summary=f"新增{parsed.isoformat()} {KIND_LABELS[parsed_kind]} {name}".rstrip())
+           summary=f"新增{parsed.isoformat()} {parsed_kind.label} {name}".rstrip())
     return row
 
 
 def delete_day(actor: Any, row: SpecialDay) -> None:
     record(actor, "holiday_year", row.day.year, "delete_day",
            {"day": [row.day, None], "kind": [row.kind, None], "name": [row.name, None]},
-           summary=f"删除{row.day.isoformat()} {KIND_LABELS[row.kind]} {row.name}".rstrip())
+           summary=f"删除{row.day.isoformat()} {row.kind.label} {row.name}".rstrip())
     db.session.delete(row)
     db.session.flush()
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime, enum_column
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
 
 
-class DayKind(enum.StrEnum):
-    HOLIDAY = "holiday"  # a statutory day off (on a weekday or not)
-    WORKDAY = "workday"  # a 调休 make-up working day on a weekend
+class DayKind(LabelledEnum):
+    HOLIDAY = "holiday", "放假"  # a statutory day off (on a weekday or not)
+    WORKDAY = "workday", "上班"  # a 调休 make-up working day on a weekend
 
 
 class SpecialDay(db.Model):

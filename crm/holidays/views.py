@@ -87,7 +87,6 @@ def _render(year: int, *, day_form: DayForm | None = None, import_form: ImportFo
         import_form=import_form,
         action_form=ActionForm(),
         report=report,
-        kind_labels=domain.KIND_LABELS,
         weekday_label=domain.weekday_label,
         missing_message=domain.missing_data_message([year]) if not selected.loaded else "",
         max_upload=domain.format_bytes(current_app.config["MAX_CONTENT_LENGTH"])
@@ -122,7 +121,7 @@ def add_day():
             db.session.rollback()
             form.day.errors = [*form.day.errors, "该日期已在节假日安排中,请刷新后重试"]
         else:
-            flash(f"已新增 {row.day.isoformat()} {domain.KIND_LABELS[row.kind]} {row.name}".rstrip(), "success")
+            flash(f"已新增 {row.day.isoformat()} {row.kind.label} {row.name}".rstrip(), "success")
             return redirect(url_for("holidays.index", year=row.day.year), code=303)
     return _render(year, day_form=form, status=422)
 
@@ -139,7 +138,7 @@ def delete_day(day_id: int):
     if not form.validate_on_submit():
         flash("表单已过期或缺少安全令牌,请刷新页面后重新提交", "danger")
         return redirect(url_for("holidays.index", year=year), code=303)
-    label = f"{row.day.isoformat()} {domain.KIND_LABELS[row.kind]} {row.name}".rstrip()
+    label = f"{row.day.isoformat()} {row.kind.label} {row.name}".rstrip()
     domain.delete_day(current_user, row)
     db.session.commit()
     flash(f"已删除 {label}", "success")

@@ -16,10 +16,10 @@ from crm.core.access import Action, can, scope
 from crm.core.errors import NotFound
 from crm.core.time import utcnow
 from crm.extensions import db
-from crm.notifications.models import Notification
+from crm.notifications.models import Notification, NotificationKind
 
 NOT_FOUND = "记录不存在或您无权查看"  # the same words as access.require: another user's id must not leak
-KIND_MAX, TITLE_MAX, LINK_MAX = 40, 200, 300
+TITLE_MAX, LINK_MAX = 200, 300
 MAX_ID = 2**31 - 1
 
 
@@ -37,15 +37,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def notify(users: Iterable[User], kind: str, title: str, body: str = "", link: str = "") -> list[Notification]:
+def notify(users: Iterable[User], kind: NotificationKind | str, title: str, body: str = "",
+           link: str = "") -> list[Notification]:
     """One notification per distinct user (the same user twice gets one). Adds to the session; no commit.
 
     ``link`` must be a local path (it becomes a link in the inbox); a long title is shortened, not refused, so a
     job never fails on wording.
     """
-    kind = (kind or "").strip()
-    if not kind or len(kind) > KIND_MAX:
-        raise ValueError(f"notification kind must be 1..{KIND_MAX} characters: {kind!r}")
+    kind = NotificationKind(kind)  # ValueError for an unknown kind
     if not (title or "").strip():
         raise ValueError("notification title is required")
     link = (link or "").strip()
@@ -72,7 +71,7 @@ def users_with_role(role: Role | str, *, county_id: int | None = None) -> list[U
     return list(db.session.scalars(stmt.order_by(User.id)))
 
 
-def notify_role(role: Role | str, kind: str, title: str, body: str = "", link: str = "", *,
+def notify_role(role: Role | str, kind: NotificationKind | str, title: str, body: str = "", link: str = "", *,
                 county_id: int | None = None) -> list[Notification]:
     """Notify every active user of ``role`` (e.g. all coordinators when a half-year refresh opens)."""
     return notify(users_with_role(role, county_id=county_id), kind, title, body, link)

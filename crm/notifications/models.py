@@ -8,8 +8,24 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
+
+
+class NotificationKind(LabelledEnum):
+    """Why a user is notified: a vocabulary of names (the inbox imports none of the features that notify)."""
+
+    REFRESH_OPENED = "refresh_opened", "名单更新已开启"
+    REFRESH_DEADLINE = "refresh_deadline", "名单发布截止提醒"
+    ASSIGNMENT = "assignment", "服务分配"
+    ASSIGNMENT_HANDOVER = "assignment_handover", "服务交接"
+    ASSIGNMENT_END = "assignment_end", "服务结束"
+    ASSIGNMENT_UNLISTED = "assignment_unlisted", "企业移出名单"
+    ASSIGNMENT_GAP = "assignment_gap", "服务分配缺口"
+    REQUEST_OVERDUE = "request_overdue", "诉求逾期"
+    REQUEST_ESCALATED = "request_escalated", "诉求逾期上报"
+    POLICY_OVERDUE = "policy_overdue", "政策兑现逾期"
+    VISIT_CADENCE = "visit_cadence", "走访提醒"
 
 
 class Notification(db.Model):
@@ -17,7 +33,7 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(sa.String(40))  # e.g. refresh_opened, refresh_deadline
+    kind: Mapped[NotificationKind] = mapped_column(enum_column(NotificationKind, "notification_kind"))
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     link: Mapped[str] = mapped_column(sa.String(300), default="")

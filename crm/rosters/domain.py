@@ -17,14 +17,13 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.core import access, audit
 from crm.core.errors import Conflict, NotFound, ValidationFailed
+from crm.core.parsing import parse_enum
 from crm.core.time import SHANGHAI, utcnow
 from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.extensions import db
 from crm.reference.models import Cluster, County
 from crm.rosters.models import (
     FROZEN,
-    ROSTER_LABELS,
-    TIER_LABELS,
     EditionStatus,
     RosterEdition,
     RosterEntry,
@@ -85,15 +84,7 @@ def parse_kind(kind: str) -> RosterKind:
 
 def parse_tier(value: Any) -> Tier | None:
     """A tier by code (``leader``) or by its Chinese label (``龙头``)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, Tier):
-        return value
-    text = str(value).strip()
-    for tier, label in TIER_LABELS.items():
-        if text in (tier.value, label):
-            return tier
-    raise ValidationFailed("层级不正确", {"tier": "层级应为 龙头、链主 或 培育(leader / chain_master / cultivating)"})
+    return parse_enum(Tier, value, field="tier", what="层级", by_label=True)
 
 
 # --- loading ---------------------------------------------------------------------------------------------------
@@ -103,7 +94,7 @@ def get_edition(kind: RosterKind | str, period: str) -> RosterEdition:
     edition = db.session.scalar(sa.select(RosterEdition).where(
         RosterEdition.kind == kind, RosterEdition.period == normalise_period(period)))
     if edition is None:
-        raise NotFound(f"{ROSTER_LABELS[kind]}没有 {period} 期次")
+        raise NotFound(f"{kind.label}没有 {period} 期次")
     return edition
 
 
@@ -165,7 +156,7 @@ def _reason(text: Any, field_name: str = "reason", what: str = "入库理由") -
 def _audit(actor: Any, edition: RosterEdition, action: str, changes: dict, summary: str,
            enterprise_id: int | None = None) -> None:
     audit.record(actor, "roster_edition", edition.id, action, changes, enterprise_id=enterprise_id,
-                 summary=f"{ROSTER_LABELS[edition.kind]} {edition.period}:{summary}")
+                 summary=f"{edition.kind.label} {edition.period}:{summary}")
 
 
 # --- editions --------------------------------------------------------------------------------------------------
@@ -175,7 +166,7 @@ def open_edition(actor: Any, kind: RosterKind | str, period: str) -> RosterEditi
     kind = parse_kind(kind) if not isinstance(kind, RosterKind) else kind
     period = normalise_period(period)
     if find_edition(kind, period) is not None:
-        raise Conflict(f"{ROSTER_LABELS[kind]} {period} 期次已存在", {"period": "该期次已存在"}, code="duplicate")
+        raise Conflict(f"{kind.label} {period} 期次已存在", {"period": "该期次已存在"}, code="duplicate")
     base = latest_published(kind)
     edition = RosterEdition(kind=kind, period=period, status=EditionStatus.DRAFT, based_on=base,
                             opened_by_id=getattr(actor, "id", None), opened_at=utcnow())

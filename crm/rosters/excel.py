@@ -66,14 +66,12 @@ from crm.extensions import db
 from crm.reference.models import County
 from crm.rosters import domain
 from crm.rosters.models import (
-    ROSTER_LABELS,
-    ROSTER_SHORT_LABELS,
-    TIER_LABELS,
     ImportStatus,
     RosterEdition,
     RosterEntry,
     RosterImport,
     RosterKind,
+    Tier,
 )
 
 log = logging.getLogger(__name__)
@@ -175,7 +173,7 @@ def _entry_values(index: int, entry: RosterEntry, with_tier: bool) -> list[str]:
         entry.reason,
     ]
     if with_tier:
-        values.append(TIER_LABELS[entry.tier] if entry.tier else "")
+        values.append(entry.tier.label if entry.tier else "")
     return values
 
 
@@ -186,21 +184,21 @@ def _rows(edition: RosterEdition) -> Iterator[list[str]]:
 
 
 def title_of(edition: RosterEdition) -> str:
-    return f"{ROSTER_LABELS[edition.kind]}({domain.period_label(edition.period)},{edition.status.label})"
+    return f"{edition.kind.label}({domain.period_label(edition.period)},{edition.status.label})"
 
 
 def sheet_name_of(kind: RosterKind, period: str = "") -> str:
-    return f"{ROSTER_SHORT_LABELS[kind]}{period}"[:31]
+    return f"{kind.short_label}{period}"[:31]
 
 
 def export_filename(edition: RosterEdition, extension: str) -> str:
     """A download name such as ``配套企业名单_2026H1.xlsx`` (``extension`` without the dot)."""
-    return f"{ROSTER_SHORT_LABELS[edition.kind]}_{edition.period}.{extension}"
+    return f"{edition.kind.short_label}_{edition.period}.{extension}"
 
 
 def template_filename(kind: RosterKind | str) -> str:
     kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
-    return f"{ROSTER_SHORT_LABELS[kind]}_导入模板.xlsx"
+    return f"{kind.short_label}_导入模板.xlsx"
 
 
 _WIDTHS = {"序号": 6, "企业名称": 32, "统一社会信用代码": 22, "区县": 10, "产业集群": 14, "配套类别": 10,
@@ -264,13 +262,13 @@ def template_xlsx(kind: RosterKind | str) -> bytes:
     kind = domain.parse_kind(kind) if not isinstance(kind, RosterKind) else kind
     columns = columns_for(kind)
     wb = Workbook(write_only=True)
-    ws = _sheet(wb, "导入模板", f"{ROSTER_LABELS[kind]}导入模板(第{HEADER_ROW}行为表头,请勿修改;"
+    ws = _sheet(wb, "导入模板", f"{kind.label}导入模板(第{HEADER_ROW}行为表头,请勿修改;"
                 f"从第{FIRST_DATA_ROW}行起每行一家企业)", columns)
     if kind is RosterKind.CULTIVATION_POOL:
         letter = get_column_letter(len(columns))
-        tiers = ",".join(TIER_LABELS.values())
+        tiers = ",".join(tier.label for tier in Tier)
         validation = DataValidation(type="list", formula1=f'"{tiers}"', allow_blank=True,
-                                    error="层级应为 " + "、".join(TIER_LABELS.values()), showErrorMessage=True)
+                                    error="层级应为 " + "、".join(tier.label for tier in Tier), showErrorMessage=True)
         validation.add(f"{letter}{FIRST_DATA_ROW}:{letter}{FIRST_DATA_ROW + 20000}")
         ws.data_validations.append(validation)
     notes = wb.create_sheet("填写说明")
@@ -278,7 +276,7 @@ def template_xlsx(kind: RosterKind | str) -> bytes:
     example = ("示例:企业名称 遵义示例机械制造有限公司;统一社会信用代码 91520300MA6XXXXXXX;区县 汇川区;"
                "入库理由 为长安汽车配套变速箱壳体")
     lines = [
-        f"{ROSTER_LABELS[kind]}导入说明",
+        f"{kind.label}导入说明",
         "1. 按统一社会信用代码匹配企业,企业须已在系统企业档案中登记;代码可含小写字母和空格。",
         "2. 必填:统一社会信用代码、入库理由。企业名称、区县如填写,须与企业档案一致。",
         "3. 产业集群、配套类别、主要产品、成渝配套对象取自企业档案,导入时不读取,可留空。",

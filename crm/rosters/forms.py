@@ -12,9 +12,9 @@ from wtforms.validators import DataRequired, Length
 
 from crm.reference.models import Cluster, County, all_of
 from crm.rosters.domain import MAX_REASON, period_label
-from crm.rosters.models import TIER_LABELS, RosterEdition, RosterEntry, RosterKind, Tier
+from crm.rosters.models import RosterEdition, RosterEntry, RosterKind, Tier
 
-TIER_CHOICES = [SelectChoice(tier.value, label) for tier, label in TIER_LABELS.items()]
+TIER_CHOICES = [SelectChoice(tier.value, tier.label) for tier in Tier]
 
 
 class FilterForm(FlaskForm):

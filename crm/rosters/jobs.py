@@ -14,7 +14,7 @@ from crm.core.time import SHANGHAI
 from crm.holidays.domain import missing_data_message, working_days_before
 from crm.notifications.domain import notify_role
 from crm.rosters import domain
-from crm.rosters.models import ROSTER_LABELS, EditionStatus, RosterKind
+from crm.rosters.models import EditionStatus, RosterKind
 
 
 def open_half_year_refresh(fire_time: datetime) -> str:
@@ -24,7 +24,7 @@ def open_half_year_refresh(fire_time: datetime) -> str:
     for kind in RosterKind:
         if domain.find_edition(kind, period) is None:
             domain.open_edition(None, kind, period)
-            opened.append(ROSTER_LABELS[kind])
+            opened.append(kind.label)
     if opened:
         deadline = refresh_deadline(period)
         notify_role(Role.COORDINATOR, "refresh_opened",
@@ -50,7 +50,7 @@ def refresh_deadline_reminder(fire_time: datetime) -> str:
     deadline = refresh_deadline(period)
     threshold = current_app.config["ROSTER_REMINDER_WORKDAYS"]
     left, missing = working_days_before(deadline, today)
-    pending = [ROSTER_LABELS[kind] for kind in RosterKind
+    pending = [kind.label for kind in RosterKind
                if (edition := domain.find_edition(kind, period)) is None
                or edition.status is not EditionStatus.PUBLISHED and edition.status is not EditionStatus.SUPERSEDED]
     if not pending or left > threshold:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,60 +9,32 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime, enum_column
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 
 
-class RosterKind(enum.StrEnum):
-    SUPPLIER_LIST = "supplier_list"
-    CULTIVATION_POOL = "cultivation_pool"
+class RosterKind(LabelledEnum):
+    """A list: its full name, and a short one for tabs, breadcrumbs, sheet and file names."""
 
-    @property
-    def label(self) -> str:
-        return ROSTER_LABELS[self]
+    SUPPLIER_LIST = "supplier_list", "融入成渝经济圈工业配套企业名单", "配套企业名单"
+    CULTIVATION_POOL = "cultivation_pool", "重点企业培育库"
 
 
-ROSTER_LABELS = {
-    RosterKind.SUPPLIER_LIST: "融入成渝经济圈工业配套企业名单",
-    RosterKind.CULTIVATION_POOL: "重点企业培育库",
-}
-ROSTER_SHORT_LABELS = {RosterKind.SUPPLIER_LIST: "配套企业名单", RosterKind.CULTIVATION_POOL: "重点企业培育库"}
-
-
-class EditionStatus(enum.StrEnum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    PUBLISHED = "published"
-    SUPERSEDED = "superseded"
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    EditionStatus.DRAFT: "草稿",
-    EditionStatus.IN_REVIEW: "审核中",
-    EditionStatus.PUBLISHED: "已发布",
-    EditionStatus.SUPERSEDED: "已被替代",
-}
+class EditionStatus(LabelledEnum):
+    DRAFT = "draft", "草稿"
+    IN_REVIEW = "in_review", "审核中"
+    PUBLISHED = "published", "已发布"
+    SUPERSEDED = "superseded", "已被替代"
 FROZEN = (EditionStatus.PUBLISHED, EditionStatus.SUPERSEDED)
 
 
-class Tier(enum.StrEnum):
+class Tier(LabelledEnum):
     """Tier of an enterprise in the cultivation pool (the plan's 龙头企业、链主企业 and those being cultivated)."""
 
-    LEADER = "leader"
-    CHAIN_MASTER = "chain_master"
-    CULTIVATING = "cultivating"
-
-    @property
-    def label(self) -> str:
-        return TIER_LABELS[self]
-
-
-TIER_LABELS = {Tier.LEADER: "龙头", Tier.CHAIN_MASTER: "链主", Tier.CULTIVATING: "培育"}
+    LEADER = "leader", "龙头"
+    CHAIN_MASTER = "chain_master", "链主"
+    CULTIVATING = "cultivating", "培育"
 
 
 class RosterEdition(db.Model):
@@ -145,11 +116,11 @@ class RosterRemoval(db.Model):
     __table_args__ = (sa.UniqueConstraint("edition_id", "enterprise_id"),)
 
 
-class ImportStatus(enum.StrEnum):
-    CHECKING = "checking"
-    FAILED = "failed"  # problems found, nothing written
-    DONE = "done"  # written
-    ERROR = "error"  # the file could not be read at all
+class ImportStatus(LabelledEnum):
+    CHECKING = "checking", "正在检查"
+    FAILED = "failed", "检查未通过,未写入任何数据"  # problems found, nothing written
+    DONE = "done", "已导入"  # written
+    ERROR = "error", "无法读取文件,未写入任何数据"  # the file could not be read at all
 
 
 class RosterImport(db.Model):

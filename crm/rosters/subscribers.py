@@ -10,12 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.core.audit import AuditLog
-from crm.core.errors import ValidationFailed
+from crm.core.audit import AuditEntity, AuditLog
+from crm.core.parsing import parse_enum
 from crm.enterprises.hooks import history_filters, page_section, search_filter
 from crm.enterprises.models import Enterprise
 from crm.rosters import domain
-from crm.rosters.models import ROSTER_SHORT_LABELS, RosterKind
+from crm.rosters.models import RosterKind
 
 
 @page_section(order=200)
@@ -23,16 +23,13 @@ def _timeline(enterprise: Enterprise, *, viewer: Any, editable: bool) -> tuple[s
     """一企一档: every edition the enterprise was in, and where it was removed (only editions the viewer may see)."""
     return "rosters/_enterprise_timeline.html", {
         "roster_timeline": domain.enterprise_timeline(enterprise.id, viewer=viewer),
-        "period_label": domain.period_label, "ROSTER_SHORT_LABELS": ROSTER_SHORT_LABELS}
+        "period_label": domain.period_label}
 
 
 @search_filter("roster", "所在名单", [(kind.value, kind.label) for kind in RosterKind])
 def _on_list(stmt: sa.Select, roster: str) -> sa.Select:
     """Only enterprises on the current published edition of a list (``supplier_list`` / ``cultivation_pool``)."""
-    try:
-        kind = RosterKind(roster)
-    except ValueError:
-        raise ValidationFailed("名单类型不正确", {"roster": f"未知名单:{roster}"}) from None
+    kind = parse_enum(RosterKind, roster, field="roster", what="名单", title="名单类型不正确")
     return stmt.where(Enterprise.id.in_(domain.published_member_ids(kind)))
 
 
@@ -42,4 +39,4 @@ def _hide_editions(viewer: Any, **_: Any) -> Any:
     hidden = domain.hidden_editions(viewer)
     if hidden is None:
         return None
-    return ~sa.and_(AuditLog.entity_type == "roster_edition", AuditLog.entity_id.in_(hidden))
+    return ~sa.and_(AuditLog.entity_type == AuditEntity.ROSTER_EDITION, AuditLog.entity_id.in_(hidden))

@@ -55,15 +55,13 @@ from crm.rosters.forms import (
     ReturnForm,
 )
 from crm.rosters.models import (
-    ROSTER_LABELS,
-    ROSTER_SHORT_LABELS,
-    TIER_LABELS,
     EditionStatus,
     ImportStatus,
     RosterEdition,
     RosterEntry,
     RosterImport,
     RosterKind,
+    Tier,
 )
 
 log = logging.getLogger(__name__)
@@ -74,12 +72,6 @@ RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
 FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
 SEARCH_LIMIT = 20
 RECENT_IMPORTS = 5
-IMPORT_STATUS_LABELS = {
-    ImportStatus.CHECKING: "正在检查",
-    ImportStatus.FAILED: "检查未通过,未写入任何数据",
-    ImportStatus.DONE: "已导入",
-    ImportStatus.ERROR: "无法读取文件,未写入任何数据",
-}
 IMPORT_STATUS_STYLES = {
     ImportStatus.CHECKING: "text-bg-info",
     ImportStatus.FAILED: "text-bg-danger",
@@ -90,9 +82,7 @@ IMPORT_STATUS_STYLES = {
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"period_label": domain.period_label, "ROSTER_LABELS": ROSTER_LABELS,
-            "ROSTER_SHORT_LABELS": ROSTER_SHORT_LABELS, "TIER_LABELS": TIER_LABELS, "RosterKind": RosterKind,
-            "EditionStatus": EditionStatus, "IMPORT_STATUS_LABELS": IMPORT_STATUS_LABELS,
+    return {"period_label": domain.period_label, "RosterKind": RosterKind, "EditionStatus": EditionStatus, "Tier": Tier,
             "IMPORT_STATUS_STYLES": IMPORT_STATUS_STYLES}
 
 
@@ -244,7 +234,7 @@ def editions(kind: str):
             if err is None:
                 edition = domain.get_edition(roster, form.period.data)
                 based_on = domain.period_label(edition.based_on.period) if edition.based_on else "空名单"
-                flash(f"已开启{ROSTER_LABELS[roster]}{domain.period_label(edition.period)}的更新草稿"
+                flash(f"已开启{roster.label}{domain.period_label(edition.period)}的更新草稿"
                       f"({len(edition.entries)}家,基于{based_on})", "success")
                 return redirect(_edition_url(edition))
             if not _place_errors(err, form):
@@ -564,7 +554,7 @@ def import_status(import_id: int):
 def import_status_json(import_id: int):
     record = _load_import(import_id)
     response = jsonify({
-        "id": record.id, "status": record.status.value, "status_label": IMPORT_STATUS_LABELS[record.status],
+        "id": record.id, "status": record.status.value, "status_label": record.status.label,
         "rows_total": record.rows_total, "rows_checked": record.rows_checked, "rows_written": record.rows_written,
         "problems": len(record.report or []), "finished": record.status is not ImportStatus.CHECKING,
     })

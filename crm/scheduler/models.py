@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime, enum_column
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
 
 
@@ -31,10 +30,10 @@ class JobClaim(db.Model):
     __table_args__ = (sa.UniqueConstraint("job_id", "fire_time"),)
 
 
-class RunOutcome(enum.StrEnum):
-    SUCCESS = "success"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # the claim was already taken
+class RunOutcome(LabelledEnum):
+    SUCCESS = "success", "成功"
+    FAILED = "failed", "失败"
+    SKIPPED = "skipped", "已跳过"  # the claim was already taken
 
 
 class JobRun(db.Model):

@@ -14,7 +14,6 @@ from crm.scheduler.runner import job_rows, runs_statement
 
 bp = Blueprint("scheduler", __name__, url_prefix="/admin/scheduler")
 
-OUTCOME_LABELS = {RunOutcome.SUCCESS: "成功", RunOutcome.FAILED: "失败", RunOutcome.SKIPPED: "已跳过"}
 OUTCOME_BADGES = {RunOutcome.SUCCESS: "text-bg-success", RunOutcome.FAILED: "text-bg-danger",
                   RunOutcome.SKIPPED: "text-bg-secondary"}
 
@@ -32,7 +31,7 @@ def index():
         page_no, per_page = 1, current_app.config["PER_PAGE_DEFAULT"]
     job_filter = request.args.get("job", "").strip()
     outcome_filter = request.args.get("outcome", "").strip()
-    outcome = RunOutcome(outcome_filter) if outcome_filter in {o.value for o in RunOutcome} else None
+    outcome = RunOutcome.find(outcome_filter)
     if outcome is None:
         outcome_filter = ""
     page = paginate(runs_statement(job_filter or None, outcome), page_no, per_page)
@@ -42,5 +41,5 @@ def index():
     return render_template(
         "scheduler/index.html", jobs=job_rows(), page=page, link_args=link_args, page_error=page_error,
         job_filter=job_filter, outcome_filter=outcome_filter, job_ids=list(registry.JOBS),
-        OUTCOME_LABELS=OUTCOME_LABELS, OUTCOME_BADGES=OUTCOME_BADGES, RunOutcome=RunOutcome,
+        OUTCOME_BADGES=OUTCOME_BADGES, RunOutcome=RunOutcome,
     ), status

@@ -15,12 +15,12 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from crm.auth.models import Specialty, User
 from crm.reference.models import Cluster, County, all_of
-from crm.rosters.models import ROSTER_SHORT_LABELS
+from crm.rosters.models import RosterKind
 from crm.service.assignments import MAX_REASON, SPECIALTIES, Candidate, who
 
 BULK_MAX = 500
 ROSTER_CHOICES = [SelectChoice("", "两个名单")] + [
-    SelectChoice(kind.value, label) for kind, label in ROSTER_SHORT_LABELS.items()]
+    SelectChoice(kind.value, kind.short_label) for kind in RosterKind]
 MISSING_CHOICES = [SelectChoice("", "不限"), SelectChoice("any", "有缺口")] + [
     SelectChoice(s.value, f"缺{s.label}") for s in SPECIALTIES]
 SPECIALTY_CHOICES = [SelectChoice(s.value, s.label) for s in SPECIALTIES]

@@ -22,7 +22,6 @@ from crm.core.errors import Conflict, DomainError, Forbidden
 from crm.core.pagination import parse_page_args
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.rosters.models import ROSTER_SHORT_LABELS
 from crm.service import assignments as domain
 from crm.service import coverage as coverage_domain
 from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
@@ -36,7 +35,7 @@ COVERAGE_PER_PAGE = 50
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"SPECIALTIES": domain.SPECIALTIES, "ROSTER_SHORT_LABELS": ROSTER_SHORT_LABELS, "who": domain.who}
+    return {"SPECIALTIES": domain.SPECIALTIES, "who": domain.who}
 
 
 def _flash_error(err: DomainError) -> None:

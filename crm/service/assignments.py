@@ -35,11 +35,12 @@ from crm.auth.models import Role, Specialty, User, UserSpecialty
 from crm.core import audit
 from crm.core.access import Action, require
 from crm.core.errors import Conflict, Forbidden, ValidationFailed
+from crm.core.parsing import parse_enum
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.notifications.domain import notify, notify_role
-from crm.rosters.models import ROSTER_SHORT_LABELS, EditionStatus, RosterEdition, RosterEntry
+from crm.rosters.models import EditionStatus, RosterEdition, RosterEntry
 from crm.service.access import can_assign, may_assign  # noqa: F401  (may_assign: re-exported for the pages)
 from crm.service.models import Assignment
 
@@ -67,20 +68,12 @@ def who(user: User | None) -> str:
 
 def parse_specialty(value: Any) -> Specialty | None:
     """A specialty by code (``tech``) or Chinese label (``科技``); ``None`` when it is neither."""
-    if isinstance(value, Specialty):
-        return value
-    text = str(value or "").strip()
-    for specialty in SPECIALTIES:
-        if text in (specialty.value, specialty.label):
-            return specialty
-    return None
+    return Specialty.find(value, by_label=True)
 
 
 def specialty_or_422(value: Any, field_name: str = "specialty") -> Specialty:
-    specialty = parse_specialty(value)
-    if specialty is None:
-        raise ValidationFailed("专长不正确", {field_name: "专长应为 科技、融资、法务、媒体、人才"
-                                                        "(tech / finance / legal / media / talent)"})
+    specialty = parse_enum(Specialty, value, field=field_name, what="专长", by_label=True, required=True)
+    assert specialty is not None  # required: an empty value raised
     return specialty
 
 
@@ -434,7 +427,7 @@ def end_for_unlisted(actor: Any, edition: RosterEdition) -> list[Assignment]:
                Assignment.enterprise_id.not_in(listed))
         .options(joinedload(Assignment.commissioner), joinedload(Assignment.enterprise))
         .order_by(Assignment.enterprise_id, Assignment.id)))
-    where = f"{ROSTER_SHORT_LABELS[edition.kind]} {edition.period} 发布"
+    where = f"{edition.kind.short_label} {edition.period} 发布"
     by_commissioner: dict[int, list[Assignment]] = defaultdict(list)
     for row in rows:
         _end(actor, row, UNLISTED, f"“{row.enterprise.name}”已移出名单({where}),结束{row.specialty.label}"

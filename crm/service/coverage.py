@@ -19,6 +19,7 @@ from crm.auth.models import Specialty, User
 from crm.core.access import scope
 from crm.core.errors import ValidationFailed
 from crm.core.pagination import Page
+from crm.core.parsing import parse_enum
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import Cluster, County, by_name
@@ -61,14 +62,7 @@ class CoverageRow:
 
 
 def parse_roster(roster: Any) -> RosterKind | None:
-    if roster in (None, ""):
-        return None
-    if isinstance(roster, RosterKind):
-        return roster
-    try:
-        return RosterKind(str(roster).strip())
-    except ValueError:
-        raise ValidationFailed("名单类型不正确", {"roster": "名单应为 supplier_list 或 cultivation_pool"}) from None
+    return parse_enum(RosterKind, roster, field="roster", what="名单", title="名单类型不正确")
 
 
 def parse_missing(missing: Any) -> Specialty | str | None:

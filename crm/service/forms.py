@@ -18,12 +18,12 @@ from wtforms.validators import ValidationError
 from crm.auth.forms import MultiCheckboxField
 from crm.auth.models import Specialty, User
 from crm.service.interactions import PARTICIPANTS_MAX, SUMMARY_MAX
-from crm.service.models import CHANNEL_LABELS, REQUEST_STATUS_LABELS, Channel, RequestCategory
+from crm.service.models import Channel, RequestCategory, RequestStatus
 from crm.service.requests import DESCRIPTION_MAX, NOTE_MAX
 
-CHANNEL_CHOICES = [SelectChoice(c.value, CHANNEL_LABELS[c]) for c in Channel]
+CHANNEL_CHOICES = [SelectChoice(c.value, c.label) for c in Channel]
 CATEGORY_CHOICES = [SelectChoice(c.value, c.value) for c in RequestCategory]
-STATUS_CHOICES = [SelectChoice(s.value, label) for s, label in REQUEST_STATUS_LABELS.items()]
+STATUS_CHOICES = [SelectChoice(s.value, s.label) for s in RequestStatus]
 SATISFACTION_CHOICES = [SelectChoice(str(n), f"{n} {label}") for n, label in (
     (1, "很不满意"), (2, "不满意"), (3, "一般"), (4, "满意"), (5, "很满意"))]
 OVERDUE_CHOICES = [SelectChoice("", "不限"), SelectChoice("1", "只看逾期"), SelectChoice("0", "未逾期")]

@@ -29,16 +29,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.auth.models import SPECIALTY_LABELS, Role, Specialty, User
+from crm.auth.models import Role, Specialty, User
 from crm.core.access import scope
 from crm.core.audit import jsonable, record
 from crm.core.errors import Forbidden, ValidationFailed
-from crm.core.parsing import check_version
+from crm.core.parsing import check_version, parse_enum
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service.access import authored
-from crm.service.models import CHANNEL_LABELS, Channel, Interaction
+from crm.service.models import Channel, Interaction
 
 SUMMARY_MAX = 4000
 PARTICIPANTS_MAX = 300  # the column's length
@@ -104,19 +104,6 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _enum(enum_cls: type, value: Any, field: str, fields: dict[str, str], labels: dict, what: str) -> Any:
-    raw = _text(value)
-    if not raw:
-        fields[field] = f"请选择{what}"
-        return None
-    try:
-        return enum_cls(raw)
-    except ValueError:
-        allowed = "、".join(f"{member.value}({labels[member]})" for member in enum_cls)
-        fields[field] = f"{what}必须是:{allowed}"
-        return None
-
-
 def specialty_allowed(actor: Any, specialty: Specialty) -> bool:
     """A commissioner logs only their own specialties; other roles any."""
     if getattr(actor, "role", None) is not Role.COMMISSIONER:
@@ -150,16 +137,18 @@ def validate_interaction(actor: Any, data: dict[str, Any], *, existing: Interact
             else:
                 values["occurred_on"] = day
     if wanted("channel"):
-        channel = _enum(Channel, data.get("channel"), "channel", fields, CHANNEL_LABELS, "服务方式")
+        channel = parse_enum(Channel, data.get("channel"), field="channel", what="服务方式", fields=fields,
+                             required=True)
         if channel is not None:
             values["channel"] = channel
     if wanted("specialty"):
-        specialty = _enum(Specialty, data.get("specialty"), "specialty", fields, SPECIALTY_LABELS, "服务领域")
+        specialty = parse_enum(Specialty, data.get("specialty"), field="specialty", what="服务领域", fields=fields,
+                               required=True)
         if specialty is not None:
             if specialty_allowed(actor, specialty):
                 values["specialty"] = specialty
             else:
-                own = "、".join(SPECIALTY_LABELS[s] for s in actor.specialties) or "无"
+                own = "、".join(s.label for s in actor.specialties) or "无"
                 fields["specialty"] = f"只能登记您本人专长领域的服务记录(您的专长:{own})"
     for key, label in (("participants", "参与人员"), ("summary", "服务内容摘要")):
         if wanted(key) and data.get(key) is not None and not isinstance(data.get(key), str):

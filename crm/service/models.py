@@ -6,7 +6,6 @@ sees only the enterprises with an active assignment to them.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import Specialty, User
 from crm.core.time import utcnow
-from crm.core.types import UTCDateTime, enum_column
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import Department
@@ -48,18 +47,11 @@ class Assignment(db.Model):
     )
 
 
-class Channel(enum.StrEnum):
-    VISIT = "visit"
-    CALL = "call"
-    ONLINE = "online"
-    MEETING = "meeting"
-
-    @property
-    def label(self) -> str:
-        return CHANNEL_LABELS[self]
-
-
-CHANNEL_LABELS = {Channel.VISIT: "走访", Channel.CALL: "电话", Channel.ONLINE: "线上", Channel.MEETING: "会议"}
+class Channel(LabelledEnum):
+    VISIT = "visit", "走访"
+    CALL = "call", "电话"
+    ONLINE = "online", "线上"
+    MEETING = "meeting", "会议"
 
 
 class Interaction(db.Model):
@@ -85,8 +77,8 @@ class Interaction(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class RequestCategory(enum.StrEnum):
-    """诉求类别; the API exchanges them by their Chinese names."""
+class RequestCategory(LabelledEnum):
+    """诉求类别; the API exchanges them by their Chinese names (each is its own label)."""
 
     PROJECT = "培育项目申报"
     FINANCING = "融资服务"
@@ -101,25 +93,12 @@ class RequestCategory(enum.StrEnum):
     OTHER = "其他"
 
 
-class RequestStatus(enum.StrEnum):
-    RAISED = "raised"
-    ACCEPTED = "accepted"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return REQUEST_STATUS_LABELS[self]
-
-
-REQUEST_STATUS_LABELS = {
-    RequestStatus.RAISED: "已提出",
-    RequestStatus.ACCEPTED: "已受理",
-    RequestStatus.IN_PROGRESS: "办理中",
-    RequestStatus.RESOLVED: "已解决",
-    RequestStatus.CLOSED: "已办结",
-}
+class RequestStatus(LabelledEnum):
+    RAISED = "raised", "已提出"
+    ACCEPTED = "accepted", "已受理"
+    IN_PROGRESS = "in_progress", "办理中"
+    RESOLVED = "resolved", "已解决"
+    CLOSED = "closed", "已办结"
 
 
 class ServiceRequest(db.Model):
@@ -179,8 +158,8 @@ class RequestEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
-class PolicyKind(enum.StrEnum):
-    """政策类别; the API exchanges them by their Chinese names."""
+class PolicyKind(LabelledEnum):
+    """政策类别; the API exchanges them by their Chinese names (each is its own label)."""
 
     TAX = "税收"
     LAND = "用地"
@@ -192,18 +171,10 @@ class PolicyKind(enum.StrEnum):
     TALENT = "引才"
 
 
-class DeliveryStatus(enum.StrEnum):
-    PROMISED = "promised"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return DELIVERY_STATUS_LABELS[self]
-
-
-DELIVERY_STATUS_LABELS = {DeliveryStatus.PROMISED: "待兑现", DeliveryStatus.DELIVERED: "已兑现",
-                          DeliveryStatus.CANCELLED: "已取消"}
+class DeliveryStatus(LabelledEnum):
+    PROMISED = "promised", "待兑现"
+    DELIVERED = "delivered", "已兑现"
+    CANCELLED = "cancelled", "已取消"
 
 
 class PolicyDelivery(db.Model):

@@ -30,6 +30,7 @@ from crm.core import audit
 from crm.core.access import Action, can, scope
 from crm.core.errors import ValidationFailed
 from crm.core.parsing import check_version as core_check_version
+from crm.core.parsing import parse_enum
 from crm.core.time import local_today
 from crm.enterprises.domain import parse_amount
 from crm.enterprises.models import Enterprise
@@ -43,36 +44,11 @@ CREATE_FIELDS = ("kind", "promised", "amount", "promised_date", "delivered_date"
 UPDATE_FIELDS = (*CREATE_FIELDS, "status")
 MAX_PROMISED = 2000
 MAX_EVIDENCE = 4000
-KINDS_TEXT = "、".join(k.value for k in PolicyKind)
-STATUSES_TEXT = "、".join(f"{s.value}({s.label})" for s in DeliveryStatus)
 INVALID = "政策兑现信息有误"
 EVIDENCE_MISSING = "已兑现,但尚未填写佐证材料说明(建议补充文件号、到账凭证等)"
 
 
 # --- parsing -------------------------------------------------------------------------------------------------
-
-def parse_kind(value: Any) -> PolicyKind | None:
-    """A policy kind by its Chinese name (``"用地"``); ``None`` for anything else."""
-    if isinstance(value, PolicyKind):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return PolicyKind(value.strip())
-    except ValueError:
-        return None
-
-
-def parse_status(value: Any) -> DeliveryStatus | None:
-    if isinstance(value, DeliveryStatus):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return DeliveryStatus(value.strip())
-    except ValueError:
-        return None
-
 
 def _date(value: Any, field: str, fields: dict[str, str], *, required: bool, label: str) -> date | None:
     """The service's one date parser (``YYYY-MM-DD``, a real calendar date), within 2000–2100."""
@@ -141,12 +117,8 @@ def _validate(data: dict[str, Any], enterprise: Enterprise, allowed: tuple[str, 
         return not partial or key in data
 
     if wanted("kind"):
-        kind = parse_kind(data.get("kind"))
-        if kind is None:
-            raw = data.get("kind")
-            fields["kind"] = (f"未知政策类别:{raw};可选:{KINDS_TEXT}" if raw not in (None, "")
-                              else f"请选择政策类别:{KINDS_TEXT}")
-        else:
+        kind = parse_enum(PolicyKind, data.get("kind"), field="kind", what="政策类别", fields=fields, required=True)
+        if kind is not None:
             values["kind"] = kind
     if wanted("promised"):
         values["promised"] = _text(data.get("promised"), "promised", fields, limit=MAX_PROMISED,
@@ -169,10 +141,9 @@ def _validate(data: dict[str, Any], enterprise: Enterprise, allowed: tuple[str, 
     if wanted("department"):
         values["department"] = _department(data.get("department"), fields)
     if "status" in allowed and "status" in data:
-        status = parse_status(data.get("status"))
-        if status is None:
-            fields["status"] = f"状态只能是 {STATUSES_TEXT}"
-        else:
+        status = parse_enum(DeliveryStatus, data.get("status"), field="status", what="状态", fields=fields,
+                            required=True)
+        if status is not None:
             values["status"] = status
     return values, fields
 
@@ -342,18 +313,12 @@ def deliveries_statement(user: User, *, enterprise_id: int | None = None, kind: 
     stmt = scope(user, PolicyDelivery, stmt)
     if enterprise_id is not None:
         stmt = stmt.where(PolicyDelivery.enterprise_id == enterprise_id)
-    if kind not in (None, ""):
-        parsed_kind = parse_kind(kind)
-        if parsed_kind is None:
-            fields["kind"] = f"未知政策类别:{kind};可选:{KINDS_TEXT}"
-        else:
-            stmt = stmt.where(PolicyDelivery.kind == parsed_kind)
-    if status not in (None, ""):
-        parsed_status = parse_status(status)
-        if parsed_status is None:
-            fields["status"] = f"状态只能是 {STATUSES_TEXT}"
-        else:
-            stmt = stmt.where(PolicyDelivery.status == parsed_status)
+    parsed_kind = parse_enum(PolicyKind, kind, field="kind", what="政策类别", fields=fields)
+    if parsed_kind is not None:
+        stmt = stmt.where(PolicyDelivery.kind == parsed_kind)
+    parsed_status = parse_enum(DeliveryStatus, status, field="status", what="状态", fields=fields)
+    if parsed_status is not None:
+        stmt = stmt.where(PolicyDelivery.status == parsed_status)
     if county not in (None, ""):
         county_row = by_name(County, county)
         if county_row is None:

@@ -17,11 +17,11 @@ from wtforms.validators import DataRequired, Length
 
 from crm.auth.models import User
 from crm.reference.models import County, Department, all_of
-from crm.service.models import DELIVERY_STATUS_LABELS, PolicyDelivery, PolicyKind
+from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
 from crm.service.policy import MAX_EVIDENCE, MAX_PROMISED
 
 KIND_CHOICES = [SelectChoice(k.value, k.value) for k in PolicyKind]
-STATUS_CHOICES = [SelectChoice(s.value, label) for s, label in DELIVERY_STATUS_LABELS.items()]
+STATUS_CHOICES = [SelectChoice(s.value, s.label) for s in DeliveryStatus]
 LATE_CHOICES = [SelectChoice("", "不限"), SelectChoice("1", "只看逾期"), SelectChoice("0", "未逾期")]
 DATE_INPUT = {"type": "date", "autocomplete": "off"}
 AMOUNT_INPUT = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "如:120.5"}

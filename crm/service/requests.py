@@ -55,7 +55,7 @@ from crm.auth.models import Role, User
 from crm.core.access import Action, can, scope
 from crm.core.audit import record
 from crm.core.errors import Conflict, ValidationFailed
-from crm.core.parsing import parse_id
+from crm.core.parsing import parse_enum, parse_id
 from crm.core.time import local_today, utcnow
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -63,7 +63,6 @@ from crm.holidays.domain import add_working_days, is_working_day, missing_data_m
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, begin_write, check_version, parse_date
 from crm.service.models import (
-    REQUEST_STATUS_LABELS,
     Interaction,
     RequestCategory,
     RequestEvent,
@@ -97,7 +96,6 @@ DESCRIPTION_MAX = 4000
 NOTE_MAX = 2000
 REQUEST_FIELDS = ("category", "description", "interaction_id", "owner", "department", "due_date", "raised_on")
 INVALID_MESSAGE = "诉求信息有误"
-CATEGORY_NAMES = "、".join(c.value for c in RequestCategory)
 
 
 # --- small rules -------------------------------------------------------------------------------------------
@@ -116,8 +114,8 @@ def is_overdue(req: ServiceRequest, today: date | None = None) -> bool:
 
 def illegal_message(current: RequestStatus) -> str:
     """"当前状态“已受理”只能变更为:办理中" — the refusal names the allowed next statuses."""
-    allowed = "、".join(REQUEST_STATUS_LABELS[s] for s in TRANSITIONS[current])
-    return f"当前状态“{REQUEST_STATUS_LABELS[current]}”只能变更为:{allowed}"
+    allowed = "、".join(s.label for s in TRANSITIONS[current])
+    return f"当前状态“{current.label}”只能变更为:{allowed}"
 
 
 def due_workdays(category: RequestCategory | str) -> int:
@@ -158,15 +156,7 @@ def _short(text: str, length: int = 20) -> str:
 # --- raising -----------------------------------------------------------------------------------------------
 
 def _category(value: Any, fields: dict[str, str]) -> RequestCategory | None:
-    raw = value.strip() if isinstance(value, str) else value
-    if raw in (None, ""):
-        fields["category"] = f"请选择诉求类别:{CATEGORY_NAMES}"
-        return None
-    try:
-        return RequestCategory(raw)
-    except ValueError:
-        fields["category"] = f"未知诉求类别“{raw}”,可选:{CATEGORY_NAMES}"
-        return None
+    return parse_enum(RequestCategory, value, field="category", what="诉求类别", fields=fields, required=True)
 
 
 def _int_id(value: Any) -> int | None:
@@ -294,11 +284,9 @@ def _satisfaction(value: Any, fields: dict[str, str]) -> int | None:
 
 def parse_status(value: Any) -> RequestStatus:
     """A status code (``raised`` …) → :class:`RequestStatus`; otherwise ``ValidationFailed`` ``fields.to``."""
-    try:
-        return RequestStatus(value.strip() if isinstance(value, str) else value)
-    except ValueError:
-        allowed = "、".join(f"{s.value}({s.label})" for s in RequestStatus)
-        raise ValidationFailed("目标状态不正确", {"to": f"目标状态必须是:{allowed}"}) from None
+    status = parse_enum(RequestStatus, value, field="to", what="目标状态", required=True)
+    assert status is not None  # required: an empty value raised
+    return status
 
 
 def transition(actor: User | None, req: ServiceRequest, to: RequestStatus | str, *, note: str = "",
@@ -395,16 +383,8 @@ def lock_request(request_id: int) -> ServiceRequest | None:
 
 def _statuses(status: Any) -> list[RequestStatus]:
     values = status if isinstance(status, list | tuple | set) else [status]
-    result = []
-    for value in values:
-        if value in (None, ""):
-            continue
-        try:
-            result.append(RequestStatus(value))
-        except ValueError:
-            allowed = "、".join(f"{s.value}({s.label})" for s in RequestStatus)
-            raise ValidationFailed("筛选条件不正确", {"status": f"状态必须是:{allowed}"}) from None
-    return result
+    parsed = (parse_enum(RequestStatus, value, field="status", what="状态", title="筛选条件不正确") for value in values)
+    return [status for status in parsed if status is not None]
 
 
 def requests_statement(user: User, *, status: Any = None, overdue: bool | None = None, county: str | None = None,

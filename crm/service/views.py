@@ -49,7 +49,6 @@ from crm.service.forms import (
 )
 from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
 from crm.service.models import (
-    REQUEST_STATUS_LABELS,
     Assignment,
     Interaction,
     RequestEvent,
@@ -76,8 +75,7 @@ STATUS_BADGES = {S.RAISED: "text-bg-secondary", S.ACCEPTED: "text-bg-info", S.IN
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"STATUS_BADGES": STATUS_BADGES, "is_overdue": request_domain.is_overdue, "today": local_today(),
-            "REQUEST_STATUS_LABELS": REQUEST_STATUS_LABELS}
+    return {"STATUS_BADGES": STATUS_BADGES, "is_overdue": request_domain.is_overdue, "today": local_today()}
 
 
 # --- small helpers -------------------------------------------------------------------------------------------

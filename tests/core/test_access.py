@@ -121,7 +121,7 @@ def test_each_user_reads_only_their_own_notifications(world):
     from crm.notifications.domain import notify
 
     admin, other = make_user("admin"), make_user("coordinator")
-    (row,) = notify([other], "test", "通知")
+    (row,) = notify([other], "refresh_opened", "通知")
     assert can(other, Action.EDIT, row)
     assert not can(admin, Action.VIEW, row)  # an admin too: another's inbox is not theirs
 

@@ -87,7 +87,7 @@ def world(users):
         db.session.add(PolicyDelivery(enterprise_id=firm.id, kind=PolicyKind.TAX, promised="减免",
                                       amount=Decimal("12.5"), promised_date=date(2026, 6, 1)))
     for user in (commissioner, users["admin"], users["county coordinator"], other):
-        db.session.add(Notification(user_id=user.id, kind="test", title="通知"))
+        db.session.add(Notification(user_id=user.id, kind="refresh_opened", title="通知"))
     db.session.flush()
     return firms
 

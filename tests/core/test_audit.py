@@ -64,3 +64,39 @@ def test_figure_contact_and_partner_changes_are_in_the_enterprise_history():
                      ("figure", "delete")]
     update = [r for r in history_for_enterprise(ent.id) if r.entity_type == "figure" and r.action == "update"][0]
     assert update.changes == {"output_value": ["1200.5", "1300"]}
+
+
+def test_entity_types_and_actions_are_enumerations():
+    from crm.core.audit import AuditAction, AuditEntity, record
+
+    row = record(None, "enterprise", 1, AuditAction.UPDATE)
+    assert row.entity_type is AuditEntity.ENTERPRISE and row.action is AuditAction.UPDATE
+    with pytest.raises(ValueError):
+        record(None, "spaceship", 1, "update")
+    with pytest.raises(ValueError):
+        record(None, "enterprise", 1, "teleport")
+
+
+@pytest.mark.parametrize(("table", "column", "row"), [
+    ("audit_log", "entity_type", {"actor_name": "系统", "entity_type": "spaceship", "entity_id": 1,
+                                  "action": "update", "summary": "", "changes": "{}"}),
+    ("audit_log", "action", {"actor_name": "系统", "entity_type": "enterprise", "entity_id": 1,
+                             "action": "teleport", "summary": "", "changes": "{}"}),
+    ("notifications", "kind", {"kind": "gossip", "title": "标题", "body": "", "link": ""}),
+])
+def test_the_database_refuses_an_unknown_code(table, column, row):
+    """The migrations made a CHECK for each: a value written past the model (raw SQL) is refused too."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    values = dict(row)
+    if table == "notifications":
+        values["user_id"] = make_user("leader").id
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    values["at" if table == "audit_log" else "created_at"] = now
+    names = ", ".join(values)
+    params = ", ".join(f":{key}" for key in values)
+    with pytest.raises(IntegrityError, match=f"(?i)check|ck_{table}"):  # noqa: SIM117
+        with db.session.begin_nested():
+            db.session.execute(sa.text(f"INSERT INTO {table} ({names}) VALUES ({params})"), values)

@@ -70,7 +70,7 @@ def test_mark_all_read_only_touches_ones_own(client):
 def test_pagination_and_unread_filter(client):
     me = make_user("leader")
     for i in range(25):
-        notify([me], "x", f"消息{i:02d}")
+        notify([me], "refresh_opened", f"消息{i:02d}")
     db.session.commit()
     login(client, me)
     first = client.get("/notifications/").get_data(as_text=True)

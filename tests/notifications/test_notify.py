@@ -37,16 +37,18 @@ def test_notify_adds_one_row_per_user_and_does_not_commit():
                                   "/a b"])
 def test_links_must_stay_inside_the_app(link):
     with pytest.raises(ValueError):
-        notify([make_user("leader")], "x", "标题", link=link)
+        notify([make_user("leader")], "refresh_opened", "标题", link=link)
 
 
 def test_bad_kind_or_title_is_a_programming_error_and_long_titles_are_shortened():
     user = make_user("leader")
     with pytest.raises(ValueError):
         notify([user], "", "标题")
+    with pytest.raises(ValueError, match="NotificationKind"):
+        notify([user], "no_such_kind", "标题")
     with pytest.raises(ValueError):
-        notify([user], "x", "  ")
-    [row] = notify([user], "x", "长" * 300)
+        notify([user], "refresh_opened", "  ")
+    [row] = notify([user], "refresh_opened", "长" * 300)
     assert len(row.title) == 200 and row.title.endswith("…")
 
 
@@ -66,14 +68,14 @@ def test_notify_role_within_a_county_includes_city_wide_users():
     huichuan = db.session.scalar(sa.select(County).where(County.name == "汇川区"))
     local, city, other = (make_user("coordinator", county="汇川区"), make_user("coordinator"),
                           make_user("coordinator", county="桐梓县"))
-    ids = {r.user_id for r in notify_role("coordinator", "x", "汇川区消息", county_id=huichuan.id)}
+    ids = {r.user_id for r in notify_role("coordinator", "refresh_opened", "汇川区消息", county_id=huichuan.id)}
     assert {local.id, city.id} <= ids and other.id not in ids
 
 
 def test_marking_read_is_per_user():
     me, other = make_user("commissioner"), make_user("commissioner")
-    mine = notify([me], "x", "我的1") + notify([me], "x", "我的2")
-    [theirs] = notify([other], "x", "别人的")
+    mine = notify([me], "refresh_opened", "我的1") + notify([me], "refresh_opened", "我的2")
+    [theirs] = notify([other], "refresh_opened", "别人的")
     db.session.flush()
     assert unread_count(me) == 2
     with pytest.raises(NotFound):
@@ -98,8 +100,8 @@ def test_marking_read_is_per_user():
 def test_inbox_is_newest_first_and_only_ones_own():
     me, other = make_user("leader"), make_user("leader")
     for i in range(3):
-        notify([me], "x", f"第{i}条")
-    notify([other], "x", "别人的")
+        notify([me], "refresh_opened", f"第{i}条")
+    notify([other], "refresh_opened", "别人的")
     db.session.flush()
     titles = [n.title for n in db.session.scalars(inbox_statement(me))]
     assert titles == ["第2条", "第1条", "第0条"]
@@ -109,7 +111,7 @@ def test_inbox_is_newest_first_and_only_ones_own():
 
 def test_unread_count_for_the_navigation_badge(app):
     user = make_user("coordinator")
-    notify([user], "x", "一") + notify([user], "x", "二")
+    notify([user], "refresh_opened", "一") + notify([user], "refresh_opened", "二")
     db.session.flush()
     with app.test_request_context("/"):
         assert inject_unread_count() == {"unread_notifications": 0}  # signed out

@@ -75,7 +75,6 @@ def jobs_for_tests(monkeypatch: pytest.MonkeyPatch) -> dict[str, registry.JobSpe
 
 def work_done(job_id: str | None = None) -> list[str]:
     """The fire times (as the job saw them) of the sample jobs' committed work."""
-    stmt = sa.select(AuditLog.summary).where(AuditLog.entity_type == sample_jobs.ENTITY).order_by(AuditLog.id)
-    if job_id:
-        stmt = stmt.where(AuditLog.action == job_id)
-    return list(db.session.scalars(stmt))
+    stmt = sa.select(AuditLog).where(AuditLog.entity_type == sample_jobs.ENTITY,
+                                     AuditLog.entity_id == sample_jobs.ENTITY_ID).order_by(AuditLog.id)
+    return [row.summary for row in db.session.scalars(stmt) if not job_id or row.changes.get("job") == job_id]

@@ -1,20 +1,24 @@
-"""Test-only jobs (never in the real registry): their work is one audit row, so it can be counted."""
+"""Test-only jobs (never in the real registry): their work is one audit row, so it can be counted.
+
+The row is a "holiday_year" "seed" row of year 0 (audit entity types and actions are enumerations, and no real
+run writes year 0); its ``changes`` name the job.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from crm.core.audit import record
+from crm.core.audit import AuditAction, AuditEntity, record
 from crm.scheduler.registry import JobSpec, cron
 
-ENTITY = "scheduler_test"
+ENTITY, ENTITY_ID, ACTION = AuditEntity.HOLIDAY_YEAR, 0, AuditAction.SEED
 FAIL: set[str] = set()  # job ids that raise after doing their work (the work must be rolled back)
 HOOKS: dict[str, Callable[[], object]] = {}  # job id → called after the work (e.g. to lose the database)
 
 
 def write_row(job_id: str, fire_time: datetime) -> str:
-    record(None, ENTITY, 0, job_id, summary=fire_time.isoformat())
+    record(None, ENTITY, ENTITY_ID, ACTION, {"job": job_id}, summary=fire_time.isoformat())
     if job_id in HOOKS:
         HOOKS[job_id]()
     if job_id in FAIL:

@@ -121,7 +121,7 @@ def test_unknown_job_is_refused(jobs_for_tests):
 def test_unsaved_changes_are_refused(jobs_for_tests):
     from crm.core.audit import record
 
-    record(None, "x", 1, "pending")
+    record(None, "user", 1, "update")
     with pytest.raises(RuntimeError, match="干净的会话"):
         run_job("half_year", JULY)
 

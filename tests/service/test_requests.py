@@ -18,7 +18,7 @@ from crm.extensions import db
 from crm.holidays.domain import load_from_chinese_calendar
 from crm.service.interactions import log_interaction
 from crm.service.ledger import COLUMNS, ledger_xlsx
-from crm.service.models import REQUEST_STATUS_LABELS, RequestCategory, RequestEvent, RequestStatus, ServiceRequest
+from crm.service.models import RequestCategory, RequestEvent, RequestStatus, ServiceRequest
 from crm.service.requests import (
     TRANSITIONS,
     allowed_next,
@@ -252,9 +252,9 @@ def test_every_illegal_move_is_refused_naming_the_allowed_ones(commissioner, req
         transition(commissioner, req, target, note="试图非法变更", satisfaction=None)
     error = excinfo.value
     assert error.code == "illegal_transition" and error.status == 409
-    allowed = "、".join(REQUEST_STATUS_LABELS[s] for s in TRANSITIONS[source])
-    assert error.message == f"当前状态“{REQUEST_STATUS_LABELS[source]}”只能变更为:{allowed}"
-    assert REQUEST_STATUS_LABELS[target] in error.fields["to"]
+    allowed = "、".join(s.label for s in TRANSITIONS[source])
+    assert error.message == f"当前状态“{source.label}”只能变更为:{allowed}"
+    assert target.label in error.fields["to"]
     db.session.flush()
     assert (req.status, req.version) == (source, version)
     assert len(events_of(req)) == events and len(audit_rows(req)) == audits
