@@ -30,11 +30,12 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     Path(app.instance_path).mkdir(exist_ok=True)
 
     from crm import web
+    from crm.core import transactions
     from crm.core.errors import register_error_handlers
     from crm.extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
-    _sqlite_transactions(app)
+    transactions.init_app(app)  # the one SQLite write-lock mechanism
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, default_locale="zh_Hans_CN", default_timezone="Asia/Shanghai")
@@ -50,34 +51,6 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     web.init_security_headers(app)
     _register_cli(app)
     return app
-
-
-def _sqlite_transactions(app: Flask) -> None:
-    """Let SQLite's transactions be real: pysqlite defers BEGIN until the first write, which breaks SAVEPOINT
-    nesting (a "nested" commit would commit for real). SQLAlchemy's documented recipe: BEGIN ourselves.
-
-    ``BEGIN IMMEDIATE`` takes the write lock at the start, so two requests that read and then write queue up
-    (busy timeout) instead of one failing with "database is locked" when it tries to upgrade its read lock.
-    SQLite is the embedded, single-site database: serialising its transactions is the honest trade.
-    """
-    import sqlalchemy as sa
-
-    from crm.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "sqlite":
-        return
-
-    @sa.event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None
-        dbapi_conn.execute("PRAGMA foreign_keys=ON")
-        dbapi_conn.execute("PRAGMA busy_timeout=30000")
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _bounded_int_urls(app: Flask) -> None:

@@ -8,6 +8,7 @@ from flask_login import LoginManager, current_user, login_required
 from crm.auth.domain import load_session_user
 from crm.auth.models import Role
 from crm.core.access import Action, can
+from crm.core.pages import page
 from crm.core.time import format_local
 from crm.history import template_globals
 
@@ -21,6 +22,7 @@ CSP = (
 
 @bp.route("/")
 @login_required
+@page
 def home():
     if current_user.role is Role.COMMISSIONER:  # their day starts with their own enterprises
         return redirect(url_for("service.workspace"))

@@ -1,9 +1,9 @@
 """InteractionRow endpoints (API.md, "Service"): 服务记录.
 
 Each endpoint parses, loads the record, asks ``access.require`` (not visible → 404, visible but not editable —
-a leader — → 403), calls :mod:`crm.service.interactions`, commits once and serialises. Writes start their
-transaction with the service domain's lock helpers (``begin_write``, ``lock_interaction``) *before* anything is
-read, so two clients writing at once queue instead of failing.
+a leader — → 403), calls :mod:`crm.service.interactions`, commits once and serialises. A correction
+loads its record with ``lock_interaction`` (:mod:`crm.core.transactions`: one write-lock mechanism), so two
+clients writing at once queue instead of failing.
 """
 
 from __future__ import annotations
@@ -148,7 +148,6 @@ def list_interactions():
 def create_interaction():
     """Log a 服务记录 (201, with ``Location``)."""
     data = body(InteractionCreate)
-    interaction_domain.begin_write()  # first statement of the transaction (see the module docstring)
     enterprise = body_enterprise(data, Action.EDIT)
     interaction = interaction_domain.log_interaction(current_user(), enterprise, data)
     db.session.commit()

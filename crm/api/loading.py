@@ -9,12 +9,11 @@ from flask import request
 from crm.api.auth import current_user
 from crm.core.access import Action, require
 from crm.core.errors import DomainError, NotFound, ValidationFailed
-from crm.core.parsing import parse_id
+from crm.core.parsing import MAX_ID, parse_id
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 
 NOT_FOUND = "记录不存在或您无权查看"  # the same words as access.require, so 404s do not differ
-MAX_ID = 2**31 - 1  # larger ids cannot exist, and PostgreSQL would refuse them in the query
 BAD_QUERY = "查询参数不正确"
 BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 

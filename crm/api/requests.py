@@ -1,7 +1,7 @@
 """Request endpoints (API.md, "Service"): 诉求 with their transitions, and the ledger export.
 
-Writes start their transaction with the service domain's lock helpers (``begin_write``, ``lock_request``)
-*before* anything is read, so the second client moving the same request gets 409 ``stale`` (it sent the old
+A change loads its request with ``lock_request`` (:mod:`crm.core.transactions`), so the second client moving
+the same request waits for the first one and then gets 409 ``stale`` (it sent the old
 ``version``) or 409 ``illegal_transition`` (the status moved on), never a lost update.
 """
 
@@ -40,7 +40,6 @@ from crm.core.access import Action
 from crm.core.time import isoformat_local, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
 from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
 from crm.service.models import RequestCategory, RequestStatus
@@ -210,7 +209,6 @@ def list_requests():
 def create_request():
     """Record a 诉求 (201, with ``Location``); ``due_date`` is computed in working days when absent."""
     data = body(ServiceRequestCreate)
-    interaction_domain.begin_write()  # first statement of the transaction (see the module docstring)
     enterprise = body_enterprise(data, Action.EDIT)
     req = request_domain.raise_request(current_user(), enterprise, data)
     db.session.commit()

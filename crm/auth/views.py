@@ -5,14 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.auth import domain
 from crm.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserForm
 from crm.auth.models import User
 from crm.core.access import Action, require
-from crm.core.errors import DomainError, RateLimited
+from crm.core.errors import RateLimited
+from crm.core.pages import attempt, load, page
 from crm.extensions import db
 from crm.reference.models import County, Department, all_of
 
@@ -32,30 +33,25 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@page
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = domain.authenticate(form.username.data, form.password.data)
-        except RateLimited as err:
-            form.form_errors.append(err.message)
-            status = 429
-        except DomainError as err:
-            form.form_errors.append(err.message)
-            status = 200
-        else:
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
-            flash(f"欢迎,{user.display_name}", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("web.home"))
-    return render_template("auth/login.html", form=form), status
+    # A failed sign-in is counted by ``authenticate`` itself (committed before it refuses).
+    signed_in = attempt(lambda: domain.authenticate(form.username.data, form.password.data), form, invalid=None)
+    if signed_in:
+        user = signed_in.value
+        login_user(user, remember=form.remember.data)
+        flash(f"欢迎,{user.display_name}", "success")
+        return redirect(safe_next(request.args.get("next")) or url_for("web.home"))
+    # A wrong password is an ordinary answer (200); only the throttle says 429.
+    return render_template("auth/login.html", form=form), 429 if isinstance(signed_in.error, RateLimited) else 200
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
+@page
 def logout():
     logout_user()
     flash("您已退出登录", "info")
@@ -71,15 +67,12 @@ def _fill_choices(form: UserForm) -> None:
 
 def _load_user(user_id: int) -> User:
     require(current_user, Action.MANAGE_USERS)
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    require(current_user, Action.EDIT, user)
-    return user
+    return load(User, user_id, Action.EDIT)
 
 
 @bp.route("/admin/users")
 @login_required
+@page
 def users():
     require(current_user, Action.MANAGE_USERS)
     rows = db.session.scalars(sa.select(User).order_by(User.role, User.username)).all()
@@ -88,29 +81,24 @@ def users():
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @login_required
+@page
 def user_new():
     require(current_user, Action.MANAGE_USERS)
     form = UserForm()
     _fill_choices(form)
-    if form.validate_on_submit():
-        try:
-            user = domain.create_user(
-                current_user, username=form.username.data, password=form.password.data or "",
-                role=form.role.data, display_name=form.display_name.data, county=form.county.data or None,
-                department=form.department.data or None, specialties=form.specialties.data,
-                phone=form.phone.data or "")
-        except DomainError as err:
-            db.session.rollback()
-            _attach_errors(form, err)
-        else:
-            db.session.commit()
-            flash(f"已创建用户 {user.username}", "success")
-            return redirect(url_for("auth.users"))
+    created = attempt(lambda: domain.create_user(
+        current_user, username=form.username.data, password=form.password.data or "", role=form.role.data,
+        display_name=form.display_name.data, county=form.county.data or None,
+        department=form.department.data or None, specialties=form.specialties.data, phone=form.phone.data or ""),
+        form, invalid=None, success=lambda user: f"已创建用户 {user.username}")
+    if created:
+        return redirect(url_for("auth.users"))
     return render_template("auth/user_form.html", form=form, user=None)
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @login_required
+@page
 def user_edit(user_id: int):
     user = _load_user(user_id)
     form = UserForm(obj=None if request.method == "POST" else user)
@@ -121,65 +109,33 @@ def user_edit(user_id: int):
         form.county.data = user.county.name if user.county else ""
         form.specialties.data = [s.value for s in user.specialties]
     form.username.data = user.username  # not editable
-    if form.validate_on_submit():
-        try:
-            domain.update_user(current_user, user, display_name=form.display_name.data, role=form.role.data,
-                               county=form.county.data or None, department=form.department.data or None,
-                               specialties=form.specialties.data, phone=form.phone.data or "")
-        except DomainError as err:
-            db.session.rollback()
-            _attach_errors(form, err)
-        else:
-            db.session.commit()
-            flash("用户信息已保存", "success")
-            return redirect(url_for("auth.users"))
+    saved = attempt(lambda: domain.update_user(
+        current_user, user, display_name=form.display_name.data, role=form.role.data,
+        county=form.county.data or None, department=form.department.data or None,
+        specialties=form.specialties.data, phone=form.phone.data or ""), form, invalid=None, success="用户信息已保存")
+    if saved:
+        return redirect(url_for("auth.users"))
     return render_template("auth/user_form.html", form=form, user=user, reset_form=PasswordResetForm(),
                            confirm=ConfirmForm())
 
 
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
 @login_required
+@page
 def user_password(user_id: int):
     user = _load_user(user_id)
-    form = PasswordResetForm()
-    if form.validate_on_submit():
-        try:
-            domain.set_password(current_user, user, form.password.data)
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.fields.get("password", err.message), "danger")
-        else:
-            db.session.commit()
-            flash(f"已重置 {user.username} 的密码,其已登录的会话均已失效", "success")
-    else:
-        flash("请输入新密码", "danger")
-    return redirect(url_for("auth.user_edit", user_id=user.id))
+    form, name = PasswordResetForm(), user.username
+    attempt(lambda: domain.set_password(current_user, user, form.password.data), form, show="flash",
+            invalid="请输入新密码", success=f"已重置 {name} 的密码,其已登录的会话均已失效")
+    return redirect(url_for("auth.user_edit", user_id=user_id))
 
 
 @bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
 @login_required
+@page
 def user_active(user_id: int):
     user = _load_user(user_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        active = request.args.get("to") == "1"
-        try:
-            domain.set_active(current_user, user, active)
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"已{'启用' if active else '停用'}用户 {user.username}", "success")
+    active, name = request.args.get("to") == "1", user.username
+    attempt(lambda: domain.set_active(current_user, user, active), ConfirmForm(), show="flash",
+            success=f"已{'启用' if active else '停用'}用户 {name}")
     return redirect(url_for("auth.users"))
-
-
-def _attach_errors(form, err: DomainError) -> None:
-    placed = False
-    for name, message in err.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-            placed = True
-    if not placed:
-        form.form_errors.append(err.message)

@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from crm.core.messages import FORM_EXPIRED, STALE_MESSAGE
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StaleDataError)
     def _stale(err: StaleDataError):
         db.session.rollback()
-        return _respond(409, "stale", "该记录已被他人修改,请刷新后重试")
+        return _respond(409, "stale", STALE_MESSAGE)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
         status = err.code or 500
         code, message = HTTP_MESSAGES.get(status, ("error", err.description or "请求失败"))
         if status == 400 and err.description and "CSRF" in err.description:
-            code, message = "csrf", "表单已过期或缺少安全令牌,请刷新页面后重新提交"
+            code, message = "csrf", FORM_EXPIRED
         return _respond(status, code, message)
 
     @app.errorhandler(Exception)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from crm.core.errors import Conflict, ValidationFailed
+from crm.core.messages import STALE_MESSAGE
 from crm.core.types import LabelledEnum
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-STALE_MESSAGE = "该记录已被他人修改,请刷新后重试"
 
 E = TypeVar("E", bound=LabelledEnum)
 

@@ -6,17 +6,15 @@ redirects. Rules live in ``crm.enterprises.domain``; a refused change is rolled 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
-from wtforms import Field
 
 from crm.core.access import Action, can, require
-from crm.core.errors import Conflict, DomainError
+from crm.core.errors import DomainError
+from crm.core.messages import STALE_MESSAGE
+from crm.core.pages import attempt, load, page
 from crm.core.pagination import paginate, parse_page_args
 from crm.enterprises import domain, hooks
 from crm.enterprises.forms import (
@@ -33,30 +31,18 @@ from crm.enterprises.models import (
     EnterpriseFigure,
     EnterprisePartner,
 )
-from crm.extensions import db
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
-
-STALE_MESSAGE = "该企业档案已被他人修改,请刷新后重试"
-RACE_MESSAGE = "数据刚被他人修改或录入,未保存,请刷新后重试"
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
 
 # --- loading and checking ----------------------------------------------------------------------------------
 
 def _load(enterprise_id: int, action: Action) -> Enterprise:
-    enterprise = db.session.get(Enterprise, enterprise_id)
-    if enterprise is None:
-        abort(404)
-    require(current_user, action, enterprise)  # 404 when the user may not see it, 403 when only not change it
-    return enterprise
+    return load(Enterprise, enterprise_id, action)  # 404 when the user may not see it, 403 when only not change it
 
 
 def _load_child(model: type, child_id: int, enterprise_id: int) -> Any:
     """A contact, figure or partner link of this enterprise that the user may edit (access via its enterprise)."""
-    child = db.session.get(model, child_id)
-    if child is None:
-        abort(404)
-    require(current_user, Action.EDIT, child)
+    child = load(model, child_id, Action.EDIT)
     if child.enterprise_id != enterprise_id:
         abort(404)
     return child
@@ -70,6 +56,7 @@ def _detail_url(enterprise_id: int, anchor: str | None = None) -> str:
 
 @bp.route("/")
 @login_required
+@page
 def index():
     # Bad arguments never give a 500: the page says what was wrong and shows the list without them (400).
     arg_errors: list[DomainError] = []
@@ -101,6 +88,7 @@ def index():
 
 @bp.route("/<int:enterprise_id>")
 @login_required
+@page
 def detail(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.VIEW)
     forms: dict[str, Any] = {}
@@ -126,165 +114,97 @@ def detail(enterprise_id: int):
 
 # --- create and edit -----------------------------------------------------------------------------------------
 
-def _attach_errors(form: EnterpriseForm, err: DomainError) -> None:
-    """Each message next to its field; hidden fields (the version) and unknown keys at the top of the form."""
-    for name, message in err.fields.items():
-        field = getattr(form, name, None)
-        if isinstance(field, Field) and field.type != "HiddenField":
-            field.errors = [*field.errors, message]
-        elif message not in form.form_errors:
-            form.form_errors.append(message)
-    form.form_errors.insert(0, err.message)
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@page
 def create():
     require(current_user, Action.CREATE)
     form = EnterpriseForm()
     form.fill_choices(current_user)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            enterprise = domain.create_enterprise(current_user, form.to_data())
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            _attach_errors(form, err)
-            status = err.status
-        except IntegrityError:  # a concurrent save took the name or code between our check and the insert
-            db.session.rollback()
-            _attach_errors(form, Conflict(RACE_MESSAGE))
-            status = 409
-        else:
-            flash(f"已新建企业档案“{enterprise.name}”", "success")
-            return redirect(_detail_url(enterprise.id))
-    elif form.is_submitted():
-        form.form_errors.append("请修改标出的字段后重新提交")
-        status = 422
-    return render_template("enterprises/form.html", form=form, enterprise=None), status
+    created = attempt(lambda: domain.create_enterprise(current_user, form.to_data()), form,
+                      success=lambda enterprise: f"已新建企业档案“{enterprise.name}”")
+    if created:
+        return redirect(_detail_url(created.value.id))
+    return render_template("enterprises/form.html", form=form, enterprise=None), created.status
 
 
 @bp.route("/<int:enterprise_id>/edit", methods=["GET", "POST"])
 @login_required
+@page
 def edit(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.EDIT)
     form = EnterpriseForm(data=EnterpriseForm.initial(enterprise) if request.method == "GET" else None)
     form.fill_choices(current_user)
-    status = 200
-    stale = False
-    if form.validate_on_submit():
-        try:
-            domain.update_enterprise(current_user, enterprise, form.to_data(with_version=True), partial=False)
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            _attach_errors(form, err)
-            status, stale = err.status, err.code == "stale"
-        except (StaleDataError, IntegrityError):  # changed by someone else between our check and the write
-            db.session.rollback()
-            _attach_errors(form, Conflict(STALE_MESSAGE, code="stale"))
-            status, stale = 409, True
-        else:
-            flash("企业档案已保存", "success")
-            return redirect(_detail_url(enterprise.id))
-    elif form.is_submitted():
-        form.form_errors.append("请修改标出的字段后重新提交")
-        status = 422
-    return render_template("enterprises/form.html", form=form, enterprise=enterprise, stale=stale), status
+    saved = attempt(lambda: domain.update_enterprise(current_user, enterprise, form.to_data(with_version=True),
+                                                     partial=False),
+                    form, conflict=STALE_MESSAGE, success="企业档案已保存")
+    if saved:
+        return redirect(_detail_url(enterprise_id))
+    stale = saved.error is not None and saved.error.code == "stale"
+    return render_template("enterprises/form.html", form=form, enterprise=enterprise, stale=stale), saved.status
 
 
-# --- the detail page's small forms ---------------------------------------------------------------------------
-
-def _run(action: Callable[[], Any], success: str) -> None:
-    """Call a domain function, commit, flash; a refusal is rolled back whole and flashed in Chinese."""
-    try:
-        action()
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        details = ";".join(dict.fromkeys(err.fields.values()))
-        flash(f"{err.message}:{details}" if details else err.message, "danger")
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        flash(RACE_MESSAGE, "danger")
-    else:
-        flash(success, "success")
-
-
-def _flash_form_errors(form: Any, title: str) -> None:
-    messages = [message for errors in form.errors.values() for message in errors]
-    flash(f"{title}:{';'.join(dict.fromkeys(messages))}", "danger")
-
+# --- the detail page's small forms: a refusal is flashed and the record shown again ---------------------------
 
 @bp.route("/<int:enterprise_id>/contacts", methods=["POST"])
 @login_required
+@page
 def contact_add(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.EDIT)
     form = ContactForm(prefix="contact")
-    if form.validate_on_submit():
-        _run(lambda: domain.add_contact(current_user, enterprise, form.to_data()), f"已添加联系人 {form.name.data}")
-    else:
-        _flash_form_errors(form, "联系人信息有误")
-    return redirect(_detail_url(enterprise.id, "contacts"))
+    attempt(lambda: domain.add_contact(current_user, enterprise, form.to_data()), form, show="flash",
+            invalid="联系人信息有误", success=f"已添加联系人 {form.name.data}")
+    return redirect(_detail_url(enterprise_id, "contacts"))
 
 
 @bp.route("/<int:enterprise_id>/contacts/<int:contact_id>/delete", methods=["POST"])
 @login_required
+@page
 def contact_delete(enterprise_id: int, contact_id: int):
     contact = _load_child(EnterpriseContact, contact_id, enterprise_id)
-    if DeleteForm().validate_on_submit():
-        _run(lambda: domain.delete_contact(current_user, contact), f"已删除联系人 {contact.name}")
-    else:
-        flash(FORM_EXPIRED, "danger")
+    attempt(lambda: domain.delete_contact(current_user, contact), DeleteForm(), show="flash",
+            success=f"已删除联系人 {contact.name}")
     return redirect(_detail_url(enterprise_id, "contacts"))
 
 
 @bp.route("/<int:enterprise_id>/figures", methods=["POST"])
 @login_required
+@page
 def figure_set(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.EDIT)
     form = FigureForm(prefix="figure")
-    if form.validate_on_submit():
-        _run(lambda: domain.set_figure(current_user, enterprise, form.year.data, form.to_data()),
-             f"已保存{form.year.data}年产值")
-    else:
-        _flash_form_errors(form, "产值数据有误")
-    return redirect(_detail_url(enterprise.id, "figures"))
+    attempt(lambda: domain.set_figure(current_user, enterprise, form.year.data, form.to_data()), form,
+            show="flash", invalid="产值数据有误", success=lambda _figure: f"已保存{form.year.data}年产值")
+    return redirect(_detail_url(enterprise_id, "figures"))
 
 
 @bp.route("/<int:enterprise_id>/figures/<int:figure_id>/delete", methods=["POST"])
 @login_required
+@page
 def figure_delete(enterprise_id: int, figure_id: int):
     figure = _load_child(EnterpriseFigure, figure_id, enterprise_id)
-    if DeleteForm().validate_on_submit():
-        _run(lambda: domain.delete_figure(current_user, figure), f"已删除{figure.year}年产值")
-    else:
-        flash(FORM_EXPIRED, "danger")
+    attempt(lambda: domain.delete_figure(current_user, figure), DeleteForm(), show="flash",
+            success=f"已删除{figure.year}年产值")
     return redirect(_detail_url(enterprise_id, "figures"))
 
 
 @bp.route("/<int:enterprise_id>/partners", methods=["POST"])
 @login_required
+@page
 def partner_link(enterprise_id: int):
     enterprise = _load(enterprise_id, Action.EDIT)
     form = PartnerLinkForm(prefix="partner")
     form.fill_choices()
-    if form.validate_on_submit():
-        _run(lambda: domain.link_partner(current_user, enterprise, form.partner.data, form.supplies.data),
-             f"已关联成渝企业 {form.partner.data}")
-    else:
-        _flash_form_errors(form, "配套关系有误")
-    return redirect(_detail_url(enterprise.id, "partners"))
+    attempt(lambda: domain.link_partner(current_user, enterprise, form.partner.data, form.supplies.data), form,
+            show="flash", invalid="配套关系有误", success=lambda _link: f"已关联成渝企业 {form.partner.data}")
+    return redirect(_detail_url(enterprise_id, "partners"))
 
 
 @bp.route("/<int:enterprise_id>/partners/<int:link_id>/delete", methods=["POST"])
 @login_required
+@page
 def partner_unlink(enterprise_id: int, link_id: int):
     link = _load_child(EnterprisePartner, link_id, enterprise_id)
-    if DeleteForm().validate_on_submit():
-        name = link.partner.name
-        _run(lambda: domain.unlink_partner(current_user, link), f"已解除与 {name} 的配套关系")
-    else:
-        flash(FORM_EXPIRED, "danger")
+    attempt(lambda: domain.unlink_partner(current_user, link), DeleteForm(), show="flash",
+            success=f"已解除与 {link.partner.name} 的配套关系")
     return redirect(_detail_url(enterprise_id, "partners"))

@@ -12,12 +12,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.auth.models import Role
 from crm.core.access import Action, can, require
-from crm.core.errors import DomainError, Forbidden, NotFound
+from crm.core.errors import Forbidden, NotFound
+from crm.core.pages import attempt, page
+from crm.core.parsing import MAX_ID
 from crm.core.time import local_today
 from crm.extensions import db
 from crm.holidays import domain
@@ -29,7 +30,7 @@ bp = Blueprint("holidays", __name__, url_prefix="/admin/holidays")
 VIEW_ROLES = (Role.ADMIN, Role.COORDINATOR, Role.LEADER)
 SEED_YEARS = range(2024, 2027)
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_ID = 2**31 - 1  # larger ids cannot exist, and PostgreSQL would refuse them in the query
+DAY_TAKEN = "该日期已在节假日安排中,请刷新后重试"
 
 
 def can_view(user: Any) -> bool:
@@ -96,13 +97,19 @@ def _render(year: int, *, day_form: DayForm | None = None, import_form: ImportFo
 
 @bp.route("/")
 @login_required
+@page
 def index():
     _require_view()
     return _render(_year_arg())
 
 
+def _label(row: SpecialDay) -> str:
+    return f"{row.day.isoformat()} {row.kind.label} {row.name}".rstrip()
+
+
 @bp.route("/days", methods=["POST"])
 @login_required
+@page
 def add_day():
     _require_manage()
     form = DayForm()
@@ -110,43 +117,30 @@ def add_day():
     parsed = domain.parse_day(form.day.data)
     if parsed is not None:
         year = parsed.year
-    if form.validate_on_submit():
-        try:
-            row = domain.add_day(current_user, form.day.data, form.kind.data, form.name.data or "")
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            _attach_errors(form, err)
-        except IntegrityError:  # the same date added by someone else a moment ago
-            db.session.rollback()
-            form.day.errors = [*form.day.errors, "该日期已在节假日安排中,请刷新后重试"]
-        else:
-            flash(f"已新增 {row.day.isoformat()} {row.kind.label} {row.name}".rstrip(), "success")
-            return redirect(url_for("holidays.index", year=row.day.year), code=303)
+    added = attempt(lambda: domain.add_day(current_user, form.day.data, form.kind.data, form.name.data or ""),
+                    form, invalid=None, conflict=DAY_TAKEN,  # the same date added by someone else a moment ago
+                    success=lambda row: f"已新增 {_label(row)}")
+    if added:
+        return redirect(url_for("holidays.index", year=added.value.day.year), code=303)
     return _render(year, day_form=form, status=422)
 
 
 @bp.route("/days/<int:day_id>/delete", methods=["POST"])
 @login_required
+@page
 def delete_day(day_id: int):
     _require_manage()
     row = db.session.get(SpecialDay, day_id) if day_id <= MAX_ID else None
     if row is None:
         raise NotFound("该日期不在节假日安排中,可能已被删除")
     year = row.day.year
-    form = ActionForm()
-    if not form.validate_on_submit():
-        flash("表单已过期或缺少安全令牌,请刷新页面后重新提交", "danger")
-        return redirect(url_for("holidays.index", year=year), code=303)
-    label = f"{row.day.isoformat()} {row.kind.label} {row.name}".rstrip()
-    domain.delete_day(current_user, row)
-    db.session.commit()
-    flash(f"已删除 {label}", "success")
+    attempt(lambda: domain.delete_day(current_user, row), ActionForm(), show="flash", success=f"已删除 {_label(row)}")
     return redirect(url_for("holidays.index", year=year), code=303)
 
 
 @bp.route("/import", methods=["POST"])
 @login_required
+@page
 def import_file():
     _require_manage()
     form = ImportForm()
@@ -156,34 +150,28 @@ def import_file():
     if not form.validate_on_submit():
         return _render(year, import_form=form, status=422)
     upload = form.file.data
-    report = None
-    try:
-        rows = domain.read_rows(upload.filename or "", upload.read(),
-                                max_bytes=current_app.config.get("MAX_CONTENT_LENGTH"))
-        result = domain.import_year(current_user, form.year.data, rows)
-        db.session.commit()
-    except domain.ImportRejected as err:
-        db.session.rollback()
-        report = err
-    except DomainError as err:
-        db.session.rollback()
-        form.file.errors = [*form.file.errors, err.message]
-    else:
-        flash(f"已导入{result.year}年节假日安排:放假{result.holidays}天,调休上班{result.workdays}天", "success")
-        return redirect(url_for("holidays.index", year=result.year), code=303)
+    imported = attempt(lambda: domain.import_year(current_user, form.year.data, domain.read_rows(
+        upload.filename or "", upload.read(), max_bytes=current_app.config.get("MAX_CONTENT_LENGTH"))),
+        form, validate=False, show="caller",
+        success=lambda result: f"已导入{result.year}年节假日安排:放假{result.holidays}天,调休上班{result.workdays}天")
+    if imported:
+        return redirect(url_for("holidays.index", year=imported.value.year), code=303)
+    report = imported.error if isinstance(imported.error, domain.ImportRejected) else None
+    if imported.error is not None and report is None:  # the file itself was refused: say so at the file field
+        form.file.errors = [*form.file.errors, imported.error.message]
     return _render(year, import_form=form, report=report, status=422)
 
 
 @bp.route("/seed", methods=["POST"])
 @login_required
+@page
 def seed():
     _require_manage()
-    form = ActionForm()
-    if not form.validate_on_submit():
-        flash("表单已过期或缺少安全令牌,请刷新页面后重新提交", "danger")
+    seeded = attempt(lambda: domain.load_from_chinese_calendar(SEED_YEARS, actor=current_user), ActionForm(),
+                     show="flash")
+    if not seeded:
         return redirect(url_for("holidays.index"), code=303)
-    result = domain.load_from_chinese_calendar(SEED_YEARS, actor=current_user)
-    db.session.commit()
+    result = seeded.value
     parts = []
     if result.loaded:
         parts.append("已载入 " + "、".join(f"{y}年" for y in result.loaded))
@@ -197,6 +185,7 @@ def seed():
 
 @bp.route("/template.<fmt>")
 @login_required
+@page
 def template(fmt: str):
     _require_view()
     if fmt == "xlsx":
@@ -207,14 +196,3 @@ def template(fmt: str):
         raise NotFound("模板只有 XLSX 和 CSV 两种")
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=f"节假日安排导入模板.{fmt}")
-
-
-def _attach_errors(form: Any, err: DomainError) -> None:
-    placed = False
-    for name, message in err.fields.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message]
-            placed = True
-    if not placed:
-        form.form_errors.append(err.message)

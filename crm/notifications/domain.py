@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from crm.auth.models import Role, User
 from crm.core.access import Action, can, scope
 from crm.core.errors import NotFound
+from crm.core.parsing import MAX_ID
 from crm.core.time import utcnow
 from crm.extensions import db
 from crm.notifications.models import Notification, NotificationKind
 
 NOT_FOUND = "记录不存在或您无权查看"  # the same words as access.require: another user's id must not leak
 TITLE_MAX, LINK_MAX = 200, 300
-MAX_ID = 2**31 - 1
 
 
 def is_local_link(link: str) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm.auth.forms import ConfirmForm as MarkForm  # an empty FlaskForm: a POST button with its CSRF token
+from crm.core.pages import attempt, page
 from crm.core.pagination import paginate, parse_page_args
 from crm.core.parsing import parse_id
 from crm.extensions import db
@@ -17,7 +18,6 @@ from crm.notifications import domain
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 PER_PAGE = 20
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
 
 
 def inject_unread_count() -> dict[str, Any]:
@@ -40,6 +40,7 @@ def _back() -> str:
 
 @bp.route("/")
 @login_required
+@page
 def index():
     page, per_page = parse_page_args(request.args, default_per_page=PER_PAGE)
     unread_only = request.args.get("unread") == "1"
@@ -50,37 +51,30 @@ def index():
 
 @bp.route("/<int:notification_id>/read", methods=["POST"])
 @login_required
+@page
 def read(notification_id: int):
     row = domain.get_own(current_user, notification_id)
-    if not MarkForm().validate_on_submit():
-        flash(FORM_EXPIRED, "danger")
-        return redirect(_back(), code=303)
-    domain.mark_read(current_user, row)
-    db.session.commit()
+    attempt(lambda: domain.mark_read(current_user, row), MarkForm(), show="flash")
     return redirect(_back(), code=303)
 
 
 @bp.route("/<int:notification_id>/open", methods=["POST"])
 @login_required
+@page
 def open_(notification_id: int):
     """Mark read and go to what the notification is about."""
     row = domain.get_own(current_user, notification_id)
-    if not MarkForm().validate_on_submit():
-        flash(FORM_EXPIRED, "danger")
+    link = row.link
+    if not attempt(lambda: domain.mark_read(current_user, row), MarkForm(), show="flash"):
         return redirect(_back(), code=303)
-    domain.mark_read(current_user, row)
-    db.session.commit()
-    target = row.link if row.link and domain.is_local_link(row.link) else _back()
+    target = link if link and domain.is_local_link(link) else _back()
     return redirect(target, code=303)
 
 
 @bp.route("/read-all", methods=["POST"])
 @login_required
+@page
 def read_all():
-    if not MarkForm().validate_on_submit():
-        flash(FORM_EXPIRED, "danger")
-        return redirect(_back(), code=303)
-    count = domain.mark_all_read(current_user)
-    db.session.commit()
-    flash(f"已将 {count} 条消息标记为已读" if count else "没有未读消息", "success")
+    attempt(lambda: domain.mark_all_read(current_user), MarkForm(), show="flash",
+            success=lambda count: f"已将 {count} 条消息标记为已读" if count else "没有未读消息")
     return redirect(_back(), code=303)

@@ -1,5 +1,6 @@
-"""Roster pages: the published lists, each list's editions, one edition (entries, review, import), an entry,
-the diff between two editions, the Excel downloads and the import's progress.
+"""Roster pages: the published lists, each list's editions, one edition (entries, review, import), the diff
+between two editions, the Excel downloads and the import's progress; one entry's pages (add, change, remove) are
+in :mod:`crm.rosters.entry_views`, on the same blueprint.
 
 Each view loads, asks ``access.require``, calls a ``crm.rosters.domain`` (or ``crm.rosters.excel``) function,
 commits once and renders or redirects. The rules live in the domain: a frozen edition refuses every change
@@ -31,11 +32,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.core.access import Action, can, require, scope
-from crm.core.errors import Conflict, DomainError, ValidationFailed
+from crm.core.errors import DomainError, ValidationFailed
+from crm.core.messages import FORM_EXPIRED
+from crm.core.pages import attempt, csrf_failed, flash_error, load, page
 from crm.core.pagination import Page, paginate, parse_page_args
 from crm.core.parsing import clean_filename
 from crm.core.time import utcnow
@@ -47,11 +48,9 @@ from crm.rosters.forms import (
     ConfirmForm,
     DiffForm,
     EnterpriseSearchForm,
-    EntryForm,
     FilterForm,
     ImportForm,
     OpenEditionForm,
-    RemoveEntryForm,
     ReturnForm,
 )
 from crm.rosters.models import (
@@ -68,8 +67,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("rosters", __name__, url_prefix="/rosters")
 
-RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
 SEARCH_LIMIT = 20
 RECENT_IMPORTS = 5
 IMPORT_STATUS_STYLES = {
@@ -104,18 +101,12 @@ def _load_edition(kind: str, period: str, action: Action = Action.VIEW) -> Roste
 
 def _load_enterprise(enterprise_id: int) -> Enterprise:
     """An enterprise the user may change (a county coordinator: only their county's); 404 otherwise."""
-    enterprise = db.session.get(Enterprise, enterprise_id)
-    if enterprise is None:
-        abort(404)
-    require(current_user, Action.EDIT, enterprise)
-    return enterprise
+    return load(Enterprise, enterprise_id, Action.EDIT)
 
 
 def _load_import(import_id: int) -> RosterImport:
     """An import belongs to its edition: only who may edit that edition sees it."""
-    record = db.session.get(RosterImport, import_id)
-    if record is None:
-        abort(404)
+    record = load(RosterImport, import_id, action=None)
     require(current_user, Action.EDIT, record.edition)
     return record
 
@@ -135,46 +126,6 @@ def _visible_enterprise_ids(ids: list[int]) -> set[int]:
         return set()
     stmt = scope(current_user, Enterprise, sa.select(Enterprise.id).where(Enterprise.id.in_(ids)))
     return set(db.session.scalars(stmt))
-
-
-# --- running domain functions --------------------------------------------------------------------------------
-
-def _attempt(action: Callable[[], Any]) -> DomainError | None:
-    """Call a domain function and commit; on refusal roll back whole and return the error."""
-    try:
-        action()
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        return err
-    except (IntegrityError, StaleDataError):  # someone else changed the same rows between our check and write
-        db.session.rollback()
-        return Conflict(RACE_MESSAGE, code="stale")
-    return None
-
-
-def _flash_error(err: DomainError) -> None:
-    details = ";".join(dict.fromkeys(m for m in err.fields.values() if m not in err.message))
-    flash(f"{err.message}:{details}" if details else err.message, "danger")
-
-
-def _place_errors(err: DomainError, form: FlaskForm, aliases: dict[str, str] | None = None) -> bool:
-    """Each domain message next to its field of ``form``; True when every message found its field."""
-    if not err.fields:
-        return False
-    placed = True
-    for name, message in err.fields.items():
-        field = form._fields.get((aliases or {}).get(name, name))
-        if field is None or field.type in ("HiddenField", "CSRFTokenField"):
-            placed = False
-            continue
-        field.errors = [message]
-    return placed
-
-
-def _csrf_failed(form: FlaskForm) -> bool:
-    """After ``validate_on_submit``: was the form refused for its CSRF token (an expired page)?"""
-    return "csrf_token" in form.errors
 
 
 def _page_args() -> tuple[int, int, DomainError | None]:
@@ -204,6 +155,7 @@ def _entries_page(edition: RosterEdition, base_args: dict[str, str]) -> dict[str
 
 @bp.route("/")
 @login_required
+@page
 def index():
     kind = _kind(request.args.get("kind") or RosterKind.SUPPLIER_LIST.value)
     published = {k: domain.latest_published(k) for k in RosterKind}
@@ -222,6 +174,7 @@ def index():
 
 @bp.route("/<kind>/", methods=["GET", "POST"])
 @login_required
+@page
 def editions(kind: str):
     roster = _kind(kind)
     if request.method == "POST":
@@ -229,22 +182,14 @@ def editions(kind: str):
     form = OpenEditionForm() if can(current_user, Action.PUBLISH) else None
     status = 200
     if form is not None and request.method == "POST":
-        if form.validate_on_submit():
-            err = _attempt(lambda: domain.open_edition(current_user, roster, form.period.data))
-            if err is None:
-                edition = domain.get_edition(roster, form.period.data)
-                based_on = domain.period_label(edition.based_on.period) if edition.based_on else "空名单"
-                flash(f"已开启{roster.label}{domain.period_label(edition.period)}的更新草稿"
-                      f"({len(edition.entries)}家,基于{based_on})", "success")
-                return redirect(_edition_url(edition))
-            if not _place_errors(err, form):
-                form.form_errors.append(err.message)
-            status = err.status
-        elif _csrf_failed(form):
-            form.form_errors.append(FORM_EXPIRED)
-            status = 400
-        else:
-            status = 422
+        opened = attempt(lambda: domain.open_edition(current_user, roster, form.period.data), form, invalid=None)
+        if opened:
+            edition = domain.get_edition(roster, form.period.data)
+            based_on = domain.period_label(edition.based_on.period) if edition.based_on else "空名单"
+            flash(f"已开启{roster.label}{domain.period_label(edition.period)}的更新草稿"
+                  f"({len(edition.entries)}家,基于{based_on})", "success")
+            return redirect(_edition_url(edition))
+        status = opened.status
     elif form is not None and not form.period.data:
         form.period.data = _suggested_period(roster)
     rows = [e for e in domain.editions(roster) if can(current_user, Action.VIEW, e)]
@@ -293,6 +238,7 @@ def _render_edition(edition: RosterEdition, *, status: int = 200, return_form: R
 
 @bp.route("/<kind>/<period>")
 @login_required
+@page
 def edition(kind: str, period: str):
     loaded = _load_edition(kind, period)
     if loaded.period != period:  # 2026h1 → the canonical address
@@ -303,26 +249,21 @@ def edition(kind: str, period: str):
 def _review_action(kind: str, period: str, action: Callable[[RosterEdition], Any], success: str):
     """Submit and publish: a button (CSRF only), the domain decides."""
     edition = _load_edition(kind, period, Action.PUBLISH)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        flash(FORM_EXPIRED, "danger")
-        return redirect(_edition_url(edition))
-    err = _attempt(lambda: action(edition))
-    if err is None:
-        flash(success.format(label=domain.period_label(edition.period)), "success")
-    else:
-        _flash_error(err)
+    attempt(lambda: action(edition), ConfirmForm(), show="flash",
+            success=success.format(label=domain.period_label(edition.period)))
     return redirect(_edition_url(edition))
 
 
 @bp.route("/<kind>/<period>/submit", methods=["POST"])
 @login_required
+@page
 def submit(kind: str, period: str):
     return _review_action(kind, period, lambda e: domain.submit(current_user, e), "{label}版本已提交审核")
 
 
 @bp.route("/<kind>/<period>/publish", methods=["POST"])
 @login_required
+@page
 def publish(kind: str, period: str):
     return _review_action(kind, period, lambda e: domain.publish(current_user, e),
                           "{label}版本已发布,上一期已标记为被替代")
@@ -330,25 +271,24 @@ def publish(kind: str, period: str):
 
 @bp.route("/<kind>/<period>/return", methods=["POST"])
 @login_required
+@page
 def return_edition(kind: str, period: str):
     edition = _load_edition(kind, period, Action.PUBLISH)
     form = ReturnForm()
     form.validate_on_submit()
-    if _csrf_failed(form):
+    if csrf_failed(form):
         flash(FORM_EXPIRED, "danger")
         return redirect(_edition_url(edition))
     # The domain checks the state before the comment, so a frozen edition answers with its own message.
-    err = _attempt(lambda: domain.return_edition(current_user, edition, form.comment.data))
-    if err is None:
-        flash(f"{domain.period_label(edition.period)}版本已退回修改", "success")
+    returned = attempt(lambda: domain.return_edition(current_user, edition, form.comment.data), form,
+                       validate=False, show="form_or_flash",
+                       success=f"{domain.period_label(edition.period)}版本已退回修改")
+    if returned or returned.flashed:
         return redirect(_edition_url(edition))
-    if _place_errors(err, form):
-        return _render_edition(edition, status=err.status, return_form=form)
-    _flash_error(err)
-    return redirect(_edition_url(edition))
+    return _render_edition(edition, status=returned.status, return_form=form)
 
 
-# --- entries -------------------------------------------------------------------------------------------------
+# --- refusals before the domain call (entry forms, the import) ----------------------------------------------
 
 def _state_refusal(edition: RosterEdition) -> DomainError | None:
     """The domain's refusal for the edition's state (frozen, in review), if any: it wins over form errors."""
@@ -362,107 +302,14 @@ def _state_refusal(edition: RosterEdition) -> DomainError | None:
 def _refused_form(edition: RosterEdition, form: FlaskForm):
     """A form that failed validation: an expired page, or an edition that takes no change at all, answers with a
     flash and a redirect (the form would not even be shown). None: show the form's own errors."""
-    if _csrf_failed(form):
+    if csrf_failed(form):
         flash(FORM_EXPIRED, "danger")
     else:
         refusal = _state_refusal(edition)
         if refusal is None:
             return None
-        _flash_error(refusal)
+        flash_error(refusal)
     return redirect(_edition_url(edition))
-
-
-@bp.route("/<kind>/<period>/entries/add/<int:enterprise_id>", methods=["GET", "POST"])
-@login_required
-def entry_add(kind: str, period: str, enterprise_id: int):
-    edition = _load_edition(kind, period, Action.EDIT)
-    enterprise = _load_enterprise(enterprise_id)
-    form = EntryForm.for_edition(edition)
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            err = _attempt(lambda: domain.add_entry(current_user, edition, enterprise, form.reason.data,
-                                                    form.tier_value()))
-            if err is None:
-                flash(f"已将“{enterprise.name}”加入{domain.period_label(edition.period)}版本", "success")
-                return redirect(_edition_url(edition))
-            if not _place_errors(err, form):
-                _flash_error(err)
-                return redirect(_edition_url(edition))
-            status = err.status
-        else:
-            refused = _refused_form(edition, form)
-            if refused is not None:
-                return refused
-            status = 422
-    existing = domain.entry_for(edition, enterprise.id)
-    return render_template("rosters/entry.html", edition=edition, kind=edition.kind, enterprise=enterprise,
-                           entry=existing, adding=True, form=form, remove_form=None,
-                           editable=_editable(edition)), status
-
-
-def _load_entry(kind: str, period: str, enterprise_id: int) -> tuple[RosterEdition, Enterprise, RosterEntry]:
-    edition = _load_edition(kind, period, Action.EDIT)
-    enterprise = _load_enterprise(enterprise_id)
-    entry = domain.entry_for(edition, enterprise.id)
-    if entry is None:
-        abort(404)
-    return edition, enterprise, entry
-
-
-def _render_entry(edition: RosterEdition, enterprise: Enterprise, entry: RosterEntry, *, form: EntryForm,
-                  remove_form: RemoveEntryForm, status: int = 200):
-    return render_template("rosters/entry.html", edition=edition, kind=edition.kind, enterprise=enterprise,
-                           entry=entry, adding=False, form=form, remove_form=remove_form,
-                           editable=_editable(edition)), status
-
-
-@bp.route("/<kind>/<period>/entries/<int:enterprise_id>", methods=["GET", "POST"])
-@login_required
-def entry(kind: str, period: str, enterprise_id: int):
-    edition, enterprise, current = _load_entry(kind, period, enterprise_id)
-    form = EntryForm.for_edition(edition, current if request.method == "GET" else None)
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            err = _attempt(lambda: domain.update_entry(current_user, edition, enterprise, reason=form.reason.data,
-                                                       tier=form.tier_value()))
-            if err is None:
-                flash(f"已保存“{enterprise.name}”的入库信息", "success")
-                return redirect(_edition_url(edition))
-            if not _place_errors(err, form):
-                _flash_error(err)
-                return redirect(_edition_url(edition))
-            status = err.status
-        else:
-            refused = _refused_form(edition, form)
-            if refused is not None:
-                return refused
-            status = 422
-    return _render_entry(edition, enterprise, current, form=form, remove_form=RemoveEntryForm(), status=status)
-
-
-@bp.route("/<kind>/<period>/entries/<int:enterprise_id>/remove", methods=["POST"])
-@login_required
-def entry_remove(kind: str, period: str, enterprise_id: int):
-    edition, enterprise, current = _load_entry(kind, period, enterprise_id)
-    remove_form = RemoveEntryForm()
-    status = 422
-    if remove_form.validate_on_submit():
-        err = _attempt(lambda: domain.remove_entry(current_user, edition, enterprise, remove_form.removal_reason.data))
-        if err is None:
-            flash(f"已将“{enterprise.name}”移出{domain.period_label(edition.period)}版本", "success")
-            return redirect(_edition_url(edition))
-        if not _place_errors(err, remove_form, {"reason": "removal_reason"}):
-            _flash_error(err)
-            return redirect(_edition_url(edition))
-        status = err.status
-    else:
-        refused = _refused_form(edition, remove_form)
-        if refused is not None:
-            return refused
-    return _render_entry(edition, enterprise, current, form=EntryForm.for_edition(edition, current, formdata=None),
-                         remove_form=remove_form, status=status)
 
 
 # --- Excel ---------------------------------------------------------------------------------------------------
@@ -475,6 +322,7 @@ def _download(data: bytes, mimetype: str, filename: str):
 
 @bp.route("/<kind>/<period>/export.xlsx")
 @login_required
+@page
 def export_xlsx(kind: str, period: str):
     edition = _load_edition(kind, period)
     return _download(excel.export_xlsx(edition), excel.XLSX_MIMETYPE, excel.export_filename(edition, "xlsx"))
@@ -482,6 +330,7 @@ def export_xlsx(kind: str, period: str):
 
 @bp.route("/<kind>/<period>/export.csv")
 @login_required
+@page
 def export_csv(kind: str, period: str):
     edition = _load_edition(kind, period)
     return _download(excel.export_csv(edition), excel.CSV_MIMETYPE, excel.export_filename(edition, "csv"))
@@ -489,6 +338,7 @@ def export_csv(kind: str, period: str):
 
 @bp.route("/<kind>/template.xlsx")
 @login_required
+@page
 def template_xlsx(kind: str):
     roster = _kind(kind)
     return _download(excel.template_xlsx(roster), excel.XLSX_MIMETYPE, excel.template_filename(roster))
@@ -496,6 +346,7 @@ def template_xlsx(kind: str):
 
 @bp.route("/<kind>/<period>/import", methods=["POST"])
 @login_required
+@page
 def import_file(kind: str, period: str):
     edition = _load_edition(kind, period, Action.EDIT)
     form = ImportForm()
@@ -512,12 +363,19 @@ def import_file(kind: str, period: str):
         db.session.rollback()
         form.file.errors = [err.fields.get("file", err.message)]
         return _render_edition(edition, status=err.status, import_form=form)
+    started = attempt(lambda: _new_import(edition, filename))
+    if not started:
+        return redirect(_edition_url(edition))
+    _start_import(started.value, data)
+    return redirect(url_for("rosters.import_status", import_id=started.value))
+
+
+def _new_import(edition: RosterEdition, filename: str) -> int:
     record = RosterImport(edition_id=edition.id, user_id=current_user.id, filename=filename,
                           status=ImportStatus.CHECKING)
     db.session.add(record)
-    db.session.commit()
-    _start_import(record.id, data)
-    return redirect(url_for("rosters.import_status", import_id=record.id))
+    db.session.flush()
+    return record.id
 
 
 def _start_import(import_id: int, data: bytes) -> None:
@@ -542,6 +400,7 @@ def _run_import(app: Flask, import_id: int, data: bytes) -> None:
 
 @bp.route("/imports/<int:import_id>")
 @login_required
+@page
 def import_status(import_id: int):
     record = _load_import(import_id)
     report = sorted(record.report or [], key=lambda p: (p.get("row") or 0, str(p.get("field") or "")))
@@ -551,6 +410,7 @@ def import_status(import_id: int):
 
 @bp.route("/imports/<int:import_id>.json")
 @login_required
+@page
 def import_status_json(import_id: int):
     record = _load_import(import_id)
     response = jsonify({
@@ -566,6 +426,7 @@ def import_status_json(import_id: int):
 
 @bp.route("/<kind>/diff")
 @login_required
+@page
 def diff(kind: str):
     roster = _kind(kind)
     rows = [e for e in domain.editions(roster) if can(current_user, Action.VIEW, e)]
@@ -598,3 +459,7 @@ def diff(kind: str):
             [item["enterprise_id"] for items in (result.added, result.removed, result.tier_changed) for item in items])
     return render_template("rosters/diff.html", kind=roster, form=form, result=result, visible_ids=visible,
                            editions=rows), status
+
+
+# One entry's pages register on ``bp`` too (they use the helpers above).
+from crm.rosters import entry_views as _entry_views  # noqa: E402, F401

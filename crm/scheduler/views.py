@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from crm.core.access import Action, require
 from crm.core.errors import DomainError
+from crm.core.pages import page
 from crm.core.pagination import paginate, parse_page_args
 from crm.scheduler import registry
 from crm.scheduler.models import RunOutcome
@@ -20,6 +21,7 @@ OUTCOME_BADGES = {RunOutcome.SUCCESS: "text-bg-success", RunOutcome.FAILED: "tex
 
 @bp.route("/")
 @login_required
+@page
 def index():
     require(current_user, Action.MANAGE_USERS)
     status = 200

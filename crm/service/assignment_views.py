@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import Specialty
-from crm.core.access import Action, require, scope
+from crm.core.access import Action, scope
 from crm.core.errors import Conflict, DomainError, Forbidden
+from crm.core.pages import attempt, load, page
 from crm.core.pagination import parse_page_args
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -28,8 +27,6 @@ from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFil
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
-RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
 COVERAGE_PER_PAGE = 50
 
 
@@ -38,15 +35,11 @@ def _helpers() -> dict[str, Any]:
     return {"SPECIALTIES": domain.SPECIALTIES, "who": domain.who}
 
 
-def _flash_error(err: DomainError) -> None:
-    details = ";".join(dict.fromkeys(m for m in err.fields.values() if m not in err.message))
-    flash(f"{err.message}:{details}" if details else err.message, "danger")
-
-
 # --- the coverage matrix -------------------------------------------------------------------------------------
 
 @bp.route("/")
 @login_required
+@page
 def index():
     form = CoverageFilterForm(formdata=request.args)
     form.fill_choices(current_user)
@@ -83,46 +76,34 @@ def index():
 
 @bp.route("/bulk", methods=["POST"])
 @login_required
+@page
 def bulk():
     if not domain.may_assign(current_user):
         raise Forbidden(domain.FORBIDDEN_MESSAGE)
     form = BulkAssignForm()
     form.fill_choices([])
-    if not form.validate_on_submit():
-        if "csrf_token" in form.errors:
-            flash(FORM_EXPIRED, "danger")
-        else:
-            messages = [m for name in ("enterprise_ids", "specialty") for m in form.errors.get(name, [])]
-            flash(";".join(dict.fromkeys(messages)) or "请检查批量分配的选择", "danger")
-        return redirect(url_for(".index"))
-    ids = form.ids()
-    stmt = scope(current_user, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
-    found = {e.id: e for e in db.session.scalars(stmt)}
-    try:
+    found: dict[int, Enterprise] = {}
+
+    def assign() -> Any:
+        ids = form.ids()
+        stmt = scope(current_user, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids)))
+        found.update((e.id, e) for e in db.session.scalars(stmt))
         commissioner = domain.commissioner_by_username(form.commissioner.data) if form.commissioner.data else None
-        result = domain.bulk_assign(current_user, [found[i] for i in ids if i in found],
-                                    Specialty(form.specialty.data), commissioner)
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
-        _flash_error(err)
+        return domain.bulk_assign(current_user, [found[i] for i in ids if i in found],
+                                  Specialty(form.specialty.data), commissioner)
+
+    # A concurrent assignment that took a slot between check and write is the conflict message, flashed.
+    assigned = attempt(assign, form, show="flash", invalid="请检查批量分配的选择")
+    if not assigned:
         return redirect(url_for(".index"))
-    except (IntegrityError, StaleDataError):  # a concurrent assignment took a slot between check and write
-        db.session.rollback()
-        flash(RACE_MESSAGE, "danger")
-        return redirect(url_for(".index"))
-    missing = [i for i in ids if i not in found]  # not there, or not visible: the page does not say which
-    return render_template("service/assignments/bulk_result.html", result=result, missing=missing)
+    missing = [i for i in form.ids() if i not in found]  # not there, or not visible: the page does not say which
+    return render_template("service/assignments/bulk_result.html", result=assigned.value, missing=missing)
 
 
 # --- one enterprise --------------------------------------------------------------------------------------
 
 def _load(enterprise_id: int) -> Enterprise:
-    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id < 2**31 else None
-    if enterprise is None:
-        abort(404)
-    require(current_user, Action.VIEW, enterprise)  # 404 when the user may not see it
-    return enterprise
+    return load(Enterprise, enterprise_id, Action.VIEW)  # 404 when the user may not see it
 
 
 def _forms(enterprise: Enterprise, submitted: tuple[str, Specialty] | None, posted: Any) -> dict[str, Any]:
@@ -156,6 +137,7 @@ def _submitted() -> tuple[tuple[str, Specialty] | None, Any]:
 
 @bp.route("/enterprise/<int:enterprise_id>", methods=["GET", "POST"])
 @login_required
+@page
 def enterprise(enterprise_id: int):
     enterprise = _load(enterprise_id)
     editable = domain.can_assign(current_user, enterprise)
@@ -167,25 +149,11 @@ def enterprise(enterprise_id: int):
             flash("请选择要执行的操作", "warning")
             return redirect(url_for(".enterprise", enterprise_id=enterprise.id))
         action, specialty = submitted
-        if posted.validate_on_submit():
-            try:
-                message = (_assign(enterprise, specialty, posted) if action == "assign"
-                           else _end(enterprise, specialty, posted))
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                status = err.status
-                _place(err, posted)
-            except (IntegrityError, StaleDataError):
-                db.session.rollback()
-                status, page_error = 409, RACE_MESSAGE
-            else:
-                flash(message, "success")
-                return redirect(url_for(".enterprise", enterprise_id=enterprise.id, _anchor=f"s-{specialty.value}"))
-        elif "csrf_token" in posted.errors:
-            status, page_error = 400, FORM_EXPIRED
-        else:
-            status = 422
+        done = attempt(lambda: (_assign if action == "assign" else _end)(enterprise, specialty, posted), posted,
+                       notice="page", invalid=None, success=lambda message: message)
+        if done:
+            return redirect(url_for(".enterprise", enterprise_id=enterprise_id, _anchor=f"s-{specialty.value}"))
+        status, page_error = done.status, done.notice
     forms = _forms(enterprise, submitted, posted)
     return render_template("service/assignments/enterprise.html", enterprise=enterprise, editable=editable,
                            forms=forms, history=domain.history(enterprise), page_error=page_error,
@@ -211,16 +179,3 @@ def _end(enterprise: Enterprise, specialty: Specialty, form: EndForm) -> str:
     name = domain.who(current.commissioner)
     domain.end_assignment(current_user, current, form.reason.data)
     return f"已结束 {name} 的{specialty.label}服务分配"
-
-
-def _place(err: DomainError, form: Any) -> None:
-    """The domain's messages next to the form's fields; the rest above it."""
-    placed = False
-    for name, message in err.fields.items():
-        field = form._fields.get(name)
-        if field is not None and field.type not in ("HiddenField", "CSRFTokenField", "SubmitField"):
-            field.errors = [message]
-            placed = True
-    if not placed:
-        details = ";".join(err.fields.values())
-        form.form_errors.append(f"{err.message}:{details}" if details else err.message)

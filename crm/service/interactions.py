@@ -17,8 +17,7 @@ Access to the enterprise is the caller's business (``require(user, Action.EDIT, 
 Every write adds an audit row (``entity_type="interaction"``) with the enterprise id and a Chinese summary.
 Nothing here commits: the caller commits once at the end.
 
-Also here, shared with :mod:`crm.service.requests`: :func:`parse_date`, :func:`check_version` and
-:func:`begin_write` (how a write transaction starts so concurrent writers queue instead of failing).
+Also here, shared with :mod:`crm.service.requests`: :func:`parse_date` and :func:`check_version`.
 """
 
 from __future__ import annotations
@@ -33,8 +32,10 @@ from crm.auth.models import Role, Specialty, User
 from crm.core.access import scope
 from crm.core.audit import jsonable, record
 from crm.core.errors import Forbidden, ValidationFailed
+from crm.core.messages import STALE_MESSAGE  # noqa: F401 - the domain's stale message, for callers
 from crm.core.parsing import check_version, parse_enum
 from crm.core.time import local_today
+from crm.core.transactions import lock_for_update
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service.access import authored
@@ -45,7 +46,6 @@ PARTICIPANTS_MAX = 300  # the column's length
 EARLIEST = date(2000, 1, 1)
 LATEST_FOLLOW_UP = date(2100, 12, 31)
 FIELDS = ("date", "channel", "specialty", "participants", "summary", "next_follow_up")
-STALE_MESSAGE = "该记录已被他人修改,请刷新后重试"
 INVALID_MESSAGE = "服务记录有误"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Audit/model attribute of each input field.
@@ -76,24 +76,6 @@ def parse_date(value: Any, field: str, fields: dict[str, str], *, label: str, re
             pass
     fields[field] = f"{label}格式应为 YYYY-MM-DD 的有效日期"
     return None
-
-
-def begin_write() -> None:
-    """Start the current transaction as a writer, so that concurrent writers wait for each other.
-
-    Call it as the **first statement** of a transaction that reads and then writes (an API request calls it
-    before loading anything). On SQLite a transaction that has already read cannot wait for the write lock: it
-    fails at once with "database is locked". A no-op ``UPDATE`` first takes the write lock, waiting up to the
-    connection's busy timeout, and the rest of the transaction then reads what the previous writer committed.
-    On PostgreSQL nothing is needed here (rows are locked where it matters, see ``lock_interaction`` and
-    :func:`crm.service.requests.lock_request`).
-
-    A web page's request has usually read already (Flask-Login loads the user): end that read-only transaction
-    first (``db.session.commit()`` with nothing pending), then call this, then load and change. This function
-    never commits or rolls back by itself, since it cannot know whether the caller has flushed work.
-    """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(sa.text("UPDATE interactions SET id = id WHERE 0"))
 
 
 def _text(value: Any) -> str:
@@ -235,16 +217,10 @@ def update_interaction(actor: User | None, interaction: Interaction, data: dict[
 
 
 def lock_interaction(interaction_id: int) -> Interaction | None:
-    """Load an interaction for a change, serialising concurrent changes of it.
-
-    Call it first in the transaction: :func:`begin_write` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL,
-    and the row is read fresh (``populate_existing``), so a :func:`check_version` after it sees the committed
-    version. ``None`` when there is no such interaction.
-    """
-    begin_write()
-    return db.session.scalar(
-        sa.select(Interaction).where(Interaction.id == interaction_id).with_for_update()
-        .execution_options(populate_existing=True))
+    """Load an interaction for a change, serialising concurrent changes of it
+    (:func:`crm.core.transactions.lock_for_update`), so a :func:`check_version` after it sees the committed
+    version. ``None`` when there is no such interaction."""
+    return lock_for_update(Interaction, interaction_id)
 
 
 # --- reads -------------------------------------------------------------------------------------------------

@@ -16,16 +16,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import Role, User
 from crm.core.access import Action, can, require, scope, who_may
 from crm.core.audit import AuditLog
 from crm.core.errors import DomainError
+from crm.core.messages import STALE_MESSAGE
+from crm.core.pages import attempt, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
+from crm.core.parsing import MAX_ID
 from crm.core.time import local_today
+from crm.core.transactions import lock_for_update
 from crm.enterprises.domain import search_statement
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -44,11 +46,7 @@ from crm.service.policy_forms import (
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
 
-MAX_ID = 2**31 - 1
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
-STALE_MESSAGE = "该政策兑现记录已被他人修改,请刷新页面查看最新内容后重试"
 BOOL_ARGS = {"": None, "1": True, "0": False}
-NOT_FOR_FORM = ("HiddenField", "CSRFTokenField", "SubmitField")
 
 
 @bp.context_processor
@@ -74,11 +72,7 @@ def _int_arg(value: str | None) -> int | None:
 
 
 def _load(delivery_id: int) -> PolicyDelivery:
-    delivery = db.session.get(PolicyDelivery, delivery_id) if delivery_id <= MAX_ID else None
-    if delivery is None:
-        abort(404)
-    require(current_user, Action.VIEW, delivery)  # 404 when the user may not see its enterprise
-    return delivery
+    return load(PolicyDelivery, delivery_id, Action.VIEW)  # 404 when the user may not see its enterprise
 
 
 def _owners(enterprise: Enterprise, current: User | None) -> list[User]:
@@ -93,18 +87,6 @@ def _owners(enterprise: Enterprise, current: User | None) -> list[User]:
     if current is not None:
         found.setdefault(current.id, current)
     return sorted(found.values(), key=lambda u: (u.role is not Role.COMMISSIONER, u.username))
-
-
-def _place(err: DomainError, form: Any, aliases: dict[str, str] | None = None) -> None:
-    """The domain's messages next to the form's fields; the rest (the version, the status) above it."""
-    aliases = aliases or {}
-    form.form_errors.append(err.message)
-    for name, message in err.fields.items():
-        field = form._fields.get(aliases.get(name, name))
-        if field is not None and field.type not in NOT_FOR_FORM:
-            field.errors = [*field.errors, message]
-        elif message not in form.form_errors:
-            form.form_errors.append(message)
 
 
 # --- the list ------------------------------------------------------------------------------------------------
@@ -125,6 +107,7 @@ def _totals(stmt: sa.Select, today: date) -> dict[str, Any]:
 
 @bp.route("/")
 @login_required
+@page
 def index():
     today = local_today()
     arg_errors: list[str] = []
@@ -179,6 +162,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@page
 def new():
     raw = request.args.get("enterprise_id", "")
     if not raw.strip():
@@ -190,27 +174,15 @@ def new():
     require(current_user, Action.EDIT, enterprise)  # 404 out of scope, 403 for leaders
     form = CreateDeliveryForm()
     form.fill_choices(_owners(enterprise, None))
-    status, page_error = 200, None
-    if form.validate_on_submit():
-        try:
-            delivery = policy.create_delivery(current_user, enterprise, form.to_data())
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            _place(err, form)
-            status = err.status
-        except IntegrityError:
-            db.session.rollback()
-            status, page_error = 409, "数据刚被他人修改,未保存,请刷新后重试"
-        else:
-            flash(f"已登记政策兑现({delivery.kind.value})", "success")
-            return redirect(url_for(".detail", delivery_id=delivery.id))
-    elif form.is_submitted():
-        status, page_error = 400, FORM_EXPIRED
-    elif current_user.role is Role.COMMISSIONER:
+    created = attempt(lambda: policy.create_delivery(current_user, enterprise, form.to_data()), form,
+                      notice="page", invalid=None,
+                      success=lambda delivery: f"已登记政策兑现({delivery.kind.value})")
+    if created:
+        return redirect(url_for(".detail", delivery_id=created.value.id))
+    if not form.is_submitted() and current_user.role is Role.COMMISSIONER:
         form.owner.data = current_user.username
     return render_template("service/policy/form.html", form=form, enterprise=enterprise, delivery=None,
-                           page_error=page_error), status
+                           page_error=created.notice), created.status
 
 
 def _pick_enterprise():
@@ -272,6 +244,7 @@ def _page_forms(delivery: PolicyDelivery, posted_name: str | None, posted: Any) 
 
 @bp.route("/<int:delivery_id>", methods=["GET", "POST"])
 @login_required
+@page
 def detail(delivery_id: int):
     delivery = _load(delivery_id)
     posted_name, posted, status, page_error = None, None, 200, None
@@ -281,36 +254,17 @@ def detail(delivery_id: int):
         if posted is None:
             flash("请选择要执行的操作", "warning")
             return redirect(url_for(".detail", delivery_id=delivery.id))
-        if posted.validate_on_submit():
-            # Read it afresh and hold it (PostgreSQL: FOR UPDATE) so the version check sees the latest save.
-            delivery = db.session.scalar(
-                sa.select(PolicyDelivery).where(PolicyDelivery.id == delivery.id).with_for_update()
-                .execution_options(populate_existing=True))
-            if delivery is None:
-                abort(404)
-            try:
-                before = delivery.status
-                data = (posted.to_data(with_delivered_date=before is DeliveryStatus.DELIVERED)
-                        if posted_name == "edit" else posted.to_data())
-                policy.update_delivery(current_user, delivery, data)
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                status = err.status
-                if err.code == "stale":
-                    page_error = STALE_MESSAGE
-                else:
-                    _place(err, posted, {"evidence": "reason"} if posted_name == "cancel" else None)
-            except (StaleDataError, IntegrityError):
-                db.session.rollback()
-                status, page_error = 409, STALE_MESSAGE
-            else:
-                flash(_done_message(posted_name, before, delivery), "success")
-                return redirect(url_for(".detail", delivery_id=delivery.id))
-        elif "csrf_token" in posted.errors:
-            status, page_error = 400, FORM_EXPIRED
-        else:
-            status = 422
+        saved = attempt(lambda: _save(posted_name, posted, delivery.id), posted, show="caller", notice="page",
+                        conflict=STALE_MESSAGE, invalid=None)
+        if saved:
+            before, delivery = saved.value
+            flash(_done_message(posted_name, before, delivery), "success")
+            return redirect(url_for(".detail", delivery_id=delivery.id))
+        status, page_error = saved.status, saved.notice
+        if saved.error is not None and saved.error.code == "stale":
+            page_error = STALE_MESSAGE  # someone else saved first: one message above the page's forms
+        elif saved.error is not None:
+            place_errors(posted, saved.error, {"evidence": "reason"} if posted_name == "cancel" else None)
     editable = can(current_user, Action.EDIT, delivery)
     forms = _page_forms(delivery, posted_name, posted) if editable else {}
     history = list(db.session.scalars(
@@ -320,6 +274,18 @@ def detail(delivery_id: int):
         "service/policy/detail.html", delivery=delivery, forms=forms, editable=editable, page_error=page_error,
         late=policy.is_late(delivery), warnings=policy.warnings_of(delivery), history=history,
     ), status
+
+
+def _save(name: str, form: Any, delivery_id: int) -> tuple[DeliveryStatus, PolicyDelivery]:
+    """Apply the posted form to the record read afresh and held (PostgreSQL: FOR UPDATE), so the version check
+    sees the latest save."""
+    delivery = lock_for_update(PolicyDelivery, delivery_id)
+    if delivery is None:
+        abort(404)
+    before = delivery.status
+    data = form.to_data(with_delivered_date=before is DeliveryStatus.DELIVERED) if name == "edit" else form.to_data()
+    policy.update_delivery(current_user, delivery, data)
+    return before, delivery
 
 
 def _done_message(name: str, before: DeliveryStatus, delivery: PolicyDelivery) -> str:

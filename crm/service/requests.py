@@ -34,10 +34,10 @@ Due dates: when not given, ``add_working_days(raised_on, limit)`` with ``limit``
 first event's note says so ("2027年节假日安排尚未录入,暂按周一至周五计算工作日"); :func:`due_note` reads it back.
 
 Concurrency: a transition carries the ``version`` the client saw; a stale one → ``Conflict`` code ``stale``,
-nothing written. Callers load the request with :func:`lock_request` (row lock on PostgreSQL, write lock on
-SQLite), so two clients moving the same request at once are serialised and the second one sees the first one's
-commit. The model's ``version_id_col`` is the last line of defence (``StaleDataError`` → 409 in
-``crm.core.errors``).
+nothing written. Callers load the request with :func:`lock_request` (row lock on PostgreSQL; SQLite's
+transactions hold the write lock, see :mod:`crm.core.transactions`), so two clients moving the same request at
+once are serialised and the second one sees the first one's commit. The model's ``version_id_col`` is the last
+line of defence (``StaleDataError`` → 409 in ``crm.core.errors``).
 
 Access is the caller's business: ``require(user, Action.EDIT, enterprise)`` before :func:`raise_request`,
 ``require(user, Action.EDIT, req)`` before :func:`transition`. Nothing here commits.
@@ -57,11 +57,12 @@ from crm.core.audit import record
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.parsing import parse_enum, parse_id
 from crm.core.time import local_today, utcnow
+from crm.core.transactions import lock_for_update
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.holidays.domain import add_working_days, is_working_day, missing_data_message, next_working_day
 from crm.reference.models import County, Department, by_name
-from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, begin_write, check_version, parse_date
+from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, check_version, parse_date
 from crm.service.models import (
     Interaction,
     RequestCategory,
@@ -368,15 +369,11 @@ def transition(actor: User | None, req: ServiceRequest, to: RequestStatus | str,
 def lock_request(request_id: int) -> ServiceRequest | None:
     """Load a request for a change, serialising concurrent changes of it (``None`` when it does not exist).
 
-    Call it first in the transaction (before anything else is read): it takes the write lock on SQLite
-    (:func:`crm.service.interactions.begin_write`) and ``SELECT … FOR UPDATE`` on PostgreSQL, and reads the row
-    fresh, so a second client moving the same request waits for the first one's commit and then gets
-    ``stale`` (it sent the old version) or ``illegal_transition`` (the status moved on) instead of a lost update.
+    :func:`crm.core.transactions.lock_for_update` reads the row fresh and holds it, so a second client moving the
+    same request waits for the first one's commit and then gets ``stale`` (it sent the old version) or
+    ``illegal_transition`` (the status moved on) instead of a lost update.
     """
-    begin_write()
-    return db.session.scalar(
-        sa.select(ServiceRequest).where(ServiceRequest.id == request_id).with_for_update()
-        .execution_options(populate_existing=True))
+    return lock_for_update(ServiceRequest, request_id)
 
 
 # --- reads -------------------------------------------------------------------------------------------------

@@ -1,16 +1,14 @@
-"""The commissioners' daily pages: the workspace (我的企业), logging and correcting 服务记录, and 诉求 from
-raising to closure with the ledger (诉求台账) and its Excel export.
+"""The commissioners' daily pages (blueprint ``service``): 诉求 from raising to closure with the ledger (诉求台账)
+and its Excel export here; the workspace (我的企业) and 服务记录 in :mod:`crm.service.interaction_views`.
 
 Each view parses, loads, asks ``access.require`` (404 when the user may not see the record, 403 when they may
 see but not change it: leaders read only), calls :mod:`crm.service.interactions` /
 :mod:`crm.service.requests`, commits once and renders or redirects. A refusal is rolled back whole and shown in
 Chinese next to its field, at the top of the form or flashed; bad input never answers 500.
 
-Every POST starts its transaction the way the service domain asks: ``db.session.commit()`` ends the read-only
-transaction Flask-Login opened when it loaded the user, then ``lock_request`` / ``lock_interaction`` /
-``begin_write`` take the lock *before* the record is read, then access is checked, then the domain function
-runs, then one commit. Two people writing at once therefore queue, and the second one is told "该记录已被他人
-修改,请刷新后重试" (a stale ``version``) instead of overwriting the first.
+A change loads its record with ``lock_request`` / ``lock_interaction`` (:mod:`crm.core.transactions`), then
+access is checked, then the domain function runs, then one commit. Two people writing at once therefore queue,
+and the second one is told "该记录已被他人修改,请刷新后重试" (a stale ``version``) instead of overwriting the first.
 """
 
 from __future__ import annotations
@@ -21,50 +19,37 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
-from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
-from crm.auth.models import Role, Specialty, User
+from crm.auth.models import Role, User
 from crm.core.access import Action, can, require, scope, who_may
-from crm.core.errors import DomainError, Forbidden, ValidationFailed
+from crm.core.errors import DomainError, ValidationFailed
+from crm.core.messages import FORM_EXPIRED, STALE_MESSAGE
+from crm.core.pages import attempt, csrf_failed, error_text, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
+from crm.core.parsing import MAX_ID
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import County, Department, all_of
-from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
-from crm.service.access import authored
-from crm.service.assignments import SPECIALTIES
 from crm.service.forms import (
     DUE_DATE_HINT,
-    InteractionForm,
     RequestFilterForm,
     RequestForm,
     TransitionForm,
-    WorkspaceFilterForm,
 )
 from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
 from crm.service.models import (
-    Assignment,
     Interaction,
     RequestEvent,
     RequestStatus,
     ServiceRequest,
 )
-from crm.service.workspace import workspace_page
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases: larger ones simply do not exist
-STALE_MESSAGE = interaction_domain.STALE_MESSAGE  # "该记录已被他人修改,请刷新后重试"
-FORM_EXPIRED = "表单已过期或缺少安全令牌,请刷新页面后重新提交"
-FIX_FIELDS = "请修改标出的字段后重新提交"
-RACE_MESSAGE = "数据刚被他人修改,未保存,请刷新后重试"
-WORKSPACE_PER_PAGE = 50
 S = RequestStatus
 OPEN = request_domain.OPEN_STATUSES
 # The satisfaction field on the transition form: needed to close, optional when reopening after a 回访.
@@ -91,11 +76,7 @@ def _arg_id(name: str) -> int | None:
 
 
 def _load_enterprise(enterprise_id: int, action: Action) -> Enterprise:
-    enterprise = db.session.get(Enterprise, enterprise_id) if enterprise_id <= MAX_ID else None
-    if enterprise is None:
-        abort(404)
-    require(current_user, action, enterprise)  # 404 when not visible, 403 when visible but not changeable
-    return enterprise
+    return load(Enterprise, enterprise_id, action)  # 404 when not visible, 403 when visible but not changeable
 
 
 def _found(obj: Any, action: Action) -> Any:
@@ -105,25 +86,6 @@ def _found(obj: Any, action: Action) -> Any:
     return obj
 
 
-def _start_write() -> None:
-    """End Flask-Login's read-only transaction, then start one that writes (see the module docstring)."""
-    db.session.commit()
-    interaction_domain.begin_write()
-
-
-def _place(form: Any, err: DomainError, rename: dict[str, str] | None = None) -> None:
-    """The domain's messages next to the form's fields; hidden fields and unknown keys above the form."""
-    rename = rename or {}
-    for name, message in err.fields.items():
-        target = form._fields.get(rename.get(name, name))
-        if isinstance(target, Field) and target.type not in ("HiddenField", "CSRFTokenField"):
-            target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
-        elif message not in form.form_errors:
-            form.form_errors.append(message)
-    if err.message not in form.form_errors:
-        form.form_errors.insert(0, err.message)
-
-
 def _is_commissioner(user: Any) -> bool:
     return getattr(user, "role", None) is Role.COMMISSIONER
 
@@ -131,190 +93,6 @@ def _is_commissioner(user: Any) -> bool:
 def _may_log(user: Any) -> bool:
     """Whether the user writes 服务记录 and 诉求 at all (not a leader); per enterprise ``can(EDIT)`` decides."""
     return can(user, Action.EDIT)
-
-
-# --- the workspace (我的企业) ------------------------------------------------------------------------------
-
-def _visible_commissioners(user: User) -> list[User]:
-    """Active commissioners a coordinator, admin or leader may pick on the workspace (a county-scoped one:
-    their county's and the city-wide ones)."""
-    stmt = (sa.select(User).where(User.role == Role.COMMISSIONER, User.active.is_(True))
-            .options(joinedload(User.county)).order_by(User.username))
-    if user.county_id is not None:
-        stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
-    return list(db.session.scalars(stmt))
-
-
-@bp.route("/")
-@login_required
-def workspace():
-    today = local_today()
-    notes: list[str] = []
-    try:
-        page_no, per_page = parse_page_args(request.args, WORKSPACE_PER_PAGE)
-    except DomainError as err:
-        notes.append(f"{err.message}:{';'.join(err.fields.values())}。已按默认值显示。")
-        page_no, per_page = 1, WORKSPACE_PER_PAGE
-    chooser, chosen = None, None
-    if not _is_commissioner(current_user):
-        chooser = WorkspaceFilterForm(formdata=request.args)
-        commissioners = _visible_commissioners(current_user)
-        chooser.fill_choices(commissioners)
-        wanted = (chooser.commissioner.data or "").strip()
-        if wanted:
-            chosen = next((u for u in commissioners if u.username == wanted), None)
-            if chosen is None:
-                notes.append(f"没有可查看的服务专员“{wanted[:64]}”,已显示全部。")
-                chooser.commissioner.data = ""
-    result = workspace_page(current_user, chosen, today, page_no, per_page)  # past the end: the last page
-    link_args = {"commissioner": chosen.username} if chosen else {}
-    return render_template("service/workspace.html", page=result.page, chooser=chooser, chosen=chosen,
-                           notes=notes, link_args=link_args, summary=result.summary, may_log=_may_log(current_user),
-                           mine=_is_commissioner(current_user),
-                           cadence=int(current_app.config.get("VISIT_CADENCE_DAYS", 60))), (400 if notes else 200)
-
-
-# --- 服务记录 ------------------------------------------------------------------------------------------------
-
-def _loggable_specialties(user: User) -> list[Specialty]:
-    """A commissioner logs their own specialties; coordinators and admins any."""
-    return list(user.specialties) if _is_commissioner(user) else list(SPECIALTIES)
-
-
-def _default_specialty(user: User, enterprise: Enterprise, choices: list[Specialty]) -> Specialty | None:
-    """The specialty of the user's own active assignment for the enterprise, else their first one."""
-    wanted = request.args.get("specialty", "").strip()
-    for s in choices:
-        if s.value == wanted:
-            return s
-    if _is_commissioner(user):
-        mine = set(db.session.scalars(sa.select(Assignment.specialty).where(
-            Assignment.enterprise_id == enterprise.id, Assignment.commissioner_id == user.id,
-            Assignment.ended_on.is_(None))))
-        for s in choices:
-            if s in mine:
-                return s
-    return choices[0] if len(choices) == 1 else None
-
-
-@bp.route("/interactions/new", methods=["GET", "POST"])
-@login_required
-def interaction_new():
-    enterprise_id = _arg_id("enterprise_id")
-    if enterprise_id is None:
-        flash("请先在“我的企业”中选择要记录的企业", "warning")
-        return redirect(url_for(".workspace"))
-    if request.method == "POST":
-        _start_write()
-    enterprise = _load_enterprise(enterprise_id, Action.EDIT)
-    choices = _loggable_specialties(current_user)
-    form = InteractionForm()
-    form.fill_choices(choices)
-    status = 200
-    if request.method == "GET":
-        form.date.data = local_today().isoformat()
-        default = _default_specialty(current_user, enterprise, choices)
-        form.specialty.data = default.value if default else None
-    elif form.validate_on_submit():
-        stage = "interaction"
-        try:
-            interaction = interaction_domain.log_interaction(current_user, enterprise, form.interaction_data())
-            req = None
-            if form.also_request.data:
-                stage = "request"
-                req = request_domain.raise_request(current_user, enterprise, form.request_data(interaction.id))
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()  # both or neither: the 服务记录 is not kept when its 诉求 is refused
-            _place(form, err, {"category": "request_category", "description": "request_description"})
-            if stage == "request":
-                form.form_errors.append("诉求有误,服务记录和诉求均未保存")
-            status = err.status
-        except (IntegrityError, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(RACE_MESSAGE)
-            status = 409
-        else:
-            message = f"已记录“{enterprise.name}”的{interaction.channel.label}({interaction.occurred_on.isoformat()})"
-            if req is not None:
-                note = request_domain.due_note(req)
-                message += f";已登记诉求,办理时限 {req.due_date.isoformat()}" + (f"({note})" if note else "")
-            flash(message, "success")
-            return redirect(url_for(".workspace"))
-    elif "csrf_token" in form.errors:
-        form.form_errors.append(FORM_EXPIRED)
-        status = 400
-    else:
-        # The form refused a 诉求 field: check the 服务记录's fields too, so every problem shows at once.
-        try:
-            interaction_domain.validate_interaction(current_user, form.interaction_data())
-        except ValidationFailed as err:
-            _place(form, err)
-        if FIX_FIELDS not in form.form_errors:
-            form.form_errors.insert(0, FIX_FIELDS)
-        status = 422
-    return render_template("service/interactions/new.html", form=form, enterprise=enterprise), status
-
-
-def _may_edit_interaction(user: User, interaction: Interaction) -> bool:
-    """Those who may edit the enterprise; a commissioner only what they logged themselves."""
-    return can(user, Action.EDIT, interaction) and authored(user, interaction)
-
-
-def _interaction_initial(interaction: Interaction) -> dict[str, Any]:
-    return {"date": interaction.occurred_on.isoformat(), "channel": interaction.channel.value,
-            "specialty": interaction.specialty.value, "participants": interaction.participants,
-            "summary": interaction.summary,
-            "next_follow_up": interaction.next_follow_up.isoformat() if interaction.next_follow_up else "",
-            "version": str(interaction.version)}
-
-
-@bp.route("/interactions/<int:interaction_id>", methods=["GET", "POST"])
-@login_required
-def interaction_detail(interaction_id: int):
-    status, stale = 200, False
-    if request.method == "POST":
-        db.session.commit()  # Flask-Login has read the user; the lock must come first in the write
-        interaction = interaction_domain.lock_interaction(interaction_id) if interaction_id <= MAX_ID else None
-        _found(interaction, Action.EDIT)
-        if not _may_edit_interaction(current_user, interaction):
-            raise Forbidden("只能修改本人登记的服务记录")
-    else:
-        interaction = db.session.get(Interaction, interaction_id) if interaction_id <= MAX_ID else None
-        _found(interaction, Action.VIEW)
-    editable = _may_edit_interaction(current_user, interaction)
-    form = InteractionForm(data=_interaction_initial(interaction) if request.method == "GET" else None)
-    form.fill_choices(_loggable_specialties(current_user))
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                interaction_domain.update_interaction(current_user, interaction,
-                                                      form.interaction_data(with_version=True))
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                stale = err.code == "stale"
-                _place(form, err)
-                status = err.status
-            except (IntegrityError, StaleDataError):
-                db.session.rollback()
-                stale, status = True, 409
-                form.form_errors.append(STALE_MESSAGE)
-            else:
-                flash("服务记录已保存", "success")
-                return redirect(url_for(".interaction_detail", interaction_id=interaction_id))
-        elif "csrf_token" in form.errors:
-            form.form_errors.append(FORM_EXPIRED)
-            status = 400
-        else:
-            form.form_errors.append(FIX_FIELDS)
-            status = 422
-    raised = list(db.session.scalars(
-        sa.select(ServiceRequest).where(ServiceRequest.interaction_id == interaction.id)
-        .order_by(ServiceRequest.id)))
-    return render_template("service/interactions/detail.html", interaction=interaction, form=form,
-                           editable=editable, stale=stale, raised=raised,
-                           may_raise=can(current_user, Action.EDIT, interaction)), status
 
 
 # --- 诉求: the ledger ------------------------------------------------------------------------------------
@@ -393,6 +171,7 @@ def _link_args(filters: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/requests/")
 @login_required
+@page
 def requests_index():
     errors: list[DomainError] = []
     try:
@@ -417,6 +196,7 @@ def requests_index():
 
 @bp.route("/requests/export.xlsx")
 @login_required
+@page
 def requests_export():
     """The 诉求台账 of every request the list shows with the same filters (oldest raised first)."""
     form = _filter_form()
@@ -442,13 +222,12 @@ def _eligible_owners(enterprise: Enterprise) -> list[User]:
 
 @bp.route("/requests/new", methods=["GET", "POST"])
 @login_required
+@page
 def request_new():
     enterprise_id = _arg_id("enterprise_id")
     if enterprise_id is None:
         flash("请先在“我的企业”中选择要登记诉求的企业", "warning")
         return redirect(url_for(".workspace"))
-    if request.method == "POST":
-        _start_write()
     enterprise = _load_enterprise(enterprise_id, Action.EDIT)
     form = RequestForm()
     form.fill_choices(_eligible_owners(enterprise), [d.name for d in all_of(Department)])
@@ -457,28 +236,14 @@ def request_new():
         form.owner.data = current_user.username if _is_commissioner(current_user) else ""
         interaction_id = request.args.get("interaction_id", "").strip()
         form.interaction_id.data = interaction_id if interaction_id.isascii() and interaction_id.isdigit() else ""
-    elif form.validate_on_submit():
-        try:
-            req = request_domain.raise_request(current_user, enterprise, form.to_data())
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            _place(form, err)
-            status = err.status
-        except (IntegrityError, StaleDataError):
-            db.session.rollback()
-            form.form_errors.append(RACE_MESSAGE)
-            status = 409
-        else:
+    else:
+        raised = attempt(lambda: request_domain.raise_request(current_user, enterprise, form.to_data()), form)
+        if raised:
+            req = raised.value
             note = request_domain.due_note(req)
             flash(f"已登记诉求,办理时限 {req.due_date.isoformat()}" + (f"({note})" if note else ""), "success")
             return redirect(url_for(".request_detail", request_id=req.id))
-    elif "csrf_token" in form.errors:
-        form.form_errors.append(FORM_EXPIRED)
-        status = 400
-    else:
-        form.form_errors.append(FIX_FIELDS)
-        status = 422
+        status = raised.status
     source = None
     if (form.interaction_id.data or "").isdigit() and 1 <= int(form.interaction_id.data) <= MAX_ID:
         found = db.session.get(Interaction, int(form.interaction_id.data))
@@ -516,47 +281,41 @@ def _render_request(req: ServiceRequest, form: TransitionForm | None, status: in
 
 @bp.route("/requests/<int:request_id>")
 @login_required
+@page
 def request_detail(request_id: int):
-    req = db.session.get(ServiceRequest, request_id) if request_id <= MAX_ID else None
-    _found(req, Action.VIEW)
-    return _render_request(req, None)
+    return _render_request(load(ServiceRequest, request_id, Action.VIEW), None)
 
 
 @bp.route("/requests/<int:request_id>/transition", methods=["POST"])
 @login_required
+@page
 def request_transition(request_id: int):
-    db.session.commit()  # Flask-Login has read the user; the row lock must come first in the write
     req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
     _found(req, Action.EDIT)  # 404 when not visible, 403 for a leader
     form = _transition_form(req, request.form)
     detail = url_for(".request_detail", request_id=request_id)
     if not form.validate_on_submit():
-        flash(FORM_EXPIRED if "csrf_token" in form.errors else "请检查状态变更的内容", "danger")
+        flash(FORM_EXPIRED if csrf_failed(form) else "请检查状态变更的内容", "danger")
         return redirect(detail, 303)
     if not form.to.data:
         form.to.errors = ["请选择要变更的状态"]
         return _render_request(req, form, 422)
     before = req.status
-    try:
-        request_domain.transition(current_user, req, form.to.data, note=form.note.data or "",
-                                  satisfaction=form.satisfaction.data or None,
-                                  version=form.version.data or "missing")
-        db.session.commit()
-    except ValidationFailed as err:
-        db.session.rollback()
-        if "to" in err.fields or "version" in err.fields:  # not a status code / a tampered version
-            flash(f"{err.message}:{';'.join(err.fields.values())}", "danger")
-            return redirect(detail, 303)
-        _place(form, err)
+    moved = attempt(lambda: request_domain.transition(
+        current_user, req, form.to.data, note=form.note.data or "", satisfaction=form.satisfaction.data or None,
+        version=form.version.data or "missing"), form, validate=False, show="caller", notice="page",
+        conflict=STALE_MESSAGE)
+    err = moved.error
+    if isinstance(err, ValidationFailed) and not ("to" in err.fields or "version" in err.fields):
+        place_errors(form, err)  # a note or a satisfaction score to correct on the form
         return _render_request(req, form, err.status)
-    except DomainError as err:  # stale version, illegal transition: nothing changed, say why
-        db.session.rollback()
-        flash(err.message, "danger")
-        return redirect(detail, 303)
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        flash(STALE_MESSAGE, "danger")
+    if err is not None:  # not a status code, a tampered or stale version, an illegal transition: say why
+        flash(error_text(err) if isinstance(err, ValidationFailed) else err.message, "danger")
         return redirect(detail, 303)
     label = request_domain.ACTION_LABELS[(before, req.status)]
     flash(f"诉求已{label}:{before.label} → {req.status.label}", "success")
     return redirect(detail, 303)
+
+
+# The workspace and 服务记录 pages register on ``bp`` too (they use the helpers above).
+from crm.service import interaction_views as _interaction_views  # noqa: E402, F401

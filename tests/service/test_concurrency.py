@@ -4,10 +4,9 @@
   the version it had read, ``illegal_transition`` when it sent none), and the timeline has one event for it.
 - Logging interactions: both succeed (no lost insert).
 
-The service's lock helpers make the second writer wait for the first one's commit instead of failing: a row lock
-(``SELECT … FOR UPDATE``) on PostgreSQL, the database write lock taken first on SQLite (whose transactions cannot
-wait for the write lock once they have read). The winner holds its transaction open a moment (its audit write is
-slowed down) so the two really overlap.
+The second writer waits for the first one's commit instead of failing (``crm.core.transactions``): a row lock
+(``SELECT … FOR UPDATE``) on PostgreSQL, the database write lock every SQLite transaction takes at its BEGIN.
+The winner holds its transaction open a moment (its audit write is slowed down) so the two really overlap.
 
 The API-level test runs on PostgreSQL only: on SQLite two simultaneous API requests can already collide in the
 token check (``resolve_token`` reads and then writes ``last_used_at``), outside the service's code.
@@ -162,7 +161,6 @@ def test_two_clients_move_the_same_request_at_once(fresh_app, world, slow_audit,
 def test_two_clients_log_interactions_at_once(fresh_app, world, slow_audit):
     def log(actor_key: str, summary: str):
         def worker() -> int:
-            interaction_domain.begin_write()  # first statement of the transaction
             actor = db.session.get(User, world[actor_key])
             enterprise = db.session.get(Enterprise, world["enterprise"])
             interaction = interaction_domain.log_interaction(actor, enterprise, {

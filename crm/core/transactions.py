@@ -1,0 +1,55 @@
+"""How a transaction starts and how a record is locked for a change: one mechanism per database, here only.
+
+SQLite: every transaction begins ``BEGIN IMMEDIATE`` (set up by :func:`init_app` from the app factory), so it
+holds the database's write lock from its first statement. Two requests that read and then write queue up (for
+the busy timeout) instead of one failing with "database is locked" when it tries to upgrade its read lock, and
+the second one reads what the first committed. SQLite is the embedded, single-site database: serialising its
+transactions is the honest trade. Nothing else works around it (no no-op ``UPDATE``, no commit "to end the read
+transaction" before a write).
+
+PostgreSQL: transactions run concurrently; a change that reads a row, checks it (its ``version``, its status) and
+writes it loads the row with :func:`lock_for_update` (``SELECT … FOR UPDATE``, read fresh), so a second writer
+waits for the first one's commit and then sees its result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Flask
+
+from crm.extensions import db
+
+T = TypeVar("T")
+
+
+def init_app(app: Flask) -> None:
+    """Let SQLite's transactions be real and take the write lock at their start (see the module docstring).
+
+    pysqlite defers BEGIN until the first write, which also breaks SAVEPOINT nesting (a "nested" commit would
+    commit for real): SQLAlchemy's documented recipe is to turn that off and emit BEGIN ourselves.
+    """
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_for_update(model: type[T], record_id: int, *, id_column: Any = None) -> T | None:
+    """Load ``model`` ``record_id`` for a change: ``SELECT … FOR UPDATE`` (PostgreSQL; SQLite already holds the
+    write lock) and read fresh (``populate_existing``), so a version check after it sees the committed version.
+    ``None`` when there is no such record."""
+    column = id_column if id_column is not None else model.id  # type: ignore[attr-defined]
+    return db.session.scalar(
+        sa.select(model).where(column == record_id).with_for_update().execution_options(populate_existing=True))
