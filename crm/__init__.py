@@ -97,6 +97,7 @@ def _connect_subscribers() -> None:
     """Connect what each capability hears from those below it (blinker signals, page sections, search filters):
     a lower capability sends and never imports its hearers. Connecting twice is a no-op (blinker keys receivers
     by identity), so every app of a test run shares them."""
+    from crm.rosters import subscribers as _rosters  # noqa: F401
     from crm.service import subscribers as _service  # noqa: F401
 
 

@@ -31,9 +31,16 @@ from crm.api.schema import (
     str_code,
 )
 from crm.core.access import Action, require
-from crm.core.audit import AuditLog, history_statement
+from crm.core.audit import AuditLog
 from crm.core.time import isoformat_local
-from crm.enterprises.domain import SORTS, create_enterprise, search_statement, set_figure, update_enterprise
+from crm.enterprises.domain import (
+    SORTS,
+    create_enterprise,
+    history_statement,
+    search_statement,
+    set_figure,
+    update_enterprise,
+)
 from crm.enterprises.models import Enterprise as EnterpriseRow
 from crm.enterprises.models import EnterpriseFigure, EnterprisePartner, EnterpriseStatus
 from crm.extensions import db

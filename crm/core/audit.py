@@ -7,6 +7,7 @@ back with it: there is never a change without its record.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -137,26 +138,20 @@ def record(
     return entry
 
 
-def history_statement(enterprise_id: int, viewer: Any = None) -> sa.Select:
-    """The audit rows of one enterprise (its own and those of its figures, contacts, links, list entries);
-    with ``viewer``, without the rows of list editions they may not see (a commissioner: drafts)."""
-    stmt = (
+def history_statement(enterprise_id: int, filters: Iterable[Any] = ()) -> sa.Select:
+    """The audit rows of one enterprise (its own and those of its figures, contacts, links, list entries, service
+    records), newest first, that satisfy every condition in ``filters``: the caller says what a viewer may not see
+    (the enterprise registry gathers them from the capabilities, ``crm.enterprises.hooks.history_filters``)."""
+    return (
         sa.select(AuditLog)
-        .where(AuditLog.enterprise_id == enterprise_id)
+        .where(AuditLog.enterprise_id == enterprise_id, *filters)
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
     )
-    if viewer is not None:
-        from crm.rosters.domain import hidden_editions
-
-        hidden = hidden_editions(viewer)
-        if hidden is not None:
-            stmt = stmt.where(~sa.and_(AuditLog.entity_type == AuditEntity.ROSTER_EDITION,
-                                       AuditLog.entity_id.in_(hidden)))
-    return stmt
 
 
-def history_for_enterprise(enterprise_id: int, limit: int | None = None, viewer: Any = None) -> list[AuditLog]:
-    stmt = history_statement(enterprise_id, viewer)
+def history_for_enterprise(enterprise_id: int, limit: int | None = None, filters: Iterable[Any] = ()
+                           ) -> list[AuditLog]:
+    stmt = history_statement(enterprise_id, filters)
     if limit:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt))

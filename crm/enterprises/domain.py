@@ -19,9 +19,11 @@ from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
 from crm.core import access, audit
+from crm.core.audit import AuditLog
 from crm.core.errors import Conflict, ValidationFailed
 from crm.core.parsing import check_version as core_check_version
 from crm.core.parsing import parse_enum
+from crm.enterprises import hooks
 from crm.enterprises.access import covers_county
 from crm.enterprises.models import (
     Enterprise,
@@ -400,8 +402,12 @@ SORTS = {
 
 
 def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str = "", supply_category: str = "",
-                     above_scale: str = "", roster: str = "", sort: str = "name") -> sa.Select:
-    """The enterprise list query: what ``user`` may see, filtered and sorted."""
+                     above_scale: str = "", sort: str = "name", **hooked: str) -> sa.Select:
+    """The enterprise list query: what ``user`` may see, filtered and sorted.
+
+    ``hooked``: the values of the filters other capabilities registered (:func:`crm.enterprises.hooks.search_filter`;
+    the lists' ``roster``); an empty value filters nothing, an unknown name is a programming error (TypeError).
+    """
     stmt = sa.select(Enterprise).join(Enterprise.county).join(Enterprise.cluster)
     stmt = access.scope(user, Enterprise, stmt)
     q = (q or "").strip()
@@ -423,15 +429,23 @@ def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str =
         stmt = stmt.where(Enterprise.above_scale.is_(True))
     elif above_scale in {"0", "false", "no"}:
         stmt = stmt.where(Enterprise.above_scale.is_(False))
-    if roster:
-        stmt = roster_filter(stmt, roster)
+    if hooked:
+        registered = {found.name: found for found in hooks.registered_search_filters()}
+        for name, value in hooked.items():
+            if name not in registered:
+                raise TypeError(f"search_statement() got an unknown filter {name!r}")
+            if value:
+                stmt = registered[name].apply(stmt, value)
     return stmt.order_by(SORTS.get(sort, SORTS["name"]), Enterprise.id)
 
 
-def roster_filter(stmt: sa.Select, roster: str) -> sa.Select:
-    """Only enterprises on the current published edition of a list (``supplier_list`` / ``cultivation_pool``)."""
-    from crm.rosters.domain import published_member_ids
-    from crm.rosters.models import RosterKind
+# --- history -----------------------------------------------------------------------------------------------
 
-    kind = parse_enum(RosterKind, roster, field="roster", what="名单", title="名单类型不正确")
-    return stmt.where(Enterprise.id.in_(published_member_ids(kind)))
+def history_statement(enterprise_id: int, viewer: Any = None) -> sa.Select:
+    """The enterprise's audit trail, newest first; with ``viewer``, without what the capabilities hide from them
+    (a commissioner: the rows of list editions they may not open)."""
+    return audit.history_statement(enterprise_id, hooks.history_conditions(viewer) if viewer is not None else ())
+
+
+def history(enterprise_id: int, viewer: Any = None) -> list[AuditLog]:
+    return list(db.session.scalars(history_statement(enterprise_id, viewer)))

@@ -13,16 +13,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from crm.core.time import local_today
+from crm.enterprises import hooks
 from crm.enterprises.domain import uscc_error
 from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.reference.models import Cluster, County, Park, Partner, SupplyCategory, all_of
-from crm.rosters.models import RosterKind
 
 STATUS_CHOICES = [SelectChoice(status.value, status.label) for status in EnterpriseStatus]
 SORT_CHOICES = [SelectChoice("name", "按名称(拼音)"), SelectChoice("county", "按区县"),
                 SelectChoice("-updated", "最近更新")]
 ABOVE_SCALE_CHOICES = [SelectChoice("", "不限"), SelectChoice("1", "规上企业"), SelectChoice("0", "规下企业")]
-ROSTER_CHOICES = [SelectChoice("", "不限")] + [SelectChoice(kind.value, kind.label) for kind in RosterKind]
 PER_PAGE_OPTIONS = (20, 50, 100, 200)
 
 
@@ -52,7 +51,6 @@ class SearchForm(FlaskForm):
     cluster = SelectField("产业集群", validate_choice=False)
     supply_category = SelectField("配套类别", validate_choice=False)
     above_scale = SelectField("规上", choices=ABOVE_SCALE_CHOICES, validate_choice=False)
-    roster = SelectField("所在名单", choices=ROSTER_CHOICES, validate_choice=False)
     sort = SelectField("排序", choices=SORT_CHOICES, default="name", validate_choice=False)
     per_page = SelectField("每页", validate_choice=False)
 
@@ -64,10 +62,24 @@ class SearchForm(FlaskForm):
         self.per_page.choices = [SelectChoice(str(n), f"{n} 条") for n in options]
         self.per_page.data = str(per_page)
 
+    hooked: list[SelectField] = []  # the selects of the filters other capabilities registered (see search_form)
+
     def filters(self) -> dict[str, str]:
         """The values search_statement takes."""
-        return {name: (getattr(self, name).data or "").strip()
-                for name in ("q", "county", "cluster", "supply_category", "above_scale", "roster", "sort")}
+        names = ("q", "county", "cluster", "supply_category", "above_scale", *(f.name for f in self.hooked), "sort")
+        return {name: (self[name].data or "").strip() for name in names}
+
+
+def search_form(formdata: Any) -> SearchForm:
+    """The list page's filters, with a select per filter another capability registered (the lists: 所在名单),
+    after the registry's own (``crm.enterprises.hooks.search_filter``)."""
+    registered = hooks.registered_search_filters()
+    selects = {found.name: SelectField(found.label, validate_choice=False, choices=[
+        SelectChoice("", "不限"), *(SelectChoice(value, label) for value, label in found.choices)])
+        for found in registered}
+    form = type("SearchForm", (SearchForm,), selects)(formdata=formdata)
+    form.hooked = [form[found.name] for found in registered]
+    return form
 
 
 # --- create / edit -----------------------------------------------------------------------------------------

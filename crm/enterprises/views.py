@@ -6,43 +6,30 @@ redirects. Rules live in ``crm.enterprises.domain``; a refused change is rolled 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload, lazyload
 
-from crm.auth.models import User
 from crm.core.access import Action, can, require
-from crm.core.audit import history_for_enterprise
 from crm.core.errors import DomainError
 from crm.core.messages import STALE_MESSAGE
 from crm.core.pages import attempt, load, page
 from crm.core.pagination import paginate, parse_page_args
-from crm.core.time import local_today
-from crm.enterprises import domain
+from crm.enterprises import domain, hooks
 from crm.enterprises.forms import (
     ContactForm,
     DeleteForm,
     EnterpriseForm,
     FigureForm,
     PartnerLinkForm,
-    SearchForm,
+    search_form,
 )
 from crm.enterprises.models import (
     Enterprise,
     EnterpriseContact,
     EnterpriseFigure,
     EnterprisePartner,
-)
-from crm.extensions import db
-from crm.service import assignments, interactions, policy, requests
-from crm.service.models import (
-    Interaction,
-    PolicyDelivery,
-    ServiceRequest,
 )
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
@@ -78,14 +65,14 @@ def index():
     except DomainError as err:
         arg_errors.append(err)
         page_no, per_page = 1, current_app.config["PER_PAGE_DEFAULT"]
-    form = SearchForm(formdata=request.args)
+    form = search_form(request.args)
     form.fill_choices(current_user, per_page)
     filters = form.filters()
     try:
         stmt = domain.search_statement(current_user, **filters)
-    except DomainError as err:  # an unknown roster kind
+    except DomainError as err:  # a value a filter refuses (an unknown list): shown, and that filter dropped
         arg_errors.append(err)
-        filters["roster"] = ""
+        filters.update((name, "") for name in err.fields if name in filters)
         stmt = domain.search_statement(current_user, **filters)
     page = paginate(stmt, page_no, per_page)
     link_args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
@@ -119,57 +106,10 @@ def detail(enterprise_id: int):
         partner_form.fill_choices()
         # Delete buttons carry csrf_token() themselves; their POSTs are checked with DeleteForm.
         forms = {"contact": ContactForm(prefix="contact"), "figure": figure_form, "partner": partner_form}
-    from crm.rosters.domain import enterprise_timeline, period_label
-
+    # The cards of the capabilities built on the registry (service, lists …) come from crm.enterprises.hooks.
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
-                           history=history_for_enterprise(enterprise.id, viewer=current_user),
-                           roster_timeline=enterprise_timeline(enterprise.id, viewer=current_user),
-                           period_label=period_label,
-                           service=_service_sections(enterprise, editable))
-
-
-SECTION_ROWS = 10  # interactions, requests and deliveries shown on the record (the rest on their own pages)
-RECENT_REQUEST_DAYS = 180
-
-
-def _service_sections(enterprise: Enterprise, editable: bool) -> dict[str, Any]:
-    """一企一档's service part: commissioners per specialty, the latest interactions, open and recent requests,
-    policy deliveries. A fixed number of queries whatever the record holds (about eight)."""
-    today = local_today()
-    no_specialties = lazyload(User.specialty_rows)  # names and phones only
-    latest = list(db.session.scalars(
-        interactions.interactions_statement(current_user, enterprise_id=enterprise.id)
-        .options(joinedload(Interaction.created_by).options(no_specialties)).limit(SECTION_ROWS)))
-    interaction_total = db.session.scalar(
-        sa.select(sa.func.count(Interaction.id)).where(Interaction.enterprise_id == enterprise.id)) or 0
-    recent = sa.or_(ServiceRequest.status.in_(requests.OPEN_STATUSES),
-                    ServiceRequest.raised_on >= today - timedelta(days=RECENT_REQUEST_DAYS))
-    found = list(db.session.scalars(
-        requests.requests_statement(current_user, enterprise_id=enterprise.id, today=today).where(recent)
-        .options(joinedload(ServiceRequest.owner).options(no_specialties)).limit(50)))
-    open_rows = sorted((r for r in found if r.status in requests.OPEN_STATUSES), key=lambda r: (r.due_date, r.id))
-    done_rows = [r for r in found if r.status not in requests.OPEN_STATUSES]
-    deliveries = list(db.session.scalars(
-        policy.deliveries_statement(current_user, enterprise_id=enterprise.id, today=today)
-        .options(joinedload(PolicyDelivery.owner).options(no_specialties)).limit(SECTION_ROWS * 2)))
-    last_contact = latest[0].occurred_on if latest else None
-    return {
-        "today": today,
-        "recent_days": RECENT_REQUEST_DAYS,
-        "commissioners": assignments.active_by_specialty(enterprise),
-        "may_assign": assignments.can_assign(current_user, enterprise),
-        "may_edit": editable,
-        "interactions": latest,
-        "interaction_total": interaction_total,
-        "last_contact": last_contact,
-        # a follow-up date that has passed with no contact since
-        "follow_up_overdue": {i.id for i in latest if i.next_follow_up and i.next_follow_up < today
-                              and (last_contact is None or last_contact < i.next_follow_up)},
-        "requests": (open_rows + done_rows)[:SECTION_ROWS * 2],
-        "overdue": {r.id for r in open_rows if requests.is_overdue(r, today)},
-        "deliveries": deliveries,
-        "late": {d.id for d in deliveries if policy.is_late(d, today)},
-    }
+                           history=domain.history(enterprise.id, viewer=current_user),
+                           sections=hooks.sections(enterprise, viewer=current_user, editable=editable))
 
 
 # --- create and edit -----------------------------------------------------------------------------------------

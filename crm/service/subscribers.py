@@ -10,9 +10,12 @@ from typing import Any
 
 from crm.auth.models import User
 from crm.auth.signals import user_deactivated, user_updated
+from crm.enterprises.hooks import page_section
+from crm.enterprises.models import Enterprise
 from crm.rosters.models import RosterEdition
 from crm.rosters.signals import edition_published
 from crm.service import assignments
+from crm.service.enterprise_page import enterprise_sections
 
 DEACTIVATED = "账号已停用"
 REQUALIFIED = "用户角色、专长或区县范围变更"
@@ -33,3 +36,9 @@ def _end_for_deactivated(user: User, *, actor: Any = None, **_: Any) -> None:
 def _end_unqualified(user: User, *, actor: Any = None, **_: Any) -> None:
     """A new role, specialties or county scope: the assignments the user no longer qualifies for end."""
     assignments.end_for_changed_commissioner(actor, user, REQUALIFIED)
+
+
+@page_section(order=100)
+def _service_cards(enterprise: Enterprise, *, viewer: Any, editable: bool) -> tuple[str, dict[str, Any]]:
+    """一企一档: 服务专员, 诉求, 服务记录, 政策兑现."""
+    return "service/_enterprise_sections.html", {"service": enterprise_sections(enterprise, viewer, editable)}
