@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from crm.core import spreadsheet
+from crm.core.access import Action, can
 from crm.core.errors import DomainError, ValidationFailed
 from crm.enterprises.domain import name_key, normalise_uscc, uscc_error
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -331,8 +332,6 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
     A row whose enterprise the actor may not change (a county coordinator: another county's) is a problem of
     that row, as ``POST .../entries`` would refuse it.
     """
-    from crm.core.access import Action, can
-
     with_tier = edition.kind is RosterKind.CULTIVATION_POOL and TIER_COLUMN in columns
     existing = {enterprise_id: (reason, tier) for enterprise_id, reason, tier in db.session.execute(
         sa.select(RosterEntry.enterprise_id, RosterEntry.reason, RosterEntry.tier)
