@@ -36,6 +36,7 @@ from crm.enterprises.domain import parse_amount
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
+from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, parse_date
 from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
 
 ENTITY = "policy_delivery"
@@ -52,8 +53,6 @@ EVIDENCE_MISSING = "已兑现,但尚未填写佐证材料说明(建议补充文�
 
 def _date(value: Any, field: str, fields: dict[str, str], *, required: bool, label: str) -> date | None:
     """The service's one date parser (``YYYY-MM-DD``, a real calendar date), within 2000–2100."""
-    from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, parse_date
-
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             fields[field] = f"请填写{label}(YYYY-MM-DD)"
