@@ -77,6 +77,7 @@ def _import_models() -> None:
     from crm.core import audit as _audit  # noqa: F401
     from crm.enterprises import models as _enterprises  # noqa: F401
     from crm.holidays import models as _holidays  # noqa: F401
+    from crm.meetings import models as _meetings  # noqa: F401
     from crm.notifications import models as _notifications  # noqa: F401
     from crm.reference import models as _reference  # noqa: F401
     from crm.rosters import models as _rosters  # noqa: F401

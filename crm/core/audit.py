@@ -37,6 +37,9 @@ class AuditEntity(LabelledEnum):
     INTERACTION = "interaction", "服务记录"
     SERVICE_REQUEST = "service_request", "诉求"
     POLICY_DELIVERY = "policy_delivery", "政策兑现"
+    MEETING = "meeting", "会议活动"
+    PARTNER = "partner", "成渝企业"
+    CALENDAR_FEED = "calendar_feed", "日历订阅"
 
 
 class AuditAction(LabelledEnum):
@@ -66,6 +69,10 @@ class AuditAction(LabelledEnum):
     DELIVER = "deliver", "兑现"
     CANCEL = "cancel", "取消"
     REOPEN = "reopen", "恢复待兑现"
+    PARTICIPANTS = "participants", "修改参会名单"
+    AGREEMENT = "agreement", "签约"
+    FOLLOW_UP = "follow_up", "会后诉求"
+    REVOKE = "revoke", "撤销"
 
 
 class AuditLog(db.Model):

@@ -17,6 +17,7 @@ from crm.reference.models import (
     Department,
     Park,
     Partner,
+    Region,
     PlanTarget,
     SupplyCategory,
     Target,
@@ -49,19 +50,20 @@ DEPARTMENTS = [
     "红花岗区人民政府", "汇川区人民政府", "播州区人民政府", "新蒲新区管委会", "桐梓县人民政府",
     "道真自治县人民政府", "正安县人民政府", "务川自治县人民政府",
 ]
+# The 成渝 firms the plan names: (name, region, city, industry chain).
 PARTNERS = [
-    ("重庆长安汽车股份有限公司", "重庆", "汽车"),
-    ("长城汽车股份有限公司重庆分公司", "重庆", "汽车"),
-    ("赛力斯集团股份有限公司", "重庆", "新能源汽车"),
-    ("成都客车股份有限公司", "四川", "客车"),
-    ("成都飞机工业(集团)有限责任公司", "四川", "航空"),
-    ("中航成飞民用飞机有限责任公司", "四川", "航空"),
-    ("中国航发成都发动机有限公司", "四川", "航空发动机"),
-    ("西南铝业(集团)有限责任公司", "重庆", "铝加工"),
-    ("华峰铝业有限公司", "重庆", "铝加工"),
-    ("重庆华峰化工有限公司", "重庆", "化工"),
-    ("重庆万凯新材料科技有限公司", "重庆", "新材料"),
-    ("重庆国际复合材料股份有限公司", "重庆", "复合材料"),
+    ("重庆长安汽车股份有限公司", "重庆", "重庆", "汽车"),
+    ("长城汽车股份有限公司重庆分公司", "重庆", "重庆", "汽车"),
+    ("赛力斯集团股份有限公司", "重庆", "重庆", "新能源汽车"),
+    ("成都客车股份有限公司", "四川", "成都", "客车"),
+    ("成都飞机工业(集团)有限责任公司", "四川", "成都", "航空"),
+    ("中航成飞民用飞机有限责任公司", "四川", "成都", "航空"),
+    ("中国航发成都发动机有限公司", "四川", "成都", "航空发动机"),
+    ("西南铝业(集团)有限责任公司", "重庆", "重庆", "铝加工"),
+    ("华峰铝业有限公司", "重庆", "重庆", "铝加工"),
+    ("重庆华峰化工有限公司", "重庆", "重庆", "化工"),
+    ("重庆万凯新材料科技有限公司", "重庆", "重庆", "新材料"),
+    ("重庆国际复合材料股份有限公司", "重庆", "重庆", "复合材料"),
 ]
 # (name, county, recognised 配套产业园区?, year recognised)
 PARKS = [
@@ -106,8 +108,8 @@ def load_reference_data() -> None:
         _ensure(SupplyCategory, name, sort_order=i)
     for i, name in enumerate(DEPARTMENTS):
         _ensure(Department, name, sort_order=i)
-    for name, region, industry in PARTNERS:
-        _ensure(Partner, name, region=region, industry=industry)
+    for name, region, city, industry in PARTNERS:
+        _ensure(Partner, name, region=Region(region), city=city, industry=industry, in_plan=True)
     db.session.flush()
     counties = {c.name: c for c in db.session.scalars(sa.select(County))}
     for name, county, supporting, year in PARKS:

@@ -26,6 +26,10 @@ class NotificationKind(LabelledEnum):
     REQUEST_ESCALATED = "request_escalated", "诉求逾期上报"
     POLICY_OVERDUE = "policy_overdue", "政策兑现逾期"
     VISIT_CADENCE = "visit_cadence", "走访提醒"
+    MEETING_PROPOSED = "meeting_proposed", "年度会议计划"
+    MEETING_REMINDER = "meeting_reminder", "会议提醒"
+    MEETING_CHANGED = "meeting_changed", "会议变更"
+    MEETING_CANCELLED = "meeting_cancelled", "会议取消"
 
 
 class Notification(db.Model):

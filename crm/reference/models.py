@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.core.time import utcnow
+from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
 
 
@@ -51,15 +54,34 @@ class Department(db.Model):
     sort_order: Mapped[int] = mapped_column(default=0)
 
 
+class Region(LabelledEnum):
+    """The two halves of the 成渝 area; exchanged by their Chinese names (each is its own label)."""
+
+    CHONGQING = "重庆"
+    SICHUAN = "四川"
+
+
 class Partner(db.Model):
-    """A 成渝 firm that local suppliers sell to."""
+    """A 成渝 firm that local suppliers sell to: the partner catalogue, maintained by coordinators.
+
+    ``in_plan`` marks the firms the plan itself names (seeded by ``seed-reference``); they stay in the catalogue.
+    ``industry`` is the industry chain (API: ``industry_chain``).
+    """
 
     __tablename__ = "partners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
-    region: Mapped[str] = mapped_column(sa.String(20), default="")  # 重庆 / 四川
+    region: Mapped[Region] = mapped_column(enum_column(Region, "partner_region"))
+    city: Mapped[str] = mapped_column(sa.String(40), default="")
     industry: Mapped[str] = mapped_column(sa.String(80), default="")
+    uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    in_plan: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Park(db.Model):

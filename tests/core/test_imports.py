@@ -30,7 +30,8 @@ LAYERS: dict[str, int] = {
     "enterprises": 3,
     "rosters": 4,
     "service": 5,
-    "api": 6, "web": 6, "history": 6, "demo": 6, "app": 6,  # the top: the JSON API, page plumbing, the factory
+    "meetings": 6,
+    "api": 7, "web": 7, "history": 7, "demo": 7, "app": 7,  # the top: the JSON API, page plumbing, the factory
 }
 FACTORY = "crm/__init__.py"  # create_app and the CLI registration may import anything, anywhere
 
