@@ -89,6 +89,7 @@ def _register_access_rules() -> None:
     """Each capability registers its access rules with ``crm.core.access`` when its module is imported."""
     from crm.auth import access as _auth  # noqa: F401
     from crm.enterprises import access as _enterprises  # noqa: F401
+    from crm.meetings import access as _meetings  # noqa: F401
     from crm.notifications import access as _notifications  # noqa: F401
     from crm.rosters import access as _rosters  # noqa: F401
     from crm.service import access as _service  # noqa: F401

@@ -17,8 +17,8 @@ from crm.reference.models import (
     Department,
     Park,
     Partner,
-    Region,
     PlanTarget,
+    Region,
     SupplyCategory,
     Target,
 )
