@@ -459,7 +459,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
         ids = _ids(data["enterprises"], "enterprises", "企业", fields)
         if ids is not None:
             found = {e.id: e for e in db.session.scalars(_reach(
-                actor, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids or [-1]))))}
+                actor, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids))))}
             unknown = [i for i in ids if i not in found]
             if unknown:
                 fields["enterprises"] = "未知企业编号:" + "、".join(map(str, unknown[:10]))
@@ -467,7 +467,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
     if "partners" in data:
         ids = _ids(data["partners"], "partners", "成渝企业", fields)
         if ids is not None:
-            found_p = {p.id: p for p in db.session.scalars(sa.select(Partner).where(Partner.id.in_(ids or [-1])))}
+            found_p = {p.id: p for p in db.session.scalars(sa.select(Partner).where(Partner.id.in_(ids)))}
             unknown = [i for i in ids if i not in found_p]
             if unknown:
                 fields["partners"] = "未知成渝企业编号:" + "、".join(map(str, unknown[:10]))
@@ -478,8 +478,9 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
             fields["officials"] = "参会人员应为用户名列表"
         else:
             wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+            askable = [n for n in wanted if "\x00" not in n and len(n) <= 64]
             found_u = {u.username: u for u in db.session.scalars(
-                sa.select(User).where(User.username.in_(wanted or ["\x00"]), User.active.is_(True)))}
+                sa.select(User).where(User.username.in_(askable), User.active.is_(True)))} if askable else {}
             unknown_names = [n for n in wanted if n not in found_u]
             if unknown_names:
                 fields["officials"] = "未知或已停用的用户:" + "、".join(unknown_names[:10])
