@@ -444,6 +444,11 @@ def _ids(value: Any, key: str, label: str, fields: dict[str, str]) -> list[int] 
     return list(dict.fromkeys(ids))
 
 
+def _names(names: list[str]) -> str | None:
+    """A set of names as the history shows it (``None``: nobody)."""
+    return "、".join(names) or None
+
+
 def _ensure_open(meeting: Meeting) -> None:
     if meeting.status is MeetingStatus.CANCELLED:
         raise Conflict("会议已取消,不能再修改", code="cancelled")
@@ -498,7 +503,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
         meeting.partner_links.extend(MeetingPartner(partner=p) for p in partners if p.id not in have)
         new = sorted(p.name for p in partners)
         if old != new:
-            changes["partners"] = [old, new]
+            changes["partners"] = [_names(old), _names(new)]
     if officials is not None:
         old = sorted(u.username for u in meeting.officials)
         keep = {u.id for u in officials}
@@ -507,7 +512,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
         meeting.official_links.extend(MeetingOfficial(user=u) for u in officials if u.id not in have)
         new = sorted(u.username for u in officials)
         if old != new:
-            changes["officials"] = [old, new]
+            changes["officials"] = [_names(old), _names(new)]
     if changes:
         meeting.sequence += 1  # the attendee list is in the feed
         meeting.updated_at = utcnow()
@@ -530,7 +535,7 @@ def _replace_enterprises(actor: Any, meeting: Meeting, enterprises: list[Enterpr
                                     for e in enterprises if e.id not in have)
     new = sorted(e.name for e in enterprises)
     if visible_old != new:
-        changes["enterprises"] = [visible_old, new]
+        changes["enterprises"] = [_names(visible_old), _names(new)]
 
 
 def invite_list(actor: Any, meeting: Meeting, kind: Any, *, cluster: Any = None, county: Any = None) -> int:
@@ -569,7 +574,7 @@ def invite_list(actor: Any, meeting: Meeting, kind: Any, *, cluster: Any = None,
         meeting.updated_at = utcnow()
         db.session.flush()
         record(actor, AuditEntity.MEETING, meeting.id, AuditAction.PARTICIPANTS,
-               {"enterprises": [None, sorted(e.name for e in added)], "invited_via": [None, via]},
+               {"enterprises": [None, _names(sorted(e.name for e in added))], "invited_via": [None, via]},
                summary=f"按名单邀请 {len(added)} 家企业参加“{meeting.title}”")
     return len(added)
 
@@ -635,7 +640,7 @@ def add_agreement(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Meeting
         meeting.partner_links.append(MeetingPartner(partner=partner))
     db.session.flush()
     record(actor, AuditEntity.MEETING, meeting.id, AuditAction.AGREEMENT,
-           {"enterprise": [None, enterprise.name], "partner": [None, partner.name], "kind": [None, kind],
+           {"enterprise": [None, enterprise.name], "partner": [None, partner.name], "agreement_kind": [None, kind],
             "amount": [None, amount]},
            enterprise_id=enterprise.id, summary=f"在“{meeting.title}”与{partner.name}签订{kind.value}协议")
     _ensure_supply_link(actor, enterprise, partner, f"{kind.value}协议({meeting.title})")

@@ -177,7 +177,7 @@ def _detail(meeting: Meeting, *, agreement_form: AgreementForm | None = None,
     editable = can(current_user, Action.EDIT, meeting)
     enterprises, hidden = domain.visible_enterprises(current_user, meeting)
     forms: dict[str, Any] = {}
-    if editable and meeting.status is not MeetingStatus.CANCELLED:
+    if editable and meeting.status in domain.UPCOMING:
         forms["cancel"] = CancelForm(formdata=None, data={"version": str(meeting.version)})
     if editable and meeting.status is MeetingStatus.HELD:
         changeable = [e for e in enterprises if can(current_user, Action.EDIT, e)]
