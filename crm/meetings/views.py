@@ -196,8 +196,14 @@ def _detail(meeting: Meeting, *, agreement_form: AgreementForm | None = None,
         "meetings/detail.html", meeting=meeting, enterprises=enterprises, hidden_enterprises=hidden,
         editable=editable, forms=forms, conflicts=domain.official_conflicts(meeting), follow_ups=follow_ups,
         agreements=agreements, hidden_agreements=len(meeting.agreements) - len(agreements),
-        history=_history(meeting) if can(current_user, Action.EDIT) or current_user.role is Role.LEADER else [],
+        history=_history(meeting) if _sees_every_enterprise(current_user) else [],
     ), status
+
+
+def _sees_every_enterprise(user: Any) -> bool:
+    """The history names every participant: shown only to who may read every enterprise (admins, city-wide
+    coordinators and leaders)."""
+    return user.is_admin or (user.role in (Role.COORDINATOR, Role.LEADER) and user.county_id is None)
 
 
 def _enterprise_choices(enterprises: list[Enterprise]) -> list[SelectChoice]:
