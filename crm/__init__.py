@@ -109,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
     from crm.holidays.views import bp as holidays_bp
+    from crm.meetings.calendar_views import bp as calendar_bp
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import inject_unread_count
     from crm.rosters.views import bp as rosters_bp
@@ -128,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scheduler_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(calendar_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)
