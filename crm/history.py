@@ -16,6 +16,8 @@ from crm.core.audit import AuditEntity
 from crm.core.types import LabelledEnum
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.holidays.models import SpecialDay
+from crm.meetings.models import CalendarFeedToken, Meeting, MeetingAgreement
+from crm.reference.models import Partner
 from crm.rosters.models import RosterEdition, RosterEntry
 from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
 
@@ -45,6 +47,16 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "resolved_at": "解决时间", "closed_at": "办结时间", "satisfaction": "满意度", "note": "说明",
         "follow_up_satisfaction": "回访满意度",
     },
+    "meeting": {
+        "kind": "会议类型", "title": "会议名称", "starts_at": "开始时间", "ends_at": "结束时间", "venue": "会议地点",
+        "city": "所在城市", "department": "主办单位", "status": "状态", "agenda": "会议议程",
+        "outcome_summary": "成果概述", "cancel_reason": "取消原因", "enterprises": "参会企业", "partners": "成渝企业",
+        "officials": "参会人员", "invited_via": "邀请方式", "enterprise": "企业", "partner": "成渝企业",
+        "amount": "金额(万元)", "request": "诉求编号",
+    },
+    "calendar_feed": {"token": "订阅地址"},
+    "partner": {"name": "企业名称", "region": "所在省市", "city": "所在城市", "industry": "所属产业链",
+                "uscc": "统一社会信用代码"},
     "policy_delivery": {
         "kind": "政策类别", "promised": "承诺内容", "amount": "金额(万元)", "promised_date": "承诺兑现日期",
         "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
@@ -64,6 +76,9 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.INTERACTION: (Interaction,),
     AuditEntity.SERVICE_REQUEST: (ServiceRequest,),
     AuditEntity.POLICY_DELIVERY: (PolicyDelivery,),
+    AuditEntity.MEETING: (Meeting, MeetingAgreement),
+    AuditEntity.PARTNER: (Partner,),
+    AuditEntity.CALENDAR_FEED: (CalendarFeedToken,),
 }
 # Coded audit keys that are not a column of the same name (a user's specialties are rows of their own).
 EXTRA_CODED: dict[AuditEntity, dict[str, type[LabelledEnum]]] = {AuditEntity.USER: {"specialties": Specialty}}

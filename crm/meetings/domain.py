@@ -705,6 +705,15 @@ class RuleRow:
     def label(self) -> str:
         return {"held": "已举办", "planned": "已计划", "missing": "未安排"}[self.state]
 
+    @property
+    def badge(self) -> str:
+        return {"held": "text-bg-success", "planned": "text-bg-info", "missing": "text-bg-danger"}[self.state]
+
+    @staticmethod
+    def reason(meeting: Meeting) -> str:
+        """Why the meeting counts (in a 成渝 city, with 成渝 firms)."""
+        return chengyu_reason(meeting)
+
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
     return (datetime(year, 1, 1, tzinfo=SHANGHAI), datetime(year + 1, 1, 1, tzinfo=SHANGHAI))
