@@ -99,6 +99,7 @@ def _connect_subscribers() -> None:
     """Connect what each capability hears from those below it (blinker signals, page sections, search filters):
     a lower capability sends and never imports its hearers. Connecting twice is a no-op (blinker keys receivers
     by identity), so every app of a test run shares them."""
+    from crm.meetings import subscribers as _meetings  # noqa: F401
     from crm.rosters import subscribers as _rosters  # noqa: F401
     from crm.service import subscribers as _service  # noqa: F401
 
@@ -110,6 +111,8 @@ def _register_blueprints(app: Flask) -> None:
     from crm.extensions import csrf
     from crm.holidays.views import bp as holidays_bp
     from crm.meetings.calendar_views import bp as calendar_bp
+    from crm.meetings.partner_views import bp as partners_bp
+    from crm.meetings.views import bp as meetings_bp
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import inject_unread_count
     from crm.rosters.views import bp as rosters_bp
@@ -129,6 +132,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scheduler_bp)
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(meetings_bp)
+    app.register_blueprint(partners_bp)
     app.register_blueprint(calendar_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.

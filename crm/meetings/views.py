@@ -42,7 +42,7 @@ from .forms import (
     ParticipantsForm,
     city_suggestions,
 )
-from .models import Meeting, MeetingEnterprise, MeetingKind, MeetingStatus
+from .models import Meeting, MeetingKind, MeetingStatus
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 
@@ -53,7 +53,7 @@ STATUS_BADGES = {"planned": "text-bg-info", "confirmed": "text-bg-primary", "hel
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"STATUS_BADGES": STATUS_BADGES, "chengyu_reason": domain.chengyu_reason,
-            "city_suggestions": city_suggestions()}
+            "city_suggestions": city_suggestions(), "has_calendar": "calendar.index" in current_app.view_functions}
 
 
 def _load(meeting_id: int, action: Action = Action.VIEW) -> Meeting:
@@ -291,10 +291,3 @@ def participants(meeting_id: int):
     visible_links = [link for link in links if can(current_user, Action.VIEW, link.enterprise)]
     return render_template("meetings/participants.html", meeting=meeting, form=form, invite=invite,
                            links=visible_links, hidden=len(links) - len(visible_links)), status
-
-
-def enterprise_meetings(enterprise: Enterprise, viewer: Any) -> list[Meeting]:
-    """The meetings the enterprise takes part in that ``viewer`` may read, newest first."""
-    stmt = (sa.select(Meeting).join(MeetingEnterprise, MeetingEnterprise.meeting_id == Meeting.id)
-            .where(MeetingEnterprise.enterprise_id == enterprise.id).order_by(Meeting.starts_at.desc()))
-    return list(db.session.scalars(scope(viewer, Meeting, stmt, Action.VIEW).limit(20)))
