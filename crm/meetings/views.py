@@ -177,7 +177,7 @@ def _detail(meeting: Meeting, *, agreement_form: AgreementForm | None = None,
     editable = can(current_user, Action.EDIT, meeting)
     enterprises, hidden = domain.visible_enterprises(current_user, meeting)
     forms: dict[str, Any] = {}
-    if editable and meeting.status is not MeetingStatus.CANCELLED:
+    if editable and meeting.status in domain.UPCOMING:
         forms["cancel"] = CancelForm(formdata=None, data={"version": str(meeting.version)})
     if editable and meeting.status is MeetingStatus.HELD:
         changeable = [e for e in enterprises if can(current_user, Action.EDIT, e)]
@@ -196,8 +196,14 @@ def _detail(meeting: Meeting, *, agreement_form: AgreementForm | None = None,
         "meetings/detail.html", meeting=meeting, enterprises=enterprises, hidden_enterprises=hidden,
         editable=editable, forms=forms, conflicts=domain.official_conflicts(meeting), follow_ups=follow_ups,
         agreements=agreements, hidden_agreements=len(meeting.agreements) - len(agreements),
-        history=_history(meeting) if can(current_user, Action.EDIT) or current_user.role is Role.LEADER else [],
+        history=_history(meeting) if _sees_every_enterprise(current_user) else [],
     ), status
+
+
+def _sees_every_enterprise(user: Any) -> bool:
+    """The history names every participant: shown only to who may read every enterprise (admins, city-wide
+    coordinators and leaders)."""
+    return user.is_admin or (user.role in (Role.COORDINATOR, Role.LEADER) and user.county_id is None)
 
 
 def _enterprise_choices(enterprises: list[Enterprise]) -> list[SelectChoice]:
@@ -252,9 +258,12 @@ def _participant_choices(form: ParticipantsForm, invite: InviteListForm, meeting
                                 for e in db.session.scalars(stmt)]
     form.partners.choices = [SelectChoice(str(p.id), f"{p.name}({p.city or p.region.value})", optgroup=p.region.value)
                              for p in db.session.scalars(sa.select(Partner).order_by(Partner.region, Partner.id))]
-    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.role, User.username)
+    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username)
                                .options(selectinload(User.specialty_rows)))
-    form.officials.choices = [SelectChoice(u.username, f"{u.display_name}({u.role.label})") for u in users]
+    order = [Role.LEADER, Role.COORDINATOR, Role.ADMIN, Role.COMMISSIONER]  # who usually attends first
+    form.officials.choices = [
+        SelectChoice(u.username, f"{u.display_name}({u.role.label})", optgroup=u.role.label)
+        for u in sorted(users, key=lambda u: order.index(u.role) if u.role in order else len(order))]
     invite.fill_choices(current_user)
 
 
