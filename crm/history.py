@@ -16,7 +16,7 @@ from crm.core.audit import AuditEntity
 from crm.core.types import LabelledEnum
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.holidays.models import SpecialDay
-from crm.meetings.models import CalendarFeedToken, Meeting, MeetingAgreement
+from crm.meetings.models import CalendarFeedToken, Meeting
 from crm.reference.models import Partner
 from crm.rosters.models import RosterEdition, RosterEntry
 from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
@@ -52,7 +52,7 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "city": "所在城市", "department": "主办单位", "status": "状态", "agenda": "会议议程",
         "outcome_summary": "成果概述", "cancel_reason": "取消原因", "enterprises": "参会企业", "partners": "成渝企业",
         "officials": "参会人员", "invited_via": "邀请方式", "enterprise": "企业", "partner": "成渝企业",
-        "amount": "金额(万元)", "request": "诉求编号",
+        "amount": "金额(万元)", "request": "诉求编号", "agreement_kind": "签约类型",
     },
     "calendar_feed": {"token": "订阅地址"},
     "partner": {"name": "企业名称", "region": "所在省市", "city": "所在城市", "industry": "所属产业链",
@@ -76,7 +76,7 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.INTERACTION: (Interaction,),
     AuditEntity.SERVICE_REQUEST: (ServiceRequest,),
     AuditEntity.POLICY_DELIVERY: (PolicyDelivery,),
-    AuditEntity.MEETING: (Meeting, MeetingAgreement),
+    AuditEntity.MEETING: (Meeting,),
     AuditEntity.PARTNER: (Partner,),
     AuditEntity.CALENDAR_FEED: (CalendarFeedToken,),
 }

@@ -444,6 +444,11 @@ def _ids(value: Any, key: str, label: str, fields: dict[str, str]) -> list[int] 
     return list(dict.fromkeys(ids))
 
 
+def _names(names: list[str]) -> str | None:
+    """A set of names as the history shows it (``None``: nobody)."""
+    return "、".join(names) or None
+
+
 def _ensure_open(meeting: Meeting) -> None:
     if meeting.status is MeetingStatus.CANCELLED:
         raise Conflict("会议已取消,不能再修改", code="cancelled")
@@ -459,7 +464,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
         ids = _ids(data["enterprises"], "enterprises", "企业", fields)
         if ids is not None:
             found = {e.id: e for e in db.session.scalars(_reach(
-                actor, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids or [-1]))))}
+                actor, Enterprise, sa.select(Enterprise).where(Enterprise.id.in_(ids))))}
             unknown = [i for i in ids if i not in found]
             if unknown:
                 fields["enterprises"] = "未知企业编号:" + "、".join(map(str, unknown[:10]))
@@ -467,7 +472,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
     if "partners" in data:
         ids = _ids(data["partners"], "partners", "成渝企业", fields)
         if ids is not None:
-            found_p = {p.id: p for p in db.session.scalars(sa.select(Partner).where(Partner.id.in_(ids or [-1])))}
+            found_p = {p.id: p for p in db.session.scalars(sa.select(Partner).where(Partner.id.in_(ids)))}
             unknown = [i for i in ids if i not in found_p]
             if unknown:
                 fields["partners"] = "未知成渝企业编号:" + "、".join(map(str, unknown[:10]))
@@ -478,8 +483,9 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
             fields["officials"] = "参会人员应为用户名列表"
         else:
             wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+            askable = [n for n in wanted if "\x00" not in n and len(n) <= 64]
             found_u = {u.username: u for u in db.session.scalars(
-                sa.select(User).where(User.username.in_(wanted or ["\x00"]), User.active.is_(True)))}
+                sa.select(User).where(User.username.in_(askable), User.active.is_(True)))} if askable else {}
             unknown_names = [n for n in wanted if n not in found_u]
             if unknown_names:
                 fields["officials"] = "未知或已停用的用户:" + "、".join(unknown_names[:10])
@@ -497,7 +503,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
         meeting.partner_links.extend(MeetingPartner(partner=p) for p in partners if p.id not in have)
         new = sorted(p.name for p in partners)
         if old != new:
-            changes["partners"] = [old, new]
+            changes["partners"] = [_names(old), _names(new)]
     if officials is not None:
         old = sorted(u.username for u in meeting.officials)
         keep = {u.id for u in officials}
@@ -506,7 +512,7 @@ def set_participants(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Save
         meeting.official_links.extend(MeetingOfficial(user=u) for u in officials if u.id not in have)
         new = sorted(u.username for u in officials)
         if old != new:
-            changes["officials"] = [old, new]
+            changes["officials"] = [_names(old), _names(new)]
     if changes:
         meeting.sequence += 1  # the attendee list is in the feed
         meeting.updated_at = utcnow()
@@ -529,7 +535,7 @@ def _replace_enterprises(actor: Any, meeting: Meeting, enterprises: list[Enterpr
                                     for e in enterprises if e.id not in have)
     new = sorted(e.name for e in enterprises)
     if visible_old != new:
-        changes["enterprises"] = [visible_old, new]
+        changes["enterprises"] = [_names(visible_old), _names(new)]
 
 
 def invite_list(actor: Any, meeting: Meeting, kind: Any, *, cluster: Any = None, county: Any = None) -> int:
@@ -568,7 +574,7 @@ def invite_list(actor: Any, meeting: Meeting, kind: Any, *, cluster: Any = None,
         meeting.updated_at = utcnow()
         db.session.flush()
         record(actor, AuditEntity.MEETING, meeting.id, AuditAction.PARTICIPANTS,
-               {"enterprises": [None, sorted(e.name for e in added)], "invited_via": [None, via]},
+               {"enterprises": [None, _names(sorted(e.name for e in added))], "invited_via": [None, via]},
                summary=f"按名单邀请 {len(added)} 家企业参加“{meeting.title}”")
     return len(added)
 
@@ -634,7 +640,7 @@ def add_agreement(actor: Any, meeting: Meeting, data: dict[str, Any]) -> Meeting
         meeting.partner_links.append(MeetingPartner(partner=partner))
     db.session.flush()
     record(actor, AuditEntity.MEETING, meeting.id, AuditAction.AGREEMENT,
-           {"enterprise": [None, enterprise.name], "partner": [None, partner.name], "kind": [None, kind],
+           {"enterprise": [None, enterprise.name], "partner": [None, partner.name], "agreement_kind": [None, kind],
             "amount": [None, amount]},
            enterprise_id=enterprise.id, summary=f"在“{meeting.title}”与{partner.name}签订{kind.value}协议")
     _ensure_supply_link(actor, enterprise, partner, f"{kind.value}协议({meeting.title})")

@@ -177,7 +177,7 @@ def _detail(meeting: Meeting, *, agreement_form: AgreementForm | None = None,
     editable = can(current_user, Action.EDIT, meeting)
     enterprises, hidden = domain.visible_enterprises(current_user, meeting)
     forms: dict[str, Any] = {}
-    if editable and meeting.status is not MeetingStatus.CANCELLED:
+    if editable and meeting.status in domain.UPCOMING:
         forms["cancel"] = CancelForm(formdata=None, data={"version": str(meeting.version)})
     if editable and meeting.status is MeetingStatus.HELD:
         changeable = [e for e in enterprises if can(current_user, Action.EDIT, e)]
@@ -258,9 +258,12 @@ def _participant_choices(form: ParticipantsForm, invite: InviteListForm, meeting
                                 for e in db.session.scalars(stmt)]
     form.partners.choices = [SelectChoice(str(p.id), f"{p.name}({p.city or p.region.value})", optgroup=p.region.value)
                              for p in db.session.scalars(sa.select(Partner).order_by(Partner.region, Partner.id))]
-    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.role, User.username)
+    users = db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username)
                                .options(selectinload(User.specialty_rows)))
-    form.officials.choices = [SelectChoice(u.username, f"{u.display_name}({u.role.label})") for u in users]
+    order = [Role.LEADER, Role.COORDINATOR, Role.ADMIN, Role.COMMISSIONER]  # who usually attends first
+    form.officials.choices = [
+        SelectChoice(u.username, f"{u.display_name}({u.role.label})", optgroup=u.role.label)
+        for u in sorted(users, key=lambda u: order.index(u.role) if u.role in order else len(order))]
     invite.fill_choices(current_user)
 
 

@@ -155,7 +155,8 @@ def test_participants_replace_the_sets_given_and_keep_the_others():
 def test_unknown_participants_are_refused_per_set():
     meeting = make_meeting()
     with pytest.raises(ValidationFailed) as err:
-        domain.set_participants(None, meeting, {"enterprises": [999999], "partners": ["x"], "officials": ["nobody"]})
+        domain.set_participants(None, meeting, {"enterprises": [999999], "partners": ["x"],
+                                                "officials": ["nobody", "nul\x00name"]})
     assert set(err.value.fields) == {"enterprises", "partners", "officials"}
 
 
