@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint venv migrate seed clean bench
+.PHONY: run test lint venv migrate seed clean bench browser
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -29,11 +29,21 @@ run: seed
 lint: venv
 	$(BIN)/ruff check .
 
-test: lint
-	CRM_TEST_DB=sqlite $(BIN)/pytest -q
+# The browser tests drive Debian's Chromium (Playwright's own download does not work here: PITFALLS, browsers).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "== installing Chromium and CJK fonts for the browser tests"; \
+		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
+		{ echo "Chromium is needed: apt-get install chromium fonts-noto-cjk (or CHROMIUM=/path)"; exit 1; }; \
+	fi
+
+test: lint browser
+	CRM_CHROMIUM=$(CHROMIUM) CRM_TEST_DB=sqlite $(BIN)/pytest -q
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
-		CRM_TEST_DB=postgres $(BIN)/pytest -q; \
+		CRM_CHROMIUM=$(CHROMIUM) CRM_TEST_DB=postgres $(BIN)/pytest -q; \
 	else \
 		echo "TEST_DATABASE_URL is not set: the PostgreSQL run was not done"; \
 	fi

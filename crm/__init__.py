@@ -110,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
     from crm.holidays.views import bp as holidays_bp
+    from crm.meetings.calendar_views import bp as calendar_bp
     from crm.meetings.partner_views import bp as partners_bp
     from crm.meetings.views import bp as meetings_bp
     from crm.notifications.views import bp as notifications_bp
@@ -133,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(meetings_bp)
     app.register_blueprint(partners_bp)
+    app.register_blueprint(calendar_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)

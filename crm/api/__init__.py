@@ -23,6 +23,7 @@ from crm.api import (  # noqa: E402, F401
     auth,
     enterprises,
     interactions,
+    meetings,
     notifications,
     openapi,
     policy,

@@ -1,0 +1,124 @@
+"""Meetings as iCalendar: valid RFC 5545 parsed back with ``icalendar``; stable UIDs, SEQUENCE, cancelled kept."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from icalendar import Calendar
+
+from crm.core.time import SHANGHAI
+from crm.extensions import db
+from crm.meetings import domain, ics
+from tests.conftest import assign, make_enterprise, make_user
+from tests.meetings.factories import at, make_meeting
+
+BASE = "https://crm.example.cn/"
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=SHANGHAI)
+
+
+def parse(body: bytes) -> Calendar:
+    assert isinstance(body, bytes)
+    return Calendar.from_ical(body)
+
+
+def events(cal: Calendar) -> dict[str, object]:
+    return {str(e["UID"]): e for e in cal.walk("VEVENT")}
+
+
+def test_one_meeting_is_a_valid_calendar_in_shanghai_time():
+    meeting = make_meeting(title="2026年遵义—成渝产销对接会", city="成都", venue="世纪城会展中心",
+                           agenda="一、开幕致辞\n二、企业推介", starts="2026-07-01 09:00", hours=3)
+    raw = ics.meeting_ics(meeting, BASE)
+    cal = parse(raw)
+    assert str(cal["VERSION"]) == "2.0"
+    assert str(cal["PRODID"]) == ics.PRODID
+    assert str(cal["X-WR-TIMEZONE"]) == "Asia/Shanghai"
+    assert "产销对接会" in str(cal["X-WR-CALNAME"])
+    zones = cal.walk("VTIMEZONE")
+    assert [str(z["TZID"]) for z in zones] == ["Asia/Shanghai"]
+    (event,) = cal.walk("VEVENT")
+    assert str(event["UID"]) == f"meeting-{meeting.id}@zunyi-crm"
+    assert int(event["SEQUENCE"]) == 0
+    start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+    assert start == at("2026-07-01 09:00") and end == at("2026-07-01 12:00")
+    assert start.utcoffset() == timedelta(hours=8)
+    assert b"DTSTART;TZID=Asia/Shanghai:20260701T090000" in raw
+    assert b"DTEND;TZID=Asia/Shanghai:20260701T120000" in raw
+    assert event.decoded("DTSTAMP").utcoffset() == timedelta(0)
+    assert str(event["SUMMARY"]) == "产销对接会:2026年遵义—成渝产销对接会"
+    assert str(event["LOCATION"]) == "成都 世纪城会展中心"
+    assert "一、开幕致辞\n二、企业推介" in str(event["DESCRIPTION"])
+    assert str(event["STATUS"]) == "TENTATIVE"
+    assert str(event["URL"]) == f"https://crm.example.cn/meetings/{meeting.id}"
+
+
+def test_status_maps_to_rfc5545():
+    planned = make_meeting(starts="2027-03-02 09:00")
+    confirmed = make_meeting(starts="2027-03-03 09:00", status="confirmed")
+    held = make_meeting(starts="2026-03-03 09:00", status="held")
+    cancelled = make_meeting(starts="2027-03-04 09:00")
+    domain.cancel_meeting(None, cancelled, "场地冲突")
+    found = {m.id: str(parse(ics.meeting_ics(m, BASE)).walk("VEVENT")[0]["STATUS"])
+             for m in (planned, confirmed, held, cancelled)}
+    assert found == {planned.id: "TENTATIVE", confirmed.id: "CONFIRMED", held.id: "CONFIRMED",
+                     cancelled.id: "CANCELLED"}
+
+
+def test_uid_is_stable_and_sequence_rises_with_each_change():
+    coordinator = make_user("coordinator")
+    meeting = make_meeting(coordinator, starts="2027-04-06 09:00")
+    first = parse(ics.meeting_ics(meeting, BASE)).walk("VEVENT")[0]
+    domain.update_meeting(coordinator, meeting, {"title": "改名后的对接会"})
+    db.session.flush()
+    second = parse(ics.meeting_ics(meeting, BASE)).walk("VEVENT")[0]
+    domain.update_meeting(coordinator, meeting, {"starts_at": "2027-04-06 14:00", "ends_at": "2027-04-06 17:00"})
+    third = parse(ics.meeting_ics(meeting, BASE)).walk("VEVENT")[0]
+    domain.cancel_meeting(coordinator, meeting, "领导行程调整")
+    fourth = parse(ics.meeting_ics(meeting, BASE)).walk("VEVENT")[0]
+    assert {str(e["UID"]) for e in (first, second, third, fourth)} == {f"meeting-{meeting.id}@zunyi-crm"}
+    sequences = [int(e["SEQUENCE"]) for e in (first, second, third, fourth)]
+    assert sequences == sorted(set(sequences)) and sequences[0] == 0
+    assert "改名后的对接会" in str(second["SUMMARY"])
+    assert third.decoded("DTSTART") == at("2027-04-06 14:00")
+    assert str(fourth["STATUS"]) == "CANCELLED"
+    assert "领导行程调整" in str(fourth["DESCRIPTION"])
+
+
+def test_feed_holds_every_readable_meeting_of_the_last_year_and_ahead_cancelled_included():
+    coordinator = make_user("coordinator")
+    kept = [make_meeting(starts="2026-02-03 09:00", status="held"),
+            make_meeting(starts="2027-01-05 09:00", kind="entrepreneur_forum"),
+            make_meeting(starts="2027-02-02 09:00", kind="supply_chain", city="重庆")]
+    cancelled = make_meeting(starts="2027-03-02 09:00")
+    domain.cancel_meeting(None, cancelled, "取消")
+    too_old = make_meeting(starts="2025-10-09 09:00", status="held")
+    cal = parse(ics.feed_ics(coordinator, BASE, now=NOW))
+    found = events(cal)
+    wanted = {ics.meeting_uid(m) for m in (*kept, cancelled)}
+    assert wanted <= set(found)
+    assert ics.meeting_uid(too_old) not in found
+    assert str(found[ics.meeting_uid(cancelled)]["STATUS"]) == "CANCELLED"
+    assert str(cal["X-WR-CALNAME"]) == ics.FEED_NAME
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Asia/Shanghai"]
+    for event in found.values():
+        assert event.decoded("DTSTART").utcoffset() == timedelta(hours=8)
+
+
+def test_a_commissioners_feed_holds_only_the_meetings_of_their_enterprises():
+    commissioner = make_user("commissioner", specialties=["tech"])
+    mine, other = make_enterprise(), make_enterprise()
+    assign(mine, commissioner)
+    with_mine = make_meeting(starts="2027-01-12 09:00", enterprises=[mine])
+    with_other = make_meeting(starts="2027-01-13 09:00", enterprises=[other])
+    without = make_meeting(starts="2027-01-14 09:00")
+    booked = make_meeting(starts="2027-01-15 09:00", officials=[commissioner])
+    found = events(parse(ics.feed_ics(commissioner, BASE, now=NOW)))
+    assert set(found) == {ics.meeting_uid(with_mine), ics.meeting_uid(booked)}
+    assert ics.meeting_uid(with_other) not in found and ics.meeting_uid(without) not in found
+
+
+def test_an_empty_feed_is_still_a_valid_calendar():
+    nobody = make_user("commissioner", specialties=["tech"])
+    cal = parse(ics.feed_ics(nobody, BASE, now=NOW))
+    assert cal.walk("VEVENT") == []
+    assert str(cal["VERSION"]) == "2.0"
