@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-from flask import request
+from flask import Response, request, url_for
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
@@ -20,10 +20,12 @@ from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import created, number, page_of
 from crm.api.loading import BAD_QUERY, MAX_ID, found, get_or_404
+from crm.api.notifications import NoInput
 from crm.api.requests import RequestEvent, ServiceRequest, ServiceRequestCreate, ServiceRequestDetail
 from crm.api.schema import (
     DateStr,
     DateTimeStr,
+    File,
     Input,
     Msg,
     PageQuery,
@@ -44,7 +46,7 @@ from crm.core.errors import DomainError, Forbidden
 from crm.core.time import SHANGHAI, isoformat_local
 from crm.core.transactions import lock_for_update
 from crm.extensions import db
-from crm.meetings import domain
+from crm.meetings import domain, feed, ics
 from crm.meetings.access import may_plan
 from crm.meetings.models import AgreementKind, MeetingKind, MeetingStatus
 from crm.meetings.models import Meeting as MeetingRow
@@ -431,3 +433,48 @@ def create_follow_up(meeting_id: int):
                                              events=[RequestEvent.of(event) for event in req.events])),
                    "api.get_request", request_id=req.id)
 
+
+
+@bp.get("/meetings/<int:meeting_id>/ics")
+@operation("一次会议的 iCalendar 文件(.ics,可导入手机或电脑日历)", ok=File("text/calendar"), errors=(404,))
+def download_meeting_ics(meeting_id: int):
+    meeting = _load(meeting_id, Action.VIEW)
+    response = Response(ics.meeting_ics(meeting, request.url_root), content_type=ics.CONTENT_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="meeting-{meeting.id}.ics"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- the private calendar feed -----------------------------------------------------------------------------------
+
+class CalendarFeed(Shape):
+    """调用者的私人日历订阅地址(只显示这一次:系统只保存其摘要)"""
+
+    url: str = Field(description="订阅地址 …/calendar/<令牌>.ics;只能读取该日历,不能登录或调用 API",
+                     examples=["https://crm.example.cn/calendar/3q2-8r….ics"])
+    webcal_url: str = Field(description="同一地址的 webcal:// 形式(手机日历一键订阅)")
+
+
+def _no_body() -> None:
+    """These calls take no input: the body may be omitted or ``{}``; anything else is malformed (400/422)."""
+    if request.get_data(cache=True):
+        body(NoInput)
+
+
+@bp.post("/calendar/token")
+@operation("生成调用者的私人日历订阅地址(替换旧地址,旧地址立即失效)", ok=CalendarFeed, status=201, body=NoInput,
+           body_required=False, errors=(422,))
+def issue_calendar_token():
+    _no_body()
+    token = feed.issue_feed_token(current_user())
+    db.session.commit()
+    url = url_for("calendar.feed_ics", token=token, _external=True)
+    return dump(CalendarFeed(url=url, webcal_url="webcal://" + url.split("://", 1)[1])), 201
+
+
+@bp.delete("/calendar/token")
+@operation("撤销调用者的日历订阅地址(原地址从此返回 404;没有订阅地址时同样返回 204)", ok=None, status=204)
+def revoke_calendar_token():
+    feed.revoke_feed_token(current_user())
+    db.session.commit()
+    return "", 204
