@@ -115,7 +115,7 @@ def feed_revoke():
 @bp.route("/meetings/<int:meeting_id>.ics")
 @login_required
 @page
-def meeting_download(meeting_id: int):
+def meeting_ics(meeting_id: int):
     meeting = load(Meeting, meeting_id, Action.VIEW)  # 404 for a meeting the user may not see
     return _ics_response(ics.meeting_ics(meeting, _base_url()), f"meeting-{meeting.id}.ics")
 

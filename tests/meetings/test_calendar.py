@@ -31,7 +31,8 @@ def test_the_page_serves_fullcalendar_from_the_app_without_inline_script_or_styl
     response = client.get("/calendar/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for asset in ("vendor/fullcalendar/index.global.min.js", "vendor/fullcalendar/locales/zh-cn.global.min.js",
+    for asset in ("vendor/fullcalendar/csp-shim.js", "vendor/fullcalendar/index.global.min.js",
+                  "vendor/fullcalendar/locales/zh-cn.global.min.js",
                   "vendor/fullcalendar/fullcalendar.css", "js/calendar.js", "css/calendar.css"):
         assert f"/static/{asset}" in html
         assert (STATIC / asset).is_file()
@@ -39,6 +40,9 @@ def test_the_page_serves_fullcalendar_from_the_app_without_inline_script_or_styl
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # every script is a file
     assert "<style" not in html and not re.search(r'\sstyle="', html)
+    assert html.index("csp-shim.js") < html.index("index.global.min.js")  # FullCalendar injects no <style>
+    assert client.get("/static/vendor/fullcalendar/fcicons.ttf").status_code == 200
+    assert "data:" not in (STATIC / "vendor" / "fullcalendar" / "fullcalendar.css").read_text(encoding="utf-8")
     assert 'data-events-url="/calendar/events.json"' in html
     assert 'data-phone-query="(max-width: 767.98px)"' in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # no CDN
