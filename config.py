@@ -7,6 +7,7 @@ under ``instance/``. Production refuses to start without a real ``SECRET_KEY``.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,20 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    """``"a, b,c"`` → ``("a", "b", "c")`` (commas or spaces; empty parts dropped)."""
+    return tuple(part for part in re.split(r"[,\s]+", text or "") if part)
+
+
+def _month_pairs(text: str) -> dict[str, int]:
+    """``"supply_demand:4,supply_chain:9"`` → ``{"supply_demand": 4, "supply_chain": 9}``."""
+    pairs = {}
+    for part in _codes(text):
+        code, _, month = part.partition(":")
+        pairs[code] = int(month)
+    return pairs
 
 
 class Config:
@@ -66,6 +81,14 @@ class Config:
     REQUEST_DUE_WORKDAYS_DEFAULT = int(os.environ.get("CRM_REQUEST_DUE_WORKDAYS", 10))
     # At most this many active assignments per commissioner (the suggestion and manual assignment respect it).
     ASSIGNMENT_CAP = int(os.environ.get("CRM_ASSIGNMENT_CAP", 40))
+    # Meetings with the 成渝 area. The kinds that must happen each year (codes, comma-separated); the yearly job
+    # proposes the missing ones on the first working day of the year, each in its month (kind:month pairs).
+    # Officials and the enterprises' commissioners are reminded this many days before a meeting.
+    MEETING_REQUIRED_KINDS = _codes(os.environ.get("CRM_MEETING_REQUIRED_KINDS",
+                                                   "supply_demand,entrepreneur_forum,supply_chain"))
+    MEETING_PLAN_MONTHS = _month_pairs(os.environ.get("CRM_MEETING_PLAN_MONTHS",
+                                                      "supply_demand:4,entrepreneur_forum:6,supply_chain:9,other:11"))
+    MEETING_REMINDER_DAYS = tuple(int(n) for n in _codes(os.environ.get("CRM_MEETING_REMINDER_DAYS", "7,1")))
     PER_PAGE_DEFAULT = 50
     PER_PAGE_MAX = 200
 

@@ -78,6 +78,17 @@ JOBS: dict[str, JobSpec] = dict([
           cron(day_of_week="mon", hour=8, minute=20),
           "走访频次提醒:已分配服务专员、超过 N 天无服务记录的企业,按专员汇总提醒",
           "每周一 08:20"),
+    # Cron cannot say "the first working day of the year": it fires daily from 1 to 15 January and the job works
+    # only from that day on; the year is claimed once, so later fires add nothing.
+    _spec("plan_annual_meetings", "crm.meetings.jobs:plan_annual_meetings",
+          cron(month=1, day="1-15", hour=9, minute=0),
+          "年度会议计划:当年第一个工作日,为尚未安排的必办会议(产销对接会、企业家座谈会、供应链洽谈会等)"
+          "各拟定一场成渝地区的会议,并通知协调员",
+          "每年1月1日至15日每天 09:00(当年第一个工作日起执行,每年只拟定一次)"),
+    _spec("meeting_reminders", "crm.meetings.jobs:meeting_reminders",
+          cron(hour=8, minute=40),
+          "会议提醒:计划中或已确定的会议开始前若干天(默认 7 天和 1 天),提醒参会人员及参会企业的服务专员",
+          "每天 08:40"),
 ])
 
 
