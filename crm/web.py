@@ -26,6 +26,8 @@ CSP = (
 def home():
     if current_user.role is Role.COMMISSIONER:  # their day starts with their own enterprises
         return redirect(url_for("service.workspace"))
+    if current_user.role is Role.LEADER:  # leadership reads meetings and the yearly rule first
+        return redirect(url_for("calendar.home"))
     return redirect(url_for("enterprises.index"))
 
 

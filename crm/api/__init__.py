@@ -26,6 +26,7 @@ from crm.api import (  # noqa: E402, F401
     meetings,
     notifications,
     openapi,
+    partners,
     policy,
     requests,
     roster_files,

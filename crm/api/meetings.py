@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-from flask import request
+from flask import Response, request, url_for
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
@@ -20,10 +20,12 @@ from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import created, number, page_of
 from crm.api.loading import BAD_QUERY, MAX_ID, found, get_or_404
+from crm.api.notifications import NoInput
 from crm.api.requests import RequestEvent, ServiceRequest, ServiceRequestCreate, ServiceRequestDetail
 from crm.api.schema import (
     DateStr,
     DateTimeStr,
+    File,
     Input,
     Msg,
     PageQuery,
@@ -44,11 +46,12 @@ from crm.core.errors import DomainError, Forbidden
 from crm.core.time import SHANGHAI, isoformat_local
 from crm.core.transactions import lock_for_update
 from crm.extensions import db
-from crm.meetings import domain
+from crm.meetings import domain, feed, ics
 from crm.meetings.access import may_plan
 from crm.meetings.models import AgreementKind, MeetingKind, MeetingStatus
 from crm.meetings.models import Meeting as MeetingRow
 from crm.meetings.models import MeetingAgreement as MeetingAgreementRow
+from crm.rosters.models import RosterKind
 from crm.service.models import ServiceRequest as ServiceRequestRow
 
 NOT_PLANNER = "只有管理员和协调员可以新建会议"
@@ -130,6 +133,16 @@ class MeetingAgreementCreate(Input):
     kind: Parsed[AgreementKindName]
     amount: Parsed[float | str | None] = Field(None, description="金额,万元,不小于0,最多两位小数", examples=[500])
     note: Parsed[str] = Field("", description=f"备注,最长{domain.NOTE_MAX}字")
+
+
+class MeetingInvitation(Input):
+    """按名单邀请:最新发布版名单上的企业(可按产业集群、区县筛选)加入参会名单"""
+
+    INVALID: ClassVar[str] = "邀请条件有误"
+    roster: Parsed[code(RosterKind)] = Field(
+        description="名单:supplier_list 配套企业名单、cultivation_pool 重点企业培育库")
+    cluster: Parsed[str | None] = Field(None, description="产业集群名称", examples=["航空航天装备"])
+    county: Parsed[str | None] = Field(None, description="区县名称", examples=["汇川区"])
 
 
 class MeetingFollowUpCreate(ServiceRequestCreate):
@@ -278,6 +291,13 @@ class MeetingDetail(Meeting):
                                             "该年份缺少节假日安排")
 
 
+class MeetingInvited(Shape):
+    """按名单邀请的结果"""
+
+    added: int = Field(ge=0, description="新加入的企业数(已参会的不重复计入;调用者无权查看的企业不邀请)")
+    meeting: MeetingDetail
+
+
 class MeetingsQuery(PageQuery):
     from_: Parsed[date | datetime] = Field(None, alias="from", description="起(日期含当天,或带时区的时间)")
     to: Parsed[date | datetime] = Field(None, description="止(日期含当天,或带时区的时间);返回与该时段相交的会议")
@@ -292,15 +312,21 @@ def meeting_json(m: MeetingRow) -> dict[str, Any]:
     return dump(Meeting(**Meeting.fields_of(m)))
 
 
-def meeting_detail(m: MeetingRow, warnings: list[str] | None = None) -> dict[str, Any]:
+def detail_of(m: MeetingRow, warnings: list[str] | None = None) -> MeetingDetail:
+    """The meeting as the caller may see it: enterprises, agreements and follow-ups of enterprises they may read;
+    ``warnings`` from the domain (``None``: the double bookings as they stand)."""
     user = current_user()
     agreements = [a for a in m.agreements if can(user, Action.VIEW, a.enterprise)]
     follow_ups = [f.request for f in m.follow_ups if can(user, Action.VIEW, f.request)]
-    return dump(MeetingDetail(
+    return MeetingDetail(
         **Meeting.fields_of(m), participants=MeetingParticipants.of(m, user),
         agreements=[MeetingAgreement.of(a) for a in agreements],
         follow_ups=[MeetingFollowUp.of(r) for r in follow_ups],
-        warnings=domain.official_conflicts(m) if warnings is None else warnings))
+        warnings=domain.official_conflicts(m) if warnings is None else warnings)
+
+
+def meeting_detail(m: MeetingRow, warnings: list[str] | None = None) -> dict[str, Any]:
+    return dump(detail_of(m, warnings))
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -404,6 +430,18 @@ def put_participants(meeting_id: int):
     return meeting_detail(saved.meeting, saved.warnings)
 
 
+@bp.post("/meetings/<int:meeting_id>/invitations")
+@operation("按名单邀请企业参会(最新发布版名单,可按产业集群、区县筛选;已参会的保持不变)", ok=MeetingInvited,
+           body=MeetingInvitation, errors=(403, 404, 409, 422))
+def invite_roster(meeting_id: int):
+    meeting = _load(meeting_id, Action.EDIT)
+    data = body(MeetingInvitation)
+    added = domain.invite_list(current_user(), meeting, data.get("roster"), cluster=data.get("cluster"),
+                               county=data.get("county"))
+    db.session.commit()
+    return dump(MeetingInvited(added=added, meeting=detail_of(meeting)))
+
+
 @bp.post("/meetings/<int:meeting_id>/agreements")
 @operation("登记签约成果(会议须已举办,否则 409 not_held);企业一企一档上随之建立成渝配套关系", ok=MeetingAgreement,
            status=201, body=MeetingAgreementCreate, errors=(403, 404, 409, 422))
@@ -431,3 +469,64 @@ def create_follow_up(meeting_id: int):
                                              events=[RequestEvent.of(event) for event in req.events])),
                    "api.get_request", request_id=req.id)
 
+
+
+@bp.get("/meetings/<int:meeting_id>/ics")
+@operation("一次会议的 iCalendar 文件(.ics,可导入手机或电脑日历)", ok=File("text/calendar"), errors=(404,))
+def download_meeting_ics(meeting_id: int):
+    meeting = _load(meeting_id, Action.VIEW)
+    response = Response(ics.meeting_ics(meeting, request.url_root), content_type=ics.CONTENT_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="meeting-{meeting.id}.ics"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- the private calendar feed -----------------------------------------------------------------------------------
+
+class CalendarFeed(Shape):
+    """调用者的私人日历订阅地址(只显示这一次:系统只保存其摘要)"""
+
+    url: str = Field(description="订阅地址 …/calendar/<令牌>.ics;只能读取该日历,不能登录或调用 API",
+                     examples=["https://crm.example.cn/calendar/3q2-8r….ics"])
+    webcal_url: str = Field(description="同一地址的 webcal:// 形式(手机日历一键订阅)")
+
+
+class CalendarFeedState(Shape):
+    """调用者的日历订阅状态(地址本身只在生成时显示一次)"""
+
+    active: bool = Field(description="是否有有效的订阅地址")
+    created_at: DateTimeStr | None = Field(description="生成时间")
+    last_used_at: DateTimeStr | None = Field(description="日历最近一次读取订阅的时间")
+
+
+def _no_body() -> None:
+    """These calls take no input: the body may be omitted or ``{}``; anything else is malformed (400/422)."""
+    if request.get_data(cache=True):
+        body(NoInput)
+
+
+@bp.get("/calendar/token")
+@operation("调用者的日历订阅状态(是否已生成、最近读取时间)", ok=CalendarFeedState)
+def calendar_token_state():
+    row = feed.current_feed(current_user())
+    return dump(CalendarFeedState(active=row is not None, created_at=isoformat_local(row.created_at) if row else None,
+                                  last_used_at=isoformat_local(row.last_used_at) if row else None))
+
+
+@bp.post("/calendar/token")
+@operation("生成调用者的私人日历订阅地址(替换旧地址,旧地址立即失效)", ok=CalendarFeed, status=201, body=NoInput,
+           body_required=False, errors=(422,))
+def issue_calendar_token():
+    _no_body()
+    token = feed.issue_feed_token(current_user())
+    db.session.commit()
+    url = url_for("calendar.feed_ics", token=token, _external=True)
+    return dump(CalendarFeed(url=url, webcal_url="webcal://" + url.split("://", 1)[1])), 201
+
+
+@bp.delete("/calendar/token")
+@operation("撤销调用者的日历订阅地址(原地址从此返回 404;没有订阅地址时同样返回 204)", ok=None, status=204)
+def revoke_calendar_token():
+    feed.revoke_feed_token(current_user())
+    db.session.commit()
+    return "", 204

@@ -8,16 +8,34 @@ and signs no one in. Every other page needs a signed-in user and shows only the 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from crm.auth.models import Role
 from crm.core.access import Action
 from crm.core.pages import attempt, load, page
-from crm.meetings import feed, ics
-from crm.meetings.models import Meeting
+from crm.core.time import SHANGHAI, local_today, to_local
+from crm.extensions import db
+from crm.meetings import domain, feed, ics
+from crm.meetings.access import may_plan
+from crm.meetings.models import Meeting, MeetingKind, MeetingStatus
 
 bp = Blueprint("calendar", __name__)
+
+MAX_RANGE = timedelta(days=400)  # FullCalendar asks for a month or a week; a year and a bit is the most we answer
+UPCOMING_DAYS = 90
+RULE_READERS = (Role.ADMIN, Role.COORDINATOR, Role.LEADER)
+STATUS_BADGES = {MeetingStatus.PLANNED: "text-bg-info", MeetingStatus.CONFIRMED: "text-bg-primary",
+                 MeetingStatus.HELD: "text-bg-success", MeetingStatus.CANCELLED: "text-bg-secondary"}
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"status_badge": STATUS_BADGES.get, "chengyu_reason": domain.chengyu_reason}
 
 
 class ButtonForm(FlaskForm):
@@ -97,6 +115,116 @@ def feed_revoke():
 @bp.route("/meetings/<int:meeting_id>.ics")
 @login_required
 @page
-def meeting_download(meeting_id: int):
+def meeting_ics(meeting_id: int):
     meeting = load(Meeting, meeting_id, Action.VIEW)  # 404 for a meeting the user may not see
     return _ics_response(ics.meeting_ics(meeting, _base_url()), f"meeting-{meeting.id}.ics")
+
+
+# --- the calendar page and its events ------------------------------------------------------------------------
+
+@bp.route("/calendar/")
+@login_required
+@page
+def index():
+    kind = request.args.get("kind", "")
+    city = request.args.get("city", "")
+    return render_template(
+        "meetings/calendar.html", kinds=list(MeetingKind), cities=domain.cities(current_user),
+        kind=kind if MeetingKind.find(kind) else "", city=city, may_plan=may_plan(current_user))
+
+
+class BadArgument(ValueError):
+    """A query argument the events endpoint refuses (400, with its Chinese message)."""
+
+
+def _moment(raw: str | None, name: str) -> datetime:
+    """FullCalendar's ``start``/``end``: an ISO date or date-time; without an offset it is Asia/Shanghai time
+    (the calendar runs in that zone, so it sends floating times)."""
+    text = (raw or "").strip()
+    if not text:
+        raise BadArgument(f"请提供 {name} 参数(ISO 8601 日期或日期时间)")
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "+", 1) if "T" in text and " " in text else text)
+    except ValueError:
+        raise BadArgument(f"{name} 参数格式应为 2026-07-01 或 2026-07-01T00:00:00+08:00") from None
+    if not domain.EARLIEST_YEAR <= moment.year <= domain.LATEST_YEAR:
+        raise BadArgument(f"{name} 参数的年份应在 {domain.EARLIEST_YEAR}–{domain.LATEST_YEAR} 之间")
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _event_arguments(args: Any) -> dict[str, Any]:
+    start, end = _moment(args.get("start"), "start"), _moment(args.get("end"), "end")
+    if end <= start:
+        raise BadArgument("end 应晚于 start")
+    if end - start > MAX_RANGE:
+        raise BadArgument(f"查询范围最长 {MAX_RANGE.days} 天")
+    kind_raw = (args.get("kind") or "").strip()
+    kind = MeetingKind.find(kind_raw) if kind_raw else None
+    if kind_raw and kind is None:
+        raise BadArgument(f"未知会议类型 {kind_raw[:40]};可选:{MeetingKind.allowed_text()}")
+    city = (args.get("city") or "").strip()
+    if len(city) > domain.CITY_MAX:
+        raise BadArgument(f"城市最长 {domain.CITY_MAX} 个字符")
+    return {"start": start, "end": end, "kind": kind, "city": city or None}
+
+
+def _floating(value: datetime) -> str:
+    """Asia/Shanghai wall time without an offset: what FullCalendar shows as is in its ``Asia/Shanghai`` zone."""
+    return to_local(value).replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+def event_json(meeting: Meeting) -> dict[str, Any]:
+    cancelled = meeting.status is MeetingStatus.CANCELLED
+    return {
+        "id": str(meeting.id),
+        "title": ("[已取消] " if cancelled else "") + meeting.title,
+        "start": _floating(meeting.starts_at),
+        "end": _floating(meeting.ends_at),
+        "url": url_for("meetings.detail", meeting_id=meeting.id),
+        "classNames": [f"meeting-kind-{meeting.kind.value}", f"meeting-status-{meeting.status.value}"],
+        "extendedProps": {
+            "kind": meeting.kind.value, "kindLabel": meeting.kind.label,
+            "status": meeting.status.value, "statusLabel": meeting.status.label,
+            "city": meeting.city, "venue": meeting.venue,
+        },
+    }
+
+
+@bp.route("/calendar/events.json")
+@login_required
+@page
+def events():
+    """The meetings the user may read in [start, end), for FullCalendar; bad arguments → 400 with a message."""
+    try:
+        arguments = _event_arguments(request.args)
+    except BadArgument as err:
+        return jsonify({"error": "invalid_argument", "message": str(err)}), 400
+    meetings = db.session.scalars(domain.meetings_statement(current_user, **arguments))
+    response = jsonify([event_json(m) for m in meetings])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- a leader's home -------------------------------------------------------------------------------------------
+
+def _day_start(day) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+@bp.route("/calendar/home")
+@login_required
+@page
+def home():
+    """Today's meetings, the next 90 days', and this year's rule at a glance (a leader's landing page)."""
+    today = local_today()
+    tomorrow = _day_start(today + timedelta(days=1))
+    todays = list(db.session.scalars(domain.meetings_statement(current_user, start=_day_start(today),
+                                                                 end=tomorrow)))
+    upcoming = [m for m in db.session.scalars(domain.meetings_statement(
+        current_user, start=tomorrow, end=_day_start(today + timedelta(days=UPCOMING_DAYS + 1))))
+        if m not in todays]
+    show_rule = current_user.role in RULE_READERS
+    return render_template(
+        "meetings/leader_home.html", today=today, todays=todays, upcoming=upcoming, days=UPCOMING_DAYS,
+        year=today.year, rule=domain.yearly_rule(today.year) if show_rule else None,
+        may_plan=may_plan(current_user))

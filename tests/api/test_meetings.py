@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from icalendar import Calendar
 
 from crm.core.audit import AuditLog
 from crm.enterprises.models import EnterprisePartner
 from crm.extensions import db
-from crm.meetings.models import Meeting, MeetingAgreement, MeetingFollowUp, MeetingStatus
+from crm.meetings.models import CalendarFeedToken, Meeting, MeetingAgreement, MeetingFollowUp, MeetingStatus
 from crm.notifications.models import Notification
+from crm.rosters.models import RosterKind
 from tests.api.support import bearer, error_of
 from tests.conftest import assign, make_enterprise, make_user
-from tests.meetings.factories import load_holidays, make_meeting, partner
+from tests.meetings.factories import at, load_holidays, make_meeting, partner
+from tests.rosters.factories import published_edition
 
 URL = "/api/v1/meetings"
 KEYS = {"id", "kind", "kind_label", "title", "starts_at", "ends_at", "venue", "city", "department", "status",
@@ -450,3 +453,113 @@ def test_county_coordinator_changes_only_their_own_meetings(client, world):
 def test_without_a_token_401(client, world):
     error_of(client.get(URL), 401)
     error_of(client.post(URL, json=payload()), 401)
+
+
+# --- one meeting as iCalendar; the private feed's token ----------------------------------------------------------
+
+def test_one_meeting_as_ics(client, world):
+    meeting = make_meeting(world["coordinator"], title="成渝供应链洽谈会", enterprises=[world["huichuan"]])
+    other = make_meeting(world["coordinator"], title="别人的会", enterprises=[world["tongzi"]])
+    headers = bearer(world["a"])
+    response = client.get(f"{URL}/{meeting.id}/ics", headers=headers)
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    assert f"meeting-{meeting.id}.ics" in response.headers["Content-Disposition"]
+    calendar = Calendar.from_ical(response.data)
+    events = list(calendar.walk("VEVENT"))
+    assert len(events) == 1 and "成渝供应链洽谈会" in str(events[0]["SUMMARY"])
+    assert events[0].decoded("DTSTART") == at("2026-07-01 09:00")
+    assert f"/meetings/{meeting.id}" in str(events[0]["URL"])
+    error_of(client.get(f"{URL}/{other.id}/ics", headers=headers), 404)
+    error_of(client.get(f"{URL}/{meeting.id}/ics"), 401)
+
+
+def test_calendar_token_issue_replace_revoke(client, world):
+    make_meeting(world["coordinator"], title="领导要参加的会")
+    headers = bearer(world["leader"])  # a leader subscribes too: the feed only reads
+    response = client.post("/api/v1/calendar/token", headers=headers)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"url", "webcal_url"}
+    assert body["url"].startswith("http://localhost/calendar/") and body["url"].endswith(".ics")
+    assert body["webcal_url"] == "webcal://" + body["url"].split("://", 1)[1]
+    path = body["url"].removeprefix("http://localhost")
+    feed = client.get(path)
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    assert "领导要参加的会" in feed.get_data(as_text=True)
+    # the feed token opens the feed only, never the API
+    token = path.removeprefix("/calendar/").removesuffix(".ics")
+    error_of(client.get(URL, headers={"Authorization": f"Bearer {token}"}), 401)
+    # a new one replaces the old
+    second = client.post("/api/v1/calendar/token", json={}, headers=headers).get_json()["url"]
+    assert second != body["url"]
+    assert client.get(path).status_code == 404
+    assert client.get(second.removeprefix("http://localhost")).status_code == 200
+    response = client.delete("/api/v1/calendar/token", headers=headers)
+    assert response.status_code == 204 and response.data == b""
+    assert client.get(second.removeprefix("http://localhost")).status_code == 404
+    assert client.delete("/api/v1/calendar/token", headers=headers).status_code == 204  # nothing left: still 204
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarFeedToken)) == 0
+
+
+def test_calendar_token_takes_no_input(client, world):
+    headers = bearer(world["a"])
+    error_of(client.post("/api/v1/calendar/token", json={"days": 30}, headers=headers), 422)
+    error_of(client.post("/api/v1/calendar/token", data="[]", content_type="application/json", headers=headers),
+             400)
+    error_of(client.post("/api/v1/calendar/token"), 401)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarFeedToken)) == 0
+
+
+def test_inviting_a_list(client, world):
+    off_list = make_enterprise(county="汇川区")
+    published_edition(RosterKind.SUPPLIER_LIST, "2026H1", [world["huichuan"], world["tongzi"]])
+    meeting = make_meeting(world["coordinator"])
+    headers = bearer(world["coordinator"])
+    url = f"{URL}/{meeting.id}/invitations"
+    response = client.post(url, json={"roster": "supplier_list", "county": "汇川区"}, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["added"] == 1 and set(body["meeting"]) == DETAIL_KEYS
+    assert [e["id"] for e in body["meeting"]["participants"]["enterprises"]] == [world["huichuan"].id]
+    assert "配套企业名单 2026H1" in body["meeting"]["participants"]["enterprises"][0]["invited_via"]
+    body = client.post(url, json={"roster": "supplier_list"}, headers=headers).get_json()
+    assert body["added"] == 1  # 桐梓县 now; 汇川区 not twice
+    ids = {e["id"] for e in body["meeting"]["participants"]["enterprises"]}
+    assert ids == {world["huichuan"].id, world["tongzi"].id} and off_list.id not in ids
+    assert "roster" in error_of(client.post(url, json={"roster": "cultivation_pool"}, headers=headers), 422)["fields"]
+    assert "roster" in error_of(client.post(url, json={}, headers=headers), 422)["fields"]
+    assert "county" in error_of(client.post(url, json={"roster": "supplier_list", "county": "火星区"},
+                                            headers=headers), 422)["fields"]
+    error_of(client.post(url, json={"roster": "supplier_list"}, headers=bearer(world["leader"])), 403)
+
+
+def test_calendar_token_state(client, world):
+    headers = bearer(world["a"])
+    url = "/api/v1/calendar/token"
+    assert client.get(url, headers=headers).get_json() == {"active": False, "created_at": None,
+                                                          "last_used_at": None}
+    feed_url = client.post(url, headers=headers).get_json()["url"]
+    state = client.get(url, headers=headers).get_json()
+    assert state["active"] is True and state["created_at"].endswith("+08:00") and state["last_used_at"] is None
+    assert client.get(feed_url.removeprefix("http://localhost")).status_code == 200
+    assert client.get(url, headers=headers).get_json()["last_used_at"] is not None
+    assert feed_url not in client.get(url, headers=headers).get_data(as_text=True)  # shown once only
+
+
+def test_the_documented_paths_of_api_md_are_served(client):
+    """API.md's "Meetings and calendar" paths and methods, in the OpenAPI document."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    expected = {
+        "/meetings": {"get", "post"}, "/meetings/{meeting_id}": {"get", "patch"},
+        "/meetings/{meeting_id}/cancel": {"post"}, "/meetings/{meeting_id}/participants": {"put"},
+        "/meetings/{meeting_id}/agreements": {"post"}, "/meetings/{meeting_id}/follow-ups": {"post"},
+        "/meetings/{meeting_id}/invitations": {"post"}, "/meetings/{meeting_id}/ics": {"get"},
+        "/partners": {"get", "post"}, "/partners/{partner_id}": {"get", "patch"},
+        "/calendar/token": {"get", "post", "delete"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(doc["paths"].get(path, {})), path
+    assert "201" in doc["paths"]["/meetings"]["post"]["responses"]
+    assert "201" in doc["paths"]["/meetings/{meeting_id}/agreements"]["post"]["responses"]
+    assert "text/calendar" in doc["paths"]["/meetings/{meeting_id}/ics"]["get"]["responses"]["200"]["content"]

@@ -72,7 +72,7 @@ def test_unexpected_error_gives_chinese_500(app):
 
 def test_home_redirects_to_sign_in_then_to_enterprises(client):
     assert client.get("/").headers["Location"].startswith("/login")
-    login(client, make_user("leader"))
+    login(client, make_user("coordinator"))  # a leader lands on their own page (tests/meetings/test_leader_home.py)
     assert client.get("/").headers["Location"].endswith("/enterprises/")
 
 

@@ -190,6 +190,7 @@ def test_one_meeting_downloads_as_ics_for_those_who_may_read_it(client):
     (event,) = Calendar.from_ical(response.data).walk("VEVENT")
     assert str(event["UID"]) == ics.meeting_uid(meeting)
     assert client.get("/meetings/999999.ics").status_code == 404
+    assert f'href="/meetings/{meeting.id}.ics"' in client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
     client.post("/logout")
     login(client, commissioner)
     assert client.get(f"/meetings/{meeting.id}.ics").status_code == 404  # not theirs: not even its existence
