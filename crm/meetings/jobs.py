@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from crm.auth.models import Role
-from crm.core.time import SHANGHAI, format_local
+from crm.core.time import SHANGHAI, format_local, local_today
 from crm.extensions import db
 from crm.holidays.workdays import missing_data_message, next_working_day
 from crm.meetings import domain
@@ -45,6 +45,7 @@ PLAN_CITIES = {MeetingKind.SUPPLY_DEMAND: "重庆", MeetingKind.ENTREPRENEUR_FOR
 PLAN_DAY = 15  # mid-month, moved to the next working day
 PLAN_HOURS = (time(9, 0), time(17, 0))
 MIN_NOTICE = timedelta(days=30)  # never propose a meeting sooner than this after the fire day
+LATEST_DAY = (12, 20)  # a late proposal still lands in its year (the next working day on or after 20 December)
 REMINDER_DAYS_KEY = "MEETING_REMINDER_DAYS"
 DEFAULT_REMINDER_DAYS = (7, 1)
 TITLE_CLIP = 100
@@ -85,9 +86,16 @@ def plan_months() -> dict[MeetingKind, int]:
 
 
 def proposal_day(kind: MeetingKind, today: date, months: dict[MeetingKind, int]) -> tuple[date, list[int]]:
-    """A working day for ``kind``'s proposal in ``today``'s year: mid-month of its configured month (at least
-    :data:`MIN_NOTICE` after ``today``), moved to the next working day; and the years counted without data."""
-    wanted = max(date(today.year, months[kind], PLAN_DAY), today + MIN_NOTICE)
+    """A working day for ``kind``'s proposal in ``today``'s year: mid-month of its configured month, at least
+    :data:`MIN_NOTICE` after ``today`` (or after the real today, when a fire time is caught up months late) and
+    at the latest :data:`LATEST_DAY` of the year, moved to the next working day; and the years counted without
+    data."""
+    notice_from = today
+    real_today = local_today()
+    if real_today.year == today.year and real_today > today:
+        notice_from = real_today  # a January fire run in June must not propose April
+    wanted = max(date(today.year, months[kind], PLAN_DAY), notice_from + MIN_NOTICE)
+    wanted = min(wanted, date(today.year, *LATEST_DAY))
     result = next_working_day(wanted)
     return result.date, result.missing_years
 
@@ -224,12 +232,22 @@ def meeting_reminders(fire_time: datetime) -> str:
                Notification.title.in_(set(titles.values())))).all())
     sent = 0
     reminded: list[str] = []
+    already = nobody = 0
     for days, meeting in by_days:
         title, link = titles[(meeting.id, days)], domain.meeting_link(meeting)
-        people = [u for u in domain.audience(meeting) if (u.id, link, title) not in sent_before]
+        audience = domain.audience(meeting)
+        people = [u for u in audience if (u.id, link, title) not in sent_before]
         if people:
             sent += len(notify(people, NotificationKind.MEETING_REMINDER, title, _reminder_body(meeting), link))
             reminded.append(f"{_clip(meeting.title, 40)}({_when(days)})")
-    if not reminded:
-        return f"{today.isoformat()}:{len(by_days)} 场会议的提醒均已发送过,未重复提醒"
-    return f"{today.isoformat()}:提醒会议 {len(reminded)} 场,发出提醒 {sent} 条:" + "、".join(reminded)
+        elif audience:
+            already += 1
+        else:
+            nobody += 1
+    summary = f"{today.isoformat()}:提醒会议 {len(reminded)} 场,发出提醒 {sent} 条"
+    summary += (":" + "、".join(reminded)) if reminded else ""
+    if already:
+        summary += f";{already} 场的提醒均已发送过,未重复提醒"
+    if nobody:
+        summary += f";{nobody} 场尚无参会人员或服务专员可提醒"
+    return summary

@@ -52,6 +52,12 @@ def proposals(year: int) -> list[Meeting]:
 
 # --- plan_annual_meetings --------------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _real_today(monkeypatch):
+    """The jobs judge by the fire time; the real today only matters to a fire caught up late (pinned early)."""
+    monkeypatch.setattr(jobs, "local_today", lambda: date(2025, 12, 1))
+
+
 def test_nothing_before_the_first_working_day_then_one_proposal_per_kind_on_working_days():
     load_holidays(2026)  # 1–3 January 2026 off (元旦), Sunday 4 January a make-up working day
     coordinator = make_user("coordinator")
@@ -130,6 +136,24 @@ def test_the_required_kinds_and_months_follow_the_settings(app, monkeypatch):
     [made] = proposals(2027)
     # January is too soon: a month's notice from 4 January → Wednesday 3 February.
     assert made.kind is MeetingKind.OTHER and made.starts_at.astimezone(SHANGHAI).date() == date(2027, 2, 3)
+
+
+def test_a_fire_caught_up_months_late_proposes_from_the_real_today_on(monkeypatch):
+    make_user("coordinator")
+    monkeypatch.setattr(jobs, "local_today", lambda: date(2027, 6, 21))  # the scheduler was down since January
+    jobs.plan_annual_meetings(at(date(2027, 1, 15)))
+    days = {m.kind: m.starts_at.astimezone(SHANGHAI).date() for m in proposals(2027)}
+    assert days == {MeetingKind.SUPPLY_DEMAND: date(2027, 7, 21), MeetingKind.ENTREPRENEUR_FORUM: date(2027, 7, 21),
+                    MeetingKind.SUPPLY_CHAIN: date(2027, 9, 15)}
+
+
+def test_a_very_late_proposal_stays_in_its_year(monkeypatch):
+    make_user("coordinator")
+    monkeypatch.setattr(jobs, "local_today", lambda: date(2027, 12, 1))
+    jobs.plan_annual_meetings(at(date(2027, 1, 15)))
+    days = {m.starts_at.astimezone(SHANGHAI).date() for m in proposals(2027)}
+    assert days == {date(2027, 12, 20)}  # Monday
+    assert [row.state for row in domain.yearly_rule(2027)] == ["planned"] * 3
 
 
 @pytest.mark.parametrize("months, message", [({"nonsense": 4}, "未知会议类型"), ({"other": 13}, "月份应为 1–12")])
@@ -260,6 +284,14 @@ def test_reminders_follow_shanghai_days_and_a_moved_meeting(people):
     assert "发出提醒 2 条" in summary  # the new day is reminded too
     notes = inbox(people["official"], NotificationKind.MEETING_REMINDER)
     assert [n.title for n in notes][-1] == "会议提醒:成渝产销对接会将于7天后(2026-07-16)举行"
+
+
+def test_a_meeting_with_nobody_to_tell_is_said_so(people):
+    make_meeting(title="尚未定名单的座谈会", starts="2026-07-15 14:00")
+    summary = jobs.meeting_reminders(at(date(2026, 7, 8), 8, 40))
+    assert "提醒会议 1 场,发出提醒 2 条" in summary and "1 场尚无参会人员或服务专员可提醒" in summary
+    again = jobs.meeting_reminders(at(date(2026, 7, 8), 8, 40))
+    assert "提醒会议 0 场" in again and "1 场的提醒均已发送过" in again and "1 场尚无参会人员" in again
 
 
 def test_cancelled_and_held_meetings_get_no_reminder(people):
