@@ -57,6 +57,10 @@ def seed_demo(password: str | None = None) -> SeedReport:
 
     # Last: a year of interactions, requests and policy deliveries of the enterprises with commissioners.
     seed_service(report)
+    from crm.demo.meetings import seed_meetings
+
+    # Meetings last: their participants are the served enterprises, their follow-ups go to the commissioners.
+    seed_meetings(report)
     return report
 
 
