@@ -563,3 +563,41 @@ def test_the_documented_paths_of_api_md_are_served(client):
     assert "201" in doc["paths"]["/meetings"]["post"]["responses"]
     assert "201" in doc["paths"]["/meetings/{meeting_id}/agreements"]["post"]["responses"]
     assert "text/calendar" in doc["paths"]["/meetings/{meeting_id}/ics"]["get"]["responses"]["200"]["content"]
+
+
+ODD_VALUES = [None, True, 1e308, -1, 0, 99999999999999999999, "", " ", "字" * 5000, [], {}, [None], ["\x00"], "\x00",
+              "2026-02-30T09:00:00+08:00", "9999-01-01T00:00:00+08:00", "2026-07-01T09:00:00+25:00",
+              [99999999999999999999], ["1"], "1e3", "NaN"]
+
+
+def test_odd_values_never_answer_500(client, world):
+    """Every field of every write, given odd values: refused with 4xx (and a documented error shape), never 500."""
+    coordinator, enterprise = world["coordinator"], world["huichuan"]
+    held = make_meeting(coordinator, starts=HELD_START, status="held", enterprises=[enterprise])
+    planned = make_meeting(coordinator)
+    headers = bearer(coordinator)
+    new = {"kind": "supply_demand", "title": "t", "starts_at": "2027-07-01T09:00:00+08:00",
+           "ends_at": "2027-07-01T10:00:00+08:00", "city": "成都"}
+    agreement = {"enterprise_id": enterprise.id, "partner_id": partner().id, "kind": "采购"}
+    follow_up = {"enterprise_id": enterprise.id, "category": "融资服务", "description": "x"}
+    writes = [
+        ("post", URL, new, list(new) + ["venue", "status", "agenda", "department", "allow_non_working_day"]),
+        ("patch", f"{URL}/{planned.id}", {}, ["version", "starts_at", "ends_at", "status", "kind", "title"]),
+        ("put", f"{URL}/{planned.id}/participants", {}, ["enterprises", "partners", "officials"]),
+        ("post", f"{URL}/{planned.id}/cancel", {}, ["reason"]),
+        ("post", f"{URL}/{planned.id}/cancel", {"reason": "x"}, ["version"]),
+        ("post", f"{URL}/{planned.id}/invitations", {"roster": "supplier_list"}, ["roster", "cluster", "county"]),
+        ("post", f"{URL}/{held.id}/agreements", agreement, list(agreement) + ["amount", "note"]),
+        ("post", f"{URL}/{held.id}/follow-ups", follow_up, list(follow_up) + ["due_date", "owner"]),
+    ]
+    for method, url, base, names in writes:
+        for name in names:
+            for value in ODD_VALUES:
+                response = getattr(client, method)(url, json={**base, name: value}, headers=headers)
+                assert response.status_code < 500, (method, url, name, value)
+                if response.status_code == 200 and url.endswith("/cancel"):  # a cancelled meeting stays so
+                    db.session.get(Meeting, planned.id).status = MeetingStatus.PLANNED
+                    db.session.commit()
+    for params in ({"from": "x"}, {"to": "2026-13-01"}, {"from": "\x00"}, {"kind": ""}, {"page": "0"},
+                   {"from": "2026-07-01T09:00:00+99:00"}, {"city": "城" * 1000}):
+        assert client.get(URL, query_string=params, headers=headers).status_code < 500, params

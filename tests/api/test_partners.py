@@ -150,3 +150,19 @@ def test_missing_partner_is_404_and_no_token_401(client):
     error_of(client.get(f"{URL}/99999999999999999999", headers=headers), 404)
     error_of(client.patch(f"{URL}/999999", json={"city": "x"}, headers=headers), 404)
     error_of(client.get(URL), 401)
+
+
+def test_odd_values_never_answer_500(client):
+    headers = bearer(make_user("coordinator"))
+    changan = partner()
+    odd = [None, True, 1e308, -1, 99999999999999999999, "", "字" * 5000, [], {}, ["x"], "\x00", "NaN"]
+    for name in ("name", "city", "region", "industry_chain", "uscc"):
+        for value in odd:
+            response = client.post(URL, json={**payload(), name: value}, headers=headers)
+            assert response.status_code < 500, (name, value)
+            response = client.patch(f"{URL}/{changan.id}", json={name: value}, headers=headers)
+            assert response.status_code < 500, (name, value)
+    for value in odd:
+        assert client.patch(f"{URL}/{changan.id}", json={"version": value}, headers=headers).status_code < 500
+    for params in ({"q": "%_\\"}, {"region": ""}, {"q": "\x00"}, {"page": "x"}):
+        assert client.get(URL, query_string=params, headers=headers).status_code < 500, params
