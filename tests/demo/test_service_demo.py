@@ -73,7 +73,7 @@ def _all(model, *options):
 
 def test_seed_reports_the_service_records_and_loads_them_once(seeded):
     assert seeded.first.exit_code == 0, seeded.first.output
-    for label in ("服务记录:新建", "诉求:新建", "政策兑现:新建"):
+    for label in ("服务记录:新建", "诉求:新建", "政策兑现:新建", "会议活动:新建", "会议签约:新建", "会后诉求:新建"):
         assert label in seeded.first.output, label
     assert seeded.after_first["Interaction"] > 300
     assert seeded.second.exit_code == 0, seeded.second.output
