@@ -40,6 +40,10 @@ class AuditEntity(LabelledEnum):
     MEETING = "meeting", "会议活动"
     PARTNER = "partner", "成渝企业"
     CALENDAR_FEED = "calendar_feed", "日历订阅"
+    PARK = "park", "园区"
+    DEPARTMENT = "department", "责任单位"
+    TARGET = "target", "目标"
+    COUNTING_RULES = "counting_rules", "统计口径"
 
 
 class AuditAction(LabelledEnum):
@@ -73,6 +77,7 @@ class AuditAction(LabelledEnum):
     AGREEMENT = "agreement", "签约"
     FOLLOW_UP = "follow_up", "会后诉求"
     REVOKE = "revoke", "撤销"
+    FREEZE = "freeze", "冻结"
 
 
 class AuditLog(db.Model):

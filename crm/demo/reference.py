@@ -6,6 +6,7 @@ targets table. Loading is idempotent: existing rows (by name) are left alone.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -113,7 +114,8 @@ def load_reference_data() -> None:
     db.session.flush()
     counties = {c.name: c for c in db.session.scalars(sa.select(County))}
     for name, county, supporting, year in PARKS:
-        _ensure(Park, name, county_id=counties[county].id, supporting=supporting, recognised_year=year)
+        _ensure(Park, name, county_id=counties[county].id, supporting=supporting,
+                recognised_on=date(year, 12, 31) if year else None)
     for unit, (f25, o25, f27, o27) in TARGETS.items():
         county_id = counties[unit].id if unit else None
         for year, firms, output in ((2025, f25, o25), (2027, f27, o27)):

@@ -157,6 +157,8 @@ PROMISES: dict[PolicyKind, tuple[str, tuple[int, int] | None, str, str, Specialt
                            "贷款已放款,贴息资金已拨付", "市财政局", Specialty.FINANCE),
     PolicyKind.TALENT: ("兑现引进高层次人才安家补贴和技能人才培训补贴", (5, 50),
                         "补贴资金已拨付", "市人力资源社会保障局", Specialty.TALENT),
+    PolicyKind.SPECIAL_FUND: ("申报市级融入成渝专项资金,支持配套技改项目", (50, 500),
+                              "专项资金已拨付至企业账户", "市财政局", Specialty.FINANCE),
 }
 DELIVERY_SCENARIOS = ("on_time", "late", "overdue", "future", "on_time", "late", "overdue", "future",
                       "cancelled", "on_time")
@@ -428,7 +430,7 @@ class _Seeder:
             rows = self.by_enterprise[enterprise_id]
             enterprise = rows[0].enterprise
             kind = kinds[n % len(kinds)]
-            scenario = DELIVERY_SCENARIOS[(n + n // len(kinds)) % len(DELIVERY_SCENARIOS)]  # each kind: a mix
+            scenario = DELIVERY_SCENARIOS[(n + 3 * (n // len(kinds))) % len(DELIVERY_SCENARIOS)]  # each kind: a mix
             text, amounts, evidence, department, specialty = PROMISES[kind]
             # the commissioner of that specialty, else the enterprise's first one
             owner = next((a.commissioner for a in rows if a.specialty is specialty), rows[0].commissioner)

@@ -85,6 +85,8 @@ class EnterpriseFigure(db.Model):
     year: Mapped[int] = mapped_column()
     output_value: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
     chengyu_output_value: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal(0))
+    # 规上 in that year, when recorded; the dashboard falls back to the enterprise's current flag
+    above_scale: Mapped[bool | None] = mapped_column()
     is_demo: Mapped[bool] = mapped_column(default=False)
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="figures")
@@ -101,6 +103,7 @@ class EnterprisePartner(db.Model):
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id", ondelete="CASCADE"))
     partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partners.id"))
     supplies: Mapped[str] = mapped_column(sa.String(200), default="")
+    is_demo: Mapped[bool] = mapped_column(default=False)
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="partner_links")
     partner: Mapped[Partner] = relationship(lazy="joined")

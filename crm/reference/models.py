@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -45,13 +45,16 @@ class SupplyCategory(db.Model):
 
 
 class Department(db.Model):
-    """责任单位 named in the plan."""
+    """责任单位 named in the plan (and any an admin adds)."""
 
     __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Region(LabelledEnum):
@@ -84,18 +87,43 @@ class Partner(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
+class ParkKind(LabelledEnum):
+    DEVELOPMENT_ZONE = "development_zone", "开发区"
+    INDUSTRIAL_PARK = "industrial_park", "产业园区"
+    ENCLAVE = "enclave", "飞地园区"
+
+
+class EnclaveMode(LabelledEnum):
+    """How a 飞地 park is run with its 成渝 counterpart (the plan: 合建 分别管理, 共建 共同管理, 租借 自我管理)."""
+
+    JOINT = "合建"
+    SHARED = "共建"
+    LEASED = "租借"
+
+
 class Park(db.Model):
-    """An industrial park; ``supporting`` marks a recognised 配套产业园区 (counted against the target)."""
+    """An industrial park. ``supporting`` marks a recognised 配套产业园区, counted against the target from
+    ``recognised_on``; ``is_demo`` marks parks and recognitions the plan does not state (demo data)."""
 
     __tablename__ = "parks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
     county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("counties.id"))
+    kind: Mapped[ParkKind] = mapped_column(enum_column(ParkKind, "park_kind"), default=ParkKind.INDUSTRIAL_PARK)
     supporting: Mapped[bool] = mapped_column(default=False)
-    recognised_year: Mapped[int | None] = mapped_column()
+    recognised_on: Mapped[date | None] = mapped_column()
+    recognition_document: Mapped[str] = mapped_column(sa.String(200), default="")
+    enclave_mode: Mapped[EnclaveMode | None] = mapped_column(enum_column(EnclaveMode, "enclave_mode"))
+    chengyu_counterpart: Mapped[str] = mapped_column(sa.String(120), default="")
+    is_demo: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
 
     county: Mapped[County | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Target(db.Model):
@@ -108,10 +136,13 @@ class Target(db.Model):
     county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("counties.id"))
     target_firms: Mapped[int] = mapped_column()
     target_output: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))  # 亿元
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
 
     county: Mapped[County | None] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("year", "county_id"),)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class PlanTarget(db.Model):
@@ -123,8 +154,11 @@ class PlanTarget(db.Model):
     year: Mapped[int] = mapped_column()
     metric: Mapped[str] = mapped_column(sa.String(40))  # parks / settled_from_chengyu
     target: Mapped[int] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (sa.UniqueConstraint("year", "metric"),)
+    __mapper_args__ = {"version_id_col": version}
 
 
 def by_name(model: type, name: str | None):

@@ -169,6 +169,7 @@ class PolicyKind(LabelledEnum):
     MINERAL = "用矿"
     FINANCING = "融资"
     TALENT = "引才"
+    SPECIAL_FUND = "专项资金"  # the plan: 市级财政每年安排专项资金
 
 
 class DeliveryStatus(LabelledEnum):

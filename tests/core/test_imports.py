@@ -31,7 +31,8 @@ LAYERS: dict[str, int] = {
     "rosters": 4,
     "service": 5,
     "meetings": 6,
-    "api": 7, "web": 7, "history": 7, "demo": 7, "app": 7,  # the top: the JSON API, page plumbing, the factory
+    "dashboard": 7,
+    "api": 8, "web": 8, "history": 8, "demo": 8, "app": 8,  # the top: the JSON API, page plumbing, the factory
 }
 FACTORY = "crm/__init__.py"  # create_app and the CLI registration may import anything, anywhere
 

@@ -1,0 +1,1 @@
+"""The leadership dashboard: the plan's targets against counted actuals, service performance, reports."""
