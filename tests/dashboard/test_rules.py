@@ -22,7 +22,7 @@ def test_defaults_are_read_without_writing():
     current = rules.current_rules()
     assert (current.output_measure, current.settled_since, current.trajectory_start) == (
         OutputMeasure.OUTPUT, date(2024, 12, 3), date(2024, 12, 3))
-    assert PLAN_DATE == date(2024, 12, 3)
+    assert date(2024, 12, 3) == PLAN_DATE
     assert db.session.get(CountingRules, 1) is None and current not in db.session
 
 
