@@ -18,7 +18,7 @@ from crm.dashboard.models import CountingRules
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.holidays.models import SpecialDay
 from crm.meetings.models import CalendarFeedToken, Meeting
-from crm.reference.models import Partner
+from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters.models import RosterEdition, RosterEntry
 from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
 
@@ -82,6 +82,9 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.MEETING: (Meeting,),
     AuditEntity.PARTNER: (Partner,),
     AuditEntity.CALENDAR_FEED: (CalendarFeedToken,),
+    AuditEntity.PARK: (Park,),
+    AuditEntity.DEPARTMENT: (Department,),
+    AuditEntity.TARGET: (Target, PlanTarget),
     AuditEntity.COUNTING_RULES: (CountingRules,),
 }
 # Coded audit keys that are not a column of the same name (a user's specialties are rows of their own).
