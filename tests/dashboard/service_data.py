@@ -87,6 +87,7 @@ def build() -> Data:
     a = make_user("commissioner", username="perf_a", specialties=["tech"])
     b = make_user("commissioner", username="perf_b", specialties=["finance"])
     c = make_user("commissioner", username="perf_c", specialties=["finance", "legal", "media", "talent"])
+    a.display_name, b.display_name, c.display_name = "专员甲", "专员乙", "专员丙"
     e1 = make_enterprise("绩效测试一号", county="汇川区")
     e2 = make_enterprise("绩效测试二号", county="汇川区")
     e3 = make_enterprise("绩效测试三号", county="红花岗区")
