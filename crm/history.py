@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crm.auth.models import Specialty, User
 from crm.core.audit import AuditEntity
 from crm.core.types import LabelledEnum
+from crm.dashboard.models import CountingRules
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.holidays.models import SpecialDay
 from crm.meetings.models import CalendarFeedToken, Meeting
@@ -62,6 +63,8 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
         "department": "责任单位",
     },
+    "counting_rules": {"output_measure": "产值口径", "settled_since": "成渝落户企业起算日期",
+                       "trajectory_start": "进度起算日期"},
 }
 # The records each audit entity type writes about: their enum columns give the coded fields' labels.
 ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
@@ -79,6 +82,7 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.MEETING: (Meeting,),
     AuditEntity.PARTNER: (Partner,),
     AuditEntity.CALENDAR_FEED: (CalendarFeedToken,),
+    AuditEntity.COUNTING_RULES: (CountingRules,),
 }
 # Coded audit keys that are not a column of the same name (a user's specialties are rows of their own).
 EXTRA_CODED: dict[AuditEntity, dict[str, type[LabelledEnum]]] = {AuditEntity.USER: {"specialties": Specialty}}
