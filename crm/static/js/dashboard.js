@@ -18,8 +18,8 @@ document.addEventListener("DOMContentLoaded", () => {
     animation: false,
     // richText: the tooltip is drawn on the canvas, not as HTML with inline styles (strict CSP)
     tooltip: { trigger: "axis", renderMode: "richText" },
-    legend: { top: 0 },
-    grid: { left: 48, right: 48, top: 40, bottom: 28 },
+    legend: { top: 0, type: "scroll" },
+    grid: { left: 48, right: 48, top: 56, bottom: 28 },
     xAxis: { type: "category", data: data.units },
     yAxis: [
       { type: "value", name: "家", minInterval: 1 },
