@@ -65,12 +65,13 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "department": {"name": "单位名称", "sort_order": "排序"},
     "target": {"year": "年份", "unit": "单位", "county": "区县", "target_firms": "规上配套企业目标(家)",
                "target_output": "产值目标(亿元)", "metric": "指标", "target": "目标值"},
-    "counting_rules": {"output_measure": "产值口径", "settled_since": "成渝落户起算日", "trajectory_start": "进度起点"},
     "policy_delivery": {
         "kind": "政策类别", "promised": "承诺内容", "amount": "金额(万元)", "promised_date": "承诺兑现日期",
         "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
         "department": "责任单位",
     },
+    "counting_rules": {"output_measure": "产值口径", "settled_since": "成渝落户企业起算日期",
+                       "trajectory_start": "进度起算日期"},
 }
 # The records each audit entity type writes about: their enum columns give the coded fields' labels.
 ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {

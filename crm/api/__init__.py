@@ -21,6 +21,7 @@ def _unescaped_chinese(state) -> None:
 from crm.api import (  # noqa: E402, F401
     assignments,
     auth,
+    dashboard,
     enterprises,
     interactions,
     meetings,

@@ -89,6 +89,10 @@ JOBS: dict[str, JobSpec] = dict([
           cron(hour=8, minute=40),
           "会议提醒:计划中或已确定的会议开始前若干天(默认 7 天和 1 天),提醒参会人员及参会企业的服务专员",
           "每天 08:40"),
+    _spec("snapshot_targets", "crm.dashboard.jobs:snapshot_targets",
+          cron(month=1, day=1, hour=0, minute=30),
+          "年度目标冻结:冻结已结束目标年度的完成情况及当时的统计口径,此后档案变动不再影响该年度结果",
+          "每年1月1日 00:30"),
 ])
 
 
