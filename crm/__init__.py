@@ -108,6 +108,7 @@ def _connect_subscribers() -> None:
 def _register_blueprints(app: Flask) -> None:
     from crm.api import bp as api_bp
     from crm.auth.views import bp as auth_bp
+    from crm.dashboard.service_views import bp as performance_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
     from crm.holidays.views import bp as holidays_bp
@@ -136,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(meetings_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(performance_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)

@@ -22,6 +22,7 @@ from crm.api import (  # noqa: E402, F401
     assignments,
     auth,
     dashboard,
+    dashboard_service,
     enterprises,
     interactions,
     meetings,

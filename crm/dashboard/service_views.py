@@ -1,0 +1,121 @@
+"""The service-performance pages (blueprint ``performance``): ``/dashboard/service`` (KPI cards, the chart of
+visits per month with its table, the tables per county / department / commissioner, the rankings) and
+``/dashboard/service/records`` (the records behind any number, each linked to its enterprise's 一企一档).
+
+Both call :mod:`crm.dashboard.service`, the functions the API calls. A bad period or filter shows the page
+with its Chinese message and 400 (never a 500); a county-scoped user asking for another county, or anyone
+without a role that sees performance, gets 403.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user, login_required
+
+from crm.core.errors import ValidationFailed
+from crm.core.pages import page
+from crm.dashboard import service
+from crm.reference.models import County, all_of
+
+bp = Blueprint("performance", __name__, url_prefix="/dashboard/service")
+
+KPIS = (  # (metric, kind): what the cards show, in order
+    ("visits", "count"), ("interactions", "count"), ("requests_raised", "count"), ("requests_closed", "count"),
+    ("requests_overdue", "count"), ("median_days_to_close", "days"), ("on_time_rate", "rate"),
+    ("mean_satisfaction", "score"), ("deliveries_on_time_rate", "rate"), ("coverage", "rate"),
+    ("meetings_chengyu", "count"), ("visit_coverage", "rate"),
+)
+DRILL = {  # a metric → the drill-down measure behind it
+    "visits": "visits", "interactions": "interactions", "requests_raised": "requests_raised",
+    "requests_closed": "requests_closed", "requests_overdue": "requests_overdue",
+    "deliveries_delivered": "deliveries_delivered", "fully_covered": "uncovered", "listed": "uncovered",
+    "assigned_enterprises": "unvisited", "visited_enterprises": "visits",
+}
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{value * 100:.1f}%"
+    if kind == "days":
+        return f"{value:g} 天"
+    if kind == "score":
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _period_args() -> tuple[date, date, str | None, list[str]]:
+    """The period and county asked for; a refused value is reported and the default used instead."""
+    errors: list[str] = []
+    try:
+        start, end = service.parse_period(request.args.get("from", ""), request.args.get("to", ""))
+    except ValidationFailed as err:
+        errors += [f"{err.message}:{text}" for text in err.fields.values()]
+        start, end = service.default_period()
+    county = request.args.get("county", "").strip() or None
+    return start, end, county, errors
+
+
+def _counties() -> list[str]:
+    return [c.name for c in all_of(County)]
+
+
+@bp.route("/")
+@login_required
+@page
+def index():
+    start, end, county, errors = _period_args()
+    service.scope_of(current_user)  # 403 before anything else for a role that sees no performance
+    try:
+        result = service.performance(current_user, start, end, county)
+    except ValidationFailed as err:
+        errors += [f"{err.message}:{text}" for text in err.fields.values()]
+        county = None
+        result = service.performance(current_user, start, end)
+    months = result["visits_by_month"]
+    chart = json.dumps({"months": [m["month"] for m in months], "visits": [m["visits"] for m in months],
+                        "interactions": [m["interactions"] for m in months],
+                        "labels": {"visits": service.LABELS["visits"],
+                                   "interactions": service.LABELS["interactions"]}}, ensure_ascii=False)
+    base_args = {"from": start.isoformat(), "to": end.isoformat()}
+    if result["county"]:
+        base_args["county"] = result["county"]
+    return render_template(
+        "dashboard/service.html", result=result, start=start, end=end, errors=errors, chart=chart,
+        kpis=KPIS, drill=DRILL, fmt=_fmt, labels=service.LABELS, base_args=base_args,
+        counties=_counties() if result["scope"] == "city" else [],
+        own=result["scope"] == "own"), (400 if errors else 200)
+
+
+@bp.route("/records")
+@login_required
+@page
+def records():
+    start, end, county, errors = _period_args()
+    service.scope_of(current_user)
+    measure = request.args.get("measure", "").strip()
+    department = request.args.get("department", "").strip() or None
+    raw_commissioner = request.args.get("commissioner", "").strip()
+    commissioner = None
+    if raw_commissioner:
+        if raw_commissioner.isascii() and raw_commissioner.isdigit() and len(raw_commissioner) < 10:
+            commissioner = int(raw_commissioner)
+        else:
+            errors.append("专员编号不正确")
+    found = None
+    if not errors:
+        try:
+            found = service.records(current_user, measure, start, end, county=county, department=department,
+                                    commissioner=commissioner)
+        except ValidationFailed as err:
+            errors += [f"{err.message}:{text}" for text in err.fields.values()]
+    back = {"from": start.isoformat(), "to": end.isoformat()}
+    if county:
+        back["county"] = county
+    return render_template("dashboard/service_records.html", found=found, errors=errors, start=start, end=end,
+                           back=back, county=county), (400 if errors else 200)
