@@ -108,6 +108,7 @@ def _connect_subscribers() -> None:
 def _register_blueprints(app: Flask) -> None:
     from crm.api import bp as api_bp
     from crm.auth.views import bp as auth_bp
+    from crm.dashboard.report_views import bp as reports_bp
     from crm.dashboard.service_views import bp as performance_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
@@ -135,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(holidays_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(meetings_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(performance_bp)
