@@ -18,7 +18,7 @@ from crm.dashboard.models import CountingRules
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.holidays.models import SpecialDay
 from crm.meetings.models import CalendarFeedToken, Meeting
-from crm.reference.models import Partner
+from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters.models import RosterEdition, RosterEntry
 from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
 
@@ -30,7 +30,8 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "settled_from_chengyu": "成渝落户", "settled_on": "落户日期", "status": "经营状态",
     },
     "contact": {"name": "姓名", "post": "职务", "phone": "电话"},
-    "figure": {"year": "年份", "output_value": "产值(万元)", "chengyu_output_value": "成渝配套产值(万元)"},
+    "figure": {"year": "年份", "output_value": "产值(万元)", "chengyu_output_value": "成渝配套产值(万元)",
+               "above_scale": "当年规上"},
     "partner_link": {"partner": "成渝企业", "supplies": "配套内容"},
     "roster_edition": {"status": "状态", "enterprise": "企业", "reason": "理由", "tier": "层级", "based_on": "基于版本",
                        "comment": "退回意见", "entries": "企业数"},
@@ -58,6 +59,12 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "calendar_feed": {"token": "订阅地址"},
     "partner": {"name": "企业名称", "region": "所在省市", "city": "所在城市", "industry": "所属产业链",
                 "uscc": "统一社会信用代码"},
+    "park": {"name": "园区名称", "county": "区县", "kind": "园区类型", "supporting": "认定为配套产业园区",
+             "recognised_on": "认定日期", "recognition_document": "认定文件", "enclave_mode": "飞地模式",
+             "chengyu_counterpart": "成渝合作方", "is_demo": "演示数据"},
+    "department": {"name": "单位名称", "sort_order": "排序"},
+    "target": {"year": "年份", "unit": "单位", "county": "区县", "target_firms": "规上配套企业目标(家)",
+               "target_output": "产值目标(亿元)", "metric": "指标", "target": "目标值"},
     "policy_delivery": {
         "kind": "政策类别", "promised": "承诺内容", "amount": "金额(万元)", "promised_date": "承诺兑现日期",
         "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
@@ -82,6 +89,9 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.MEETING: (Meeting,),
     AuditEntity.PARTNER: (Partner,),
     AuditEntity.CALENDAR_FEED: (CalendarFeedToken,),
+    AuditEntity.PARK: (Park,),
+    AuditEntity.DEPARTMENT: (Department,),
+    AuditEntity.TARGET: (Target, PlanTarget),
     AuditEntity.COUNTING_RULES: (CountingRules,),
 }
 # Coded audit keys that are not a column of the same name (a user's specialties are rows of their own).
