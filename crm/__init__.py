@@ -150,12 +150,13 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from crm.auth.cli import user_cli
-    from crm.demo.cli import demo_accounts_command, seed_demo_command
+    from crm.demo.cli import demo_accounts_command, seed_demo_command, seed_reference_command
     from crm.holidays.cli import holidays_cli
     from crm.scheduler.cli import scheduler_cli
 
     app.cli.add_command(user_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(holidays_cli)
+    app.cli.add_command(seed_reference_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

@@ -195,6 +195,19 @@ def make_user(role: str = "coordinator", *, username: str | None = None, county:
     return user
 
 
+def make_park(name: str, county: str = "汇川区", **extra: Any):
+    """A park (the reference data holds only the one the plan names); an existing one of that name is reused."""
+    from crm.reference.models import County, Park
+
+    park = db.session.scalar(sa.select(Park).where(Park.name == name))
+    if park is None:
+        county_id = db.session.scalar(sa.select(County.id).where(County.name == county))
+        park = Park(name=name, county_id=county_id, **extra)
+        db.session.add(park)
+        db.session.flush()
+    return park
+
+
 def make_enterprise(name: str | None = None, *, county: str = "汇川区", cluster: str = "装备制造", **extra: Any):
     from crm.enterprises.domain import create_enterprise
 

@@ -62,11 +62,12 @@ class Figure(Shape):
     year: int = Field(ge=2000, le=2100)
     output_value: float = Field(description="产值,万元")
     chengyu_output_value: float = Field(description="成渝配套产值,万元")
+    above_scale: bool | None = Field(description="当年是否规上;null:未填,按企业当前的规上标记")
 
     @classmethod
     def of(cls, f: EnterpriseFigure) -> Figure:
         return cls(year=f.year, output_value=number(f.output_value),
-                   chengyu_output_value=number(f.chengyu_output_value))
+                   chengyu_output_value=number(f.chengyu_output_value), above_scale=f.above_scale)
 
 
 class PartnerLink(Shape):
@@ -110,6 +111,7 @@ class FigureInput(Input):
     INVALID: ClassVar[str] = "产值数据有误"
     output_value: Parsed[float | str] = Field(description="产值,万元,最多两位小数,不小于0")
     chengyu_output_value: Parsed[float | str] = Field(0, description="成渝配套产值,万元,不大于产值")
+    above_scale: Parsed[bool | None] = Field(None, description="当年是否规上(true/false);null 清除;不给则不改")
 
 
 class Enterprise(Shape):

@@ -1,7 +1,12 @@
-"""``flask --app wsgi seed-demo`` and ``flask --app wsgi demo-accounts``."""
+"""``flask --app wsgi seed-reference``, ``seed-demo`` and ``demo-accounts``.
+
+``seed-reference`` loads the plan's facts only and is safe in production; ``seed-demo`` adds the demo records on
+top and is refused when ``CRM_ENV=production`` (the variable that selects the production configuration).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 import unicodedata
 
@@ -15,7 +20,15 @@ from crm.core.errors import DomainError
 from crm.extensions import db
 from crm.service.access import assigned_enterprise_ids
 
+REFERENCE_LABELS = {
+    "counties": "区县", "clusters": "产业集群", "supply_categories": "配套类别", "departments": "责任单位",
+    "partners": "方案列明的成渝企业", "parks": "方案列明的园区", "targets": "区县和全市目标",
+    "plan_targets": "园区和落户目标",
+}
+PRODUCTION_REFUSAL = ("生产环境(CRM_ENV=production)不能加载演示数据:演示企业、账号和园区认定会混入真实数据。"
+                      "只需方案的基础数据时请运行 flask --app wsgi seed-reference")
 LABELS = {
+    **REFERENCE_LABELS, "demo_parks": "演示园区", "demo_recognitions": "演示园区认定",
     "users": "用户", "enterprises": "企业", "figures": "产值记录", "contacts": "联系人",
     "partner_links": "成渝配套关系", "assignments": "专员分配", "holiday_years": "节假日年份",
     "editions": "名单版本", "interactions": "服务记录", "requests": "诉求", "policy_deliveries": "政策兑现",
@@ -23,12 +36,35 @@ LABELS = {
 }
 
 
+@click.command("seed-reference")
+@with_appcontext
+def seed_reference_command():
+    """Load the plan's reference data only (idempotent, safe in production)."""
+    from crm.demo.reference import load_reference_data
+
+    created = load_reference_data()
+    db.session.commit()
+    if not created:
+        click.echo("方案基础数据已齐全,本次未作改动。")
+        return
+    click.echo("已载入方案基础数据:")
+    for key, label in REFERENCE_LABELS.items():
+        if created[key]:
+            click.echo(f"  {label}:新建 {created[key]}")
+
+
+def production() -> bool:
+    return os.environ.get("CRM_ENV", "").strip().lower() == "production"
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command():
-    """Load the plan's reference data and demo records (idempotent)."""
+    """Load the plan's reference data and demo records (idempotent); refused in production."""
     from crm.demo.seed import demo_counts_by_county, seed_demo
 
+    if production():
+        raise click.ClickException(PRODUCTION_REFUSAL)
     started = time.perf_counter()
     try:
         report = seed_demo()

@@ -280,9 +280,15 @@ class _Seeder:
                 continue
             linked = [e for e in self.linked.get(deal.partner, []) if e in enterprises]
             enterprise = linked[0] if linked else enterprises[n % len(enterprises)]
+            linked_before = db.session.scalar(sa.select(EnterprisePartner.id).where(
+                EnterprisePartner.enterprise_id == enterprise.id, EnterprisePartner.partner_id == partner.id))
             domain.add_agreement(self.actor, meeting, {
                 "enterprise_id": enterprise.id, "partner_id": partner.id, "kind": deal.kind,
                 "amount": deal.amount, "note": deal.note})
+            if linked_before is None:  # the agreement made a supply link: a demo one
+                db.session.execute(sa.update(EnterprisePartner).where(
+                    EnterprisePartner.enterprise_id == enterprise.id, EnterprisePartner.partner_id == partner.id)
+                    .values(is_demo=True))
             self.report.created["agreements"] += 1
         ended = meeting.ends_at.astimezone(SHANGHAI).date()
         if (self.today - ended).days > SERVICE_STORY_DAYS:

@@ -18,7 +18,7 @@ from crm.auth.domain import create_user, get_user
 from crm.auth.models import Role, Specialty
 from crm.core import audit
 from crm.demo.data import DEMO_USERS, build_demo_data, demo_password
-from crm.demo.reference import load_reference_data
+from crm.demo.reference import load_demo_parks, load_reference_data
 from crm.enterprises.domain import add_contact, create_enterprise, link_partner, name_key, set_figure
 from crm.enterprises.models import Enterprise, EnterpriseFigure, EnterprisePartner
 from crm.extensions import db
@@ -27,6 +27,8 @@ from crm.rosters.domain import published_member_ids
 from crm.rosters.models import RosterKind
 from crm.service.assignments import suggest
 from crm.service.models import Assignment
+
+ABOVE_SCALE_WAN = 2000  # 规模以上: 主营业务收入 ≥ 2000万元
 
 
 @dataclass
@@ -39,7 +41,8 @@ class SeedReport:
 def seed_demo(password: str | None = None) -> SeedReport:
     """Load the reference data and the demo records; the caller commits."""
     report = SeedReport()
-    load_reference_data()
+    report.created.update(load_reference_data())
+    report.created.update(load_demo_parks())  # before the enterprises, which sit in them
     _seed_users(password or demo_password(), report)
     data = build_demo_data()
     enterprises = _seed_enterprises(data.enterprises, report)
@@ -99,8 +102,9 @@ def _seed_enterprises(specs, report: SeedReport) -> dict[str, Enterprise]:
         demo[spec.uscc] = enterprise
         for year, (output, chengyu) in spec.figures.items():
             if (enterprise.id, year) not in figures:
-                set_figure(None, enterprise, year, {"output_value": output, "chengyu_output_value": chengyu},
-                           is_demo=True)
+                # 规上 of that year: 主营业务收入 ≥ 2000万元 (a firm may have grown into it).
+                set_figure(None, enterprise, year, {"output_value": output, "chengyu_output_value": chengyu,
+                                                    "above_scale": output >= ABOVE_SCALE_WAN}, is_demo=True)
                 report.created["figures"] += 1
         if fresh:  # contacts have no natural key: only a firm created now gets them
             for name, post, phone in spec.contacts:
@@ -108,7 +112,7 @@ def _seed_enterprises(specs, report: SeedReport) -> dict[str, Enterprise]:
                 report.created["contacts"] += 1
         for partner, supplies in spec.partners:
             if (enterprise.id, partner) not in links:
-                link_partner(None, enterprise, partner, supplies)
+                link_partner(None, enterprise, partner, supplies, is_demo=True)
                 report.created["partner_links"] += 1
     return demo
 

@@ -283,6 +283,8 @@ def update_enterprise(actor: Any, enterprise: Enterprise, data: dict[str, Any], 
 
 def set_figure(actor: Any, enterprise: Enterprise, year: Any, data: dict[str, Any], *,
                is_demo: bool = False) -> EnterpriseFigure:
+    """Record or change one year's 产值 (万元). ``above_scale`` (规上 in that year: true, false or ``None`` for not
+    recorded, when the dashboard falls back to the enterprise's current flag) is changed only when ``data`` has it."""
     fields: dict[str, str] = {}
     try:
         year = int(year)
@@ -294,22 +296,33 @@ def set_figure(actor: Any, enterprise: Enterprise, year: Any, data: dict[str, An
     chengyu = parse_amount(data.get("chengyu_output_value", 0), "chengyu_output_value", fields)
     if output is not None and chengyu is not None and chengyu > output:
         fields["chengyu_output_value"] = "成渝配套产值不能大于产值"
+    above_given = "above_scale" in data
+    above = data.get("above_scale")
+    if above_given and above is not None and not isinstance(above, bool):
+        fields["above_scale"] = "当年是否规上应为是、否或不填"
     if fields:
         raise ValidationFailed("产值数据有误", fields)
     figure = db.session.scalar(sa.select(EnterpriseFigure).where(
         EnterpriseFigure.enterprise_id == enterprise.id, EnterpriseFigure.year == year))
     if figure is None:
         figure = EnterpriseFigure(enterprise=enterprise, year=year, output_value=output,
-                                  chengyu_output_value=chengyu, is_demo=is_demo)
+                                  chengyu_output_value=chengyu, above_scale=above if above_given else None,
+                                  is_demo=is_demo)
         db.session.add(figure)
         db.session.flush()
-        audit.record(actor, "figure", figure.id, "create",
-                     {"year": [None, year], "output_value": [None, output], "chengyu_output_value": [None, chengyu]},
-                     enterprise_id=enterprise.id, summary=f"录入{year}年产值")
+        changes = {"year": [None, year], "output_value": [None, output], "chengyu_output_value": [None, chengyu]}
+        if figure.above_scale is not None:
+            changes["above_scale"] = [None, figure.above_scale]
+        audit.record(actor, "figure", figure.id, "create", changes, enterprise_id=enterprise.id,
+                     summary=f"录入{year}年产值")
         return figure
-    changes = audit.diff(figure, {"output_value": output, "chengyu_output_value": chengyu})
+    values: dict[str, Any] = {"output_value": output, "chengyu_output_value": chengyu}
+    if above_given:
+        values["above_scale"] = above
+    changes = audit.diff(figure, values)
     if changes:
-        figure.output_value, figure.chengyu_output_value = output, chengyu
+        for key, value in values.items():
+            setattr(figure, key, value)
         audit.record(actor, "figure", figure.id, "update", changes, enterprise_id=enterprise.id,
                      summary=f"修改{year}年产值")
     return figure
@@ -357,7 +370,8 @@ def delete_contact(actor: Any, contact: EnterpriseContact) -> None:
     db.session.delete(contact)
 
 
-def link_partner(actor: Any, enterprise: Enterprise, partner_name: str, supplies: str) -> EnterprisePartner:
+def link_partner(actor: Any, enterprise: Enterprise, partner_name: str, supplies: str, *,
+                 is_demo: bool = False) -> EnterprisePartner:
     partner = by_name(Partner, partner_name)
     fields: dict[str, str] = {}
     if partner is None:
@@ -373,7 +387,7 @@ def link_partner(actor: Any, enterprise: Enterprise, partner_name: str, supplies
         EnterprisePartner.enterprise_id == enterprise.id, EnterprisePartner.partner_id == partner.id))
     if exists:
         raise Conflict("该配套关系已存在", {"partner": "已关联该成渝企业"}, code="duplicate")
-    link = EnterprisePartner(enterprise=enterprise, partner=partner, supplies=supplies)
+    link = EnterprisePartner(enterprise=enterprise, partner=partner, supplies=supplies, is_demo=is_demo)
     db.session.add(link)
     db.session.flush()
     audit.record(actor, "partner_link", link.id, "create",

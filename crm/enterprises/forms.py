@@ -181,14 +181,21 @@ class FigureForm(FlaskForm):
                                render_kw={"inputmode": "decimal", "autocomplete": "off"})
     chengyu_output_value = StringField("成渝配套产值(万元)", validators=[Optional()],
                                        render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    above_scale = SelectField("当年是否规上", choices=[SelectChoice("", "未填(按企业现状)"), SelectChoice("yes", "是"),
+                                                   SelectChoice("no", "否")], validate_choice=False)
 
     def set_defaults(self) -> None:
         if self.year.data is None:
             self.year.data = local_today().year
 
-    def to_data(self) -> dict[str, str]:
+    @staticmethod
+    def above_scale_choice(value: bool | None) -> str:
+        return "" if value is None else ("yes" if value else "no")
+
+    def to_data(self) -> dict[str, Any]:
+        above = {"yes": True, "no": False, "": None}.get(self.above_scale.data or "", self.above_scale.data)
         return {"output_value": self.output_value.data or "",
-                "chengyu_output_value": self.chengyu_output_value.data or "0"}
+                "chengyu_output_value": self.chengyu_output_value.data or "0", "above_scale": above}
 
 
 class PartnerLinkForm(FlaskForm):

@@ -101,6 +101,7 @@ def detail(enterprise_id: int):
             figure_form.year.data = current.year
             figure_form.output_value.data = str(current.output_value)
             figure_form.chengyu_output_value.data = str(current.chengyu_output_value)
+            figure_form.above_scale.data = FigureForm.above_scale_choice(current.above_scale)
         figure_form.set_defaults()
         partner_form = PartnerLinkForm(prefix="partner")
         partner_form.fill_choices()

@@ -273,7 +273,7 @@ def test_enterprise_json_carries_contacts_figures_and_partners(client):
     assert [{k: c[k] for k in ("name", "post", "phone")} for c in body["contacts"]] == [
         {"name": "张伟", "post": "总经理", "phone": "0851-28888888"}]
     assert isinstance(body["contacts"][0]["id"], int)
-    assert body["figures"] == [{"year": 2024, "output_value": 1234.5, "chengyu_output_value": 200}]
+    assert body["figures"] == [{"year": 2024, "output_value": 1234.5, "chengyu_output_value": 200, "above_scale": None}]
     assert body["partners"] == [{"partner": "重庆长安汽车股份有限公司", "supplies": "车门铰链"}]
 
 
@@ -448,13 +448,15 @@ def test_figures_put_creates_then_updates_and_shows_in_history(client, world):
     url = f"{URL}/{target.id}/figures/2025"
     first = client.put(url, json={"output_value": 12000, "chengyu_output_value": "3500.5"}, headers=headers)
     assert first.status_code == 201, first.get_data(as_text=True)
-    assert first.get_json() == {"year": 2025, "output_value": 12000, "chengyu_output_value": 3500.5}
+    assert first.get_json() == {"year": 2025, "output_value": 12000, "chengyu_output_value": 3500.5,
+                                "above_scale": None}
     second = client.put(url, json={"output_value": 15000.25, "chengyu_output_value": 4000}, headers=headers)
     assert second.status_code == 200
-    assert second.get_json() == {"year": 2025, "output_value": 15000.25, "chengyu_output_value": 4000}
+    assert second.get_json() == {"year": 2025, "output_value": 15000.25, "chengyu_output_value": 4000,
+                                 "above_scale": None}
     figures = client.get(f"{URL}/{target.id}", headers=headers).get_json()["figures"]
-    assert figures == [{"year": 2025, "output_value": 15000.25, "chengyu_output_value": 4000}]
-    assert all(isinstance(v, int | float) for v in figures[0].values())
+    assert figures == [{"year": 2025, "output_value": 15000.25, "chengyu_output_value": 4000, "above_scale": None}]
+    assert all(isinstance(v, int | float) for k, v in figures[0].items() if k != "above_scale")
     history = client.get(f"{URL}/{target.id}/history", headers=headers).get_json()["items"]
     update, create = history[0], history[1]
     assert (update["entity_type"], update["action"]) == ("figure", "update")

@@ -30,7 +30,7 @@ from crm.demo.data import (
 from crm.demo.reference import COUNTIES
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.extensions import db
-from crm.reference.models import County
+from crm.reference.models import County, Park
 from crm.service.models import Assignment
 from tests.conftest import make_enterprise, own_database
 
@@ -137,6 +137,15 @@ def test_all_demo_records_are_marked_and_plausible(ctx):
     figures = list(db.session.scalars(sa.select(EnterpriseFigure)))
     assert figures and all(f.is_demo for f in figures)
     assert all(0 <= f.chengyu_output_value <= f.output_value for f in figures)
+    # 规上 of each year: recorded on every demo figure, ≥ 2000万元 that year (some firms grew into it)
+    assert all(f.above_scale is (f.output_value >= 2000) for f in figures)
+    assert any(f.above_scale is False and f.enterprise.above_scale for f in figures)
+    # supply links of the plan's 成渝 firms (from the profiles and from meeting agreements) are demo data
+    links = list(db.session.scalars(sa.select(EnterprisePartner)))
+    assert links and all(link.is_demo for link in links)
+    parks = list(db.session.scalars(sa.select(Park)))
+    assert [p.name for p in parks if not p.is_demo] == []  # the plan's own park carries a demo recognition
+    assert sorted(p.name for p in parks if p.supporting) == ["桐梓(重庆)工业园", "遵义国家高新技术产业开发区"]
     for e in enterprises:
         years = {f.year for f in e.figures}
         arrived = e.settled_on.year if e.settled_from_chengyu else 0

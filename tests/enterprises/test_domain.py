@@ -9,7 +9,7 @@ import pytest
 from crm.core.errors import Conflict, ValidationFailed
 from crm.enterprises import domain
 from crm.extensions import db
-from tests.conftest import make_enterprise, make_uscc
+from tests.conftest import make_enterprise, make_park, make_uscc
 
 VALID = make_uscc(424242)
 
@@ -72,6 +72,7 @@ def test_every_bad_field_reported_at_once():
 
 
 def test_settled_from_chengyu_needs_a_date_and_park_must_be_in_county():
+    make_park("播州铝及铝加工产业园", "播州区")
     with pytest.raises(ValidationFailed) as err:
         domain.create_enterprise(None, base(settled_from_chengyu=True, park="播州铝及铝加工产业园"))
     assert "落户日期" in err.value.fields["settled_on"]

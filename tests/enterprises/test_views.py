@@ -17,7 +17,7 @@ from crm.core.audit import AuditLog
 from crm.enterprises import domain
 from crm.enterprises.models import Enterprise, EnterpriseContact, EnterpriseFigure, EnterprisePartner
 from crm.extensions import db
-from tests.conftest import assign, csrf_token_from, login, make_enterprise, make_uscc, make_user
+from tests.conftest import assign, csrf_token_from, login, make_enterprise, make_park, make_uscc, make_user
 
 PARTNER = "重庆长安汽车股份有限公司"
 
@@ -200,6 +200,7 @@ def test_bad_page_arguments_give_a_clear_message(client, coordinator, query, mes
 # --- detail and access ---------------------------------------------------------------------------------------
 
 def test_detail_shows_the_whole_record(client, coordinator):
+    make_park("遵义国家高新技术产业开发区", "汇川区")
     ent = make_enterprise("遵义档案详情测试有限公司", main_products="变速箱壳体", settled_from_chengyu=True,
                           settled_on="2025-03-18", park="遵义国家高新技术产业开发区")
     ent.is_demo = True
@@ -289,6 +290,7 @@ def test_leader_reads_everything_and_changes_nothing(client):
 # --- create --------------------------------------------------------------------------------------------------
 
 def test_create_form_and_success(client, coordinator):
+    make_park("遵义国家高新技术产业开发区", "汇川区")
     form = client.get("/enterprises/new")
     assert form.status_code == 200
     text = form.get_data(as_text=True)
