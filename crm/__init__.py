@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.dashboard.report_views import bp as reports_bp
     from crm.dashboard.service_views import bp as performance_bp
+    from crm.dashboard.views import bp as dashboard_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
     from crm.holidays.views import bp as holidays_bp
@@ -143,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calendar_bp)
     app.register_blueprint(reference_bp)
     app.register_blueprint(performance_bp)
+    app.register_blueprint(dashboard_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)

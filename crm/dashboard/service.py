@@ -49,7 +49,7 @@ from crm.core.errors import Forbidden, ValidationFailed
 from crm.core.time import SHANGHAI, local_today, to_local
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.meetings.domain import counts_with_chengyu
+from crm.meetings.domain import chengyu_reason, counts_with_chengyu
 from crm.meetings.models import Meeting, MeetingEnterprise, MeetingStatus
 from crm.reference.models import County, Department, by_name
 from crm.rosters.domain import published_member_ids
@@ -534,7 +534,21 @@ MEASURES = {
     "requests_overdue": "期末逾期的诉求", "deliveries_delivered": "期间内兑现的政策",
     "deliveries_late": "逾期兑现的政策",
     "uncovered": "专员未配齐的名单企业", "unvisited": "分配后期间内未走访的企业",
+    "meetings_chengyu": "与成渝对接的已举办会议活动",
 }
+
+
+def _meeting_rows(start: date, end: date, county: County | None) -> list[dict[str, Any]]:
+    """The meetings behind ``meetings_chengyu`` (of ``county``: those its enterprises took part in)."""
+    _, _, meetings = _meetings(start, end)
+    if county is not None and meetings:
+        taking_part = set(db.session.scalars(
+            sa.select(MeetingEnterprise.meeting_id).join(Enterprise, MeetingEnterprise.enterprise_id == Enterprise.id)
+            .where(MeetingEnterprise.meeting_id.in_([m.id for m in meetings]), Enterprise.county_id == county.id)))
+        meetings = [m for m in meetings if m.id in taking_part]
+    return [{"enterprise_id": None, "enterprise": "", "county": county.name if county else "",
+             "date": to_local(m.starts_at).date(), "text": f"{m.title}({chengyu_reason(m)})",  # type: ignore[union-attr]
+             "link": f"/meetings/{m.id}"} for m in meetings]
 
 
 def records(viewer: Any, measure: str, start: date, end: date, *, county: str | None = None,
@@ -553,6 +567,11 @@ def records(viewer: Any, measure: str, start: date, end: date, *, county: str | 
         if commissioner not in (None, viewer.id):
             raise Forbidden("您只能查看本人的服务绩效")
         commissioner = viewer.id
+    if measure == "meetings_chengyu":
+        if scope == "own":
+            raise Forbidden("您只能查看本人的服务绩效")
+        return {"measure": measure, "label": MEASURES[measure], "truncated": False,
+                "rows": _meeting_rows(start, end, selected)}
     flt = _Filter(county_id=selected.id if selected else None, user_id=commissioner)
     base = sa.select(Enterprise.id, Enterprise.name, County.name).join(County, Enterprise.county_id == County.id)
 

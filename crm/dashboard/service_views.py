@@ -33,7 +33,7 @@ DRILL = {  # a metric → the drill-down measure behind it
     "visits": "visits", "interactions": "interactions", "requests_raised": "requests_raised",
     "requests_closed": "requests_closed", "requests_overdue": "requests_overdue",
     "deliveries_delivered": "deliveries_delivered", "fully_covered": "uncovered", "listed": "uncovered",
-    "assigned_enterprises": "unvisited", "visited_enterprises": "visits",
+    "assigned_enterprises": "unvisited", "visited_enterprises": "visits", "meetings_chengyu": "meetings_chengyu",
 }
 
 

@@ -189,6 +189,13 @@ def test_records_behind_the_numbers(data):
         service.records(data.a, "visits", START, END, commissioner=data.b.id)
     with pytest.raises(Forbidden):
         service.records(data.a, "uncovered", START, END)
+    meetings = service.records(admin, "meetings_chengyu", START, END)["rows"]
+    assert len(meetings) == 1 and meetings[0]["link"].startswith("/meetings/")
+    assert "成都对接会" in meetings[0]["text"] and "遵义座谈会" not in str(meetings)
+    assert service.records(admin, "meetings_chengyu", START, END, county="红花岗区")["rows"] == []
+    assert len(service.records(admin, "meetings_chengyu", START, END, county="汇川区")["rows"]) == 1
+    with pytest.raises(Forbidden):
+        service.records(data.a, "meetings_chengyu", START, END)
     with pytest.raises(ValidationFailed):
         service.records(admin, "nonsense", START, END)
     with pytest.raises(ValidationFailed):
