@@ -17,7 +17,8 @@ enterprises; how each is counted is :mod:`crm.dashboard.rules`.
       "as_of": "2025-12-31",              # the day the trajectory is judged at (today, or 31 December when over)
       "frozen": False, "frozen_at": None, # frozen by the year-end job: ISO time of the freeze
       "edition": "2025H2" | None,         # the 配套企业名单 edition counted
-      "targets_add_up": [],               # messages when the county targets no longer add up to the city's
+      "targets_add_up": [],               # crm.reference.domain.targets_add_up: the county targets no longer
+                                          # add up to the city's (one Chinese sentence each)
     }
     ROW = {"unit": "汇川区", "county": "汇川区" (None for the city), "target_firms": 35, "actual_firms": 2,
            "target_output": 40.0, "actual_output": 1.25, "chengyu_output": 0.3 (亿元),
@@ -44,6 +45,7 @@ from crm.dashboard.models import CountingRules, OutputMeasure, TargetSnapshot
 from crm.dashboard.rules import current_rules, describe, edition_in_force, year_end, year_over
 from crm.enterprises.models import Enterprise, EnterpriseFigure
 from crm.extensions import db
+from crm.reference.domain import targets_add_up
 from crm.reference.models import County, Park, PlanTarget, Target
 from crm.rosters.models import RosterEdition, RosterEntry
 
@@ -110,30 +112,6 @@ def _targets(year: int) -> tuple[dict[str | None, tuple[int, Decimal]], list[str
 def _plan_targets(year: int) -> dict[str, int]:
     return dict(db.session.execute(
         sa.select(PlanTarget.metric, PlanTarget.target).where(PlanTarget.year == year)).all())
-
-
-def targets_add_up(year: int) -> list[str]:
-    """What no longer adds up between the county targets and the city's (empty: they add up)."""
-    found, _ = _targets(year)
-    return _add_up_messages(year, found)
-
-
-def _add_up_messages(year: int, found: dict[str | None, tuple[int, Decimal]]) -> list[str]:
-    if None not in found or len(found) < 2:
-        return []
-    city_firms, city_output = found[None]
-    firms = sum(v[0] for k, v in found.items() if k is not None)
-    output = sum((v[1] for k, v in found.items() if k is not None), Decimal(0))
-    messages = []
-    if firms != city_firms:
-        messages.append(f"{year}年各区县规上配套企业目标合计 {firms} 家,与全市目标 {city_firms} 家不一致")
-    if output != city_output:
-        messages.append(f"{year}年各区县配套产值目标合计 {_num(output)} 亿元,与全市目标 {_num(city_output)} 亿元不一致")
-    return messages
-
-
-def _num(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 # --- actuals ------------------------------------------------------------------------------------------------------
@@ -280,7 +258,7 @@ def compute(year: int, *, today: date | None = None) -> dict[str, Any]:
         "as_of": as_of.isoformat(),
         "frozen": False, "frozen_at": None,
         "edition": counted["edition"],
-        "targets_add_up": _add_up_messages(year, found),
+        "targets_add_up": targets_add_up(year),
     }
 
 

@@ -81,7 +81,7 @@ def test_county_targets_not_adding_up_are_said(client, world):
     target.target_firms += 1
     db.session.flush()
     text = page(client, make_user("leader"), "/dashboard/targets/2025").get_data(as_text=True)
-    assert "2025年各区县规上配套企业目标合计 11 家,与全市目标 10 家不一致" in text
+    assert "2025年区县规上配套企业目标之和 11 家,与全市目标 10 家不一致" in text
 
 
 def test_a_county_scoped_user_sees_their_county_and_the_city(client, world):
