@@ -92,6 +92,7 @@ def _register_access_rules() -> None:
     from crm.enterprises import access as _enterprises  # noqa: F401
     from crm.meetings import access as _meetings  # noqa: F401
     from crm.notifications import access as _notifications  # noqa: F401
+    from crm.reference import access as _reference  # noqa: F401
     from crm.rosters import access as _rosters  # noqa: F401
     from crm.service import access as _service  # noqa: F401
 
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.dashboard.report_views import bp as reports_bp
     from crm.dashboard.service_views import bp as performance_bp
+    from crm.dashboard.views import bp as dashboard_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.extensions import csrf
     from crm.holidays.views import bp as holidays_bp
@@ -118,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.meetings.views import bp as meetings_bp
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import inject_unread_count
+    from crm.reference.views import bp as reference_bp
     from crm.rosters.views import bp as rosters_bp
     from crm.scheduler.views import bp as scheduler_bp
     from crm.service.assignment_views import bp as assignments_bp
@@ -139,7 +142,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(reference_bp)
     app.register_blueprint(performance_bp)
+    app.register_blueprint(dashboard_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)

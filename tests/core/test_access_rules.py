@@ -21,11 +21,11 @@ from crm.extensions import db
 from crm.meetings import domain as meetings
 from crm.meetings.models import CalendarFeedToken
 from crm.notifications.models import Notification
-from crm.reference.models import Partner
+from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters import domain as rosters
 from crm.rosters.models import RosterKind
 from crm.service.models import Interaction, PolicyDelivery, PolicyKind, RequestCategory, ServiceRequest
-from tests.conftest import assign, make_enterprise, make_user
+from tests.conftest import assign, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
 
@@ -40,7 +40,8 @@ ROLES = {
     "inactive coordinator": {"role": "coordinator"},
 }
 ACTIONS = (Action.VIEW, Action.EDIT)
-EVERYONE_READS = {Partner}  # the 成渝 catalogue is reference data: every signed-in role reads all of it
+# the 成渝 catalogue, parks, departments and targets are reference data: every signed-in role reads all of it
+EVERYONE_READS = {Partner, Park, Department, Target, PlanTarget}
 
 
 @pytest.fixture
@@ -106,6 +107,9 @@ def world(users):
     make_meeting(title="计划", starts="2026-09-08 09:00", enterprises=[tz2], partners=[seres],
                  officials=[county_commissioner, users["county coordinator"]])
     make_meeting(users["county coordinator"], title="区县", starts="2026-09-09 09:00", city="遵义")
+    # reference data: the seeded departments, targets and the plan's park, and a demo park (kept by admins and
+    # city coordinators)
+    make_park("测试演示园区", "汇川区", is_demo=True)
     for user in (users["leader"], commissioner):
         issue = CalendarFeedToken(user_id=user.id, token_hash=f"{user.id:064d}")
         db.session.add(issue)
