@@ -174,3 +174,36 @@ def patch_counting_rules():
     saved = rules_domain.update_rules(current_user(), data, version=version)
     db.session.commit()
     return dump(CountingRules.of(saved))
+
+
+class CountedFirm(Shape):
+    """计入的一家企业"""
+
+    id: int = Field(description="企业 id(一企一档 /enterprises/<id>)")
+    name: str
+    county: str
+    output: float = Field(description="当年计入产值(亿元,按统计口径)")
+    chengyu_output: float = Field(description="当年成渝配套产值(亿元)")
+
+
+class CountedFirms(Shape):
+    """某年计入规上配套企业数的企业(下钻)"""
+
+    year: int
+    county: str | None = Field(description="区县;null 为全市(区县用户为本区县)")
+    items: list[CountedFirm]
+
+
+class CountedFirmsQuery(Query):
+    county: str = Field("", description="区县名称;不填为全市(区县用户只能查本区县)")
+
+
+@bp.get("/dashboard/targets/<int:year>/firms")
+@operation("下钻:某年计入规上配套企业数与产值的企业(已冻结年度为冻结时的名单与数值)", ok=CountedFirms,
+           query=CountedFirmsQuery, errors=(403, 404))
+def dashboard_target_firms(year: int):
+    user = current_user()
+    county = query(CountedFirmsQuery).county or None
+    rows = targets_domain.drill_firms(year, user, county=county)
+    return dump(CountedFirms(year=year, county=county or targets_domain.county_scope(user),
+                             items=[CountedFirm(**row) for row in rows]))

@@ -117,3 +117,17 @@ def test_only_admins_change_the_rules(client):
     response = client.patch("/api/v1/dashboard/rules", json={"settled_since": "2025-01-01"},
                             headers=api_token(make_user("leader")))
     assert response.status_code == 403
+
+
+def test_drill_down_to_the_firms(client, world):
+    f = world.firms
+    data = get(client, make_user("leader"), "/api/v1/dashboard/targets/2025/firms?county=汇川区").get_json()
+    assert data["year"] == 2025 and data["county"] == "汇川区"
+    assert [(i["id"], i["output"]) for i in data["items"]] == [(f["A"].id, 2.5), (f["F"].id, 0.0)]
+    scoped = make_user("coordinator", county="桐梓县")
+    assert get(client, scoped, "/api/v1/dashboard/targets/2025/firms?county=汇川区").status_code == 403
+    mine = get(client, scoped, "/api/v1/dashboard/targets/2025/firms").get_json()
+    assert mine["county"] == "桐梓县" and [i["id"] for i in mine["items"]] == [f["C"].id]
+    commissioner = make_user("commissioner", specialties=["tech"])
+    assert get(client, commissioner, "/api/v1/dashboard/targets/2025/firms").status_code == 403
+    assert get(client, make_user("admin"), "/api/v1/dashboard/targets/2026/firms").status_code == 404

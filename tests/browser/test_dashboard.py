@@ -14,7 +14,8 @@ from tests.dashboard import targets_world
 @pytest.fixture(scope="module")
 def loaded(site):
     site.run(lambda: (targets_world.build(), make_user("leader", username="targets_leader"),
-                      make_user("coordinator", username="targets_tz", county="桐梓县")))
+                      make_user("coordinator", username="targets_tz", county="桐梓县"),
+                      make_user("admin", username="targets_admin")))
     return site
 
 
@@ -49,4 +50,22 @@ def test_county_coordinator_on_a_phone(loaded, browser):
     assert page.locator("#targets-table tbody tr").count() == 2  # the city and 桐梓县
     assert no_horizontal_scroll(page)
     shot(page, "targets-phone")
+    assert problems == [], problems
+
+
+def test_admin_sets_the_counting_rules(loaded, browser):
+    site = loaded
+    page, problems = open_page(browser)
+    sign_in(page, site, "targets_admin")
+    page.goto(f"{site.url}/dashboard/")
+    page.click("text=统计口径设置")
+    page.wait_for_selector("select[name=output_measure]")
+    page.select_option("select[name=output_measure]", "chengyu_output_value")
+    page.fill("input[name=settled_since]", "2024-12-01")
+    shot(page, "targets-rules")
+    page.click("#save-rules")
+    page.wait_for_selector(".alert-success")
+    assert "2024年12月1日至" in page.content() and "成渝配套产值,由万元折算" in page.content()
+    page.goto(f"{site.url}/dashboard/targets/2025")
+    assert page.locator('[data-number="settled_from_chengyu"] .fs-5 a').inner_text() == "3"  # S1 now counts
     assert problems == [], problems

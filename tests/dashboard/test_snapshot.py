@@ -15,6 +15,8 @@ from crm.dashboard.models import TargetSnapshot
 from crm.enterprises.models import EnterpriseFigure
 from crm.extensions import db
 from crm.scheduler import registry
+from crm.scheduler.models import RunOutcome
+from crm.scheduler.runner import OffSchedule, run_job
 from tests.conftest import make_user
 from tests.dashboard import targets_world
 
@@ -87,3 +89,12 @@ def test_a_frozen_year_is_still_scoped(world):
 def test_a_year_not_over_cannot_be_frozen(world):
     with pytest.raises(ValueError):
         targets.freeze_data(2027, today=TODAY)
+
+
+def test_through_the_scheduler_claim(world):
+    first = run_job("snapshot_targets", NEW_YEAR)
+    assert first.outcome is RunOutcome.SUCCESS and first.summary == "已冻结:2025年"
+    assert run_job("snapshot_targets", NEW_YEAR).outcome is RunOutcome.SKIPPED  # the same fire time: claimed
+    with pytest.raises(OffSchedule):
+        run_job("snapshot_targets", datetime(2026, 1, 2, 0, 30, tzinfo=SHANGHAI))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TargetSnapshot)) == 1

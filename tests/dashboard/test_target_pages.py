@@ -16,6 +16,7 @@ from crm.core.time import SHANGHAI
 from crm.dashboard import jobs, rules, targets
 from crm.dashboard.models import CountingRules, OutputMeasure
 from crm.extensions import db
+from crm.reference.models import Target
 from tests.conftest import csrf_token_from, login, make_user
 from tests.dashboard import targets_world
 
@@ -76,8 +77,6 @@ def test_a_frozen_year_is_marked(client, world):
 
 
 def test_county_targets_not_adding_up_are_said(client, world):
-    from crm.reference.models import Target
-
     target = db.session.scalars(sa.select(Target).where(Target.year == 2025, Target.county_id.is_not(None))).first()
     target.target_firms += 1
     db.session.flush()
