@@ -78,3 +78,12 @@ def test_bad_report_parameters_are_refused_in_chinese(client):
         response = client.get(f"/dashboard/report/?{query}")
         assert response.status_code in (400, 422), query
     assert service.default_period()[0].day == 1
+
+
+def test_the_dashboards_link_to_the_report_with_their_choice(client):
+    login(client, make_user("leader"))
+    targets_page = client.get("/dashboard/targets/2025").get_data(as_text=True)
+    assert 'href="/dashboard/report/?year=2025" data-report-link' in targets_page
+    service_page = client.get("/dashboard/service/?from=2026-01-01&to=2026-01-31").get_data(as_text=True)
+    assert "/dashboard/report/?from=2026-01-01&amp;to=2026-01-31" in service_page
+    assert ">工作进展报告(打印 / Excel)</a>" in service_page  # in the 统计 menu
