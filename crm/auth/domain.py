@@ -247,15 +247,37 @@ def _token_hash(token: str) -> str:
 
 
 def issue_token(user: User, lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+    """A new token for ``user``; past ``API_TOKEN_CAP`` active tokens the oldest are revoked (not refused:
+    a script that re-issues on every run keeps working, and a leaked old token dies sooner)."""
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     row = ApiToken(
         user_id=user.id,
         token_hash=_token_hash(token),
-        expires_at=utcnow() + (lifetime or current_app.config["API_TOKEN_LIFETIME"]),
+        created_at=now,
+        expires_at=now + (lifetime or current_app.config["API_TOKEN_LIFETIME"]),
     )
     db.session.add(row)
     db.session.flush()
+    cap = max(1, int(current_app.config.get("API_TOKEN_CAP", 10)))
+    active = db.session.scalars(
+        sa.select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+    for old in active[cap:]:
+        old.revoked_at = now
     return token, row
+
+
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every active token of ``user`` (the one in use included); how many were revoked."""
+    rows = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
+                                                        ApiToken.revoked_at.is_(None))).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
 
 
 def resolve_token(token: str, now: datetime | None = None) -> User | None:
