@@ -2,7 +2,9 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-FLASK := $(BIN)/flask --app wsgi
+# `make run` is explicit development: without SECRET_KEY the app makes a random key in instance/secret_key (0600)
+# on first run and reuses it. Any other CRM_ENV refuses to start without a real SECRET_KEY (config.py).
+FLASK := CRM_ENV=development $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 

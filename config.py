@@ -1,18 +1,28 @@
 """Configuration classes, read from the environment.
 
 Secrets and database URLs come only from environment variables; the development default is an SQLite file
-under ``instance/``. Production refuses to start without a real ``SECRET_KEY``.
+under ``instance/``. No configuration serves with a missing ``SECRET_KEY`` or one written in the code
+(:func:`resolve_secret_key`), except explicit development (``CRM_ENV=development``), which makes a random key in
+``instance/secret_key`` on first run (mode 0600) and reuses it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
-DEV_SECRET = "dev-only-not-secret"
+# Keys that were ever written in this code base (and its docs): public, so a cookie signed with one is forgeable.
+# The testing key is only accepted under ``TESTING`` (TestingConfig), never from the environment.
+WELL_KNOWN_SECRETS = frozenset({"dev-only-not-secret", "testing-secret", "change-me", "changeme", "secret",
+                                "dev", "development"})
+MIN_SECRET_LENGTH = 16
+SECRET_KEY_REFUSAL = ("拒绝启动:必须通过环境变量 SECRET_KEY 设置至少16个字符、未写在代码中的随机密钥"
+                      "(例如 python -c 'import secrets; print(secrets.token_hex(32))');"
+                      "仅开发环境(CRM_ENV=development)可省略,届时自动生成 instance/secret_key")
 
 
 def normalise_database_url(url: str) -> str:
@@ -38,7 +48,13 @@ def _month_pairs(text: str) -> dict[str, int]:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    # Set by create_app from the environment (or the development key file): see resolve_secret_key.
+    SECRET_KEY: str | None = None
+    # Where explicit development keeps its generated key (None: ``<instance>/secret_key``).
+    SECRET_KEY_FILE: str | None = None
+    # Security headers (crm/web.py): HSTS only where the site is served over HTTPS (production).
+    SECURITY_HSTS = False
+    HSTS_MAX_AGE = 31536000
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'crm.sqlite3'}")
     )
@@ -60,6 +76,8 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     # API tokens
     API_TOKEN_LIFETIME = timedelta(hours=int(os.environ.get("CRM_API_TOKEN_HOURS", 24 * 7)))
+    # At most this many active tokens per user: issuing one more revokes the oldest (crm/auth/domain.py).
+    API_TOKEN_CAP = int(os.environ.get("CRM_API_TOKEN_CAP", 10))
     # Failed sign-in throttling, counted in the database so it holds across workers.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
@@ -114,15 +132,56 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    SECURITY_HSTS = True
 
     @classmethod
     def check(cls) -> None:
-        """Refuse to start with a missing or default secret."""
-        secret = os.environ.get("SECRET_KEY", "")
-        if not secret or secret == DEV_SECRET or len(secret) < 16:
-            raise RuntimeError("生产环境必须通过环境变量 SECRET_KEY 设置至少16个字符的密钥")
+        """Refuse to start with a missing or well-known secret, or without a database URL."""
+        check_secret(os.environ.get("SECRET_KEY"))
         if "DATABASE_URL" not in os.environ:
             raise RuntimeError("生产环境必须通过环境变量 DATABASE_URL 指定数据库")
+
+
+def check_secret(secret: str | None) -> str:
+    """``secret`` when it is long enough and not written in the code; a clear RuntimeError otherwise."""
+    secret = (secret or "").strip()
+    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in WELL_KNOWN_SECRETS:
+        raise RuntimeError(SECRET_KEY_REFUSAL)
+    return secret
+
+
+def _development_key(path: Path) -> str:
+    """The key in ``path``, made (random, mode 0600) on first use; two processes starting at once agree."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)
+    return check_secret(path.read_text())
+
+
+def resolve_secret_key(config: dict, *, explicit_development: bool, instance_path: str,
+                       from_environment: bool = False) -> str:
+    """The app's signing key; refuses a missing or well-known one.
+
+    Testing keeps its own (code-written) key, used only under ``TESTING`` and only when the test code chose the
+    testing configuration (``create_app("testing")``), never through ``CRM_ENV=testing``. Otherwise the key comes from
+    ``SECRET_KEY`` in the environment (or an explicit config override); without one, only explicit development
+    (``CRM_ENV=development`` or ``create_app("development")``) gets a generated key under ``instance/``.
+    """
+    if config.get("TESTING") and not from_environment and config.get("SECRET_KEY"):
+        return config["SECRET_KEY"]
+    code_key = config.get("TESTING") and from_environment  # the testing key is in the code: never from CRM_ENV
+    secret = (None if code_key else config.get("SECRET_KEY")) or os.environ.get("SECRET_KEY")
+    if secret:
+        return check_secret(secret)
+    if explicit_development:
+        return _development_key(Path(config.get("SECRET_KEY_FILE") or Path(instance_path) / "secret_key"))
+    raise RuntimeError(SECRET_KEY_REFUSAL)
 
 
 CONFIGS = {

@@ -8,13 +8,18 @@ from typing import Any
 
 from flask import Flask
 
-from config import CONFIGS
+from config import CONFIGS, resolve_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
-    config_name = config_name or os.environ.get("CRM_ENV", "development")
+    # Only an explicit choice of development (argument or CRM_ENV) may run without a SECRET_KEY.
+    from_environment = config_name is None
+    explicit = config_name or os.environ.get("CRM_ENV", "").strip().lower() or None
+    config_name = explicit or "development"
+    if config_name not in CONFIGS:
+        raise RuntimeError(f"未知的 CRM_ENV={config_name!r}(可用:{', '.join(CONFIGS)})")
     config_cls = CONFIGS[config_name]
     if hasattr(config_cls, "check"):
         config_cls.check()
@@ -28,6 +33,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     if overrides:
         app.config.update(overrides)
     Path(app.instance_path).mkdir(exist_ok=True)
+    app.config["SECRET_KEY"] = resolve_secret_key(app.config, explicit_development=explicit == "development",
+                                                  instance_path=app.instance_path, from_environment=from_environment)
 
     from crm import web
     from crm.core import transactions

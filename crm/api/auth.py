@@ -14,7 +14,14 @@ from pydantic import ConfigDict, Field
 
 from crm.api import bp
 from crm.api.schema import DateTimeStr, Input, Msg, Shape, body, dump, operation
-from crm.auth.domain import LOGIN_FAILED_MESSAGE, authenticate, issue_token, resolve_token, revoke_token
+from crm.auth.domain import (
+    LOGIN_FAILED_MESSAGE,
+    authenticate,
+    issue_token,
+    resolve_token,
+    revoke_all_tokens,
+    revoke_token,
+)
 from crm.auth.models import User
 from crm.core.errors import DomainError, Unauthorized, ValidationFailed
 from crm.core.time import isoformat_local
@@ -115,5 +122,14 @@ def issue():
 def revoke():
     """Revoke the token this request was made with (sign-out for API clients)."""
     revoke_token(g.api_token)
+    db.session.commit()
+    return "", 204
+
+
+@bp.delete("/auth/tokens")
+@operation("撤销本人的全部访问令牌(包括本次请求所用的令牌)", ok=None, status=204)
+def revoke_all():
+    """Revoke every token of the caller, e.g. after a laptop is lost; each then answers 401."""
+    revoke_all_tokens(current_user())
     db.session.commit()
     return "", 204

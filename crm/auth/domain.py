@@ -6,11 +6,13 @@ import contextlib
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from crm.auth.models import ApiToken, Role, Specialty, User, UserSpecialty
 from crm.auth.signals import user_deactivated, user_updated
@@ -22,7 +24,7 @@ from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 
 LOGIN_FAILED_MESSAGE = "用户名或密码不正确"
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
 
 
 def _hasher() -> PasswordHasher:
@@ -35,12 +37,31 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def check_password_strength(password: str) -> str | None:
-    """A Chinese message when the password is too weak, else ``None``."""
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords (zxcvbn's list, shipped with the app as a pinned dependency)."""
+    return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
+
+
+def _common_core(password: str) -> str:
+    """The password without the digits and symbols people add around a common word ("Password2026!")."""
+    return password.lower().strip("0123456789!@#$%^&*()-_=+.,;:?~` ")
+
+
+def check_password_strength(password: str, username: str | None = None) -> str | None:
+    """A Chinese message when the password is too weak, else ``None``: at least 12 characters, letters with digits
+    or symbols, not a common password (nor one with digits and symbols added around it), not containing the
+    username. The same rule for ``user create``, the admin pages and the API."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"
     if password.isdigit() or password.isalpha():
         return "密码需同时包含字母和数字(或符号)"
+    common = _common_passwords()
+    if password.lower() in common or _common_core(password) in common:
+        return "该密码过于常见,容易被猜中,请换一个"
+    name = (username or "").strip().lower()
+    if len(name) >= 3 and name in password.lower():
+        return "密码不能包含用户名"
     return None
 
 
@@ -80,7 +101,7 @@ def create_user(
     elif get_user(username):
         raise Conflict("用户名已存在", {"username": "该用户名已被使用"}, code="duplicate")
     role = parse_enum(Role, role, field="role", what="角色", fields=fields, required=True)
-    weak = check_password_strength(password or "")
+    weak = check_password_strength(password or "", username)
     if weak:
         fields["password"] = weak
     specs: list[Specialty] = []
@@ -154,7 +175,7 @@ def update_user(
 
 
 def set_password(actor: User | None, user: User, password: str) -> None:
-    weak = check_password_strength(password or "")
+    weak = check_password_strength(password or "", user.username)
     if weak:
         raise ValidationFailed("密码不符合要求", {"password": weak})
     user.password_hash = hash_password(password)
@@ -247,15 +268,37 @@ def _token_hash(token: str) -> str:
 
 
 def issue_token(user: User, lifetime: timedelta | None = None) -> tuple[str, ApiToken]:
+    """A new token for ``user``; past ``API_TOKEN_CAP`` active tokens the oldest are revoked (not refused:
+    a script that re-issues on every run keeps working, and a leaked old token dies sooner)."""
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     row = ApiToken(
         user_id=user.id,
         token_hash=_token_hash(token),
-        expires_at=utcnow() + (lifetime or current_app.config["API_TOKEN_LIFETIME"]),
+        created_at=now,
+        expires_at=now + (lifetime or current_app.config["API_TOKEN_LIFETIME"]),
     )
     db.session.add(row)
     db.session.flush()
+    cap = max(1, int(current_app.config.get("API_TOKEN_CAP", 10)))
+    active = db.session.scalars(
+        sa.select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+    for old in active[cap:]:
+        old.revoked_at = now
     return token, row
+
+
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every active token of ``user`` (the one in use included); how many were revoked."""
+    rows = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
+                                                        ApiToken.revoked_at.is_(None))).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
 
 
 def resolve_token(token: str, now: datetime | None = None) -> User | None:

@@ -52,7 +52,7 @@ def test_create_user_errors_are_next_to_fields_and_nothing_is_saved(client):
     assert _user("bad user!") is None
     response = client.post("/admin/users/new", data={
         "username": "weak", "display_name": "弱密码", "role": "leader", "password": "short"})
-    assert "密码至少需要10个字符" in response.get_data(as_text=True)
+    assert "密码至少需要12个字符" in response.get_data(as_text=True)
     assert _user("weak") is None
 
 

@@ -7,6 +7,7 @@ Each subprocess gets ``DATABASE_URL`` of the fresh database and ``CRM_ENV=develo
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,12 +29,13 @@ from tests.conftest import BACKEND, make_user
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).with_name("flask"))
 AT = "2026-07-01T00:05:00+08:00"
+PROCESS_SECRET = secrets.token_hex(32)  # not instance/secret_key: the tests leave the checkout alone
 JULY_UTC = datetime(2026, 6, 30, 16, 5, tzinfo=UTC)
 
 
 def flask(url: str, *args: str, **popen: object) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TEST_DATABASE", "SECRET_KEY"))}
-    env.update(DATABASE_URL=url, CRM_ENV="development", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=url, CRM_ENV="development", SECRET_KEY=PROCESS_SECRET, PYTHONUNBUFFERED="1")
     return subprocess.Popen([FLASK, "--app", "wsgi", *args], cwd=ROOT, env=env, text=True, **popen)
 
 
