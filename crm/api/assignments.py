@@ -14,7 +14,7 @@ from pydantic import Field, create_model
 from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import json_body, page_of
-from crm.api.loading import MAX_ID, get_or_404
+from crm.api.loading import get_or_404
 from crm.api.schema import (
     DateStr,
     Input,
@@ -35,7 +35,7 @@ from crm.auth.models import Specialty, User
 from crm.core.access import Action
 from crm.core.errors import NotFound, ValidationFailed
 from crm.core.pagination import parse_page_args
-from crm.core.parsing import parse_enum
+from crm.core.parsing import parse_enum, parse_id
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.rosters.models import RosterKind
@@ -278,7 +278,7 @@ def suggestion():
     args = request.args
     raw_id = args.get("enterprise_id", "").strip()
     fields: dict[str, str] = {}
-    if not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) <= MAX_ID:
+    if parse_id(raw_id) is None:
         fields["enterprise_id"] = "请提供企业 id(正整数)"
     spec = parse_enum(Specialty, args.get("specialty", ""), field="specialty", what="专长", fields=fields,
                       by_label=True, required=True)

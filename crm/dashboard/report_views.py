@@ -20,7 +20,7 @@ def _year() -> int | None:
     raw = (request.args.get("year") or "").strip()
     if not raw:
         return None
-    if raw.isascii() and raw.isdigit() and 2000 <= int(raw) <= 2100:
+    if len(raw) <= 4 and raw.isascii() and raw.isdigit() and 2000 <= int(raw) <= 2100:
         return int(raw)
     raise ValidationFailed("年份不正确", {"year": "年份应为 2000–2100 之间的数字"})
 

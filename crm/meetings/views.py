@@ -66,7 +66,7 @@ def _year(raw: str | None, errors: list[str]) -> int:
     text = (raw or "").strip()
     if not text:
         return local_today().year
-    if text.isascii() and text.isdigit() and domain.EARLIEST_YEAR <= int(text) <= domain.LATEST_YEAR:
+    if len(text) <= 4 and text.isascii() and text.isdigit() and domain.EARLIEST_YEAR <= int(text) <= domain.LATEST_YEAR:
         return int(text)
     errors.append(f"年份应为 {domain.EARLIEST_YEAR}–{domain.LATEST_YEAR} 之间的数字")
     return local_today().year

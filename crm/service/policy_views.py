@@ -25,7 +25,7 @@ from crm.core.errors import DomainError
 from crm.core.messages import STALE_MESSAGE
 from crm.core.pages import attempt, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
-from crm.core.parsing import MAX_ID
+from crm.core.parsing import parse_id
 from crm.core.time import local_today
 from crm.core.transactions import lock_for_update
 from crm.enterprises.domain import search_statement
@@ -65,10 +65,7 @@ def money(value: Decimal | None) -> str:
 # --- helpers -------------------------------------------------------------------------------------------------
 
 def _int_arg(value: str | None) -> int | None:
-    text = (value or "").strip()
-    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
-        return int(text)
-    return None
+    return parse_id(value or "")
 
 
 def _load(delivery_id: int) -> PolicyDelivery:

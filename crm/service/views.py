@@ -28,7 +28,7 @@ from crm.core.errors import DomainError, ValidationFailed
 from crm.core.messages import FORM_EXPIRED, STALE_MESSAGE
 from crm.core.pages import attempt, csrf_failed, error_text, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
-from crm.core.parsing import MAX_ID
+from crm.core.parsing import MAX_ID, parse_id
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -70,9 +70,10 @@ def _arg_id(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
+    number = parse_id(raw)
+    if number is None:
         abort(404)
-    return int(raw)
+    return number
 
 
 def _load_enterprise(enterprise_id: int, action: Action) -> Enterprise:
@@ -103,9 +104,9 @@ def _request_filters(form: RequestFilterForm) -> dict[str, Any]:
     enterprise_id = None
     raw = (form.enterprise_id.data or "").strip()
     if raw:
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
+        enterprise_id = parse_id(raw)
+        if enterprise_id is None:
             raise ValidationFailed("筛选条件不正确", {"enterprise_id": "企业编号不正确"})
-        enterprise_id = int(raw)
     return {"status": statuses or None, "overdue": {"1": True, "0": False}.get(form.overdue.data or ""),
             "county": (form.county.data or "").strip() or None,
             "category": (form.category.data or "").strip() or None,
@@ -242,8 +243,9 @@ def request_new():
             return redirect(url_for(".request_detail", request_id=req.id))
         status = raised.status
     source = None
-    if (form.interaction_id.data or "").isdigit() and 1 <= int(form.interaction_id.data) <= MAX_ID:
-        found = db.session.get(Interaction, int(form.interaction_id.data))
+    interaction_id = parse_id(form.interaction_id.data or "")
+    if interaction_id is not None:
+        found = db.session.get(Interaction, interaction_id)
         source = found if found is not None and found.enterprise_id == enterprise.id else None
     return render_template("service/requests/new.html", form=form, enterprise=enterprise, source=source,
                            due_date_hint=DUE_DATE_HINT), status

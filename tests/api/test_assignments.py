@@ -236,3 +236,10 @@ def test_routes_are_documented(client):
     assert "get" in doc["paths"]["/assignments/coverage"] and "get" in doc["paths"]["/assignments/suggestion"]
     assert {"Assignment", "AssignmentPut", "CoveragePage", "AssignmentSuggestion"} <= set(
         doc["components"]["schemas"])
+
+
+def test_a_suggestion_for_an_id_of_thousands_of_digits_is_422(client, city):
+    # int() refuses more than 4300 digits with a ValueError: it was a 500
+    error = error_of(client.get(f"{PREFIX}/assignments/suggestion?enterprise_id={'9' * 4400}&specialty=tech",
+                                headers=city), 422)
+    assert "enterprise_id" in error["fields"]

@@ -50,7 +50,9 @@ BIG = "&".join(f"{key}=99999999999999999999" for key in KEYS)
 INT4 = "&".join(f"{key}=2147483648" for key in KEYS)
 ODD = "&".join(f"{key}={value}" for key, value in zip(
     KEYS, itertools.cycle(("-9223372036854775809", "1e999", "%C2%B2", "-1", "0", "%EF%BC%91"))))
-JUNK_SETS = {"without NUL": NO_NUL, "text": TEXT, "beyond int8": BIG, "beyond int4": INT4, "odd numbers": ODD}
+LONG = "&".join(f"{key}={'9' * 4400}" for key in KEYS)  # int() refuses more than 4300 digits: a ValueError
+JUNK_SETS = {"without NUL": NO_NUL, "text": TEXT, "beyond int8": BIG, "beyond int4": INT4, "odd numbers": ODD,
+             "4400 digits": LONG}
 # (the set with a NUL byte is answered 400 before any view: test_the_sweep_answers_as_each_role_should)
 
 

@@ -87,3 +87,9 @@ def test_the_dashboards_link_to_the_report_with_their_choice(client):
     service_page = client.get("/dashboard/service/?from=2026-01-01&to=2026-01-31").get_data(as_text=True)
     assert "/dashboard/report/?from=2026-01-01&amp;to=2026-01-31" in service_page
     assert ">工作进展报告(打印 / Excel)</a>" in service_page  # in the 统计 menu
+
+
+def test_a_year_of_thousands_of_digits_is_a_400_not_a_500(client):
+    login(client, make_user("leader"))
+    response = client.get(f"/dashboard/report/?year={'9' * 4400}")
+    assert response.status_code == 422 and "年份应为 2000–2100 之间的数字" in response.get_data(as_text=True)

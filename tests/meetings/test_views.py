@@ -139,3 +139,9 @@ def test_the_list_shows_the_yearly_rule_to_coordinators_and_refuses_junk_filters
     assert 'data-rule-kind="supply_chain" data-rule-state="planned"' in html
     assert 'data-rule-kind="supply_demand" data-rule-state="missing"' in html
     assert client.get("/meetings/?year=abc&kind=x&status=y&page=-1").status_code == 400
+
+
+def test_a_year_of_thousands_of_digits_is_a_400_not_a_500(client):
+    login(client, make_user("coordinator"))
+    response = client.get(f"/meetings/?year={'9' * 4400}")
+    assert response.status_code == 400 and "年份应为" in response.get_data(as_text=True)

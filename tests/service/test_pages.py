@@ -666,3 +666,17 @@ def test_follow_ups_count_only_without_a_later_interaction():
     [row] = rows_for(a, None, local_today())
     assert row.overdue_follow_ups == 0 and row.last_contact == local_today() - timedelta(days=5)
     assert row.days_since == 5 and isinstance(row.last_contact, date)
+
+
+def test_ids_of_thousands_of_digits_or_unicode_digits_are_refused_not_crashed(client):
+    # int() refuses more than 4300 digits, and "²".isdigit() is true: both were 500s
+    enterprise = make_enterprise(county="汇川区")
+    login(client, make_user("coordinator"))
+    huge = "9" * 4400
+    assert client.get(f"/service/requests/new?enterprise_id={huge}").status_code == 404
+    assert client.get(f"/service/interactions/new?enterprise_id={huge}").status_code == 404
+    listing = client.get(f"/service/requests/?enterprise_id={huge}")
+    assert listing.status_code == 400 and "企业编号不正确" in listing.get_data(as_text=True)
+    for junk in (huge, "%C2%B2"):
+        assert client.get(f"/service/requests/new?enterprise_id={enterprise.id}&interaction_id={junk}"
+                          ).status_code == 200

@@ -398,3 +398,9 @@ def test_pages_have_no_inline_script_or_style(client, catalogue, coordinator):
         assert not re.search(r"\sstyle=", html), url
         assert not re.search(r"\son[a-z]+=", html), url
         assert 'name="viewport"' in html
+
+
+def test_an_enterprise_id_of_thousands_of_digits_is_refused_not_crashed(client, coordinator):
+    huge = "9" * 4400  # int() refuses more than 4300 digits: it was a 500
+    assert client.get(f"/policy/?enterprise_id={huge}").status_code in (200, 400)
+    assert client.get(f"/policy/new?enterprise_id={huge}").status_code in (400, 404)
