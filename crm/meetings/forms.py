@@ -105,10 +105,8 @@ class ParticipantsForm(FlaskForm):
     submit = SubmitField("保存参会名单")
 
     def to_data(self) -> dict[str, Any]:
-        def ids(values: list[str] | None) -> list[Any]:
-            return [int(v) if v.isascii() and v.isdigit() else v for v in (values or [])]
-
-        return {"enterprises": ids(self.enterprises.data), "partners": ids(self.partners.data),
+        """The ids as posted (text): the domain parses them (``parse_id``) and names what it refuses."""
+        return {"enterprises": list(self.enterprises.data or []), "partners": list(self.partners.data or []),
                 "officials": list(self.officials.data or [])}
 
 

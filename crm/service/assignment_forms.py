@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from crm.auth.models import Specialty, User
+from crm.core.parsing import parse_id
 from crm.reference.models import Cluster, County, all_of
 from crm.rosters.models import RosterKind
 from crm.service.assignments import MAX_REASON, SPECIALTIES, Candidate, who
@@ -73,7 +74,7 @@ class BulkAssignForm(FlaskForm):
             raise ValidationError("请至少勾选一家企业")
         if len(values) > BULK_MAX:
             raise ValidationError(f"一次最多分配{BULK_MAX}家企业")
-        if not all(v.isascii() and v.isdigit() and 0 < int(v) < 2**31 for v in values):
+        if not all(parse_id(v) is not None for v in values):  # ASCII digits, bounded: never int() of 5,000 digits
             raise ValidationError("企业选择有误,请刷新页面后重试")
         field.data = list(dict.fromkeys(values))
 

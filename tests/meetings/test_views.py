@@ -145,3 +145,13 @@ def test_a_year_of_thousands_of_digits_is_a_400_not_a_500(client):
     login(client, make_user("coordinator"))
     response = client.get(f"/meetings/?year={'9' * 4400}")
     assert response.status_code == 400 and "年份应为" in response.get_data(as_text=True)
+
+
+def test_huge_or_odd_participant_ids_are_refused_not_a_500(client):
+    meeting = make_meeting()
+    login(client, make_user("coordinator"))
+    for junk in ("9" * 5000, "²", "-1", "abc"):
+        response = client.post(f"/meetings/{meeting.id}/participants", data={
+            "p-enterprises": [junk], "p-submit": "保存参会名单"})
+        assert response.status_code == 422, junk
+        assert "企业编号应为正整数" in response.get_data(as_text=True)

@@ -364,3 +364,12 @@ def test_pages_have_no_inline_script_or_style(client, listed, coordinator):
 def test_pages_need_sign_in(client):
     assert client.get("/assignments/").status_code == 302
     assert client.post("/assignments/bulk").status_code in (302, 401)
+
+
+def test_bulk_refuses_huge_or_odd_ids_without_a_500(client, listed, coordinator):
+    for junk in ("9" * 5000, "²", "0"):
+        response = client.post("/assignments/bulk", data={"enterprise_ids": [junk], "specialty": "tech",
+                                                          "commissioner": "", "submit": "批量分配"},
+                               follow_redirects=True)
+        assert response.status_code < 500, junk
+        assert "企业选择有误" in page_text(response), junk
