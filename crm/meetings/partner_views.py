@@ -20,6 +20,7 @@ from crm.reference.models import Partner, Region
 
 from . import partners as domain
 from .access import may_keep_partners
+from .domain import readable_ids
 from .forms import PartnerForm
 from .models import Meeting, MeetingPartner
 
@@ -67,8 +68,10 @@ def new():
 def detail(partner_id: int):
     partner = load(Partner, partner_id, Action.VIEW)
     links = domain.supply_links(partner)
-    visible_links = [link for link in links if can(current_user, Action.VIEW, link.enterprise)]
-    agreements = [a for a in domain.agreements(partner) if can(current_user, Action.VIEW, a.enterprise)]
+    signed = domain.agreements(partner)
+    readable = readable_ids(current_user, [link.enterprise_id for link in links] + [a.enterprise_id for a in signed])
+    visible_links = [link for link in links if link.enterprise_id in readable]
+    agreements = [a for a in signed if a.enterprise_id in readable]
     meetings = list(db.session.scalars(scope(current_user, Meeting, sa.select(Meeting).join(
         MeetingPartner, MeetingPartner.meeting_id == Meeting.id).where(MeetingPartner.partner_id == partner.id)
         .order_by(Meeting.starts_at.desc()), Action.VIEW).limit(50)))

@@ -190,8 +190,10 @@ def _detail(meeting: Meeting, *, agreement_form: AgreementForm | None = None,
         forms["follow_up"].enterprise_id.choices = _enterprise_choices(changeable)
         forms["follow_up"].category.choices = [SelectChoice("", "请选择")] + [
             SelectChoice(c.value, c.value) for c in RequestCategory]
-    follow_ups = [f.request for f in meeting.follow_ups if can(current_user, Action.VIEW, f.request)]
-    agreements = [a for a in meeting.agreements if can(current_user, Action.VIEW, a.enterprise)]
+    readable = domain.readable_ids(current_user, [f.request.enterprise_id for f in meeting.follow_ups]
+                                   + [a.enterprise_id for a in meeting.agreements])
+    follow_ups = [f.request for f in meeting.follow_ups if f.request.enterprise_id in readable]
+    agreements = [a for a in meeting.agreements if a.enterprise_id in readable]
     return render_template(
         "meetings/detail.html", meeting=meeting, enterprises=enterprises, hidden_enterprises=hidden,
         editable=editable, forms=forms, conflicts=domain.official_conflicts(meeting), follow_ups=follow_ups,
@@ -297,6 +299,7 @@ def participants(meeting_id: int):
             return redirect(url_for(".detail", meeting_id=meeting_id))
         status = saved.status
     links = sorted(meeting.enterprise_links, key=lambda link: link.enterprise.name_pinyin or "")
-    visible_links = [link for link in links if can(current_user, Action.VIEW, link.enterprise)]
+    readable = domain.readable_ids(current_user, (link.enterprise_id for link in links))
+    visible_links = [link for link in links if link.enterprise_id in readable]
     return render_template("meetings/participants.html", meeting=meeting, form=form, invite=invite,
                            links=visible_links, hidden=len(links) - len(visible_links)), status

@@ -155,3 +155,23 @@ def test_huge_or_odd_participant_ids_are_refused_not_a_500(client):
             "p-enterprises": [junk], "p-submit": "保存参会名单"})
         assert response.status_code == 422, junk
         assert "企业编号应为正整数" in response.get_data(as_text=True)
+
+
+def test_the_meeting_page_checks_its_participants_in_one_query_not_one_each(client, count_queries):
+    """A commissioner's view of a meeting filters the participants it may read in SQL: the statement count does
+    not grow with the number of enterprises taking part."""
+    commissioner = make_user("commissioner", specialties=["tech"])
+    mine = make_enterprise()
+    assign(mine, commissioner)
+    login(client, commissioner)
+
+    def statements(extra: int) -> int:
+        meeting = make_meeting(enterprises=[mine, *(make_enterprise() for _ in range(extra))],
+                               starts="2025-07-01 09:00", status="held")
+        db.session.commit()  # the page writes nothing of its own
+        with count_queries() as queries:
+            html = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+        assert f"另有 {extra} 家企业参加" in html
+        return queries.count
+
+    assert statements(2) == statements(12)
