@@ -155,9 +155,9 @@ def run_scheduler(app: Flask, *, standby_retry: float = 30, host: str | None = N
                 log.info("启动补执行:%s", ",".join(f"{r.job_id}={r.outcome.value}" for r in runs))
         lock_lost = threading.Event()
         scheduler = build_scheduler(app, host=host, after=started, lock=lock, lock_lost=lock_lost)
-        _stop_on_signals(scheduler)
-        log.info("调度器已启动(Asia/Shanghai),任务:%s", ",".join(registry.JOBS))
         try:
+            _stop_on_signals(scheduler)
+            log.info("调度器已启动(Asia/Shanghai),任务:%s", ",".join(registry.JOBS))
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             if scheduler.state != STATE_STOPPED:
@@ -181,6 +181,10 @@ def _stop_on_signals(scheduler: BaseScheduler) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             scheduler.shutdown(wait=True)
+        else:
+            # Not started yet (the signal came between installing this handler and ``start()``): leave now,
+            # or ``start()`` would block with nobody left to stop it.
+            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 
 from crm.core.time import utcnow
 from crm.extensions import db
-from crm.scheduler.process import HEARTBEAT_JOB_ID, LeaderLock, _heartbeat, become_active, build_scheduler
+from crm.scheduler.process import (
+    HEARTBEAT_JOB_ID,
+    LeaderLock,
+    _heartbeat,
+    _stop_on_signals,
+    become_active,
+    build_scheduler,
+)
 from tests.conftest import BACKEND
 
 
@@ -85,3 +95,19 @@ class _DeadLock(LeaderLock):
 class _LiveLock(_DeadLock):
     def alive(self) -> bool:
         return True
+
+
+def test_a_stop_signal_before_the_scheduler_started_ends_the_process(fresh_app):
+    """SIGTERM between installing the handler and ``start()`` must not leave ``start()`` blocking for ever."""
+    scheduler = build_scheduler(fresh_app, host="test", after=utcnow(), scheduler_cls=BackgroundScheduler)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        _stop_on_signals(scheduler)
+        with pytest.raises(SystemExit) as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs at the next bytecode boundary; never reached when it raised
+        assert stopped.value.code == 0
+        assert scheduler.state == STATE_STOPPED
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
