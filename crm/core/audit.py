@@ -78,6 +78,10 @@ class AuditAction(LabelledEnum):
     FOLLOW_UP = "follow_up", "会后诉求"
     REVOKE = "revoke", "撤销"
     FREEZE = "freeze", "冻结"
+    LOCK = "lock", "锁定账户"
+    UNLOCK = "unlock", "解除锁定"
+    SIGN_OUT_ALL = "sign_out_all", "退出所有登录"
+    PASSWORD_CHANGE = "password_change", "修改密码"
 
 
 class AuditLog(db.Model):

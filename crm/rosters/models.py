@@ -117,6 +117,7 @@ class RosterRemoval(db.Model):
 
 
 class ImportStatus(LabelledEnum):
+    QUEUED = "queued", "排队等待"  # stored with its file; a bounded worker takes it
     CHECKING = "checking", "正在检查"
     FAILED = "failed", "检查未通过,未写入任何数据"  # problems found, nothing written
     DONE = "done", "已导入"  # written
@@ -140,5 +141,10 @@ class RosterImport(db.Model):
     report: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)  # [{"row", "field", "message"}]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The uploaded file, kept until the import has run, so a recycled web worker loses nothing: any worker (or the
+    # scheduler's sweep) can take a queued import; one whose heartbeat stops is marked failed with its reason.
+    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     edition: Mapped[RosterEdition] = relationship()

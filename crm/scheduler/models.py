@@ -50,3 +50,16 @@ class JobRun(db.Model):
     error: Mapped[str] = mapped_column(sa.Text, default="")
     summary: Mapped[str] = mapped_column(sa.Text, default="")
     host: Mapped[str] = mapped_column(sa.String(120), default="")
+
+
+class SchedulerHeartbeat(db.Model):
+    """The scheduler process's sign of life, one row per host: ``/healthz`` reports how old the newest beat is."""
+
+    __tablename__ = "scheduler_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    pid: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=False)  # holds the scheduler lock (PostgreSQL) / runs jobs
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
