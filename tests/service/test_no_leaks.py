@@ -99,28 +99,33 @@ def same_as_unknown(send, typed: str):
     return answers[0]
 
 
+def assert_refused_as_unknown(world, *senders) -> None:
+    """Each sender, with each owner not theirs, answers 422 with the one refusal, as for an unknown name."""
+    before = writes()
+    for send in senders:
+        for typed in world["not_theirs"].values():
+            status, text = same_as_unknown(send, typed)
+            assert status == 422 and owner_refused("<typed>") in text and world["hidden_person"] not in text
+    assert writes() == before
+
+
 # --- owners, API -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_a_request_owner_not_theirs_reads_as_unknown_in_the_api(client, world, actor):
     headers = bearer(world[actor])
-    before = writes()
 
     def send(owner):
         return client.post("/api/v1/requests", headers=headers, json={
             "enterprise_id": world["own"].id, "category": "培育项目申报", "description": "申请技改资金",
             "owner": owner})
 
-    for typed in world["not_theirs"].values():
-        status, text = same_as_unknown(send, typed)
-        assert status == 422 and owner_refused("<typed>") in text and world["hidden_person"] not in text
-    assert writes() == before
+    assert_refused_as_unknown(world, send)
 
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_a_delivery_owner_not_theirs_reads_as_unknown_in_the_api(client, world, actor):
     headers = bearer(world[actor])
-    before = writes()
 
     def create(owner):
         return client.post("/api/v1/policy-deliveries", headers=headers, json={
@@ -131,11 +136,7 @@ def test_a_delivery_owner_not_theirs_reads_as_unknown_in_the_api(client, world, 
         return client.patch(f"/api/v1/policy-deliveries/{world['own_delivery'].id}", headers=headers,
                             json={"owner": owner})
 
-    for send in (create, patch):
-        for typed in world["not_theirs"].values():
-            status, text = same_as_unknown(send, typed)
-            assert status == 422 and owner_refused("<typed>") in text and world["hidden_person"] not in text
-    assert writes() == before
+    assert_refused_as_unknown(world, create, patch)
 
 
 # --- owners, pages ---------------------------------------------------------------------------------------------
@@ -143,23 +144,18 @@ def test_a_delivery_owner_not_theirs_reads_as_unknown_in_the_api(client, world, 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_a_request_owner_not_theirs_reads_as_unknown_on_the_page(client, world, actor):
     sign_in(client, world[actor])
-    before = writes()
 
     def send(owner):
         return client.post(f"/service/requests/new?enterprise_id={world['own'].id}",
                            data={"category": "培育项目申报", "description": "申请技改资金", "owner": owner})
 
-    for typed in world["not_theirs"].values():
-        status, text = same_as_unknown(send, typed)
-        assert status == 422 and owner_refused("<typed>") in text and world["hidden_person"] not in text
-    assert writes() == before
+    assert_refused_as_unknown(world, send)
 
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_a_delivery_owner_not_theirs_reads_as_unknown_on_the_pages(client, world, actor):
     sign_in(client, world[actor])
     delivery = world["own_delivery"]
-    before = writes()
 
     def create(owner):
         return client.post(f"/policy/new?enterprise_id={world['own'].id}", data={
@@ -170,11 +166,7 @@ def test_a_delivery_owner_not_theirs_reads_as_unknown_on_the_pages(client, world
             "edit-kind": "用地", "edit-promised": "保障用地", "edit-promised_date": "2026-03-31",
             "edit-owner": owner, "edit-version": str(delivery.version), "edit-submit": "保存修改"})
 
-    for send in (create, edit):
-        for typed in world["not_theirs"].values():
-            status, text = same_as_unknown(send, typed)
-            assert status == 422 and owner_refused("<typed>") in text and world["hidden_person"] not in text
-    assert writes() == before
+    assert_refused_as_unknown(world, create, edit)
 
 
 # --- records by id ---------------------------------------------------------------------------------------------
@@ -222,6 +214,7 @@ def test_a_hidden_request_or_delivery_answers_like_a_missing_one(client, world, 
         (world["hidden_request"].id, _missing(ServiceRequest), [
             lambda i: client.get(f"/api/v1/requests/{i}", headers=headers),
             lambda i: client.post(f"/api/v1/requests/{i}/transition", headers=headers, json={"to": "accepted"}),
+            lambda i: client.post(f"/api/v1/requests/{i}/transition", headers=headers, json={}),  # 404 first
             lambda i: client.get(f"/service/requests/{i}"),
             lambda i: client.post(f"/service/requests/{i}/transition", data={"to": "accepted", "version": "1"}),
         ]),
