@@ -5,7 +5,8 @@ it may not.
 - signed out: a page redirects to the sign-in page, the API answers 401 — every method;
 - out of scope: a record the role may not see (another county's enterprise and what hangs off it, another
   commissioner's request, another user's notification …) answers exactly as an id never used does — the same
-  status (403 or 404, never 200, never 5xx) and the same words — and a write changes nothing;
+  status (403 or 404, or a button's redirect with its refusal flashed; never 200, never 5xx) and the same words —
+  and a write changes nothing;
 - in scope: a GET never answers 5xx, and never 404 for a record the role may see;
 - leadership never succeeds on a write: every POST / PUT / PATCH / DELETE is refused (403) and changes nothing,
   except the user's own session, inbox, feed and tokens (``OWN_THINGS``).
@@ -213,20 +214,31 @@ def send(client, rule, method: str, values: dict, headers: dict):
     return client.open(url_of(rule, values), method=method, **kwargs)
 
 
-def answer(response, *idents: int) -> tuple:
+def answer(client, response, *idents: int) -> tuple:
     """What an answer tells: its status and the API's error, the error page's heading and message, or where it
-    redirects (the ids asked for masked, so that a hidden and a missing id compare)."""
+    redirects and what it flashed (taken from the session: a button's refusal), the ids asked for masked so that
+    a hidden and a missing id compare."""
+    flashed: list = []
     if response.mimetype == "application/json":
         body = response.get_data(as_text=True)
     elif 300 <= response.status_code < 400:
         body = response.headers.get("Location", "")
+        with client.session_transaction() as session:
+            flashed = list(session.pop("_flashes", []))
     else:
         html = response.get_data(as_text=True)
         body = re.findall(r'<h1 class="display-5">(.*?)</h1>|<p class="lead">(.*?)</p>', html, re.S)
         body = html_lib.unescape(str(body))
     for ident in idents:
         body = re.sub(rf"\b{ident}\b", "#", body)
-    return response.status_code, body
+        flashed = [(category, re.sub(rf"\b{ident}\b", "#", text)) for category, text in flashed]
+    return response.status_code, body, flashed
+
+
+def refused(said: tuple) -> bool:
+    """403 or 404, or a button's redirect that flashed a refusal."""
+    status, _, flashed = said
+    return status in (403, 404) or (status in (302, 303) and any(c == "danger" for c, _ in flashed))
 
 
 def snapshot() -> tuple:
@@ -248,6 +260,8 @@ def as_role(app, sweep, role: str):
     user = users[role]
     client = app.test_client()
     login(client, user)
+    with client.session_transaction() as session:
+        session.pop("_flashes", None)  # the welcome: a flashed refusal is compared below
     headers = api_token(user)
     db.session.commit()
     visible = own_values(user, path_values)
@@ -308,13 +322,15 @@ def test_a_record_out_of_scope_answers_like_one_never_made(app, sweep, role):
             continue
         idents = [hidden[name] for name in names]
         there = send(client, rule, method, {**visible, **hidden}, headers)
+        said = answer(client, there, *idents)
         never = send(client, rule, method, {**visible, **dict.fromkeys(names, MISSING_ID)}, headers)
         checked += 1
         key = f"{method} {url_of(rule, {**visible, **hidden})}"
-        if there.status_code not in (403, 404):
+        unknown = answer(client, never, MISSING_ID)
+        if not refused(said):
             allowed[key] = there.status_code
-        elif answer(there, *idents) != answer(never, MISSING_ID):
-            differ[key] = (answer(there, *idents), answer(never, MISSING_ID))
+        elif said != unknown:
+            differ[key] = (said, unknown)
         if method in WRITES:
             assert snapshot() == before, f"{key} changed the database"
         assert HIDDEN_NAME not in there.get_data(as_text=True), key
