@@ -64,8 +64,13 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # A session that is not remembered ends after this long unused (server-side too: crm/auth/domain.py).
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
-    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    # Every session (remembered or not) ends this many days after its sign-in, whatever the cookie says.
+    SESSION_MAX_DAYS = int(os.environ.get("CRM_SESSION_MAX_DAYS", 14))
+    REMEMBER_COOKIE_DURATION = timedelta(days=SESSION_MAX_DAYS)
+    # A session's last_seen_at is written at most this often (not on every request).
+    SESSION_TOUCH_SECONDS = 60
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False

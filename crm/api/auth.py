@@ -17,10 +17,12 @@ from crm.api.schema import DateTimeStr, Input, Msg, Shape, body, dump, operation
 from crm.auth.domain import (
     LOGIN_FAILED_MESSAGE,
     authenticate,
+    change_password,
     issue_token,
     resolve_token,
     revoke_all_tokens,
     revoke_token,
+    sign_out_everywhere,
 )
 from crm.auth.models import User
 from crm.core.errors import DomainError, Unauthorized, ValidationFailed
@@ -131,5 +133,35 @@ def revoke():
 def revoke_all():
     """Revoke every token of the caller, e.g. after a laptop is lost; each then answers 401."""
     revoke_all_tokens(current_user())
+    db.session.commit()
+    return "", 204
+
+
+@bp.delete("/auth/sessions")
+@operation("退出所有登录:结束本人全部网页登录会话并撤销全部访问令牌(包括本次请求所用的令牌)", ok=None, status=204)
+def sign_out_all():
+    """Sign out everywhere: every browser session of the caller ends and every token (this one too) is revoked."""
+    sign_out_everywhere(current_user())
+    db.session.commit()
+    return "", 204
+
+
+class PasswordChange(Input):
+    """修改本人密码"""
+
+    current_password: Annotated[str, Field(min_length=1, json_schema_extra={"format": "password"}),
+                                Msg("请填写当前密码(字符串)")]
+    new_password: Annotated[str, Field(min_length=1, json_schema_extra={"format": "password"}),
+                            Msg("请填写新密码(字符串)")]
+
+
+@bp.post("/auth/password")
+@operation("修改本人密码(其他访问令牌和全部网页登录会话随即失效,本次请求所用的令牌保留)", ok=None, status=204,
+           body=PasswordChange, errors=(422,))
+def password():
+    """Change the caller's own password: ``current_password`` must be right and ``new_password`` pass the rule of
+    ``user create``. Every web session of the caller ends and every other token is revoked; this token stays."""
+    data = body(PasswordChange, "密码未修改")
+    change_password(current_user(), data["current_password"], data["new_password"], keep_token=g.api_token)
     db.session.commit()
     return "", 204

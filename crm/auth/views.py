@@ -1,15 +1,15 @@
-"""Sign-in, sign-out and the admin's user pages."""
+"""Sign-in, sign-out, the user's own account page (sessions, password) and the admin's user pages."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.auth import domain
-from crm.auth.forms import ConfirmForm, LoginForm, PasswordResetForm, UserForm
+from crm.auth.forms import ConfirmForm, LoginForm, PasswordChangeForm, PasswordResetForm, UserForm
 from crm.auth.models import User
 from crm.core.access import Action, require
 from crm.core.errors import RateLimited
@@ -32,17 +32,38 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+@bp.before_app_request
+def _load_user_first() -> None:
+    """Load the signed-in user before any view (the loader may commit its once-a-minute ``last_seen_at``, which
+    must never happen halfway through a view's own writes). The API answers to bearer tokens only."""
+    if request.endpoint != "static" and request.blueprint != "api":
+        _ = current_user.is_authenticated
+
+
+def _client() -> dict[str, str]:
+    return {"address": request.remote_addr or "", "user_agent": request.user_agent.string or ""}
+
+
+def _rotate_csrf() -> None:
+    """A new CSRF token after sign-in: one fetched before (e.g. planted by someone else) is refused after."""
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @page
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
+    form.remember.label.text = f"记住我({domain.session_max_age().days}天)"
     # A failed sign-in is counted by ``authenticate`` itself (committed before it refuses).
-    signed_in = attempt(lambda: domain.authenticate(form.username.data, form.password.data), form, invalid=None)
+    signed_in = attempt(lambda: domain.sign_in(form.username.data, form.password.data,
+                                               remember=bool(form.remember.data), **_client()), form, invalid=None)
     if signed_in:
         user = signed_in.value
-        login_user(user, remember=form.remember.data)
+        _rotate_csrf()
+        login_user(user, remember=bool(form.remember.data), duration=domain.session_max_age())
         flash(f"欢迎,{user.display_name}", "success")
         return redirect(safe_next(request.args.get("next")) or url_for("web.home"))
     # A wrong password is an ordinary answer (200); only the throttle says 429.
@@ -53,9 +74,72 @@ def login():
 @login_required
 @page
 def logout():
+    # The session ends on the server: a copy of this browser's cookies no longer opens anything.
+    attempt(lambda: domain.sign_out(current_user), show="flash")
     logout_user()
     flash("您已退出登录", "info")
     return redirect(url_for("auth.login"))
+
+
+# --- the signed-in user's own account ---------------------------------------------------------------------
+
+def browser_label(user_agent: str) -> str:
+    """A short "浏览器 · 系统" for the session list (the full string is in the title attribute)."""
+    ua = user_agent or ""
+    browser = next((name for key, name in (("MicroMessenger", "微信"), ("Edg/", "Edge"), ("Firefox/", "Firefox"),
+                                           ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+                    if key in ua), "未知浏览器")
+    system = next((name for key, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+                                          ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
+                   if key in ua), "")
+    return f"{browser} · {system}" if system else browser
+
+
+@bp.route("/account")
+@login_required
+@page
+def account():
+    rows = domain.live_sessions(current_user)
+    return render_template("auth/account.html", sessions=rows, current_id=current_user.session_row_id,
+                           browser_label=browser_label, confirm=ConfirmForm())
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+@page
+def account_end_session(session_id: int):
+    this_one = session_id == current_user.session_row_id
+    ended = attempt(lambda: domain.end_session(current_user, session_id), ConfirmForm(), show="flash",
+                    success="已退出该登录会话")
+    if ended and this_one:
+        logout_user()
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sign-out-all", methods=["POST"])
+@login_required
+@page
+def account_sign_out_all():
+    done = attempt(lambda: domain.sign_out_everywhere(current_user), ConfirmForm(), show="flash",
+                   success="已退出所有设备上的登录,所有访问令牌均已撤销")
+    if done:
+        logout_user()
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@page
+def account_password():
+    form = PasswordChangeForm()
+    changed = attempt(lambda: domain.change_password(
+        current_user, form.current_password.data, form.new_password.data, new_password2=form.new_password2.data,
+        keep_session=current_user.session_row_id), form, success="密码已修改,其他设备上的登录均已退出")
+    if changed:
+        return redirect(url_for("auth.account"))
+    return render_template("auth/password.html", form=form), changed.status
 
 
 # --- admin: users ----------------------------------------------------------------------------------------

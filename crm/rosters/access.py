@@ -5,6 +5,11 @@ and leaders; coordinators edit drafts (a county coordinator proposes entries of 
 coordinator opens, submits, returns and publishes. Admins do everything.
 
 Entries: seen with their edition; changed by who may edit both the edition and the entry's enterprise.
+
+Import reports (:class:`RosterImport`, issue 10 item 5): read only by their author, city-wide coordinators and
+admins. A county coordinator who did not upload it gets the answer of a missing report (404): its rows may name
+enterprises of other counties, and its existence is nobody else's business. Nothing changes a report through
+the access rules; the same rule answers every action.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from crm.auth.models import Role
 from crm.core import access
 from crm.core.access import Action, Condition
 from crm.enterprises.models import Enterprise
-from crm.rosters.models import FROZEN, RosterEdition, RosterEntry
+from crm.rosters.models import FROZEN, RosterEdition, RosterEntry, RosterImport
 
 DRAFT_READERS = (Role.COORDINATOR, Role.LEADER)
 
@@ -59,5 +64,18 @@ class EntryRule:
         return access.all_of(edition, access.within(user, RosterEntry.enterprise_id, Enterprise, action))
 
 
+class ImportRule:
+    @staticmethod
+    def _reads_all(user: Any) -> bool:
+        return user.is_admin or (user.role is Role.COORDINATOR and user.county_id is None)
+
+    def can(self, user: Any, action: Action, record: RosterImport) -> bool:
+        return self._reads_all(user) or (record.user_id is not None and record.user_id == user.id)
+
+    def where(self, user: Any, action: Action) -> Condition:
+        return None if self._reads_all(user) else RosterImport.user_id == user.id
+
+
 access.register(RosterEdition, EditionRule())
 access.register(RosterEntry, EntryRule())
+access.register(RosterImport, ImportRule())

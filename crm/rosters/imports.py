@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from crm.core import spreadsheet
-from crm.core.access import Action, can
+from crm.core.access import Action, can, where
 from crm.core.errors import DomainError, ValidationFailed
 from crm.enterprises.domain import name_key, normalise_uscc, uscc_error
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -325,6 +325,31 @@ class _Progress:
             self.callback(checked, total)
 
 
+def _registry_view(actor: Any) -> tuple[Callable[[sa.Select], sa.Select], Callable[[str], str]]:
+    """What of the registry the importer may see, and how a code outside it reads.
+
+    A row never names or confirms an enterprise the importer may not see (issue 10, item 5): its code is looked
+    up only among the enterprises the importer may view, so "unknown" and "not yours" give the same message —
+    no name, no county, no status of the other county's firm. The message depends only on the importer (a
+    county-scoped one is told that the lookup is within their reach), never on the record.
+    """
+    if actor is None:
+        return (lambda stmt: stmt), _unknown_anywhere
+    condition = where(actor, Enterprise, Action.VIEW)
+    if condition is None:
+        return (lambda stmt: stmt), _unknown_anywhere
+    return (lambda stmt: stmt.where(condition)), _unknown_within_reach
+
+
+def _unknown_anywhere(code: str) -> str:
+    return f"企业档案中没有统一社会信用代码为 {code} 的企业,请先登记该企业"
+
+
+def _unknown_within_reach(code: str) -> str:
+    return (f"在您可查看的企业档案中没有统一社会信用代码为 {code} 的企业:请核对代码;"
+            "不在您负责范围内的企业请由市级协调员导入")
+
+
 def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple[int, tuple]], estimate: int,
            result: ImportResult, callback: Callable[[int, int], None] | None, actor: Any = None) -> list[_Planned]:
     """Read and check the data rows, :data:`PROGRESS_EVERY` at a time (one registry query per batch).
@@ -346,6 +371,7 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
         index = columns.get(name)
         return values[index] if index is not None and index < len(values) else None
 
+    visible, unknown = _registry_view(actor)
     problems = result.problems
     plans: list[_Planned] = []
     seen: dict[str, int] = {}
@@ -357,7 +383,7 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
         codes = {number: _uscc_of(cell(values, "统一社会信用代码")) for number, values in chunk}
         wanted = {code for code, problem in codes.values() if not problem}
         found = {enterprise.uscc: enterprise for enterprise in db.session.scalars(
-            sa.select(Enterprise).where(Enterprise.uscc.in_(wanted)))} if wanted else {}
+            visible(sa.select(Enterprise).where(Enterprise.uscc.in_(wanted))))} if wanted else {}
         for number, values in chunk:
             before = len(problems)
             code, code_problem = codes[number]
@@ -370,9 +396,8 @@ def _check(edition: RosterEdition, columns: dict[str, int], rows: Iterator[tuple
             else:
                 seen[code] = number
                 enterprise = found.get(code)
-                if enterprise is None:
-                    problems.append(problem(number, "统一社会信用代码",
-                                             f"企业档案中没有统一社会信用代码为 {code} 的企业,请先登记该企业"))
+                if enterprise is None:  # unknown, or not the importer's to see: the same words
+                    problems.append(problem(number, "统一社会信用代码", unknown(code)))
             name = _text(cell(values, "企业名称"))
             if enterprise is not None and name and name_key(name) != enterprise.name_key:
                 problems.append(problem(number, "企业名称",

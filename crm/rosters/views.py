@@ -104,10 +104,9 @@ def _load_enterprise(enterprise_id: int) -> Enterprise:
 
 
 def _load_import(import_id: int) -> RosterImport:
-    """An import belongs to its edition: only who may edit that edition sees it."""
-    record = load(RosterImport, import_id, action=None)
-    require(current_user, Action.EDIT, record.edition)
-    return record
+    """An import report: its author, city-wide coordinators and admins read it; anyone else gets 404, the
+    answer of a missing report (``crm.rosters.access``)."""
+    return load(RosterImport, import_id, Action.VIEW)
 
 
 def _edition_url(edition: RosterEdition, anchor: str | None = None) -> str:
@@ -223,8 +222,8 @@ def _render_edition(edition: RosterEdition, *, status: int = 200, return_form: R
                 RosterEntry.enterprise_id.in_([e.id for e in search_results]))))
     imports: list[RosterImport] = []
     if can(current_user, Action.EDIT, edition):
-        imports = list(db.session.scalars(
-            sa.select(RosterImport).where(RosterImport.edition_id == edition.id)
+        imports = list(db.session.scalars(scope(
+            current_user, RosterImport, sa.select(RosterImport).where(RosterImport.edition_id == edition.id))
             .order_by(RosterImport.created_at.desc(), RosterImport.id.desc()).limit(RECENT_IMPORTS)))
     if context["page_error"] is not None and status == 200:
         status = 400

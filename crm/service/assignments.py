@@ -7,7 +7,8 @@ The rules every entry point shares (pages, API, the signal receivers, the CLI):
   one starts, so the history stays;
 - a commissioner must be an active user of role commissioner, with that specialty, city-wide or scoped to the
   enterprise's county (a commissioner of another county could not even open the enterprise), and below the
-  cap of active assignments (config ``ASSIGNMENT_CAP``, default 40);
+  cap of active assignments (config ``ASSIGNMENT_CAP``, default 40), counted after the commissioner's user row
+  is locked (:func:`assign`), so concurrent assigns of one commissioner cannot exceed it;
 - only admins and coordinators assign (a county coordinator only their county's enterprises); commissioners
   may edit their enterprises but never reassign them; leaders change nothing;
 - when a publish takes an enterprise off both lists, its assignments end ("已移出名单") and the commissioners
@@ -37,6 +38,7 @@ from crm.core.access import Action, require
 from crm.core.errors import Conflict, Forbidden, ValidationFailed
 from crm.core.parsing import parse_enum
 from crm.core.time import local_today
+from crm.core.transactions import lock_for_update
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.notifications.domain import notify, notify_role
@@ -264,6 +266,10 @@ def assign(actor: Any, enterprise: Enterprise, specialty: Specialty | str, commi
     current = active_for(enterprise, specialty)
     if current is not None and current.commissioner_id == commissioner.id:
         return current
+    # The cap is a read-count-write: two assigns at once would both count below it and both insert. Lock the
+    # commissioner's row first (PostgreSQL: a second assign of the same commissioner waits for this one's commit
+    # and then counts it; SQLite already serialises writers), so the count below is the committed truth.
+    commissioner = lock_for_update(User, commissioner.id) or commissioner
     _check_commissioner(enterprise, specialty, commissioner)
     started_on = _start_date(start, current)
     previous = current.commissioner if current is not None else None

@@ -23,7 +23,7 @@ from crm.meetings.models import CalendarFeedToken
 from crm.notifications.models import Notification
 from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters import domain as rosters
-from crm.rosters.models import RosterKind
+from crm.rosters.models import RosterImport, RosterKind
 from crm.service.models import Interaction, PolicyDelivery, PolicyKind, RequestCategory, ServiceRequest
 from tests.conftest import assign, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
@@ -70,6 +70,8 @@ def world(users):
     draft = rosters.open_edition(None, RosterKind.CULTIVATION_POOL, "2026H1")
     for firm in (hc2, tz1):
         rosters.add_entry(None, draft, firm, "入库测试", "培育")
+    for author in ("county coordinator", "admin"):  # import reports: their author, city coordinators, admins
+        db.session.add(RosterImport(edition_id=draft.id, user_id=users[author].id, filename="名单.xlsx"))
 
     commissioner, county_commissioner = users["commissioner"], users["county commissioner"]
     other = make_user("commissioner", specialties=["tech", "media"])

@@ -592,5 +592,7 @@ def test_county_coordinator_cannot_import_another_countys_enterprise():
     data = workbook_bytes([row_for(ours, number=1), row_for(theirs, number=2)])
     result = imports.import_rows(draft, data, county_coordinator)
     assert not result.ok and entries_of(draft) == set()
-    [problem] = result.problems
-    assert theirs.uscc in problem["message"] and "不在您负责的范围内" in problem["message"]
+    [problem] = result.problems  # another county's firm reads as an unknown code: not named, not confirmed
+    assert problem["message"] == (f"在您可查看的企业档案中没有统一社会信用代码为 {theirs.uscc} 的企业:请核对代码;"
+                                  "不在您负责范围内的企业请由市级协调员导入")
+    assert theirs.name not in problem["message"]
