@@ -155,17 +155,19 @@ def test_without_pre_ping_an_ended_connection_is_a_clean_503_not_a_500(tmp_path_
 
 
 def test_a_database_outage_is_a_chinese_503_then_the_app_recovers(served):
-    _app, database, client, headers = served
+    app, database, client, headers = served
     _works(client, headers)
     database.go_down()
     _assert_unavailable_page(client.get("/enterprises/"))
     _assert_unavailable_json(client.get("/api/v1/enterprises", headers=headers))
     _assert_unavailable_json(client.post("/api/v1/auth/token", json={"username": "admin-outage", "password": "x"}))
-    health = client.get("/healthz")
+    probe = app.test_client()  # a load balancer's probe: no cookie
+    health = probe.get("/healthz")
     assert health.status_code == 503 and health.get_json()["database"] == "unreachable"
+    assert client.get("/healthz").status_code == 503  # a signed-in browser too (its user cannot be loaded)
     database.come_back()
     _works(client, headers)  # still signed in, the token still good: nothing to restart
-    assert client.get("/healthz").status_code == 200
+    assert probe.get("/healthz").status_code == 200
 
 
 def test_an_unreachable_database_from_the_start(tmp_path):
