@@ -111,9 +111,10 @@ def _answers(client, send, username: str, attempts: int = 6) -> list[tuple]:
     out = []
     for _ in range(attempts):
         response = send(client, username)
-        # Content-Length follows the (echoed) username's length only: the bodies are compared name-blind below.
+        # Content-Length follows the (echoed) username's length only: the bodies are compared name-blind below;
+        # the request id is random for every request.
         headers = sorted((k, v) for k, v in response.headers.items()
-                         if k not in ("Retry-After", "Set-Cookie", "Content-Length"))
+                         if k not in ("Retry-After", "Set-Cookie", "Content-Length", "X-Request-ID"))
         retry = int(response.headers["Retry-After"]) if "Retry-After" in response.headers else None
         out.append((response.status_code, response.get_data(as_text=True).replace(username, "<name>"), headers,
                     sorted(c.split("=", 1)[0] for c in response.headers.getlist("Set-Cookie")), retry))
@@ -363,6 +364,7 @@ def test_limits_and_locks_live_in_redis_when_configured(tmp_path_factory, app):
         for key in [*server.scan_iter(match=f"*{name}*"), *server.scan_iter(match="*nobody-*")]:
             server.delete(key)
         throttle.init_app(app)  # the session app's limiter storage back to memory
+
 
 
 
