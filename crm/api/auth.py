@@ -25,7 +25,8 @@ from crm.auth.domain import (
     sign_out_everywhere,
 )
 from crm.auth.models import User
-from crm.core.errors import DomainError, Unauthorized, ValidationFailed
+from crm.auth.throttle import SignInThrottled, sign_in_limits
+from crm.core.errors import DomainError, Unauthorized, ValidationFailed, json_error
 from crm.core.time import isoformat_local
 from crm.extensions import db
 
@@ -105,13 +106,23 @@ class Token(Shape):
 
 @bp.post("/auth/token")
 @public
-@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429))
+@sign_in_limits
+@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429),
+           description="失败的尝试按客户端地址和用户名限流,连续失败会暂时锁定账户:429,响应头 Retry-After 给出秒数。"
+                       "未知用户名与已知用户名的回答完全相同。")
 def issue():
-    """Exchange username and password for a bearer token; the answer never says which half was wrong."""
+    """Exchange username and password for a bearer token; the answer never says which half was wrong.
+
+    Throttled like the sign-in page (crm/auth/throttle.py): 429 with ``Retry-After``."""
     data = body(TokenRequest)
     username, password = data["username"], data["password"]
     try:
         user = authenticate(username, password)
+    except SignInThrottled as err:
+        db.session.rollback()
+        response, status = json_error(429, err.code, err.message)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response, status
     except ValidationFailed:
         raise Unauthorized(LOGIN_FAILED_MESSAGE, code="invalid_credentials") from None
     token, row = issue_token(user)
