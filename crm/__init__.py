@@ -37,10 +37,12 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
                                                   instance_path=app.instance_path, from_environment=from_environment)
 
     from crm import web
+    from crm.app import init_request_log
     from crm.core import transactions
     from crm.core.errors import register_error_handlers
     from crm.extensions import babel, csrf, db, login_manager, migrate
 
+    init_request_log(app)  # first: every request has its id and log line, whatever a later hook does
     db.init_app(app)
     transactions.init_app(app)  # the one SQLite write-lock mechanism
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -56,6 +58,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     register_error_handlers(app)
     web.init_templates(app)
     web.init_security_headers(app)
+    web.init_health(app)
     _register_cli(app)
     return app
 

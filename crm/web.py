@@ -1,16 +1,29 @@
-"""Web plumbing shared by every page: sign-in loader, template helpers, security headers, the home page."""
+"""Web plumbing shared by every page: sign-in loader, template helpers, security headers, the home page, the
+health check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, g, redirect, request, url_for
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 
 from crm.auth.domain import load_session_user
 from crm.auth.models import Role
 from crm.core.access import Action, can
 from crm.core.pages import page
-from crm.core.time import format_local
+from crm.core.time import format_local, utcnow
+from crm.extensions import db
 from crm.history import template_globals
+from crm.scheduler.models import SchedulerHeartbeat
+from crm.scheduler.process import HEARTBEAT_SECONDS
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("web", __name__)
 
@@ -36,9 +49,101 @@ def home():
     return redirect(url_for("enterprises.index"))
 
 
+# --- /healthz -------------------------------------------------------------------------------------------------
+
+# A scheduler whose last beat is older than this is reported "stale" (three missed beats).
+SCHEDULER_STALE_SECONDS = 3 * HEARTBEAT_SECONDS
+_HEADS = "crm.migration_heads"
+
+
+def migration_heads(directory: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The head revision(s) of the migration scripts in ``directory``, and every revision they know (read from
+    the files, ~10 ms)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", directory)
+    scripts = ScriptDirectory.from_config(config)
+    return tuple(sorted(scripts.get_heads())), frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def init_health(app: Flask) -> None:
+    """Read the scripts' head once at start-up: /healthz then costs three small queries (load balancers poll
+    it)."""
+    migrate = app.extensions.get("migrate")
+    app.extensions[_HEADS] = migration_heads(migrate.directory) if migrate is not None else ((), frozenset())
+
+
+def _database_revisions() -> tuple[str, tuple[str, ...] | None]:
+    """("ok" or "unreachable", the database's alembic revisions or ``None`` when it has none / is unreachable)."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as err:
+        db.session.rollback()
+        log.warning("healthz: database unreachable: %s", type(err).__name__)
+        return "unreachable", None
+    try:
+        return "ok", tuple(sorted(db.session.scalars(sa.text("SELECT version_num FROM alembic_version"))))
+    except sa.exc.SQLAlchemyError:  # never migrated: no alembic_version table
+        db.session.rollback()
+        return "ok", None
+
+
+def _age(moment: datetime, now: datetime) -> float:
+    return round(max((now - moment).total_seconds(), 0.0), 1)
+
+
+def scheduler_status(now: datetime | None = None) -> dict[str, Any]:
+    """The scheduler processes' heartbeats (crm/scheduler/process.py): the active one's host and the age of its
+    last beat; "stale" when no active scheduler beat within ``SCHEDULER_STALE_SECONDS``, "missing" when no
+    scheduler ever beat. Reported only: a web host serves whether or not the scheduler host is up."""
+    now = now or utcnow()
+    stale_after = current_app.config.get("SCHEDULER_STALE_SECONDS", SCHEDULER_STALE_SECONDS)
+    answer: dict[str, Any] = {"status": "missing", "active_host": None, "last_beat_age_seconds": None,
+                              "standby_hosts": [], "stale_after_seconds": stale_after}
+    try:
+        rows = db.session.execute(sa.select(SchedulerHeartbeat.host, SchedulerHeartbeat.active,
+                                            SchedulerHeartbeat.beat_at)
+                                  .order_by(SchedulerHeartbeat.beat_at.desc()).limit(50)).all()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return {**answer, "status": "unknown"}
+    if not rows:
+        return answer
+    active = [row for row in rows if row.active]
+    newest = active[0] if active else rows[0]
+    age = _age(newest.beat_at, now)
+    answer.update(active_host=newest.host if newest.active else None, last_beat_age_seconds=age,
+                  standby_hosts=[row.host for row in rows if not row.active and _age(row.beat_at, now) <= stale_after],
+                  status="ok" if newest.active and age <= stale_after else "stale")
+    return answer
+
+
 @bp.route("/healthz")
 def healthz():
-    return {"status": "ok"}
+    """200 when the database answers and its migrations are the code's head; 503 otherwise (a load balancer
+    takes the host out). The scheduler's heartbeat is reported but never makes it 503: the scheduler runs on
+    one host at a time, and the web hosts must keep serving while it is down (README, "Production")."""
+    heads, known = current_app.extensions[_HEADS]
+    database, current = _database_revisions()
+    if current is None:
+        migrations = "unknown" if database != "ok" else "behind"  # unreachable / never migrated
+    elif set(current) == set(heads):
+        migrations = "current"
+    elif set(current) - known:
+        migrations = "ahead"  # a revision this code does not know: the database is newer (a host not updated)
+    else:
+        migrations = "behind"
+    healthy = database == "ok" and migrations == "current"
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database,
+        "migrations": {"status": migrations, "current": ",".join(current) if current else None,
+                       "head": ",".join(heads)},
+        "scheduler": scheduler_status() if database == "ok" else {"status": "unknown"},
+    }
+    response = jsonify(body)
+    response.status_code = 200 if healthy else 503
+    db.session.rollback()  # read-only: end the transaction
+    return response
 
 
 def init_login(app: Flask, login_manager: LoginManager) -> None:

@@ -17,13 +17,16 @@ from crm.api.schema import DateTimeStr, Input, Msg, Shape, body, dump, operation
 from crm.auth.domain import (
     LOGIN_FAILED_MESSAGE,
     authenticate,
+    change_password,
     issue_token,
     resolve_token,
     revoke_all_tokens,
     revoke_token,
+    sign_out_everywhere,
 )
 from crm.auth.models import User
-from crm.core.errors import DomainError, Unauthorized, ValidationFailed
+from crm.auth.throttle import SignInThrottled, sign_in_limits
+from crm.core.errors import DomainError, Unauthorized, ValidationFailed, json_error
 from crm.core.time import isoformat_local
 from crm.extensions import db
 
@@ -103,13 +106,23 @@ class Token(Shape):
 
 @bp.post("/auth/token")
 @public
-@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429))
+@sign_in_limits
+@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429),
+           description="失败的尝试按客户端地址和用户名限流,连续失败会暂时锁定账户:429,响应头 Retry-After 给出秒数。"
+                       "未知用户名与已知用户名的回答完全相同。")
 def issue():
-    """Exchange username and password for a bearer token; the answer never says which half was wrong."""
+    """Exchange username and password for a bearer token; the answer never says which half was wrong.
+
+    Throttled like the sign-in page (crm/auth/throttle.py): 429 with ``Retry-After``."""
     data = body(TokenRequest)
     username, password = data["username"], data["password"]
     try:
         user = authenticate(username, password)
+    except SignInThrottled as err:
+        db.session.rollback()
+        response, status = json_error(429, err.code, err.message)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response, status
     except ValidationFailed:
         raise Unauthorized(LOGIN_FAILED_MESSAGE, code="invalid_credentials") from None
     token, row = issue_token(user)
@@ -131,5 +144,35 @@ def revoke():
 def revoke_all():
     """Revoke every token of the caller, e.g. after a laptop is lost; each then answers 401."""
     revoke_all_tokens(current_user())
+    db.session.commit()
+    return "", 204
+
+
+@bp.delete("/auth/sessions")
+@operation("退出所有登录:结束本人全部网页登录会话并撤销全部访问令牌(包括本次请求所用的令牌)", ok=None, status=204)
+def sign_out_all():
+    """Sign out everywhere: every browser session of the caller ends and every token (this one too) is revoked."""
+    sign_out_everywhere(current_user())
+    db.session.commit()
+    return "", 204
+
+
+class PasswordChange(Input):
+    """修改本人密码"""
+
+    current_password: Annotated[str, Field(min_length=1, json_schema_extra={"format": "password"}),
+                                Msg("请填写当前密码(字符串)")]
+    new_password: Annotated[str, Field(min_length=1, json_schema_extra={"format": "password"}),
+                            Msg("请填写新密码(字符串)")]
+
+
+@bp.post("/auth/password")
+@operation("修改本人密码(其他访问令牌和全部网页登录会话随即失效,本次请求所用的令牌保留)", ok=None, status=204,
+           body=PasswordChange, errors=(422,))
+def password():
+    """Change the caller's own password: ``current_password`` must be right and ``new_password`` pass the rule of
+    ``user create``. Every web session of the caller ends and every other token is revoked; this token stays."""
+    data = body(PasswordChange, "密码未修改")
+    change_password(current_user(), data["current_password"], data["new_password"], keep_token=g.api_token)
     db.session.commit()
     return "", 204

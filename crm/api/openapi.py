@@ -36,6 +36,7 @@ ERROR_RESPONSES = {
     413: ("TooLarge", "上传的文件超过大小上限(MAX_CONTENT_LENGTH),见 error.fields.file"),
     422: ("Invalid", "字段值不正确,见 error.fields"),
     429: ("RateLimited", "登录失败次数过多,账号暂时锁定"),
+    503: ("Unavailable", "数据库暂时无法连接(重启或维护中),请按 Retry-After 稍后重试"),
 }
 TAGS = {"assignments": "service", "policy": "service", "interactions": "service", "requests": "service",
         "roster_files": "rosters", "openapi": "meta"}
@@ -129,7 +130,8 @@ def build_document(app: Flask) -> dict[str, Any]:
     for path, method, view, op, rule in found:
         if op is None:
             continue  # tests/api/test_openapi.py fails on an undeclared route
-        statuses = {400: None, **({} if getattr(view, "api_public", False) else {401: None}),
+        # 400 (malformed), 401 (no token) and 503 (database unreachable) can answer anywhere.
+        statuses = {400: None, **({} if getattr(view, "api_public", False) else {401: None}), 503: None,
                     **dict.fromkeys(op.errors), **op.responses}
         entry: dict[str, Any] = {
             "tags": [TAGS.get(view.__module__.rsplit(".", 1)[-1], view.__module__.rsplit(".", 1)[-1])],

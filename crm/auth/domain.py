@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -14,12 +15,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from crm.auth.models import ApiToken, Role, Specialty, User, UserSpecialty
+from crm.auth import throttle
+from crm.auth.models import ApiToken, Role, Specialty, User, UserSession, UserSpecialty
 from crm.auth.signals import user_deactivated, user_updated
 from crm.core import audit
-from crm.core.errors import Conflict, RateLimited, ValidationFailed
+from crm.core.audit import AuditAction, AuditEntity
+from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum
-from crm.core.time import utcnow
+from crm.core.time import format_local, utcnow
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 
@@ -178,8 +181,11 @@ def set_password(actor: User | None, user: User, password: str) -> None:
     weak = check_password_strength(password or "", user.username)
     if weak:
         raise ValidationFailed("密码不符合要求", {"password": weak})
+    if is_locked(user):
+        unlock(actor, user)
     user.password_hash = hash_password(password)
-    user.session_version += 1  # other sessions end
+    user.session_version += 1  # every session ends (the version is in each session's id: an extra kill switch)
+    end_sessions(user)
     _revoke_tokens(user)  # and so do API tokens: a stolen one must not outlive the reset
     user.failed_logins = 0
     user.locked_until = None
@@ -194,6 +200,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
     user.active = active
     if not active:
         user.session_version += 1
+        end_sessions(user)
         _revoke_tokens(user)
         user_deactivated.send(user, actor=actor)  # e.g. the service ends their assignments
     audit.record(actor, "user", user.id, "activate" if active else "deactivate",
@@ -206,34 +213,91 @@ def _revoke_tokens(user: User) -> None:
         token.revoked_at = utcnow()
 
 
-def authenticate(username: str, password: str) -> User:
-    """The user whose password this is; throttled per account in the database.
+def authenticate(username: str, password: str, *, device: str | None = None) -> User:
+    """The user whose password this is, throttled (crm/auth/throttle.py); the failure message never says which
+    half was wrong, and an unknown username is answered as a known one, in the same order, lock included.
 
-    The failure message never says which half was wrong.
+    ``device``: the id of a valid device cookie naming this username. Its attempts ignore the account lock and are
+    counted against that device only. Otherwise a failure of a known user is counted in SQL (atomically; the
+    lock and its audit record committed before the refusal), and an unknown username's in the sign-in store.
     """
-    user = get_user(username or "")
+    name = (username or "").strip()
+    user = get_user(name) if name else None
     now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        raise RateLimited("登录失败次数过多,请稍后再试")
-    if user is None:
-        _hasher_dummy_verify(password)
+    key = throttle.normalise(name)
+    if device is not None:
+        wait = throttle.locked_for("device", device)
+    elif user is not None:
+        wait = math.ceil((user.locked_until - now).total_seconds()) if user.locked_until and user.locked_until > now \
+            else 0
+    else:
+        wait = throttle.locked_for("unknown", key)
+    if wait > 0:
+        raise throttle.SignInThrottled(wait)
+    if user is None or not _verify(user.password_hash, password or ""):
+        if user is None:
+            _hasher_dummy_verify(password)  # the same time as a known user's verification
+        if device is not None:
+            throttle.count_failure("device", device)
+        elif user is not None:
+            count_failure(user)
+            db.session.commit()
+        else:
+            throttle.count_failure("unknown", key)
         raise ValidationFailed(LOGIN_FAILED_MESSAGE)
-    try:
-        _hasher().verify(user.password_hash, password or "")
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-        db.session.commit()
-        raise ValidationFailed(LOGIN_FAILED_MESSAGE) from None
     if not user.active:
         raise ValidationFailed(LOGIN_FAILED_MESSAGE)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    if device is not None:
+        throttle.forget("device", device)
+    if not (user.locked_until and user.locked_until > now):  # a lock (bypassed by the owner's device) stays
+        user.failed_logins = 0
+        user.locked_until = None
     user.last_login_at = now
+    return user
+
+
+def count_failure(user: User) -> int:
+    """One more failed sign-in of ``user``, counted in SQL (``failed_logins + 1 … RETURNING``: concurrent failures
+    on any worker or host all count); at ``LOGIN_MAX_FAILURES`` the account is locked for ``LOGIN_LOCK_MINUTES``
+    and its count starts again, audited. The new count (0 after a lock)."""
+    cfg = current_app.config
+    count = db.session.execute(
+        sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins).execution_options(synchronize_session=False)).scalar_one()
+    if count < cfg["LOGIN_MAX_FAILURES"]:
+        return count
+    until = utcnow() + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+    db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=0, locked_until=until)
+                       .execution_options(synchronize_session=False))
+    audit.record(None, AuditEntity.USER, user.id, AuditAction.LOCK,
+                 {"locked_until": [None, until], "failed_logins": [count, 0]},
+                 summary=f"连续{count}次登录失败,账户 {user.username} 锁定至 {format_local(until)}")
+    return 0
+
+
+def is_locked(user: User) -> bool:
+    return bool(user.locked_until and user.locked_until > utcnow())
+
+
+def unlock(actor: User | None, user: User) -> None:
+    """An admin (or ``flask user unlock``) lifts the lock and clears the failure count; audited."""
+    if not is_locked(user) and not user.failed_logins:
+        raise ValidationFailed(f"账户 {user.username} 未被锁定")
+    changes = {"locked_until": [user.locked_until if is_locked(user) else None, None],
+               "failed_logins": [user.failed_logins, 0]}
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record(actor, AuditEntity.USER, user.id, AuditAction.UNLOCK, changes,
+                 summary=f"解除账户 {user.username} 的登录锁定")
+
+
+def sign_in(username: str, password: str, *, remember: bool = False, address: str = "", user_agent: str = "",
+            device: str | None = None) -> User:
+    """``authenticate``, then a new server-side session (``start_session``) for ``login_user``."""
+    user = authenticate(username, password, device=device)
+    start_session(user, remember=remember, address=address, user_agent=user_agent)
     return user
 
 
@@ -249,16 +313,159 @@ def _hasher_dummy_verify(password: str) -> None:
         _hasher().verify(_DUMMY_HASH[key], password or "")
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's loader: ``"<id>:<session_version>"``; a bumped version ends the session."""
+# --- browser sessions (server-side: crm.auth.models.UserSession) -------------------------------------------
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def session_max_age() -> timedelta:
+    """How long any session lives after its sign-in (``SESSION_MAX_DAYS``, also the remember cookie's life)."""
+    return timedelta(days=current_app.config["SESSION_MAX_DAYS"])
+
+
+def start_session(user: User, *, remember: bool = False, address: str = "", user_agent: str = "") -> str:
+    """A new server-side session of ``user``: only the SHA-256 of its random secret is stored; the returned
+    Flask-Login id ``"<user id>:<session_version>:<secret>"`` goes into the (signed) session and remember cookies
+    and is set as ``user.session_key`` for ``login_user``."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = UserSession(user_id=user.id, secret_hash=_secret_hash(secret), remember=bool(remember), created_at=now,
+                      last_seen_at=now, address=(address or "")[:64], user_agent=(user_agent or "")[:200])
+    db.session.add(row)
+    db.session.flush()
+    user.session_key = f"{user.id}:{user.session_version}:{secret}"
+    user.session_row_id = row.id
+    return user.session_key
+
+
+def _parse_session_key(session_key: str) -> tuple[int, int, str] | None:
     try:
-        user_id, version = (int(part) for part in session_id.split(":", 1))
+        user_id, version, secret = session_key.split(":", 2)
+        return int(user_id), int(version), secret
     except (ValueError, AttributeError):
+        return None
+
+
+def session_alive(row: UserSession, now: datetime | None = None) -> bool:
+    """Not ended, younger than ``SESSION_MAX_DAYS``, and (when not remembered) used within
+    ``PERMANENT_SESSION_LIFETIME``."""
+    now = now or utcnow()
+    if row.ended_at is not None or row.created_at <= now - session_max_age():
+        return False
+    idle = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    return row.remember or (row.last_seen_at or row.created_at) > now - idle
+
+
+def load_session_user(session_key: str) -> User | None:
+    """Flask-Login's loader (session and remember cookie alike): the user of a live session row whose secret
+    this is; ``None`` for an ended, expired or unknown row, a bumped ``session_version`` or an inactive user.
+
+    ``last_seen_at`` is written at most once per ``SESSION_TOUCH_SECONDS`` (committed here: the loader runs
+    before the view, see crm/auth/views.py ``_load_user_first``), never on every request."""
+    parsed = _parse_session_key(session_key)
+    if parsed is None or not parsed[2]:
+        return None
+    user_id, version, secret = parsed
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.secret_hash == _secret_hash(secret)))
+    now = utcnow()
+    if row is None or row.user_id != user_id or not session_alive(row, now):
         return None
     user = db.session.get(User, user_id)
     if user is None or not user.active or user.session_version != version:
         return None
+    touch = timedelta(seconds=current_app.config.get("SESSION_TOUCH_SECONDS", 60))
+    if row.last_seen_at is None or now - row.last_seen_at >= touch:
+        db.session.execute(sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
+        db.session.commit()
+    user.session_key = session_key
+    user.session_row_id = row.id
     return user
+
+
+def live_sessions(user: User) -> list[UserSession]:
+    """The user's sessions that still open the app, newest first."""
+    now = utcnow()
+    rows = db.session.scalars(
+        sa.select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+               UserSession.created_at > now - session_max_age())
+        .order_by(UserSession.created_at.desc(), UserSession.id.desc())).all()
+    return [row for row in rows if session_alive(row, now)]
+
+
+def end_session(user: User, session_id: int | None = None) -> None:
+    """End one session of ``user`` (default: the one ``user`` was loaded for); another user's id is unknown."""
+    row_id = user.session_row_id if session_id is None else session_id
+    row = db.session.get(UserSession, row_id) if row_id else None
+    if row is None or row.user_id != user.id:
+        raise NotFound("该登录会话不存在")
+    if row.ended_at is None:
+        row.ended_at = utcnow()
+
+
+def end_sessions(user: User, *, keep: int | None = None) -> int:
+    """End every live session of ``user`` but ``keep`` (a session row id); how many ended."""
+    stmt = sa.update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(UserSession.id != keep)
+    return db.session.execute(stmt.values(ended_at=utcnow()).execution_options(synchronize_session="fetch")).rowcount
+
+
+def sign_out(user: User) -> None:
+    """Sign-out: the session ``user`` was loaded for ends on the server, so a copied cookie no longer works."""
+    if user.session_row_id is not None:
+        end_session(user)
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session and revoke every API token of ``user`` (the current ones too); audited."""
+    sessions = end_sessions(user)
+    tokens = revoke_all_tokens(user)
+    user.session_version += 1
+    audit.record(user, AuditEntity.USER, user.id, AuditAction.SIGN_OUT_ALL,
+                 {"sessions": [sessions, 0], "tokens": [tokens, 0]},
+                 summary=f"{user.username} 退出所有登录(会话 {sessions} 个,访问令牌 {tokens} 个)")
+
+
+def change_password(user: User, current_password: str, new_password: str, *, new_password2: str | None = None,
+                    keep_session: int | None = None, keep_token: str | None = None) -> None:
+    """The user's own password change: the current password, then the strength rule of ``user create``.
+
+    Every other session ends and every API token is revoked, except the session ``keep_session`` (the page's own)
+    or the token ``keep_token`` (the API caller's own); audited without any password."""
+    fields: dict[str, str] = {}
+    if not current_password or not _verify(user.password_hash, current_password):
+        fields["current_password"] = "当前密码不正确"
+    weak = check_password_strength(new_password or "", user.username)
+    if weak:
+        fields["new_password"] = weak
+    elif current_password and new_password == current_password:
+        fields["new_password"] = "新密码不能与当前密码相同"
+    if new_password2 is not None and new_password2 != new_password and "new_password" not in fields:
+        fields["new_password2"] = "两次输入的新密码不一致"
+    if fields:
+        raise ValidationFailed("密码未修改", fields)
+    user.password_hash = hash_password(new_password)
+    sessions = end_sessions(user, keep=keep_session)
+    kept = db.session.scalar(sa.select(ApiToken.id).where(ApiToken.token_hash == _token_hash(keep_token))) \
+        if keep_token else None
+    tokens = 0
+    for token in db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
+                                                              ApiToken.revoked_at.is_(None))):
+        if token.id != kept:
+            token.revoked_at = utcnow()
+            tokens += 1
+    audit.record(user, AuditEntity.USER, user.id, AuditAction.PASSWORD_CHANGE,
+                 {"other_sessions_ended": [None, sessions], "tokens_revoked": [None, tokens]},
+                 summary=f"{user.username} 修改了自己的密码")
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 # --- API tokens -------------------------------------------------------------------------------------------

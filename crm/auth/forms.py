@@ -40,5 +40,13 @@ class PasswordResetForm(FlaskForm):
     password = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
 
 
+class PasswordChangeForm(FlaskForm):
+    """修改密码 (self-service); the strength rule is the domain's (``check_password_strength``)."""
+
+    current_password = PasswordField("当前密码", validators=[DataRequired("请输入当前密码")])
+    new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+    new_password2 = PasswordField("再次输入新密码", validators=[DataRequired("请再次输入新密码")])
+
+
 class ConfirmForm(FlaskForm):
     """An empty form: a POST button with its CSRF token."""

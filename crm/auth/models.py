@@ -60,8 +60,14 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login: deactivated users cannot sign in
         return self.active
 
+    # The Flask-Login id of the browser session this object was signed in or loaded for (not a column):
+    # ``"<user id>:<session_version>:<secret>"`` (crm/auth/domain.py ``start_session`` / ``load_session_user``).
+    session_key = None  # str | None (a plain attribute: declarative would map an annotated one)
+    session_row_id = None  # int | None: that session's UserSession row
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        # Without a server-side session (``start_session``) the id carries no secret, and the loader refuses it.
+        return self.session_key or f"{self.id}:{self.session_version}:"
 
     @property
     def specialties(self) -> list[Specialty]:

@@ -47,12 +47,15 @@ def parse_at(text: str) -> datetime:
 @scheduler_cli.command("run")
 @click.option("--standby-retry", default=30, show_default=True, type=click.IntRange(1, 3600),
               help="PostgreSQL 上已有活动调度器时,待命进程重试取得锁的间隔(秒)")
-def run_command(standby_retry: int) -> None:
+@click.option("--name", envvar="CRM_SCHEDULER_NAME", default=None, metavar="NAME",
+              help="心跳记录中本调度进程的名称(默认主机名;同一主机运行多个调度进程时须各不相同)")
+def run_command(standby_retry: int, name: str | None) -> None:
     """运行调度进程(前台;SIGTERM/Ctrl-C 停止)。不要在 Web 进程中启动。"""
     from crm.scheduler.process import run_scheduler
 
     try:
-        code = run_scheduler(current_app._get_current_object(), standby_retry=standby_retry)  # type: ignore[attr-defined]
+        code = run_scheduler(current_app._get_current_object(), standby_retry=standby_retry,  # type: ignore[attr-defined]
+                             name=(name or "").strip() or None)
     except KeyboardInterrupt:
         code = 0
     sys.exit(code)

@@ -7,12 +7,19 @@ connection for the life of the process (another process waits as a standby and r
 missed fire times; then schedule every job of the registry. Each firing runs the job through
 :func:`crm.scheduler.runner.run_job`, whose claim keeps the work exactly-once even if two schedulers were
 active (SQLite has no advisory lock; there the claim alone does it).
+
+Heartbeat: from its start to its end (standby, catch-up and active alike) the process keeps its row of
+``scheduler_heartbeats`` (its name — the host name unless ``--name`` / ``CRM_SCHEDULER_NAME`` says otherwise —
+pid, active or standby, started at) and beats it every ``HEARTBEAT_SECONDS`` from a thread of its own; on a
+clean stop the row says "not active". ``/healthz`` reports the active scheduler and the age of its last beat.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from datetime import datetime
@@ -26,6 +33,7 @@ from sqlalchemy.pool import NullPool
 from crm.core.time import utcnow
 from crm.extensions import db
 from crm.scheduler import registry
+from crm.scheduler.models import SchedulerHeartbeat
 from crm.scheduler.runner import catch_up, default_host, last_fire_time, run_job
 
 log = logging.getLogger("crm.scheduler")
@@ -33,7 +41,7 @@ log = logging.getLogger("crm.scheduler")
 # pg advisory lock key of the active scheduler (per database): "crmSCHED" as a 64-bit integer.
 ADVISORY_LOCK_KEY = 0x63726D5343484544
 HEARTBEAT_JOB_ID = "_scheduler_lock_heartbeat"
-HEARTBEAT_SECONDS = 60
+HEARTBEAT_SECONDS = max(1, int(os.environ.get("CRM_SCHEDULER_HEARTBEAT_SECONDS", "60")))
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -76,6 +84,71 @@ class LeaderLock:
                 log.warning("关闭调度器锁连接时出错", exc_info=True)
             self._conn = None
         self._engine.dispose()
+
+
+class Heartbeat:
+    """This process's row of ``scheduler_heartbeats``, written now and then every ``interval`` seconds from a
+    daemon thread until :meth:`stop`. A beat that cannot reach the database is logged and tried again at the
+    next interval; it never stops the scheduler."""
+
+    def __init__(self, app: Flask, name: str, *, interval: float | None = None):
+        self.app = app
+        self.name = name[:120]
+        self.pid = os.getpid()
+        self.interval = interval if interval is not None else HEARTBEAT_SECONDS
+        self.active = False
+        self.started_at = utcnow()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> bool:
+        """Upsert the row (one per name) with ``beat_at`` now; False when the database could not be written."""
+        values = {"pid": self.pid, "active": self.active, "started_at": self.started_at, "beat_at": utcnow()}
+        try:
+            with self.app.app_context():
+                try:
+                    updated = db.session.execute(sa.update(SchedulerHeartbeat)
+                                                 .where(SchedulerHeartbeat.host == self.name).values(**values))
+                    if not updated.rowcount:
+                        db.session.add(SchedulerHeartbeat(host=self.name, **values))
+                    db.session.commit()
+                    return True
+                except Exception:
+                    db.session.rollback()
+                    raise
+                finally:
+                    db.session.remove()
+        except Exception as err:
+            log.warning("无法写入调度器心跳(%s):%s", self.name, err.__class__.__name__)
+            return False
+
+    def set_active(self, active: bool) -> None:
+        """Record the change at once (not at the next beat)."""
+        self.active = active
+        self.beat()
+
+    def start(self) -> Heartbeat:
+        self.beat()
+        self._thread = threading.Thread(target=self._run, name="scheduler-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+    def stop(self) -> None:
+        """Stop beating; the row then says this process is no longer active."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.interval + 5)
+        self.active = False
+        self.beat()
+
+
+def default_name() -> str:
+    """The heartbeat row's name: the host name (one scheduler process per host)."""
+    return socket.gethostname()[:120]
 
 
 def become_active(app: Flask, standby_retry: float) -> LeaderLock | None:
@@ -142,11 +215,22 @@ def _heartbeat(scheduler: BaseScheduler, lock: LeaderLock, lock_lost: threading.
         scheduler.shutdown(wait=False)
 
 
-def run_scheduler(app: Flask, *, standby_retry: float = 30, host: str | None = None) -> int:
-    """Run the scheduler until stopped (SIGTERM / SIGINT); the exit status (1 if the lock was lost)."""
+def run_scheduler(app: Flask, *, standby_retry: float = 30, host: str | None = None,
+                  name: str | None = None) -> int:
+    """Run the scheduler until stopped (SIGTERM / SIGINT); the exit status (1 if the lock was lost).
+    ``name`` names its heartbeat row (default: the host name)."""
     _configure_logging()
     host = host or default_host()
+    heartbeat = Heartbeat(app, name or default_name()).start()
+    try:
+        return _run(app, standby_retry=standby_retry, host=host, heartbeat=heartbeat)
+    finally:
+        heartbeat.stop()
+
+
+def _run(app: Flask, *, standby_retry: float, host: str, heartbeat: Heartbeat) -> int:
     lock = become_active(app, standby_retry)
+    heartbeat.set_active(True)
     try:
         started = utcnow()
         with app.app_context():
@@ -165,6 +249,7 @@ def run_scheduler(app: Flask, *, standby_retry: float = 30, host: str | None = N
         log.info("调度器已停止")
         return 1 if lock_lost.is_set() else 0
     finally:
+        heartbeat.set_active(False)  # before the lock goes: never "active" without it
         if lock is not None:
             lock.release()
 

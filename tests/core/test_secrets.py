@@ -15,6 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from config import SECRET_KEY_REFUSAL, WELL_KNOWN_SECRETS, TestingConfig
 from crm import create_app
+from crm.auth.domain import start_session
 from crm.extensions import db
 from tests.conftest import login, make_user
 
@@ -120,6 +121,7 @@ def _session_cookie(secret: str, user) -> str:
 
 def test_a_cookie_signed_with_the_old_dev_key_does_not_open_admin_users(app):
     admin = make_user("admin")
+    start_session(admin)  # a live server-side session: the cookie's signature is the only thing under test
     db.session.commit()
     assert app.config["SECRET_KEY"] != OLD_DEV_KEY
     name = app.config["SESSION_COOKIE_NAME"]
