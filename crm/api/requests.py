@@ -228,11 +228,11 @@ def get_request(request_id: int):
 def transition_request(request_id: int):
     """Move a 诉求 to ``to``; illegal → 409 ``illegal_transition`` naming the allowed statuses, stale
     ``version`` → 409 ``stale``; nothing written when refused."""
+    req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
+    found(req, Action.EDIT)  # first: a request the caller may not see answers 404 whatever the body says
     data = body(RequestTransition)
     if data.get("to") in (None, ""):
         raise RequestTransition.ERROR(RequestTransition.INVALID, {"to": "请提供目标状态 to"})
-    req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
-    found(req, Action.EDIT)
     request_domain.transition(current_user(), req, data["to"], note=data.get("note") or "",
                               satisfaction=data.get("satisfaction"), version=data.get("version"))
     db.session.commit()

@@ -120,7 +120,7 @@ def require(user: Any, action: Action | str, obj: Any = None) -> None:
     if obj is not None and Action(action) is not Action.VIEW and can(user, Action.VIEW, obj):
         raise Forbidden("您没有权限修改该记录")
     if obj is not None:
-        raise NotFound("记录不存在或您无权查看")
+        raise NotFound("记录不存在或您无权查看")  # = errors.HTTP_MESSAGES[404]: as if it did not exist
     raise Forbidden("您没有权限执行此操作")
 
 

@@ -64,7 +64,7 @@ HTTP_MESSAGES = {
     400: ("bad_request", "请求格式不正确"),
     401: ("unauthorized", "请先登录或提供有效的访问令牌"),
     403: ("forbidden", "您没有权限执行此操作"),
-    404: ("not_found", "您要找的页面或记录不存在"),
+    404: ("not_found", "记录不存在或您无权查看"),  # = access.require: a hidden record reads as a missing one
     405: ("method_not_allowed", "不支持该请求方法"),
     409: ("conflict", "操作与当前数据冲突"),
     413: ("too_large", "上传的文件过大"),

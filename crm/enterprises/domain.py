@@ -132,9 +132,10 @@ class EnterpriseInput:
     values: dict[str, Any]
 
 
-def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = None,
-                        partial: bool = False) -> dict[str, Any]:
-    """Check and resolve input; raise :class:`ValidationFailed` with every field's problem at once."""
+def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = None, partial: bool = False,
+                        actor: Any = None) -> dict[str, Any]:
+    """Check and resolve input; raise :class:`ValidationFailed` with every field's problem at once, then
+    :class:`Conflict` for a duplicate (naming the other enterprise only when ``actor`` may see it)."""
     fields: dict[str, str] = {}
     values: dict[str, Any] = {}
     unknown = set(data) - set(EDITABLE_FIELDS) - {"version", "id"}
@@ -205,24 +206,39 @@ def validate_enterprise(data: dict[str, Any], *, existing: Enterprise | None = N
         fields["park"] = "所选园区不在该区县"
     if fields:
         raise ValidationFailed("企业信息有误", fields)
-    _check_duplicates(values, existing)
+    _check_duplicates(values, existing, actor)
     return values
 
 
-def _check_duplicates(values: dict[str, Any], existing: Enterprise | None) -> None:
+DUPLICATE_USCC_HIDDEN = "该统一社会信用代码已登记,该企业不在您的管辖范围内;如需核实请联系市级协调员"
+DUPLICATE_NAME_HIDDEN = "已有同名企业登记,该企业不在您的管辖范围内;如需核实请联系市级协调员"
+
+
+def _check_duplicates(values: dict[str, Any], existing: Enterprise | None, actor: Any = None) -> None:
+    """Refuse a 统一社会信用代码 or a name already taken by another enterprise (409 ``duplicate``).
+
+    The message names the other enterprise only when ``actor`` may see it (``None``: the system, e.g. the demo
+    loader); otherwise it says the code or name is taken, and by nobody in particular: neither the firm, its
+    county nor its id leaks out of the actor's scope (issue 10, item 5)."""
     own_id = existing.id if existing else -1
     if "uscc" in values:
         clash = db.session.scalar(
             sa.select(Enterprise).where(Enterprise.uscc == values["uscc"], Enterprise.id != own_id))
         if clash:
-            raise Conflict("统一社会信用代码重复", {"uscc": f"该统一社会信用代码已被“{clash.name}”使用"},
-                           code="duplicate")
+            message = (f"该统一社会信用代码已被“{clash.name}”使用" if _may_see(actor, clash)
+                       else DUPLICATE_USCC_HIDDEN)
+            raise Conflict("统一社会信用代码重复", {"uscc": message}, code="duplicate")
     if "name" in values:
         clash = db.session.scalar(
             sa.select(Enterprise).where(Enterprise.name_key == name_key(values["name"]), Enterprise.id != own_id))
         if clash:
-            raise Conflict("企业名称重复", {"name": f"已有同名企业(统一社会信用代码 {clash.uscc})"},
-                           code="duplicate")
+            message = (f"已有同名企业(统一社会信用代码 {clash.uscc})" if _may_see(actor, clash)
+                       else DUPLICATE_NAME_HIDDEN)
+            raise Conflict("企业名称重复", {"name": message}, code="duplicate")
+
+
+def _may_see(actor: Any, enterprise: Enterprise) -> bool:
+    return actor is None or access.can(actor, access.Action.VIEW, enterprise)
 
 
 def _apply(enterprise: Enterprise, values: dict[str, Any]) -> None:
@@ -247,7 +263,7 @@ def _check_county_scope(actor: Any, values: dict[str, Any]) -> None:
 
 
 def create_enterprise(actor: Any, data: dict[str, Any], *, is_demo: bool = False) -> Enterprise:
-    values = validate_enterprise(data)
+    values = validate_enterprise(data, actor=actor)
     _check_county_scope(actor, values)
     enterprise = Enterprise(is_demo=is_demo)
     _apply(enterprise, values)
@@ -265,7 +281,7 @@ def check_version(enterprise: Enterprise, version: Any) -> None:
 
 def update_enterprise(actor: Any, enterprise: Enterprise, data: dict[str, Any], *, partial: bool = True) -> Enterprise:
     check_version(enterprise, data.get("version"))
-    values = validate_enterprise(data, existing=enterprise, partial=partial)
+    values = validate_enterprise(data, existing=enterprise, partial=partial, actor=actor)
     _check_county_scope(actor, values)
     old = _audit_values({k: getattr(enterprise, k) for k in values})
     new = _audit_values(values)

@@ -38,6 +38,7 @@ from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, parse_date
 from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
+from crm.service.requests import owner_refused
 
 ENTITY = "policy_delivery"
 LATE_LABEL = "逾期兑现"
@@ -79,18 +80,17 @@ def _text(value: Any, field: str, fields: dict[str, str], *, limit: int, label: 
 
 
 def _owner(value: Any, enterprise: Enterprise, fields: dict[str, str]) -> User | None:
-    """The responsible user by username: active, not a leader, and able to act on this enterprise."""
+    """The responsible user by username: active, not a leader, and able to act on this enterprise. Unknown,
+    deactivated and "not for this enterprise" are one refusal (:func:`crm.service.requests.owner_refused`)."""
     if value in (None, ""):
         return None
     if not isinstance(value, str):
         fields["owner"] = "负责人请填写用户名"
         return None
-    user = db.session.scalar(sa.select(User).where(User.username == value.strip()))
-    if user is None or not user.active:
-        fields["owner"] = f"未知或已停用的用户:{value.strip()}"
-        return None
-    if not can(user, Action.EDIT, enterprise):  # leaders change nothing, so own nothing
-        fields["owner"] = f"{user.display_name or user.username} 无权办理该企业的事项,不能担任负责人"
+    name = value.strip()
+    user = db.session.scalar(sa.select(User).where(User.username == name))
+    if user is None or not user.active or not can(user, Action.EDIT, enterprise):  # leaders own nothing
+        fields["owner"] = owner_refused(name)
         return None
     return user
 

@@ -164,18 +164,23 @@ def _int_id(value: Any) -> int | None:
     return parse_id(value)
 
 
+def owner_refused(value: str) -> str:
+    """The one refusal of an owner by username, whether the user is unknown, deactivated or may not act for the
+    enterprise: "unknown" and "not yours" read the same, so the answer confirms no account outside the actor's
+    view (issue 10, item 5). Shared by the 政策兑现 (:mod:`crm.service.policy`)."""
+    return f"“{value}”不是可负责该企业的在职用户,请从列表中选择负责人"
+
+
 def _owner(actor: Any, enterprise: Enterprise, value: Any, fields: dict[str, str]) -> User | None:
     if value in (None, ""):
         return actor if getattr(actor, "role", None) is Role.COMMISSIONER else None
     if not isinstance(value, str):
         fields["owner"] = "负责人应为用户名"
         return None
-    owner = db.session.scalar(sa.select(User).where(User.username == value.strip()))
-    if owner is None or not owner.active:
-        fields["owner"] = f"未知或已停用的用户:{value.strip()}"
-        return None
-    if not can(owner, Action.EDIT, enterprise):
-        fields["owner"] = f"用户“{owner.display_name}”不负责该企业,不能作为负责人"
+    name = value.strip()
+    owner = db.session.scalar(sa.select(User).where(User.username == name))
+    if owner is None or not owner.active or not can(owner, Action.EDIT, enterprise):
+        fields["owner"] = owner_refused(name)
         return None
     return owner
 

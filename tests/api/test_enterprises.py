@@ -500,6 +500,6 @@ def test_nul_in_a_path_argument_is_400(client, world):
 
 def test_a_duplicate_that_slips_past_the_check_is_409_not_500(client, world, monkeypatch):
     """Two simultaneous creates both pass the duplicate check; the unique key then decides."""
-    monkeypatch.setattr(domain, "_check_duplicates", lambda values, existing: None)
+    monkeypatch.setattr(domain, "_check_duplicates", lambda *args: None)
     response = client.post(URL, json=payload(uscc=world[0].uscc), headers=bearer(make_user("admin")))
     error_of(response, 409, "duplicate")

@@ -112,7 +112,7 @@ def test_county_coordinator_cannot_create_in_another_county(client, world):
     ({"amount": "1.005"}, "amount", "最多保留两位小数"),
     ({"promised_date": "明天"}, "promised_date", "YYYY-MM-DD"),
     ({"delivered_date": "2099-01-01"}, "delivered_date", "不能晚于今天"),
-    ({"owner": "no-such-user"}, "owner", "未知"),
+    ({"owner": "no-such-user"}, "owner", "“no-such-user”不是可负责该企业的在职用户"),
     ({"status": "delivered"}, "status", "不支持的字段"),
     ({"enterprise_id": "abc"}, "enterprise_id", "整数"),
     ({"enterprise_id": None}, "enterprise_id", "企业 id"),

@@ -384,7 +384,7 @@ def test_the_request_form_refuses_bad_fields_in_chinese(client, world):
                                  "department": "不存在的局", "due_date": "明天"})
     assert response.status_code == 422
     text = page_text(response)
-    for words in ("未知诉求类别", "请填写诉求内容", "不负责该企业", "未知责任单位", "YYYY-MM-DD"):
+    for words in ("未知诉求类别", "请填写诉求内容", "不是可负责该企业的在职用户", "未知责任单位", "YYYY-MM-DD"):
         assert words in text, words
     assert count(ServiceRequest, ServiceRequest.enterprise_id == ea.id) == 0
 

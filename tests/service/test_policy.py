@@ -14,6 +14,7 @@ from crm.core.time import local_today
 from crm.extensions import db
 from crm.service import policy
 from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
+from crm.service.requests import owner_refused
 from tests.conftest import assign, make_enterprise, make_user
 
 TODAY = date(2026, 5, 20)
@@ -90,7 +91,7 @@ def test_amount_is_optional(enterprise, coordinator):
     ({"promised_date": None}, "promised_date", "请填写承诺兑现日期"),
     ({"promised_date": "2026/03/31"}, "promised_date", "格式应为 YYYY-MM-DD"),
     ({"delivered_date": "2026-02-30"}, "delivered_date", "格式应为 YYYY-MM-DD"),
-    ({"owner": "nobody-here"}, "owner", "未知或已停用的用户"),
+    ({"owner": "nobody-here"}, "owner", "“nobody-here”不是可负责该企业的在职用户"),
     ({"owner": 5}, "owner", "用户名"),
     ({"department": "不存在的局"}, "department", "未知责任单位"),
     ({"status": "delivered"}, "status", "不支持的字段"),
@@ -137,10 +138,10 @@ def test_owner_must_be_able_to_act_on_the_enterprise(enterprise, coordinator):
     for user in (stranger, leader, other_county):
         with pytest.raises(ValidationFailed) as excinfo:
             policy.create_delivery(coordinator, enterprise, valid(owner=user.username))
-        assert "不能担任负责人" in problems(excinfo)["owner"]
+        assert problems(excinfo)["owner"] == owner_refused(user.username)  # as if unknown: nothing confirmed
     with pytest.raises(ValidationFailed) as excinfo:
         policy.create_delivery(coordinator, enterprise, valid(owner=inactive.username))
-    assert "已停用" in problems(excinfo)["owner"]
+    assert problems(excinfo)["owner"] == owner_refused(inactive.username)
     county_coordinator = make_user("coordinator", county="汇川区")
     assert policy.create_delivery(coordinator, enterprise, valid(owner=county_coordinator.username)).owner \
         is county_coordinator

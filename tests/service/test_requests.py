@@ -24,6 +24,7 @@ from crm.service.requests import (
     allowed_next,
     due_note,
     is_overdue,
+    owner_refused,
     raise_request,
     requests_statement,
     transition,
@@ -134,7 +135,7 @@ def test_a_coordinator_names_the_owner_or_leaves_it_open(commissioner, enterpris
     ({"due_date": "明天"}, "due_date", "YYYY-MM-DD"),
     ({"due_date": "9999-12-31"}, "due_date", "过远"),
     ({"raised_on": "2026-05-21"}, "raised_on", "不能晚于今天"),
-    ({"owner": "nobody-here"}, "owner", "未知"),
+    ({"owner": "nobody-here"}, "owner", "“nobody-here”不是可负责该企业的在职用户"),
     ({"interaction_id": 2**40}, "interaction_id", "该企业没有这条服务记录"),
     ({"interaction_id": "abc"}, "interaction_id", "该企业没有这条服务记录"),
 ])
@@ -162,7 +163,7 @@ def test_the_owner_must_be_able_to_handle_the_enterprise(commissioner, enterpris
     for user in (stranger, leader, county_coordinator):
         with pytest.raises(ValidationFailed) as excinfo:
             raise_request(commissioner, enterprise, valid(owner=user.username), today=TODAY)
-        assert "不负责该企业" in excinfo.value.fields["owner"]
+        assert excinfo.value.fields["owner"] == owner_refused(user.username)  # as if unknown: nothing confirmed
 
 
 # --- due dates in working days ---------------------------------------------------------------------------------
