@@ -83,9 +83,20 @@ class Config:
     API_TOKEN_LIFETIME = timedelta(hours=int(os.environ.get("CRM_API_TOKEN_HOURS", 24 * 7)))
     # At most this many active tokens per user: issuing one more revokes the oldest (crm/auth/domain.py).
     API_TOKEN_CAP = int(os.environ.get("CRM_API_TOKEN_CAP", 10))
-    # Failed sign-in throttling, counted in the database so it holds across workers.
-    LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCK_MINUTES = 15
+    # Failed sign-in throttling (crm/auth/throttle.py). This many consecutive failures lock an account (counted in
+    # the database) or a trusted device / unknown username (in the limiter's storage) for this many minutes.
+    LOGIN_MAX_FAILURES = int(os.environ.get("CRM_LOGIN_MAX_FAILURES", 5))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("CRM_LOGIN_LOCK_MINUTES", 15))
+    # Flask-Limiter on failed sign-ins (page and API token), per client address and per submitted username.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")  # redis://127.0.0.1:6379/0
+    RATELIMIT_STRATEGY = "moving-window"
+    RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on a 429 (crm/auth/views.py)
+    LOGIN_RATE_PER_ADDRESS = os.environ.get("CRM_LOGIN_RATE_PER_ADDRESS", "30 per 15 minutes;100 per day")
+    LOGIN_RATE_PER_USERNAME = os.environ.get("CRM_LOGIN_RATE_PER_USERNAME", "10 per hour;30 per day")
+    # The OWASP device cookie: set at a successful sign-in, it exempts its user's attempts from the account lock.
+    DEVICE_COOKIE_NAME = "crm_device"
+    DEVICE_COOKIE_DAYS = int(os.environ.get("CRM_DEVICE_COOKIE_DAYS", 180))
     # argon2id cost (argon2-cffi defaults: time_cost=3, memory_cost=65536 KiB).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -95,6 +106,12 @@ class Config:
                                "H2": os.environ.get("CRM_REFRESH_DEADLINE_H2", "09-30")}
     ROSTER_REMINDER_WORKDAYS = int(os.environ.get("CRM_REFRESH_REMINDER_WORKDAYS", 5))
     ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("CRM_IMPORT_MAX_ROWS", 20000))
+    # Page imports run in a bounded pool of this many threads per process; one still queued after the grace
+    # seconds (its web worker was recycled) is taken by the scheduler's sweep, and one without progress for the
+    # stale minutes is marked failed (crm/rosters/import_jobs.py).
+    ROSTER_IMPORT_WORKERS = int(os.environ.get("CRM_IMPORT_WORKERS", 2))
+    ROSTER_IMPORT_QUEUE_GRACE_SECONDS = int(os.environ.get("CRM_IMPORT_QUEUE_GRACE_SECONDS", 60))
+    ROSTER_IMPORT_STALE_MINUTES = int(os.environ.get("CRM_IMPORT_STALE_MINUTES", 10))
     # Service jobs: an overdue request reaches the county's coordinators this many working days after its due
     # date; an assigned enterprise with no interaction in this many days reminds its commissioners.
     REQUEST_ESCALATION_GRACE_WORKDAYS = int(os.environ.get("CRM_REQUEST_ESCALATION_GRACE_WORKDAYS", 3))
@@ -129,6 +146,10 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 64  # KiB; argon2 needs at least 8 × parallelism
+    # Sign-in limits high enough never to bite; the throttling tests (tests/auth/test_throttle.py) lower them.
+    RATELIMIT_STORAGE_URI = "memory://"
+    LOGIN_RATE_PER_ADDRESS = "100000 per minute"
+    LOGIN_RATE_PER_USERNAME = "100000 per minute"
     SERVER_NAME = "localhost"
     # Every JSON answer under /api/ is checked against the OpenAPI document (crm/api/openapi.py).
     API_VALIDATE_RESPONSES = True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,3 +31,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Sign-in throttling (crm/auth/throttle.py binds it to the app and declares the limits). No default limits; the
+# storage is RATELIMIT_STORAGE_URI (memory by default, Redis for several hosts); headers only on a 429.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)

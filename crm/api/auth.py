@@ -25,7 +25,8 @@ from crm.auth.domain import (
     sign_out_everywhere,
 )
 from crm.auth.models import User
-from crm.core.errors import DomainError, Unauthorized, ValidationFailed
+from crm.auth.throttle import SignInThrottled, sign_in_limits
+from crm.core.errors import DomainError, Unauthorized, ValidationFailed, json_error
 from crm.core.time import isoformat_local
 from crm.extensions import db
 
@@ -103,15 +104,30 @@ class Token(Shape):
     expires_at: DateTimeStr = Field(examples=["2026-07-01T09:00:00+08:00"])
 
 
+def _throttled(err: SignInThrottled):
+    """429 in API.md's error shape, with ``Retry-After`` (seconds)."""
+    db.session.rollback()
+    response, status = json_error(429, err.code, err.message)
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response, status
+
+
 @bp.post("/auth/token")
 @public
-@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429))
+@sign_in_limits
+@operation("用用户名和密码换取访问令牌", ok=Token, status=201, body=TokenRequest, errors=(401, 422, 429),
+           description="失败的尝试按客户端地址和用户名限流,连续失败会暂时锁定账户:429,响应头 Retry-After 给出秒数。"
+                       "未知用户名与已知用户名的回答完全相同。")
 def issue():
-    """Exchange username and password for a bearer token; the answer never says which half was wrong."""
+    """Exchange username and password for a bearer token; the answer never says which half was wrong.
+
+    Throttled like the sign-in page (crm/auth/throttle.py): 429 with ``Retry-After``."""
     data = body(TokenRequest)
     username, password = data["username"], data["password"]
     try:
         user = authenticate(username, password)
+    except SignInThrottled as err:
+        return _throttled(err)
     except ValidationFailed:
         raise Unauthorized(LOGIN_FAILED_MESSAGE, code="invalid_credentials") from None
     token, row = issue_token(user)
@@ -157,11 +173,15 @@ class PasswordChange(Input):
 
 @bp.post("/auth/password")
 @operation("修改本人密码(其他访问令牌和全部网页登录会话随即失效,本次请求所用的令牌保留)", ok=None, status=204,
-           body=PasswordChange, errors=(422,))
+           body=PasswordChange, errors=(422, 429),
+           description="当前密码错误按一次登录失败计数;账户因此被锁定时回答 429,响应头 Retry-After 给出秒数。")
 def password():
     """Change the caller's own password: ``current_password`` must be right and ``new_password`` pass the rule of
     ``user create``. Every web session of the caller ends and every other token is revoked; this token stays."""
     data = body(PasswordChange, "密码未修改")
-    change_password(current_user(), data["current_password"], data["new_password"], keep_token=g.api_token)
+    try:
+        change_password(current_user(), data["current_password"], data["new_password"], keep_token=g.api_token)
+    except SignInThrottled as err:
+        return _throttled(err)
     db.session.commit()
     return "", 204

@@ -1,4 +1,4 @@
-"""``flask --app wsgi user create``."""
+"""``flask --app wsgi user create`` and ``user unlock``."""
 
 from __future__ import annotations
 
@@ -35,3 +35,21 @@ def create_user_command(username, role, county, department, specialties, display
         raise click.ClickException(f"{err.message}{(' — ' + details) if details else ''}") from None
     db.session.commit()
     click.echo(f"已创建用户 {user.username}({user.role.value})")
+
+
+@user_cli.command("unlock")
+@click.argument("username")
+def unlock_user_command(username):
+    """Lift a sign-in lock (after repeated failed sign-ins); audited."""
+    from crm.auth.domain import get_user, unlock
+
+    user = get_user(username)
+    if user is None:
+        raise click.ClickException(f"用户不存在:{username}")
+    try:
+        unlock(None, user)
+    except DomainError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+    db.session.commit()
+    click.echo(f"已解除 {user.username} 的登录锁定")

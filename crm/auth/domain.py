@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -14,13 +15,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from crm.auth import throttle
 from crm.auth.models import ApiToken, Role, Specialty, User, UserSession, UserSpecialty
 from crm.auth.signals import user_deactivated, user_updated
 from crm.core import audit
 from crm.core.audit import AuditAction, AuditEntity
-from crm.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum
-from crm.core.time import utcnow
+from crm.core.time import format_local, utcnow
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 
@@ -179,6 +181,8 @@ def set_password(actor: User | None, user: User, password: str) -> None:
     weak = check_password_strength(password or "", user.username)
     if weak:
         raise ValidationFailed("密码不符合要求", {"password": weak})
+    if is_locked(user):
+        unlock(actor, user)
     user.password_hash = hash_password(password)
     user.session_version += 1  # every session ends (the version is in each session's id: an extra kill switch)
     end_sessions(user)
@@ -209,40 +213,90 @@ def _revoke_tokens(user: User) -> None:
         token.revoked_at = utcnow()
 
 
-def authenticate(username: str, password: str) -> User:
-    """The user whose password this is; throttled per account in the database.
+def authenticate(username: str, password: str, *, device: str | None = None) -> User:
+    """The user whose password this is, throttled (crm/auth/throttle.py); the failure message never says which
+    half was wrong, and an unknown username is answered as a known one, in the same order, lock included.
 
-    The failure message never says which half was wrong.
+    ``device``: the id of a valid device cookie naming this username. Its attempts ignore the account lock and are
+    counted against that device only. Otherwise a failure of a known user is counted in SQL (atomically; the
+    lock and its audit record committed before the refusal), and an unknown username's in the sign-in store.
     """
-    user = get_user(username or "")
+    name = (username or "").strip()
+    user = get_user(name) if name else None
     now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        raise RateLimited("登录失败次数过多,请稍后再试")
-    if user is None:
-        _hasher_dummy_verify(password)
+    key = throttle.normalise(name)
+    if device is not None:
+        wait = throttle.locked_for("device", device)
+    elif user is not None:
+        wait = math.ceil((user.locked_until - now).total_seconds()) if user.locked_until and user.locked_until > now \
+            else 0
+    else:
+        wait = throttle.locked_for("unknown", key)
+    if wait > 0:
+        raise throttle.SignInThrottled(wait)
+    if user is None or not _verify(user.password_hash, password or ""):
+        if user is None:
+            _hasher_dummy_verify(password)  # the same time as a known user's verification
+        if device is not None:
+            throttle.count_failure("device", device)
+        elif user is not None:
+            count_failure(user)
+            db.session.commit()
+        else:
+            throttle.count_failure("unknown", key)
         raise ValidationFailed(LOGIN_FAILED_MESSAGE)
-    try:
-        _hasher().verify(user.password_hash, password or "")
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-        db.session.commit()
-        raise ValidationFailed(LOGIN_FAILED_MESSAGE) from None
     if not user.active:
         raise ValidationFailed(LOGIN_FAILED_MESSAGE)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    if device is not None:
+        throttle.forget("device", device)
+    if not (user.locked_until and user.locked_until > now):  # a lock (bypassed by the owner's device) stays
+        user.failed_logins = 0
+        user.locked_until = None
     user.last_login_at = now
     return user
 
 
-def sign_in(username: str, password: str, *, remember: bool = False, address: str = "", user_agent: str = "") -> User:
+def count_failure(user: User) -> int:
+    """One more failed sign-in of ``user``, counted in SQL (``failed_logins + 1 … RETURNING``: concurrent failures
+    on any worker or host all count); at ``LOGIN_MAX_FAILURES`` the account is locked for ``LOGIN_LOCK_MINUTES``
+    and its count starts again, audited. The new count (0 after a lock)."""
+    cfg = current_app.config
+    count = db.session.execute(
+        sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins).execution_options(synchronize_session=False)).scalar_one()
+    if count < cfg["LOGIN_MAX_FAILURES"]:
+        return count
+    until = utcnow() + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+    db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=0, locked_until=until)
+                       .execution_options(synchronize_session=False))
+    audit.record(None, AuditEntity.USER, user.id, AuditAction.LOCK,
+                 {"locked_until": [None, until], "failed_logins": [count, 0]},
+                 summary=f"连续{count}次登录失败,账户 {user.username} 锁定至 {format_local(until)}")
+    return 0
+
+
+def is_locked(user: User) -> bool:
+    return bool(user.locked_until and user.locked_until > utcnow())
+
+
+def unlock(actor: User | None, user: User) -> None:
+    """An admin (or ``flask user unlock``) lifts the lock and clears the failure count; audited."""
+    if not is_locked(user) and not user.failed_logins:
+        raise ValidationFailed(f"账户 {user.username} 未被锁定")
+    changes = {"locked_until": [user.locked_until if is_locked(user) else None, None],
+               "failed_logins": [user.failed_logins, 0]}
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record(actor, AuditEntity.USER, user.id, AuditAction.UNLOCK, changes,
+                 summary=f"解除账户 {user.username} 的登录锁定")
+
+
+def sign_in(username: str, password: str, *, remember: bool = False, address: str = "", user_agent: str = "",
+            device: str | None = None) -> User:
     """``authenticate``, then a new server-side session (``start_session``) for ``login_user``."""
-    user = authenticate(username, password)
+    user = authenticate(username, password, device=device)
     start_session(user, remember=remember, address=address, user_agent=user_agent)
     return user
 
@@ -379,9 +433,17 @@ def change_password(user: User, current_password: str, new_password: str, *, new
     """The user's own password change: the current password, then the strength rule of ``user create``.
 
     Every other session ends and every API token is revoked, except the session ``keep_session`` (the page's own)
-    or the token ``keep_token`` (the API caller's own); audited without any password."""
+    or the token ``keep_token`` (the API caller's own); audited without any password.
+
+    A wrong current password is a failed sign-in (counted, committed, locks the account like one): a stolen session
+    or token cannot guess the password unthrottled. A locked account answers 429 before anything is checked."""
+    now = utcnow()
+    if is_locked(user):
+        raise throttle.SignInThrottled(math.ceil((user.locked_until - now).total_seconds()))
     fields: dict[str, str] = {}
     if not current_password or not _verify(user.password_hash, current_password):
+        count_failure(user)
+        db.session.commit()
         fields["current_password"] = "当前密码不正确"
     weak = check_password_strength(new_password or "", user.username)
     if weak:

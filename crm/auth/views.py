@@ -5,19 +5,22 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
-from crm.auth import domain
+from crm.auth import domain, throttle
 from crm.auth.forms import ConfirmForm, LoginForm, PasswordChangeForm, PasswordResetForm, UserForm
 from crm.auth.models import User
 from crm.core.access import Action, require
-from crm.core.errors import RateLimited
+from crm.core.errors import RateLimited, json_error, wants_json
 from crm.core.pages import attempt, load, page
+from crm.core.time import utcnow
 from crm.extensions import db
 from crm.reference.models import County, Department, all_of
 
 bp = Blueprint("auth", __name__)
+bp.record_once(lambda state: throttle.init_app(state.app))  # Flask-Limiter and the sign-in store, once per app
 
 
 def safe_next(target: str | None) -> str | None:
@@ -50,24 +53,51 @@ def _rotate_csrf() -> None:
     g.pop("csrf_token", None)
 
 
+def _login_page(form: LoginForm, error: RateLimited | None = None, status: int = 200):
+    form.remember.label.text = f"记住我({domain.session_max_age().days}天)"
+    response = make_response(render_template("auth/login.html", form=form, throttled=error is not None), status)
+    if isinstance(error, throttle.SignInThrottled):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@bp.app_errorhandler(RateLimitExceeded)
+def _too_many_attempts(_err: RateLimitExceeded):
+    """A sign-in limit (crm/auth/throttle.py) was hit: 429, a Chinese message, ``Retry-After``; page or JSON."""
+    error = throttle.limit_breached()
+    if wants_json():
+        response, status = json_error(429, error.code, error.message)
+    else:
+        form = LoginForm()
+        form.form_errors.insert(0, error.message)
+        response, status = _login_page(form, error, 429), 429
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response, status
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@throttle.sign_in_limits
 @page
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
-    form.remember.label.text = f"记住我({domain.session_max_age().days}天)"
+    device = throttle.trusted_device() if request.method == "POST" else None
     # A failed sign-in is counted by ``authenticate`` itself (committed before it refuses).
-    signed_in = attempt(lambda: domain.sign_in(form.username.data, form.password.data,
+    signed_in = attempt(lambda: domain.sign_in(form.username.data, form.password.data, device=device,
                                                remember=bool(form.remember.data), **_client()), form, invalid=None)
     if signed_in:
         user = signed_in.value
         _rotate_csrf()
         login_user(user, remember=bool(form.remember.data), duration=domain.session_max_age())
         flash(f"欢迎,{user.display_name}", "success")
-        return redirect(safe_next(request.args.get("next")) or url_for("web.home"))
+        response = redirect(safe_next(request.args.get("next")) or url_for("web.home"))
+        throttle.set_device_cookie(response, user.username, device)  # this browser is now the user's own
+        return response
     # A wrong password is an ordinary answer (200); only the throttle says 429.
-    return render_template("auth/login.html", form=form), 429 if isinstance(signed_in.error, RateLimited) else 200
+    if isinstance(signed_in.error, RateLimited):
+        return _login_page(form, signed_in.error, 429)
+    return _login_page(form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -139,7 +169,10 @@ def account_password():
         keep_session=current_user.session_row_id), form, success="密码已修改,其他设备上的登录均已退出")
     if changed:
         return redirect(url_for("auth.account"))
-    return render_template("auth/password.html", form=form), changed.status
+    response = make_response(render_template("auth/password.html", form=form), changed.status)
+    if isinstance(changed.error, throttle.SignInThrottled):
+        response.headers["Retry-After"] = str(changed.error.retry_after)
+    return response
 
 
 # --- admin: users ----------------------------------------------------------------------------------------
@@ -160,7 +193,7 @@ def _load_user(user_id: int) -> User:
 def users():
     require(current_user, Action.MANAGE_USERS)
     rows = db.session.scalars(sa.select(User).order_by(User.role, User.username)).all()
-    return render_template("auth/users.html", users=rows, confirm=ConfirmForm())
+    return render_template("auth/users.html", users=rows, confirm=ConfirmForm(), now=utcnow())
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -200,7 +233,7 @@ def user_edit(user_id: int):
     if saved:
         return redirect(url_for("auth.users"))
     return render_template("auth/user_form.html", form=form, user=user, reset_form=PasswordResetForm(),
-                           confirm=ConfirmForm())
+                           confirm=ConfirmForm(), locked=domain.is_locked(user))
 
 
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
@@ -223,3 +256,13 @@ def user_active(user_id: int):
     attempt(lambda: domain.set_active(current_user, user, active), ConfirmForm(), show="flash",
             success=f"已{'启用' if active else '停用'}用户 {name}")
     return redirect(url_for("auth.users"))
+
+
+@bp.route("/admin/users/<int:user_id>/unlock", methods=["POST"])
+@login_required
+@page
+def user_unlock(user_id: int):
+    user = _load_user(user_id)
+    name = user.username
+    attempt(lambda: domain.unlock(current_user, user), ConfirmForm(), show="flash", success=f"已解除 {name} 的登录锁定")
+    return redirect(url_for("auth.user_edit", user_id=user_id))

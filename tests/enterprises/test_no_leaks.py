@@ -98,14 +98,16 @@ def test_editing_towards_a_hidden_firm_s_code_or_name_is_refused_without_naming_
     assert own.name == "遵义汇川自有机械有限公司"
 
 
-def test_a_commissioner_renaming_to_another_commissioner_s_firm_is_not_told_its_code(client, world):
+def test_a_commissioner_taking_another_commissioner_s_name_or_code_is_not_told_whose(client, world):
     neighbour, own = world["neighbour"], world["own"]
     login(client, world["commissioner"])
-    data = form_data(name=neighbour.name, uscc=own.uscc, version=str(own.version))
-    response = client.post(f"/enterprises/{own.id}/edit", data=data)
-    assert response.status_code == 409
-    assert DUPLICATE_NAME_HIDDEN in field_block(response.get_data(as_text=True), "name")
-    assert_nothing_of(page_text(response).replace("汇川区", ""), neighbour, typed=neighbour.name)
+    for field, value, message in (("name", neighbour.name, DUPLICATE_NAME_HIDDEN),
+                                  ("uscc", neighbour.uscc, DUPLICATE_USCC_HIDDEN)):
+        data = form_data(**{"name": own.name, "uscc": own.uscc, "version": str(own.version), field: value})
+        response = client.post(f"/enterprises/{own.id}/edit", data=data)
+        assert response.status_code == 409
+        assert message in field_block(response.get_data(as_text=True), field)
+        assert_nothing_of(page_text(response).replace("汇川区", ""), neighbour, typed=value)
 
 
 def test_a_firm_the_user_may_see_is_named(client, world):
@@ -149,10 +151,13 @@ def test_the_api_does_not_name_a_hidden_duplicate_on_create_or_patch(client, wor
 
 def test_the_api_commissioner_patch_does_not_name_another_s_firm(client, world):
     neighbour, own = world["neighbour"], world["own"]
-    response = client.patch(f"/api/v1/enterprises/{own.id}", json={"name": neighbour.name},
-                            headers=bearer(world["commissioner"]))
+    headers = bearer(world["commissioner"])
+    response = client.patch(f"/api/v1/enterprises/{own.id}", json={"name": neighbour.name}, headers=headers)
     assert error_of(response, 409, "duplicate")["fields"] == {"name": DUPLICATE_NAME_HIDDEN}
     assert neighbour.uscc not in response.get_data(as_text=True)
+    response = client.patch(f"/api/v1/enterprises/{own.id}", json={"uscc": neighbour.uscc}, headers=headers)
+    assert error_of(response, 409, "duplicate")["fields"] == {"uscc": DUPLICATE_USCC_HIDDEN}
+    assert neighbour.name not in response.get_data(as_text=True)
 
 
 def test_the_api_names_a_duplicate_the_caller_may_see(client, world):
