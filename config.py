@@ -106,6 +106,12 @@ class Config:
                                "H2": os.environ.get("CRM_REFRESH_DEADLINE_H2", "09-30")}
     ROSTER_REMINDER_WORKDAYS = int(os.environ.get("CRM_REFRESH_REMINDER_WORKDAYS", 5))
     ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("CRM_IMPORT_MAX_ROWS", 20000))
+    # Page imports run in a bounded pool of this many threads per process; one still queued after the grace
+    # seconds (its web worker was recycled) is taken by the scheduler's sweep, and one without progress for the
+    # stale minutes is marked failed (crm/rosters/import_jobs.py).
+    ROSTER_IMPORT_WORKERS = int(os.environ.get("CRM_IMPORT_WORKERS", 2))
+    ROSTER_IMPORT_QUEUE_GRACE_SECONDS = int(os.environ.get("CRM_IMPORT_QUEUE_GRACE_SECONDS", 60))
+    ROSTER_IMPORT_STALE_MINUTES = int(os.environ.get("CRM_IMPORT_STALE_MINUTES", 10))
     # Service jobs: an overdue request reaches the county's coordinators this many working days after its due
     # date; an assigned enterprise with no interaction in this many days reminds its commissioners.
     REQUEST_ESCALATION_GRACE_WORKDAYS = int(os.environ.get("CRM_REQUEST_ESCALATION_GRACE_WORKDAYS", 3))

@@ -13,7 +13,7 @@ from crm.auth.models import Role
 from crm.core.time import SHANGHAI
 from crm.holidays.workdays import missing_data_message, working_days_before
 from crm.notifications.domain import notify_role
-from crm.rosters import domain
+from crm.rosters import domain, import_jobs
 from crm.rosters.models import EditionStatus, RosterKind
 
 
@@ -64,3 +64,9 @@ def refresh_deadline_reminder(fire_time: datetime) -> str:
         body = f"{'、'.join(pending)}尚未发布,截止日期 {deadline.isoformat()},还剩 {left} 个工作日。{note}"
     notify_role(Role.COORDINATOR, "refresh_deadline", title, body, link=f"/rosters/?period={period}")
     return f"{period}:已提醒({'、'.join(pending)},剩 {left} 个工作日)"
+
+
+def sweep_roster_imports(fire_time: datetime) -> str:
+    """Every minute: imports whose process died are marked failed with the reason, queued imports a recycled web
+    worker left behind are run here (:func:`crm.rosters.import_jobs.sweep`)."""
+    return import_jobs.sweep()

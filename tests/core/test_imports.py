@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     "service": 5,
     "meetings": 6,
     "dashboard": 7,
-    "api": 8, "web": 8, "history": 8, "demo": 8, "app": 8,  # the top: the JSON API, page plumbing, the factory
+    "api": 8, "web": 8, "history": 8, "demo": 8, "backup": 8, "app": 8,  # the top: JSON API, pages, factory
 }
 FACTORY = "crm/__init__.py"  # create_app and the CLI registration may import anything, anywhere
 

@@ -2,7 +2,7 @@
 // Served as a file (no inline script): the CSP allows only 'self'.
 document.addEventListener("DOMContentLoaded", () => {
   const box = document.querySelector("[data-import-poll]");
-  if (!box || box.dataset.importStatus !== "checking") {
+  if (!box || !["queued", "checking"].includes(box.dataset.importStatus)) {
     return;
   }
   const url = box.dataset.importPoll;
