@@ -104,6 +104,14 @@ class Token(Shape):
     expires_at: DateTimeStr = Field(examples=["2026-07-01T09:00:00+08:00"])
 
 
+def _throttled(err: SignInThrottled):
+    """429 in API.md's error shape, with ``Retry-After`` (seconds)."""
+    db.session.rollback()
+    response, status = json_error(429, err.code, err.message)
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response, status
+
+
 @bp.post("/auth/token")
 @public
 @sign_in_limits
@@ -119,10 +127,7 @@ def issue():
     try:
         user = authenticate(username, password)
     except SignInThrottled as err:
-        db.session.rollback()
-        response, status = json_error(429, err.code, err.message)
-        response.headers["Retry-After"] = str(err.retry_after)
-        return response, status
+        return _throttled(err)
     except ValidationFailed:
         raise Unauthorized(LOGIN_FAILED_MESSAGE, code="invalid_credentials") from None
     token, row = issue_token(user)
@@ -168,11 +173,15 @@ class PasswordChange(Input):
 
 @bp.post("/auth/password")
 @operation("修改本人密码(其他访问令牌和全部网页登录会话随即失效,本次请求所用的令牌保留)", ok=None, status=204,
-           body=PasswordChange, errors=(422,))
+           body=PasswordChange, errors=(422, 429),
+           description="当前密码错误按一次登录失败计数;账户因此被锁定时回答 429,响应头 Retry-After 给出秒数。")
 def password():
     """Change the caller's own password: ``current_password`` must be right and ``new_password`` pass the rule of
     ``user create``. Every web session of the caller ends and every other token is revoked; this token stays."""
     data = body(PasswordChange, "密码未修改")
-    change_password(current_user(), data["current_password"], data["new_password"], keep_token=g.api_token)
+    try:
+        change_password(current_user(), data["current_password"], data["new_password"], keep_token=g.api_token)
+    except SignInThrottled as err:
+        return _throttled(err)
     db.session.commit()
     return "", 204

@@ -433,9 +433,17 @@ def change_password(user: User, current_password: str, new_password: str, *, new
     """The user's own password change: the current password, then the strength rule of ``user create``.
 
     Every other session ends and every API token is revoked, except the session ``keep_session`` (the page's own)
-    or the token ``keep_token`` (the API caller's own); audited without any password."""
+    or the token ``keep_token`` (the API caller's own); audited without any password.
+
+    A wrong current password is a failed sign-in (counted, committed, locks the account like one): a stolen session
+    or token cannot guess the password unthrottled. A locked account answers 429 before anything is checked."""
+    now = utcnow()
+    if is_locked(user):
+        raise throttle.SignInThrottled(math.ceil((user.locked_until - now).total_seconds()))
     fields: dict[str, str] = {}
     if not current_password or not _verify(user.password_hash, current_password):
+        count_failure(user)
+        db.session.commit()
         fields["current_password"] = "当前密码不正确"
     weak = check_password_strength(new_password or "", user.username)
     if weak:

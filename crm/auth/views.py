@@ -169,7 +169,10 @@ def account_password():
         keep_session=current_user.session_row_id), form, success="密码已修改,其他设备上的登录均已退出")
     if changed:
         return redirect(url_for("auth.account"))
-    return render_template("auth/password.html", form=form), changed.status
+    response = make_response(render_template("auth/password.html", form=form), changed.status)
+    if isinstance(changed.error, throttle.SignInThrottled):
+        response.headers["Retry-After"] = str(changed.error.retry_after)
+    return response
 
 
 # --- admin: users ----------------------------------------------------------------------------------------

@@ -91,3 +91,32 @@ def test_new_endpoints_are_documented(client):
     assert set(doc["components"]["schemas"][ref]["properties"]) == {"current_password", "new_password"}
     assert {"204", "401", "422"} <= set(op["responses"])
     assert "204" in doc["paths"]["/auth/sessions"]["delete"]["responses"]
+
+
+def test_wrong_current_passwords_count_as_failed_sign_ins(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
+    user = make_user("coordinator")
+    headers = bearer(user)
+    wrong = {"current_password": "wrong-pass-123", "new_password": "Api-new-pass-2026"}
+    for _ in range(3):
+        error_of(client.post(URL, json=wrong, headers=headers), 422)
+    locked = client.post(URL, json={"current_password": TEST_PASSWORD, "new_password": "Api-new-pass-2026"},
+                         headers=headers)
+    assert "登录失败次数过多" in error_of(locked, 429, "rate_limited")["message"]
+    assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
+    assert domain._verify(user.password_hash, TEST_PASSWORD)
+    assert len(_audits(user, AuditAction.LOCK)) == 1
+    # The page says the same, with Retry-After.
+    domain.unlock(None, user)
+    db.session.commit()
+    login_client = app.test_client()
+    login(login_client, user)
+    for _ in range(3):
+        assert login_client.post("/account/password", data={"current_password": "wrong-pass-123",
+                                                             "new_password": "Brand-new-pass-9",
+                                                             "new_password2": "Brand-new-pass-9"}).status_code == 422
+    page = login_client.post("/account/password", data={"current_password": TEST_PASSWORD,
+                                                         "new_password": "Brand-new-pass-9",
+                                                         "new_password2": "Brand-new-pass-9"})
+    assert page.status_code == 429 and "登录失败次数过多" in page.get_data(as_text=True)
+    assert int(page.headers["Retry-After"]) > 0
