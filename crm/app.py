@@ -9,14 +9,18 @@ The log line (logger ``crm.request``, level INFO) is one JSON object:
 ``{"event": "request", "request_id", "method", "path", "status", "duration_ms", "user_id", "remote_addr"}``.
 ``path`` is the path only: no query string (it may carry a token or a search for a person), no cookies, no
 headers. ``user_id`` is the signed-in user (page or API token) when the request already loaded one; the log
-never loads a user itself. ``remote_addr`` is what Werkzeug sees: behind a reverse proxy, set ``ProxyFix`` with
-the real hop count so it is the client's address (README, "Production").
+never loads a user itself. ``remote_addr`` is the client's address: behind reverse proxies set
+``CRM_PROXY_HOPS`` (config ``PROXY_HOPS``) to their number, and Werkzeug's ``ProxyFix`` takes the client address
+and scheme from that many ``X-Forwarded-For`` / ``X-Forwarded-Proto`` hops (the sign-in throttle per address and
+the log then see the client, not the proxy). Without it (the default, 0) those headers are ignored: a client
+cannot set its own address.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
 import sys
@@ -24,6 +28,7 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger("crm.request")
 
@@ -81,8 +86,26 @@ def _emit(line: dict[str, Any]) -> None:
     log.info(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
 
 
+PROXY_HOPS_REFUSAL = "CRM_PROXY_HOPS 必须是 0 到 5 之间的整数(本应用前面反向代理的层数)"
+
+
+def proxy_hops(app: Flask) -> int:
+    value = app.config.get("PROXY_HOPS", os.environ.get("CRM_PROXY_HOPS", "0"))
+    try:
+        hops = int(str(value).strip() or "0")
+    except ValueError:
+        raise RuntimeError(PROXY_HOPS_REFUSAL) from None
+    if not 0 <= hops <= 5:
+        raise RuntimeError(PROXY_HOPS_REFUSAL)
+    return hops
+
+
 def init_request_log(app: Flask) -> None:
-    """Register the hooks (first, so no other ``before_request`` can end a request before it has an id)."""
+    """Register the hooks (first, so no other ``before_request`` can end a request before it has an id); trust
+    ``PROXY_HOPS`` reverse proxies for the client's address and scheme."""
+    hops = proxy_hops(app)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)
     if not app.testing and not log.handlers and not logging.getLogger().handlers:

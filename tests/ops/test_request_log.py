@@ -142,3 +142,22 @@ def test_an_exception_escaping_every_handler_is_logged_as_500(app, lines):
     response = other.test_client().get("/login", headers={REQUEST_ID_HEADER: "trace-teardown"})
     assert response.status_code == 500
     assert len(lines()) == 1 and lines()[-1]["status"] == 500 and lines()[-1]["request_id"] == "trace-teardown"
+
+
+def test_behind_a_proxy_the_client_address_comes_from_the_trusted_hop(app, lines):
+    behind = make_app(app.config["SQLALCHEMY_DATABASE_URI"], PROXY_HOPS=1)
+    response = behind.test_client().get("/login", environ_base={"REMOTE_ADDR": "10.0.0.2"}, headers={
+        "X-Forwarded-For": "198.51.100.7, 203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
+    assert lines()[-1]["remote_addr"] == "203.0.113.9"  # the one hop the proxy added, not what the client wrote
+
+
+def test_without_a_proxy_forwarded_headers_are_ignored(client, lines):
+    client.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.2"}, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert lines()[-1]["remote_addr"] == "10.0.0.2"
+
+
+@pytest.mark.parametrize("hops", ["x", "-1", "6"])
+def test_a_wrong_proxy_hop_count_refuses_to_start(app, hops):
+    with pytest.raises(RuntimeError, match="CRM_PROXY_HOPS"):
+        make_app(app.config["SQLALCHEMY_DATABASE_URI"], PROXY_HOPS=hops)
