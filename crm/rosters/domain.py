@@ -123,15 +123,18 @@ def entry_for(edition: RosterEdition, enterprise_id: int) -> RosterEntry | None:
 # --- checks ----------------------------------------------------------------------------------------------------
 
 def lock_edition(edition: RosterEdition) -> None:
-    """Re-read the edition's status under a row lock (PostgreSQL ``FOR UPDATE``; SQLite's transactions already
-    hold the write lock), so a publish that committed after the edition was loaded is seen, and none can slip
-    in before this transaction ends."""
+    """Re-read the edition's status under a row lock (PostgreSQL ``FOR NO KEY UPDATE``; SQLite's transactions
+    already hold the write lock), so a publish that committed after the edition was loaded is seen, and none can
+    slip in before this transaction ends.
+
+    ``NO KEY``: two changes of the edition still queue on each other, but a row that merely references it (a
+    queued import of the same edition) is not held up for as long as a long import runs."""
     if edition.id is None:
         return
     transaction = db.session().get_transaction()
     if transaction is not None and edition.__dict__.get("_locked_in") is transaction:
         return  # already read under lock in this transaction (an import adds thousands of entries)
-    db.session.refresh(edition, attribute_names=["status", "version"], with_for_update=True)
+    db.session.refresh(edition, attribute_names=["status", "version"], with_for_update={"key_share": True})
     edition.__dict__["_locked_in"] = db.session().get_transaction()
 
 

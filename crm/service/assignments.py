@@ -357,6 +357,8 @@ def bulk_assign(actor: Any, enterprises: Iterable[Enterprise], specialty: Specia
     specialty = specialty_or_422(specialty)
     if commissioner is not None:
         _check_commissioner_basics(specialty, commissioner)  # wrong for every enterprise alike: refuse it all
+    if commissioner is None:
+        _lock_commissioners(specialty)
     result = BulkResult(specialty=specialty, commissioner=commissioner)
     seen: set[int] = set()
     for enterprise in enterprises:
@@ -393,6 +395,17 @@ def bulk_assign(actor: Any, enterprises: Iterable[Enterprise], specialty: Specia
         verb = "交接给" if current is not None else "分配给"
         result.done.append(BulkItem(enterprise, f"{verb} {who(target)}", row))
     return result
+
+
+def _lock_commissioners(specialty: Specialty) -> None:
+    """Lock every commissioner a suggestion may pick, up front and in id order (PostgreSQL; SQLite already
+    serialises writers). ``assign`` locks its commissioner before counting; a bulk that locked them one by one, as
+    its suggestions came, could take two of them in the opposite order of another bulk running at the same time
+    (one starting in another county): a deadlock, and one of the two would fail."""
+    db.session.execute(
+        sa.select(User.id).join(UserSpecialty, UserSpecialty.user_id == User.id)
+        .where(User.role == Role.COMMISSIONER, User.active.is_(True), UserSpecialty.specialty == specialty)
+        .order_by(User.id).with_for_update(of=User)).all()
 
 
 def _check_commissioner_basics(specialty: Specialty, commissioner: User) -> None:

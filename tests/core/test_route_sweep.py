@@ -246,6 +246,8 @@ def answer(client, response, *idents: int) -> tuple:
     else:
         html = response.get_data(as_text=True)
         body = re.findall(r'<h1 class="display-5">(.*?)</h1>|<p class="lead">(.*?)</p>', html, re.S)
+        # the error page's layout changed? then this comparison would compare nothing: say so
+        assert response.status_code not in (403, 404) or len(body) == 2, "update answer() to the error page"
         body = html_lib.unescape(str(body))
     for ident in idents:
         body = re.sub(rf"\b{ident}\b", "#", body)
@@ -336,22 +338,24 @@ def test_a_record_out_of_scope_answers_like_one_never_made(app, sweep, role):
     differ, allowed, checked = {}, {}, 0
     for rule, method in swept(app):
         names = names_of(rule) & set(hidden)
-        if not names:
-            continue
-        idents = [hidden[name] for name in names]
-        there = send(client, rule, method, {**visible, **hidden}, headers)
-        said = answer(client, there, *idents)
-        never = send(client, rule, method, {**visible, **dict.fromkeys(names, MISSING_ID)}, headers)
-        checked += 1
-        key = f"{method} {url_of(rule, {**visible, **hidden})}"
-        unknown = answer(client, never, MISSING_ID)
-        if not refused(said):
-            allowed[key] = there.status_code
-        elif said != unknown:
-            differ[key] = (said, unknown)
-        if method in WRITES:
-            assert snapshot() == before, f"{key} changed the database"
-        assert HIDDEN_NAME not in there.get_data(as_text=True), key
+        # all of them hidden at once (a hidden firm's contact under the hidden firm), then each alone beside
+        # visible ones (a hidden firm's contact under a visible firm's address)
+        for chosen in [names, *([{name} for name in sorted(names)] if len(names) > 1 else [])] if names else []:
+            idents = [hidden[name] for name in chosen]
+            asked = {**visible, **{name: hidden[name] for name in chosen}}
+            there = send(client, rule, method, asked, headers)
+            said = answer(client, there, *idents)
+            never = send(client, rule, method, {**visible, **dict.fromkeys(chosen, MISSING_ID)}, headers)
+            unknown = answer(client, never, MISSING_ID)
+            checked += 1
+            key = f"{method} {url_of(rule, asked)}"
+            if not refused(said):
+                allowed[key] = there.status_code
+            elif said != unknown:
+                differ[key] = (said, unknown)
+            if method in WRITES:
+                assert snapshot() == before, f"{key} changed the database"
+            assert HIDDEN_NAME not in there.get_data(as_text=True), key
     assert checked
     assert not allowed, f"a record {role} may not see was not refused: {allowed}"
     assert not differ, f"a record {role} may not see answered unlike a missing one: {differ}"

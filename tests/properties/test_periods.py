@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from crm.core.errors import ValidationFailed
 from crm.core.time import SHANGHAI
 from crm.rosters.domain import next_period, normalise_period, parse_period, period_label, period_of, period_start
+from crm.rosters.jobs import refresh_deadline
 from tests.properties.support import PROPERTY
 
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
@@ -55,6 +56,17 @@ def test_a_period_is_written_one_way(period, lower, padding):
 @given(st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30), timezones=st.just(UTC)))
 def test_an_instant_counts_in_shanghai(moment):
     assert period_of(moment) == period_of(moment.astimezone(SHANGHAI).date())
+
+
+@PROPERTY
+@given(periods)
+def test_a_refresh_opens_in_its_half_year_and_is_due_within_it(period):
+    """The job fires at 00:05 on the half year's first day (Asia/Shanghai; 16:05 UTC the day before) and opens
+    that period; its publish deadline (``ROSTER_REFRESH_DEADLINE``) lies inside the same half year."""
+    start = period_start(period)
+    fire = datetime(start.year, start.month, start.day, 0, 5, tzinfo=SHANGHAI)
+    assert period_of(fire) == period and period_of(fire.astimezone(UTC)) == period
+    assert period_of(refresh_deadline(period)) == period
 
 
 def test_a_naive_instant_is_refused():

@@ -233,6 +233,31 @@ def test_a_queued_import_left_by_a_recycled_worker_is_run_by_the_sweep_once(pool
         assert db.session.scalar(sa.select(sa.func.count()).select_from(JobRun)) == 1
 
 
+def test_the_page_hands_the_upload_to_the_pool_and_its_poll_follows_it(pooled_app):
+    """Not inline: the request answers once the queued row is committed; the pool runs it; the poll ends."""
+    from tests.conftest import login
+
+    with pooled_app.app_context():
+        city = make_user("coordinator")
+        firms = [make_enterprise() for _ in range(3)]
+        domain.open_edition(None, SUPPLIER, "2026H1")
+        db.session.commit()
+        data = xlsx_file([{"统一社会信用代码": f.uscc, "入库理由": "配套"} for f in firms])
+        client = pooled_app.test_client()
+        login(client, city)
+        response = upload(client, SUPPLIER, "2026H1", data, follow=False)
+        db.session.remove()
+    assert response.status_code == 302
+    poll = response.headers["Location"].split("localhost")[-1] + ".json"
+    first = client.get(poll).get_json()
+    assert first["status"] in ("queued", "checking", "done")
+    assert import_jobs.wait_idle(120)
+    last = client.get(poll).get_json()
+    assert last.items() >= {"status": "done", "rows_written": 3, "finished": True}.items()
+    with pooled_app.app_context():
+        assert stored_file(last["id"]) is None
+
+
 def test_concurrent_claims_of_one_import_give_it_to_exactly_one(pooled_app):
     world = _world(pooled_app, 1)
     barrier = threading.Barrier(6)
@@ -292,6 +317,48 @@ def test_an_import_given_up_by_the_sweep_stops_at_its_next_heartbeat(pooled_app,
         assert record.status is ImportStatus.ERROR
         assert record.report == [{"row": None, "field": "文件", "message": STALE}]
         assert entry_count(world["draft"]) == 0
+
+
+def test_an_upload_is_not_held_up_by_a_running_import_of_the_same_edition(pooled_app, monkeypatch):
+    """The running import keeps its edition locked against other changes (PostgreSQL ``FOR NO KEY UPDATE``),
+    not against a second upload being queued for it (its row references the edition): the second coordinator's
+    request answers at once instead of hanging until the first import ends."""
+    world = _world(pooled_app, 6)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+    paused, resume = threading.Event(), threading.Event()
+    real = import_jobs._progress_writer
+
+    def writer(import_id: int):
+        write = real(import_id)
+
+        def step(checked: int, total: int) -> None:
+            write(checked, total)
+            if checked == 2:  # mid-way through checking, its transaction (and the edition's lock) open
+                paused.set()
+                resume.wait(60)
+        return step
+
+    monkeypatch.setattr(import_jobs, "_progress_writer", writer)
+    import_jobs.start(world["import"], app=pooled_app)
+    assert paused.wait(60)
+    try:
+        with pooled_app.app_context():
+            if db.engine.dialect.name == "postgresql":
+                db.session.execute(sa.text("SET LOCAL lock_timeout = '3s'"))
+            from crm.auth.models import User
+            from crm.rosters.models import RosterEdition
+            second = import_jobs.queue_import(db.session.get(User, world["city"]),
+                                              db.session.get(RosterEdition, world["draft"]), "第二份.xlsx", b"PK")
+            db.session.commit()
+            second_id = second.id
+            db.session.remove()
+    finally:
+        resume.set()
+    assert import_jobs.wait_idle(120)
+    with pooled_app.app_context():
+        assert db.session.get(RosterImport, world["import"]).status is ImportStatus.DONE
+        assert db.session.get(RosterImport, second_id).status is ImportStatus.QUEUED
+        assert entry_count(world["draft"]) == 6
 
 
 SCRIPT = r"""

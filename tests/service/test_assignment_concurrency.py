@@ -150,3 +150,31 @@ def test_concurrent_api_assigns_never_exceed_the_cap(capped_app, world, slow_cou
         if status == 422:
             assert answer["error"]["fields"] == {"commissioner": cap_message(world)}
     assert held(capped_app, world["commissioner"]) == CAP
+
+
+def test_two_suggestion_bulks_across_counties_at_once_neither_deadlocks(capped_app, slow_count):
+    """Two bulk assigns with suggestions, each starting in another county: each first picks its county's
+    commissioner, then the other's. Locking commissioners as they come would take them in opposite orders (a
+    deadlock on PostgreSQL, one bulk failing); bulk assign locks its candidates up front, in id order."""
+    with capped_app.app_context():
+        coordinator = make_user("coordinator")
+        hc = make_user("commissioner", county="汇川区", specialties=["tech"])
+        tz = make_user("commissioner", county="桐梓县", specialties=["tech"])
+        firms = {"hc": [make_enterprise(county="汇川区") for _ in range(2)],
+                 "tz": [make_enterprise(county="桐梓县") for _ in range(2)]}
+        db.session.commit()
+        orders = {"A": [firms["hc"][0].id, firms["tz"][0].id], "B": [firms["tz"][1].id, firms["hc"][1].id]}
+        ids = {"coordinator": coordinator.id, "hc": hc.id, "tz": tz.id}
+        db.session.remove()
+
+    def bulk(order: list[int]):
+        def worker() -> int:
+            actor = db.session.get(User, ids["coordinator"])
+            result = domain.bulk_assign(actor, [db.session.get(Enterprise, i) for i in order], "tech")
+            db.session.commit()
+            return len(result.done)
+        return worker
+
+    results = run_together(capped_app, bulk(orders["A"]), bulk(orders["B"]))
+    assert results == [2, 2], results
+    assert held(capped_app, ids["hc"]) == 2 and held(capped_app, ids["tz"]) == 2
