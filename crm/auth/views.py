@@ -67,6 +67,10 @@ def _too_many_attempts(_err: RateLimitExceeded):
     error = throttle.limit_breached()
     if wants_json():
         response, status = json_error(429, error.code, error.message)
+    elif request.endpoint != "auth.login":  # a limit on some other page: the error page
+        message = f"操作过于频繁,请{throttle.minutes(error.retry_after)}分钟后再试"
+        response = make_response(render_template("errors/error.html", status=429, message=message, fields={}))
+        status = 429
     else:
         form = LoginForm()
         form.form_errors.insert(0, error.message)

@@ -147,7 +147,10 @@ def _work(app: Flask, import_id: int) -> None:
 
 def claim(import_id: int) -> bool:
     """Take a queued import: one atomic UPDATE, committed; true for exactly one of any number of takers."""
-    db.session.commit()  # start from a fresh transaction (SQLite: the claim must be able to take the write lock)
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("claim 需要干净的会话:请先提交或回滚未保存的更改")
+    session.commit()  # end any read: a fresh transaction (SQLite: the claim must be able to take the write lock)
     now = utcnow()
     taken = db.session.execute(
         sa.update(RosterImport)

@@ -16,7 +16,7 @@ from crm.auth import domain, throttle
 from crm.auth.models import User
 from crm.core.audit import AuditAction, AuditLog
 from crm.core.errors import ValidationFailed
-from crm.extensions import db
+from crm.extensions import db, limiter
 from tests.api.support import error_of
 from tests.conftest import TEST_PASSWORD, csrf_token_from, login, make_app, make_user, own_database
 
@@ -334,6 +334,28 @@ def test_cli_unlock_and_reset_are_audited(throttled):
     domain.set_password(make_user("admin"), user, "Reset-pass-2026x")
     db.session.commit()
     assert len(_audits(user, AuditAction.UNLOCK)) == 2 and len(_audits(user, AuditAction.LOCK)) == 2
+
+
+def test_a_limit_on_another_page_answers_with_the_error_page(tmp_path_factory, app):
+    def wrap(application):
+        @application.route("/probe-limited")
+        @limiter.limit("1 per minute")
+        def probe_limited():
+            return "ok"
+
+        return application
+
+    try:
+        with own_database(tmp_path_factory, "limited", reference_data=False, wrap=wrap) as other:
+            client = other.test_client()
+            assert client.get("/probe-limited").status_code == 200
+            refused = client.get("/probe-limited")
+            text = refused.get_data(as_text=True)
+            assert refused.status_code == 429 and "操作过于频繁,请1分钟后再试" in text and "登录" not in text.split(
+                "<main", 1)[1].split("</main>", 1)[0]
+            assert 0 < _retry_after(refused) <= 60
+    finally:
+        throttle.init_app(app)
 
 
 # --- Redis: several hosts share the counts ----------------------------------------------------------------------

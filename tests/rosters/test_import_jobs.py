@@ -114,6 +114,11 @@ def test_an_import_is_claimed_once_and_run_once():
     assert import_jobs.take_and_run(record.id).status is ImportStatus.DONE
     assert import_jobs.take_and_run(record.id) is None  # no longer queued: nobody takes it again
     assert import_jobs.claim(record.id) is False
+    record_id, draft_id, city_id = record.id, draft.id, city.id
+    db.session.add(RosterImport(edition_id=draft_id, user_id=city_id, filename="未保存.xlsx"))  # unsaved work:
+    with pytest.raises(RuntimeError, match="干净的会话"):  # a claim would commit it, so it refuses
+        import_jobs.claim(record_id)
+    db.session.rollback()
     assert entry_count(draft.id) == 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
                              .where(AuditLog.action == "add_entry")) == 3
