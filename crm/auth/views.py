@@ -38,8 +38,9 @@ def safe_next(target: str | None) -> str | None:
 @bp.before_app_request
 def _load_user_first() -> None:
     """Load the signed-in user before any view (the loader may commit its once-a-minute ``last_seen_at``, which
-    must never happen halfway through a view's own writes). The API answers to bearer tokens only."""
-    if request.endpoint != "static" and request.blueprint != "api":
+    must never happen halfway through a view's own writes). The API answers to bearer tokens only; static files
+    and the health check need no user (a signed-in browser's ``/healthz`` in an outage stays the JSON answer)."""
+    if request.endpoint not in ("static", "web.healthz") and request.blueprint != "api":
         _ = current_user.is_authenticated
 
 
