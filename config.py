@@ -92,6 +92,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")  # redis://127.0.0.1:6379/0
     RATELIMIT_STRATEGY = "moving-window"
     RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on a 429 (crm/auth/views.py)
+    # Redis down: the limits fall back to per-process memory (logged) instead of a 500 on every sign-in.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_RATE_PER_ADDRESS = os.environ.get("CRM_LOGIN_RATE_PER_ADDRESS", "30 per 15 minutes;100 per day")
     LOGIN_RATE_PER_USERNAME = os.environ.get("CRM_LOGIN_RATE_PER_USERNAME", "10 per hour;30 per day")
     # The OWASP device cookie: set at a successful sign-in, it exempts its user's attempts from the account lock.

@@ -22,6 +22,7 @@ limiter's storage: memory by default (per process), Redis when set, so several h
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import time
@@ -37,6 +38,7 @@ from crm.core.errors import RateLimited
 from crm.extensions import limiter
 
 DEVICE_SALT = "crm-device-cookie"
+log = logging.getLogger(__name__)
 STORE = "crm_sign_in_store"
 # How long an unknown username's (or a device's) failure count is kept without a new failure.
 FAILURE_MEMORY_SECONDS = 30 * 24 * 3600
@@ -134,13 +136,24 @@ def _keys(kind: str, key: str) -> tuple[str, str]:
     return f"crm/sign-in/{kind}/failures/{key}", f"crm/sign-in/{kind}/lock/{key}"
 
 
+def _store_failed(what: str) -> None:
+    """The store (Redis) is unreachable: sign-in goes on without this count — the account lock in SQL still holds
+    for known users — rather than refusing everyone with a 500 (``RATELIMIT_SWALLOW_ERRORS`` does the same for
+    Flask-Limiter's limits, which fall back to memory)."""
+    log.error("登录限流存储不可用(%s),本次不计数", what, exc_info=True)
+
+
 def locked_for(kind: str, key: str) -> int:
     """Seconds left of the lock of ``key`` (``kind``: ``"unknown"`` username or ``"device"``), 0 when none."""
     _, lock = _keys(kind, key)
     store = _store()
-    if store.get(lock) <= 0:
+    try:
+        if store.get(lock) <= 0:
+            return 0
+        return max(1, math.ceil(store.get_expiry(lock) - time.time()))
+    except Exception:  # noqa: BLE001 — any storage backend's connection error
+        _store_failed("locked_for")
         return 0
-    return max(1, math.ceil(store.get_expiry(lock) - time.time()))
 
 
 def count_failure(kind: str, key: str) -> bool:
@@ -148,16 +161,23 @@ def count_failure(kind: str, key: str) -> bool:
     count starts again (the account lock's rule, crm/auth/domain.py). True when this failure locked it."""
     failures, lock = _keys(kind, key)
     store = _store()
-    if store.incr(failures, FAILURE_MEMORY_SECONDS) < current_app.config["LOGIN_MAX_FAILURES"]:
+    try:
+        if store.incr(failures, FAILURE_MEMORY_SECONDS) < current_app.config["LOGIN_MAX_FAILURES"]:
+            return False
+        store.incr(lock, current_app.config["LOGIN_LOCK_MINUTES"] * 60)
+        store.clear(failures)
+    except Exception:  # noqa: BLE001
+        _store_failed("count_failure")
         return False
-    store.incr(lock, current_app.config["LOGIN_LOCK_MINUTES"] * 60)
-    store.clear(failures)
     return True
 
 
 def forget(kind: str, key: str) -> None:
-    for item in _keys(kind, key):
-        _store().clear(item)
+    try:
+        for item in _keys(kind, key):
+            _store().clear(item)
+    except Exception:  # noqa: BLE001
+        _store_failed("forget")
 
 
 # --- the Flask-Limiter limits ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ lock and unlock audited."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -390,3 +391,34 @@ def test_limits_and_locks_live_in_redis_when_configured(tmp_path_factory, app):
 
 
 
+
+
+def test_an_unreachable_redis_does_not_stop_sign_in(tmp_path_factory, app, caplog):
+    """Redis down: sign-in goes on (the limits fall back to memory, the store's counts are skipped and logged; the
+    account lock in SQL still holds), never a 500 for everyone."""
+    overrides = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0", "LOGIN_MAX_FAILURES": 2}  # nothing listens
+    logger = logging.getLogger(throttle.__name__)
+    logger.addHandler(caplog.handler)  # whatever an earlier app did to the loggers' propagation
+    try:
+        with own_database(tmp_path_factory, "noredis", **overrides) as host:
+            with host.app_context():
+                user_id = make_user("admin", username="redisless").id
+                db.session.commit()
+            client = host.test_client()
+            wrong = [_page(client, name) for name in ("redisless", _unknown(), "redisless", "redisless")]
+            assert [r.status_code for r in wrong[:3]] == [200, 200, 200]
+            assert wrong[3].status_code == 429  # the known account's lock (SQL) still holds
+            assert "登录限流存储不可用" in caplog.text
+            with host.app_context():
+                assert len(_audits(db.session.get(User, user_id), AuditAction.LOCK)) == 1
+            other = host.test_client()
+            with host.app_context():
+                make_user("admin", username="redisless2")
+                db.session.commit()
+            signed_in = _page(other, "redisless2", TEST_PASSWORD)
+            assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:300]
+            with host.app_context():
+                db.engine.dispose()
+    finally:
+        logger.removeHandler(caplog.handler)
+        throttle.init_app(app)
