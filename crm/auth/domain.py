@@ -21,7 +21,7 @@ from crm.auth.signals import user_deactivated, user_updated
 from crm.core import audit
 from crm.core.audit import AuditAction, AuditEntity
 from crm.core.errors import Conflict, NotFound, ValidationFailed
-from crm.core.parsing import parse_enum
+from crm.core.parsing import parse_enum, parse_id
 from crm.core.time import format_local, utcnow
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
@@ -396,8 +396,8 @@ def live_sessions(user: User) -> list[UserSession]:
 
 def end_session(user: User, session_id: int | None = None) -> None:
     """End one session of ``user`` (default: the one ``user`` was loaded for); another user's id is unknown."""
-    row_id = user.session_row_id if session_id is None else session_id
-    row = db.session.get(UserSession, row_id) if row_id else None
+    row_id = user.session_row_id if session_id is None else parse_id(session_id)
+    row = db.session.get(UserSession, row_id) if row_id else None  # parse_id: no 32-bit overflow on PostgreSQL
     if row is None or row.user_id != user.id:
         raise NotFound("该登录会话不存在")
     if row.ended_at is None:

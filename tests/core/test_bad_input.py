@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from crm.core.errors import ValidationFailed
 from crm.core.parsing import check_version, clean_filename, parse_id
@@ -25,6 +26,28 @@ def test_ids_beyond_the_integer_range_are_404_in_the_api(client):
         response = getattr(client, method)("/api/v1/enterprises/99999999999999999999", headers=headers, json={})
         assert response.status_code == 404, method
         assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_every_route_given_an_id_beyond_the_integer_range_answers_4xx(app, client):
+    """Every rule with an ``<int:…>`` argument, every method, as an admin (browser and API): never a 500.
+
+    PostgreSQL refuses a 21-digit integer parameter with a DataError; a view must not hand it to the database."""
+    user = make_user("admin")
+    headers = api_token(user)
+    login(client, user)
+    huge = 99999999999999999999
+    tried = []
+    for rule in app.url_map.iter_rules():
+        ints = [name for name, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
+        if not ints:
+            continue
+        path = rule.build({name: huge if name in ints else "x" for name in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method, headers=headers if rule.rule.startswith("/api/") else {},
+                                   json={} if rule.rule.startswith("/api/") else None)
+            tried.append(rule.rule)
+            assert response.status_code < 500, (method, path, response.status_code)
+    assert "/account/sessions/<int:session_id>/end" in tried and len(tried) > 50
 
 
 @pytest.mark.parametrize("page", ["999999999999999999", "99999999999999999999", "0", "-1", "²", "1e3"])
