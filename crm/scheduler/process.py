@@ -100,9 +100,16 @@ class Heartbeat:
         self.started_at = utcnow()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # One beat at a time, its values read under the lock: a thread's beat built before ``set_active`` cannot
+        # commit after it and write the old state back.
+        self._writing = threading.Lock()
 
     def beat(self) -> bool:
         """Upsert the row (one per name) with ``beat_at`` now; False when the database could not be written."""
+        with self._writing:
+            return self._beat()
+
+    def _beat(self) -> bool:
         values = {"pid": self.pid, "active": self.active, "started_at": self.started_at, "beat_at": utcnow()}
         try:
             with self.app.app_context():
@@ -124,8 +131,9 @@ class Heartbeat:
 
     def set_active(self, active: bool) -> None:
         """Record the change at once (not at the next beat)."""
-        self.active = active
-        self.beat()
+        with self._writing:
+            self.active = active
+            self._beat()
 
     def start(self) -> Heartbeat:
         self.beat()
@@ -142,8 +150,7 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.interval + 5)
-        self.active = False
-        self.beat()
+        self.set_active(False)
 
 
 def default_name() -> str:

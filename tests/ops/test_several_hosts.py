@@ -182,7 +182,10 @@ def _one_scheduler_and_no_job_twice(app: Flask, url: str, tmp_path: Path) -> Non
         # The active one goes away: the standby takes over and catches up on nothing already done.
         assert processes[active[0]].stop() == 0
         processes[standby].wait_for("调度器已启动")
-        assert "补执行错过的定时任务" not in processes[standby].text()
+        # Nothing the active one did is caught up again. A minute boundary may fall in the hand-over, and then the
+        # every-minute sweep's new fire time is rightly caught up; the pairs below show nothing ran twice.
+        caught_up = set(re.findall(r"补执行错过的定时任务 (\w+)", processes[standby].text()))
+        assert caught_up <= {"sweep_roster_imports"}, caught_up
         assert poll(lambda: _heartbeats(app) if _heartbeats(app) == {active[0]: False, standby: True} else None)
     finally:
         for process in processes.values():
