@@ -47,9 +47,14 @@ def init_app(app: Flask) -> None:
 
 
 def lock_for_update(model: type[T], record_id: int, *, id_column: Any = None) -> T | None:
-    """Load ``model`` ``record_id`` for a change: ``SELECT … FOR UPDATE`` (PostgreSQL; SQLite already holds the
-    write lock) and read fresh (``populate_existing``), so a version check after it sees the committed version.
-    ``None`` when there is no such record."""
+    """Load ``model`` ``record_id`` for a change: ``SELECT … FOR NO KEY UPDATE`` (PostgreSQL; SQLite already holds
+    the write lock) and read fresh (``populate_existing``), so a version check after it sees the committed version.
+    ``None`` when there is no such record.
+
+    ``NO KEY``: two changes of the record still queue on each other, but inserting a row that merely references it
+    (a notification to a locked commissioner, an assignment) is not blocked — two transactions each locking one
+    user and notifying the other would otherwise deadlock."""
     column = id_column if id_column is not None else model.id  # type: ignore[attr-defined]
     return db.session.scalar(
-        sa.select(model).where(column == record_id).with_for_update().execution_options(populate_existing=True))
+        sa.select(model).where(column == record_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True))

@@ -405,7 +405,7 @@ def _lock_commissioners(specialty: Specialty) -> None:
     db.session.execute(
         sa.select(User.id).join(UserSpecialty, UserSpecialty.user_id == User.id)
         .where(User.role == Role.COMMISSIONER, User.active.is_(True), UserSpecialty.specialty == specialty)
-        .order_by(User.id).with_for_update(of=User)).all()
+        .order_by(User.id).with_for_update(of=User, key_share=True)).all()
 
 
 def _check_commissioner_basics(specialty: Specialty, commissioner: User) -> None:
