@@ -393,17 +393,22 @@ print("FINISHED", flush=True)
 """
 
 
-def test_a_process_killed_mid_import_leaves_no_entries_and_the_sweep_marks_it_failed(pooled_app):
+def test_a_process_killed_mid_import_leaves_no_entries_and_the_sweep_marks_it_failed(pooled_app, tmp_path):
     world = _world(pooled_app, 6)
     with pooled_app.app_context():
         url = db.engine.url.render_as_string(hide_password=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TEST_DATABASE", "SECRET_KEY"))}
     env.update(DATABASE_URL=url, CRM_ENV="development", SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1")
+    errors = tmp_path / "import.stderr"  # a file, not a pipe nobody reads (a full pipe would block the child)
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(world["import"])], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=errors.open("w"))
     try:
-        line = proc.stdout.readline()
-        assert line.strip() == "MIDWAY", (line, proc.stderr.read() if proc.poll() is not None else "")
+        lines: list[str] = []  # read with a deadline: a child that hangs fails the test instead of the CI job
+        reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(120)
+        line = lines[0] if lines else ""
+        assert line.strip() == "MIDWAY", (line, errors.read_text())
         # it is running: claimed, with a heartbeat and its progress committed. (A plain reader: on SQLite the app's
         # transactions all begin with the write lock, which the import holds; a reader may still look.)
         peek = sa.create_engine(url, poolclass=sa.pool.NullPool)
