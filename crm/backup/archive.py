@@ -131,6 +131,10 @@ def create(engine: sa.Engine, path: str | os.PathLike, *, overwrite: bool = Fals
     if kind == "sqlite" and _sqlite_file(url).absolute() == target:
         raise BackupError("备份文件不能是数据库文件本身")
     temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    # Readable by the owner only (password, session and token hashes, personal data), whatever the umask: the
+    # file is made 0600 empty, and SQLite / pg_dump write into it; the rename keeps the mode.
+    temporary.unlink(missing_ok=True)
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     try:
         if kind == "sqlite":
             _sqlite_backup(_sqlite_file(url), temporary)

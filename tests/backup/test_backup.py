@@ -91,6 +91,7 @@ def test_backup_change_restore_gives_back_the_same_rows(fresh_app, world, tmp_pa
         head = archive.current_head(db.engine)
     assert f"迁移版本 {head}" in result.output and path.stat().st_size > 0
     assert not list(tmp_path.glob(".*.partial"))
+    assert path.stat().st_mode & 0o777 == 0o600  # hashes and personal data: the owner's only, whatever the umask
 
     change_everything(fresh_app)
     changed = fingerprint(fresh_app)
