@@ -22,6 +22,8 @@ limiter's storage: memory by default (per process), Redis when set, so several h
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -29,13 +31,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app, request
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits.storage import Storage, storage_from_string
 
+from crm.auth.models import User
 from crm.core.errors import RateLimited
-from crm.extensions import limiter
+from crm.extensions import db, limiter
 
 DEVICE_SALT = "crm-device-cookie"
 log = logging.getLogger(__name__)
@@ -101,28 +105,43 @@ def _device_payload() -> dict[str, str] | None:
         data = _serializer().loads(raw, max_age=current_app.config["DEVICE_COOKIE_DAYS"] * 86400)
     except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("d"), str):
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("u", "d", "k")):
         return None
     return data
 
 
+def _binding(user: User) -> str:
+    """What a device cookie is bound to: it changes with the password (change or reset) and with "sign out
+    everywhere" (``session_version``), so a cookie obtained with a stolen password stops counting then."""
+    return hashlib.sha256(f"{user.session_version}:{user.password_hash}".encode()).hexdigest()[:24]
+
+
 def trusted_device(username: str | None = None) -> str | None:
     """The device id of this request's valid device cookie when it names ``username`` (default: the submitted
-    one); ``None`` otherwise, and always on the API (tokens are for scripts: the account's rules apply)."""
+    one) and is still bound to that user's password and sessions; ``None`` otherwise, and always on the API
+    (tokens are for scripts: the account's rules apply)."""
     if request.blueprint == "api":
         return None
     name = normalise(username) if username is not None else submitted_username()
     data = _device_payload()
     if not name or data is None or data["u"] != name:
         return None
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == name))
+    if user is None or not hmac.compare_digest(data["k"], _binding(user)):
+        return None
     return data["d"]
 
 
-def set_device_cookie(response: Any, username: str, device: str | None = None) -> None:
-    """Name ``username`` on this browser for ``DEVICE_COOKIE_DAYS`` (renewed at each sign-in, same device id)."""
+def device_cookie_value(user: User, device: str | None = None) -> str:
+    return _serializer().dumps({"u": normalise(user.username), "d": device or secrets.token_urlsafe(16),
+                                "k": _binding(user)})
+
+
+def set_device_cookie(response: Any, user: User, device: str | None = None) -> None:
+    """Name ``user`` on this browser for ``DEVICE_COOKIE_DAYS`` (renewed at each sign-in, same device id)."""
     cfg = current_app.config
-    value = _serializer().dumps({"u": normalise(username), "d": device or secrets.token_urlsafe(16)})
-    response.set_cookie(cfg["DEVICE_COOKIE_NAME"], value, max_age=cfg["DEVICE_COOKIE_DAYS"] * 86400, httponly=True,
+    response.set_cookie(cfg["DEVICE_COOKIE_NAME"], device_cookie_value(user, device),
+                        max_age=cfg["DEVICE_COOKIE_DAYS"] * 86400, httponly=True,
                         secure=cfg["SESSION_COOKIE_SECURE"], samesite="Lax", path="/")
 
 

@@ -97,7 +97,7 @@ def login():
         login_user(user, remember=bool(form.remember.data), duration=domain.session_max_age())
         flash(f"欢迎,{user.display_name}", "success")
         response = redirect(safe_next(request.args.get("next")) or url_for("web.home"))
-        throttle.set_device_cookie(response, user.username, device)  # this browser is now the user's own
+        throttle.set_device_cookie(response, user, device)  # this browser is now the user's own
         return response
     # A wrong password is an ordinary answer (200); only the throttle says 429.
     if isinstance(signed_in.error, RateLimited):

@@ -253,8 +253,9 @@ def test_only_a_valid_device_cookie_for_that_username_bypasses_the_lock(throttle
     assert _page(browser, owner.username, TEST_PASSWORD).status_code == 429
     forged = throttled.test_client()
     good = URLSafeTimedSerializer(throttled.secret_key, salt=throttle.DEVICE_SALT)
+    binding = throttle._binding(owner)
     forged.set_cookie("crm_device", URLSafeTimedSerializer("another-secret-key!!", salt=throttle.DEVICE_SALT)
-                      .dumps({"u": owner.username, "d": "x"}), domain="localhost")
+                      .dumps({"u": owner.username, "d": "x", "k": binding}), domain="localhost")
     assert _page(forged, owner.username, TEST_PASSWORD).status_code == 429
 
     class Old(TimestampSigner):
@@ -262,15 +263,37 @@ def test_only_a_valid_device_cookie_for_that_username_bypasses_the_lock(throttle
             return super().get_timestamp() - (throttled.config["DEVICE_COOKIE_DAYS"] * 86400 + 60)
 
     expired = throttled.test_client()
-    expired.set_cookie("crm_device", URLSafeTimedSerializer(throttled.secret_key, salt=throttle.DEVICE_SALT,
-                                                            signer=Old).dumps({"u": owner.username, "d": "y"}),
-                       domain="localhost")
+    old = URLSafeTimedSerializer(throttled.secret_key, salt=throttle.DEVICE_SALT, signer=Old)
+    expired.set_cookie("crm_device", old.dumps({"u": owner.username, "d": "y", "k": binding}), domain="localhost")
     assert _page(expired, owner.username, TEST_PASSWORD).status_code == 429
+    unbound = throttled.test_client()  # signed, but not bound to the owner's password and sessions
+    unbound.set_cookie("crm_device", good.dumps({"u": owner.username, "d": "w", "k": "0" * 24}), domain="localhost")
+    assert _page(unbound, owner.username, TEST_PASSWORD).status_code == 429
     genuine = throttled.test_client()
-    genuine.set_cookie("crm_device", good.dumps({"u": owner.username, "d": "z"}), domain="localhost")
+    genuine.set_cookie("crm_device", throttle.device_cookie_value(owner, "z"), domain="localhost")
     assert _page(genuine, owner.username, TEST_PASSWORD).status_code == 302
     # The API never takes the device cookie: its clients are scripts, the account's rules apply.
     assert error_of(_api(genuine, owner.username, TEST_PASSWORD), 429)
+
+
+@pytest.mark.parametrize("revoke", ["password reset", "sign out everywhere"])
+def test_a_device_cookie_stops_counting_after_a_password_reset_or_sign_out_everywhere(throttled, revoke):
+    """A device cookie got with a stolen password must not outlive the owner's remedy."""
+    owner = make_user("admin")
+    db.session.commit()
+    browser = throttled.test_client()
+    login(browser, owner)  # the device cookie is set here
+    browser.post("/logout")
+    password = TEST_PASSWORD
+    if revoke == "password reset":
+        password = "Another-Strong-Pass-2026"
+        domain.set_password(None, owner, password)
+    else:
+        domain.sign_out_everywhere(owner)
+    db.session.commit()
+    for _ in range(3):
+        _page(throttled.test_client(), owner.username)  # a stranger locks the account
+    assert _page(browser, owner.username, password).status_code == 429
 
 
 # --- lock and unlock ------------------------------------------------------------------------------------------
