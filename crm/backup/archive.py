@@ -169,8 +169,10 @@ def _pg_dump(url: sa.URL, target: Path) -> None:
 
 # --- restore -------------------------------------------------------------------------------------------------
 
-def check(engine: sa.Engine, path: str | os.PathLike) -> tuple[Path, str]:
-    """The backup file, checked before anything is touched, and its migration version."""
+def check(engine: sa.Engine, path: str | os.PathLike, known: frozenset[str] | None = None) -> tuple[Path, str]:
+    """The backup file, checked before anything is touched, and its migration version. With ``known`` (every
+    revision of this code's migrations), a backup at a revision this code does not know — from a newer release —
+    is refused: this code could not serve it, nor migrate it down."""
     kind = backend(engine.url)
     source = Path(path).expanduser().absolute()
     if not source.is_file():
@@ -183,14 +185,18 @@ def check(engine: sa.Engine, path: str | os.PathLike) -> tuple[Path, str]:
     head = _sqlite_head(source) if kind == "sqlite" else _pg_head(source)
     if not head:
         raise BackupError(f"{source} 中没有迁移版本(alembic_version):不是本系统的备份,未做任何更改")
+    unknown = sorted(set(head.split(",")) - known) if known is not None else []
+    if unknown:
+        raise BackupError(f"{source} 的迁移版本 {','.join(unknown)} 不是本版本代码所知的版本(可能来自更新的版本):"
+                          "请用与备份相同版本的代码恢复,未做任何更改")
     return source, head
 
 
-def restore(engine: sa.Engine, path: str | os.PathLike) -> str:
+def restore(engine: sa.Engine, path: str | os.PathLike, known: frozenset[str] | None = None) -> str:
     """Replace the database's content with the backup's; returns what was done, in Chinese. The caller has
     confirmed (``--yes``). The engine's pooled connections are closed first (they would hold locks)."""
     url = engine.url
-    source, head = check(engine, path)
+    source, head = check(engine, path, known)
     engine.dispose()
     if backend(url) == "sqlite":
         _sqlite_restore(source, _sqlite_file(url))

@@ -180,3 +180,22 @@ def test_the_command_is_registered_for_flask_app_wsgi(fresh_app, world, tmp_path
     refused = subprocess.run([flask, "--app", "wsgi", "backup", "restore", str(path)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "确认请加 --yes" in refused.stderr
+
+
+def test_a_backup_from_a_newer_release_is_refused(fresh_app, world, tmp_path):
+    """Its migration version is one this code does not know: restoring it would leave a database no code here can
+    serve or migrate down."""
+    with fresh_app.app_context():
+        head = archive.current_head(db.engine)
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed0001'"))
+        db.session.commit()
+    path = tmp_path / "newer.backup"
+    assert cli(fresh_app, "create", str(path)).exit_code == 0
+    with fresh_app.app_context():
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        db.session.commit()
+    before = fingerprint(fresh_app)
+    result = cli(fresh_app, "restore", str(path), "--yes")
+    assert result.exit_code == 1
+    assert "迁移版本 f00dfeed0001 不是本版本代码所知的版本" in result.output and "未做任何更改" in result.output
+    assert fingerprint(fresh_app) == before
