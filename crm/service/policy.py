@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from crm.auth.models import User
 from crm.core import audit
-from crm.core.access import Action, can, scope
+from crm.core.access import scope
 from crm.core.errors import ValidationFailed
 from crm.core.parsing import check_version as core_check_version
 from crm.core.parsing import parse_enum
@@ -38,7 +38,7 @@ from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, parse_date
 from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
-from crm.service.requests import owner_refused
+from crm.service.requests import resolve_owner
 
 ENTITY = "policy_delivery"
 LATE_LABEL = "逾期兑现"
@@ -77,22 +77,6 @@ def _text(value: Any, field: str, fields: dict[str, str], *, limit: int, label: 
     elif len(text) > limit:
         fields[field] = f"{label}最长{limit}个字符"
     return text
-
-
-def _owner(value: Any, enterprise: Enterprise, fields: dict[str, str]) -> User | None:
-    """The responsible user by username: active, not a leader, and able to act on this enterprise. Unknown,
-    deactivated and "not for this enterprise" are one refusal (:func:`crm.service.requests.owner_refused`)."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        fields["owner"] = "负责人请填写用户名"
-        return None
-    name = value.strip()
-    user = db.session.scalar(sa.select(User).where(User.username == name))
-    if user is None or not user.active or not can(user, Action.EDIT, enterprise):  # leaders own nothing
-        fields["owner"] = owner_refused(name)
-        return None
-    return user
 
 
 def _department(value: Any, fields: dict[str, str]) -> Department | None:
@@ -136,7 +120,7 @@ def _validate(data: dict[str, Any], enterprise: Enterprise, allowed: tuple[str, 
         values["evidence"] = _text(data.get("evidence"), "evidence", fields, limit=MAX_EVIDENCE,
                                    label="佐证说明", required=False)
     if wanted("owner"):
-        values["owner"] = _owner(data.get("owner"), enterprise, fields)
+        values["owner"] = resolve_owner(data.get("owner"), enterprise, fields)
     if wanted("department"):
         values["department"] = _department(data.get("department"), fields)
     if "status" in allowed and "status" in data:

@@ -167,15 +167,18 @@ def _int_id(value: Any) -> int | None:
 def owner_refused(value: str) -> str:
     """The one refusal of an owner by username, whether the user is unknown, deactivated or may not act for the
     enterprise: "unknown" and "not yours" read the same, so the answer confirms no account outside the actor's
-    view (issue 10, item 5). Shared by the 政策兑现 (:mod:`crm.service.policy`)."""
+    view (issue 10, item 5)."""
     return f"“{value}”不是可负责该企业的在职用户,请从列表中选择负责人"
 
 
-def _owner(actor: Any, enterprise: Enterprise, value: Any, fields: dict[str, str]) -> User | None:
+def resolve_owner(value: Any, enterprise: Enterprise, fields: dict[str, str]) -> User | None:
+    """The responsible user of a 诉求 or a 政策兑现 by username: active and able to act on this enterprise (leaders
+    own nothing). Unknown, deactivated and "not for this enterprise" are one refusal (:func:`owner_refused`) in
+    ``fields["owner"]``; ``None`` without a refusal when no username is given."""
     if value in (None, ""):
-        return actor if getattr(actor, "role", None) is Role.COMMISSIONER else None
+        return None
     if not isinstance(value, str):
-        fields["owner"] = "负责人应为用户名"
+        fields["owner"] = "负责人请填写用户名"
         return None
     name = value.strip()
     owner = db.session.scalar(sa.select(User).where(User.username == name))
@@ -183,6 +186,13 @@ def _owner(actor: Any, enterprise: Enterprise, value: Any, fields: dict[str, str
         fields["owner"] = owner_refused(name)
         return None
     return owner
+
+
+def _owner(actor: Any, enterprise: Enterprise, value: Any, fields: dict[str, str]) -> User | None:
+    """A 诉求's owner: the one named, else the commissioner who raises it."""
+    if value in (None, ""):
+        return actor if getattr(actor, "role", None) is Role.COMMISSIONER else None
+    return resolve_owner(value, enterprise, fields)
 
 
 def raise_request(actor: User | None, enterprise: Enterprise, data: dict[str, Any], *,
