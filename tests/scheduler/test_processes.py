@@ -6,11 +6,7 @@ Each subprocess gets ``DATABASE_URL`` of the fresh database and ``CRM_ENV=develo
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,18 +21,15 @@ from crm.notifications.models import Notification
 from crm.rosters.models import RosterEdition, RosterKind
 from crm.scheduler.models import JobClaim, JobRun, RunOutcome
 from tests.conftest import BACKEND, make_user
+from tests.ops.support import BIN, ROOT, Process, process_env, scheduler
 
-ROOT = Path(__file__).resolve().parents[2]
-FLASK = str(Path(sys.executable).with_name("flask"))
+FLASK = str(BIN / "flask")
 AT = "2026-07-01T00:05:00+08:00"
-PROCESS_SECRET = secrets.token_hex(32)  # not instance/secret_key: the tests leave the checkout alone
 JULY_UTC = datetime(2026, 6, 30, 16, 5, tzinfo=UTC)
 
 
 def flask(url: str, *args: str, **popen: object) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TEST_DATABASE", "SECRET_KEY"))}
-    env.update(DATABASE_URL=url, CRM_ENV="development", SECRET_KEY=PROCESS_SECRET, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([FLASK, "--app", "wsgi", *args], cwd=ROOT, env=env, text=True, **popen)
+    return subprocess.Popen([FLASK, "--app", "wsgi", *args], cwd=ROOT, env=process_env(url), text=True, **popen)
 
 
 @pytest.fixture
@@ -151,28 +144,9 @@ def test_run_job_with_the_database_unreachable_exits_1(tmp_path):
 
 # --- the scheduler process -----------------------------------------------------------------------------------
 
-class Scheduler:
-    def __init__(self, url: str, log: Path):
-        self.log = log
-        self.proc = flask(url, "scheduler", "run", "--standby-retry", "1",
-                          stdout=subprocess.DEVNULL, stderr=log.open("w"))
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, words: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if words in self.text():
-                return
-            assert self.proc.poll() is None, self.text()
-            time.sleep(0.1)
-        raise AssertionError(f"{words!r} never logged:\n{self.text()}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(60)
+def Scheduler(url: str, log: Path) -> Process:  # noqa: N802 — reads as the process it starts
+    """``flask --app wsgi scheduler run`` against ``url``, logging to ``log`` (its heartbeat named after the log)."""
+    return scheduler(url, log, log.stem)
 
 
 def test_scheduler_catches_up_once_across_restarts(fresh, tmp_path):
