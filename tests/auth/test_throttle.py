@@ -4,6 +4,7 @@ lock and unlock audited."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -19,7 +20,7 @@ from crm.core.audit import AuditAction, AuditLog
 from crm.core.errors import ValidationFailed
 from crm.extensions import db, limiter
 from tests.api.support import error_of
-from tests.conftest import TEST_PASSWORD, csrf_token_from, login, make_app, make_user, own_database
+from tests.conftest import TEST_PASSWORD, counting_queries, csrf_token_from, login, make_app, make_user, own_database
 
 TOKEN_URL = "/api/v1/auth/token"
 REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -185,9 +186,13 @@ def test_failure_counts_are_atomic_under_concurrent_attempts(tmp_path_factory):
         assert _fail_concurrently(application, "racer", 16) == ["failed"] * 16
         with application.app_context():
             assert db.session.get(User, user_id).failed_logins == 16
-            # The count is one SQL statement (UPDATE … RETURNING), not a read then a write.
-            assert "RETURNING" in str(sa.update(User).values(failed_logins=User.failed_logins + 1)
-                                      .returning(User.failed_logins).compile(db.engine))
+        # The count is one SQL statement the failure sends (UPDATE … + 1 … RETURNING), not a read then a write.
+        with (application.test_request_context(), counting_queries() as queries,
+              contextlib.suppress(ValidationFailed)):
+            domain.authenticate("racer", "wrong-pass-123")
+        updates = [q for q in queries.statements if q.lstrip().upper().startswith("UPDATE USERS")]
+        assert len(updates) == 1, queries.statements
+        assert "failed_logins + " in updates[0] and "RETURNING" in updates[0].upper(), updates[0]
         application.config["LOGIN_MAX_FAILURES"] = 5
         with application.app_context():
             domain.unlock(None, db.session.get(User, user_id))
