@@ -79,7 +79,9 @@ class SupervisionCreate(Input):
     task: Parsed[int | str | None] = Field(None, description="涉及的重点任务:id,或 task:16 / safeguard:3")
     subject: Parsed[str] = Field(description=f"督导事项,最长{domain.SUBJECT_MAX}字")
     findings: Parsed[str | None] = Field(None, description="督导发现")
-    items: Parsed[list[RectificationItemCreate] | None] = Field(None, description="整改事项(可随后添加)")
+    items: Parsed[list[dict[str, Any]] | None] = Field(
+        None, description="整改事项(可随后添加),每项字段同“添加整改事项”:description、department、owner、"
+                          "due_workdays 或 due_date")
 
 
 class SupervisionUpdate(Input):
