@@ -94,6 +94,7 @@ def _import_models() -> None:
     from crm.rosters import models as _rosters  # noqa: F401
     from crm.scheduler import models as _scheduler  # noqa: F401
     from crm.service import models as _service  # noqa: F401
+    from crm.tasks import models as _tasks  # noqa: F401
 
 
 def _register_access_rules() -> None:

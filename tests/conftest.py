@@ -189,6 +189,8 @@ def make_user(role: str = "coordinator", *, username: str | None = None, county:
               department: str | None = None, specialties: list[str] | None = None):
     from crm.auth.domain import create_user
 
+    if role == "liaison" and department is None:  # a liaison is always some department's
+        department = "市自然资源局"
     user = create_user(None, username=username or f"{role}{next(_seq)}", password=TEST_PASSWORD, role=role,
                        county=county, department=department, specialties=specialties or [])
     db.session.flush()

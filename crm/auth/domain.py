@@ -72,6 +72,10 @@ def get_user(username: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.username == username.strip()))
 
 
+# A department liaison officer (部门联络员) is scoped to one department: without one they would see nothing.
+LIAISON_NEEDS_DEPARTMENT = "部门联络员须指定所属责任单位"
+
+
 def _resolve_refs(county: str | None, department: str | None) -> tuple[County | None, Department | None]:
     fields: dict[str, str] = {}
     county_obj = by_name(County, county) if county else None
@@ -112,6 +116,8 @@ def create_user(
         spec = parse_enum(Specialty, s, field="specialty", what="专长", fields=fields)
         if spec is not None:
             specs.append(spec)
+    if role is Role.LIAISON and not department:
+        fields["department"] = LIAISON_NEEDS_DEPARTMENT
     if fields:
         raise ValidationFailed("用户信息有误", fields)
     county_obj, dept_obj = _resolve_refs(county, department)
@@ -151,6 +157,8 @@ def update_user(
 ) -> User:
     county_obj, dept_obj = _resolve_refs(county, department)
     role = Role(role)
+    if role is Role.LIAISON and dept_obj is None:
+        raise ValidationFailed("用户信息有误", {"department": LIAISON_NEEDS_DEPARTMENT})
     specs = [Specialty(s) for s in dict.fromkeys(specialties)]
     changes = audit.diff(user, {"display_name": display_name.strip(), "role": role, "phone": phone.strip()})
     old_county = user.county.name if user.county else None

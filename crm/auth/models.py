@@ -19,6 +19,7 @@ class Role(LabelledEnum):
     COORDINATOR = "coordinator", "协调员"
     COMMISSIONER = "commissioner", "服务专员"
     LEADER = "leader", "领导"
+    LIAISON = "liaison", "部门联络员"
 
 
 class Specialty(LabelledEnum):

@@ -44,6 +44,11 @@ class AuditEntity(LabelledEnum):
     DEPARTMENT = "department", "责任单位"
     TARGET = "target", "目标"
     COUNTING_RULES = "counting_rules", "统计口径"
+    TASK = "task", "重点任务"
+    TASK_REPORT = "task_report", "进展报告"
+    TASK_SETTINGS = "task_settings", "报送设置"
+    SUPERVISION = "supervision", "专项督导"
+    RECTIFICATION = "rectification", "整改事项"
 
 
 class AuditAction(LabelledEnum):
@@ -82,6 +87,9 @@ class AuditAction(LabelledEnum):
     UNLOCK = "unlock", "解除锁定"
     SIGN_OUT_ALL = "sign_out_all", "退出所有登录"
     PASSWORD_CHANGE = "password_change", "修改密码"
+    ROUTE = "route", "转办"
+    ATTACH = "attach", "上传附件"
+    DETACH = "detach", "删除附件"
 
 
 class AuditLog(db.Model):

@@ -69,6 +69,10 @@ DEMO_USERS: tuple[DemoUser, ...] = (
              "0851-28000029"),
     DemoUser("commissioner_talent3", "commissioner", "彭涛", None, "市人力资源社会保障局", ("talent",),
              "0851-28000030"),
+    # 部门联络员: each sees and moves what is routed to their unit, and reports on the tasks that name it.
+    DemoUser("liaison_zrzy", "liaison", "罗明", None, "市自然资源局", phone="0851-28000041"),
+    DemoUser("liaison_gxj", "liaison", "黄婷", None, "市工业和科学技术局", phone="0851-28000042"),
+    DemoUser("liaison_hc", "liaison", "田永刚", None, "汇川区人民政府", phone="0851-28000043"),
 )
 # The first commissioner of each specialty carries the hand-made assignments of ``_assignments``.
 COMMISSIONER_BY_SPECIALTY: dict[str, str] = {}

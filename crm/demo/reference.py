@@ -138,6 +138,15 @@ def _ensure(model, name: str, created: Counter, key: str, **extra):
     return row
 
 
+def _county_of_government(name: str, counties: dict[str, County]) -> int | None:
+    """红花岗区人民政府 → 红花岗区, 新蒲新区管委会 → 新蒲新区; a city department → None."""
+    for suffix in ("人民政府", "管委会"):
+        county = counties.get(name.removesuffix(suffix)) if name.endswith(suffix) else None
+        if county is not None:
+            return county.id
+    return None
+
+
 def load_reference_data() -> Counter:
     """Load what the plan states (idempotent: existing rows are left alone); the caller commits. Returns the
     number of rows created per kind (``counties``, ``departments``, ``partners``, ``parks``, ``targets`` …)."""
@@ -148,13 +157,16 @@ def load_reference_data() -> Counter:
         _ensure(Cluster, name, created, "clusters", sort_order=i)
     for i, name in enumerate(SUPPLY_CATEGORIES):
         _ensure(SupplyCategory, name, created, "supply_categories", sort_order=i)
+    db.session.flush()
+    counties = {c.name: c for c in db.session.scalars(sa.select(County))}
     for i, name in enumerate(DEPARTMENTS):
-        _ensure(Department, name, created, "departments", sort_order=i)
+        department = _ensure(Department, name, created, "departments", sort_order=i)
+        if department.county_id is None:  # a county's government is its county's unit
+            department.county_id = _county_of_government(name, counties)
     for name, region, city, industry, _words in PARTNERS:
         _ensure(Partner, name, created, "partners", region=Region(region), city=city, industry=industry,
                 in_plan=True)
     db.session.flush()
-    counties = {c.name: c for c in db.session.scalars(sa.select(County))}
     for name, county, kind in PARKS:
         _ensure(Park, name, created, "parks", county_id=counties[county].id, kind=kind, supporting=False,
                 recognised_on=None, is_demo=False)

@@ -30,6 +30,12 @@ class NotificationKind(LabelledEnum):
     MEETING_REMINDER = "meeting_reminder", "会议提醒"
     MEETING_CHANGED = "meeting_changed", "会议变更"
     MEETING_CANCELLED = "meeting_cancelled", "会议取消"
+    REQUEST_ROUTED = "request_routed", "诉求转办"
+    POLICY_ROUTED = "policy_routed", "政策兑现转办"
+    TASK_REPORT_DUE = "task_report_due", "进展报告提醒"
+    TASK_REPORT_OVERDUE = "task_report_overdue", "进展报告逾期"
+    RECTIFICATION_ASSIGNED = "rectification_assigned", "整改事项"
+    RECTIFICATION_OVERDUE = "rectification_overdue", "整改逾期"
 
 
 class Notification(db.Model):

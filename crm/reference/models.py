@@ -52,6 +52,9 @@ class Department(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # A county government (红花岗区人民政府, 新蒲新区管委会 …) is its county's unit: 专项督导 of a county and the
+    # plan's 各县(市、区)人民政府 resolve through it.
+    county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("counties.id"))
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

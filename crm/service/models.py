@@ -120,7 +120,7 @@ class ServiceRequest(db.Model):
     description: Mapped[str] = mapped_column(sa.Text)
     interaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("interactions.id", ondelete="SET NULL"))
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"), index=True)
     raised_on: Mapped[date] = mapped_column()
     due_date: Mapped[date] = mapped_column(index=True)
     status: Mapped[RequestStatus] = mapped_column(
@@ -209,7 +209,7 @@ class PolicyDelivery(db.Model):
         enum_column(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PROMISED)
     evidence: Mapped[str] = mapped_column(sa.Text, default="")
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"), index=True)
     overdue_notified_on: Mapped[date | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -114,3 +114,20 @@ def test_cli_refuses_weak_password(app, monkeypatch):
     result = app.test_cli_runner().invoke(args=["user", "create", "weakling", "--role", "leader"])
     assert result.exit_code != 0 and "密码" in result.output
     assert TEST_PASSWORD  # the fixtures' password is strong enough for create_user
+
+
+def test_a_liaison_needs_a_department_and_keeps_it(client):
+    import pytest
+
+    from crm.auth.domain import LIAISON_NEEDS_DEPARTMENT, create_user, update_user
+    from crm.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        create_user(None, username="li.nodept", password="Strong-pass-9", role="liaison")
+    assert refused.value.fields == {"department": LIAISON_NEEDS_DEPARTMENT}
+    assert _user("li.nodept") is None
+    liaison = make_user("liaison", department="市自然资源局")
+    assert liaison.role is Role.LIAISON and liaison.department.name == "市自然资源局"
+    with pytest.raises(ValidationFailed) as refused:
+        update_user(None, liaison, display_name="x", role="liaison", county=None, department=None, specialties=[])
+    assert refused.value.fields == {"department": LIAISON_NEEDS_DEPARTMENT}

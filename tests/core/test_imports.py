@@ -32,7 +32,8 @@ LAYERS: dict[str, int] = {
     "service": 5,
     "meetings": 6,
     "dashboard": 7,
-    "api": 8, "web": 8, "history": 8, "demo": 8, "backup": 8, "app": 8,  # the top: JSON API, pages, factory
+    "tasks": 8,
+    "api": 9, "web": 9, "history": 9, "demo": 9, "backup": 9, "app": 9,  # the top: JSON API, pages, factory
 }
 FACTORY = "crm/__init__.py"  # create_app and the CLI registration may import anything, anywhere
 

@@ -101,6 +101,16 @@ def test_every_county_government_the_plan_makes_responsible_is_a_department(ctx)
         assert once_missing in names
 
 
+def test_a_county_government_is_its_county_unit_and_a_city_department_none(ctx):
+    by_name = {d.name: d for d in db.session.scalars(sa.select(Department))}
+    counties = {c.id: c.name for c in db.session.scalars(sa.select(County))}
+    assert counties[by_name["红花岗区人民政府"].county_id] == "红花岗区"
+    assert counties[by_name["新蒲新区管委会"].county_id] == "新蒲新区"
+    assert counties[by_name["仁怀市人民政府"].county_id] == "仁怀市"
+    assert by_name["市自然资源局"].county_id is None
+    assert sum(d.county_id is not None for d in by_name.values()) == 15
+
+
 def test_county_targets_add_up_to_the_city(ctx):
     def sums(year: int) -> tuple[tuple[int, Decimal], tuple[int, Decimal]]:
         rows = db.session.scalars(sa.select(Target).where(Target.year == year)).all()
