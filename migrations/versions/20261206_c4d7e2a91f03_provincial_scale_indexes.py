@@ -1,7 +1,7 @@
 """provincial scale: indexes for the lists' sorts and filters, pg_trgm for name fragments (issue 11)
 
 Revision ID: c4d7e2a91f03
-Revises: 4ea10a1fd47f
+Revises: f30564474dd7
 Create Date: 2026-12-06 10:40:00
 
 Every index is named after what it serves (crm/enterprises/models.py, crm/service/models.py, crm/core/audit.py
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 
 revision = 'c4d7e2a91f03'
-down_revision = '4ea10a1fd47f'
+down_revision = 'f30564474dd7'
 branch_labels = None
 depends_on = None
 
