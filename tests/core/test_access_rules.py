@@ -122,6 +122,18 @@ def world(users):
     for user in (users["leader"], commissioner):
         issue = CalendarFeedToken(user_id=user.id, token_hash=f"{user.id:064d}")
         db.session.add(issue)
+    # 专项督导: a city department's visit and a county's (汇川区), with items owned by several units
+    from crm.tasks import supervision
+
+    city = supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "department": "市工业和科学技术局",
+                                                     "subject": "市级督导"}, today=date(2026, 6, 1))
+    county = supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "county": "汇川区",
+                                                       "subject": "区县督导"}, today=date(2026, 6, 1))
+    supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "county": "桐梓县", "subject": "无事项"},
+                             today=date(2026, 6, 1))
+    for visit, unit in ((city, "市工业和科学技术局"), (city, "市自然资源局"), (county, "汇川区人民政府"),
+                        (county, "市自然资源局")):
+        supervision.add_item(users["admin"], visit, {"description": "整改", "department": unit, "due_workdays": 5})
     db.session.flush()
     return firms
 
