@@ -128,16 +128,17 @@ def may_route(user: Any, record: Any = None) -> bool:
     return record is None or access.can(user, Action.EDIT, record.enterprise)
 
 
-# What a liaison may open at all: their records' pages and API, their own account and inbox, the task ledger.
+# What a liaison may open at all: their records' pages and API, their own account and inbox, the task ledger and
+# the 专项督导 rectification items of their unit (those capabilities' own rules then decide, record by record).
 # Every other page and endpoint answers 403 with :data:`LIAISON_FENCED` before its view runs (``crm.web`` for
 # pages, ``crm.api.auth`` for the API), so a capability added later stays closed to them until it says otherwise.
-LIAISON_BLUEPRINTS = frozenset({"auth", "notifications", "tasks"})
+LIAISON_BLUEPRINTS = frozenset({"auth", "notifications", "tasks", "supervision"})
 LIAISON_ENDPOINTS = frozenset({
     "static", "web.home", "web.healthz", "service.department_home", "service.requests_index",
     "service.requests_export", "service.request_detail", "service.request_transition", "service.request_route",
     "policy.index", "policy.detail", "policy.route"})
 LIAISON_API_MODULES = frozenset({"crm.api.auth", "crm.api.notifications", "crm.api.requests", "crm.api.policy",
-                                 "crm.api.openapi", "crm.api.tasks"})
+                                 "crm.api.openapi", "crm.api.tasks", "crm.api.supervisions"})
 LIAISON_FENCED = "部门联络员只能查看和办理转办至本单位的诉求与政策兑现"
 
 
