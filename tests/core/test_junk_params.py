@@ -29,6 +29,7 @@ from crm.service.models import (
 from tests.conftest import api_token, assign, login, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
+from tests.tasks.factories import make_report, safeguard, unit
 
 # Two sets: the pages refuse any NUL byte up front (crm/web.py), so the second set, without one, reaches each
 # view's own parsing of its parameters.
@@ -96,6 +97,7 @@ def world():
 
     notify(users.values(), "refresh_opened", "通知")
     feed_token = issue_feed_token(users["leader"])
+    report = make_report(safeguard(2), unit("汇川区人民政府"))
     db.session.commit()  # into the test's outer transaction: a request's rollback must not take the data set
 
     def first(model) -> int:
@@ -108,6 +110,7 @@ def world():
         "period": "2026H1", "fmt": "xlsx", "token": feed_token, "department_id": first(Department),
         "park_id": park.id, "plan_target_id": first(PlanTarget), "target_id": first(Target),
         "import_id": roster_import.id,
+        "task_id": report.task_id, "report_id": report.id, "attachment_id": report.attachments[0].id,
     }
     return users, path_values
 
