@@ -29,7 +29,8 @@ from crm.tasks.models import Task
 from tests.conftest import assign, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
-from tests.tasks.factories import make_report, safeguard, unit
+from tests.tasks.factories import make_report, safeguard
+from tests.tasks.factories import unit as task_unit
 
 ROLES = {
     "admin": {"role": "admin"},
@@ -39,6 +40,7 @@ ROLES = {
     "county commissioner": {"role": "commissioner", "county": "桐梓县", "specialties": ["finance"]},
     "leader": {"role": "leader"},
     "county leader": {"role": "leader", "county": "汇川区"},
+    "liaison": {"role": "liaison", "department": "市自然资源局"},
     "inactive coordinator": {"role": "coordinator"},
 }
 ACTIONS = (Action.VIEW, Action.EDIT)
@@ -116,10 +118,22 @@ def world(users):
     make_park("测试演示园区", "汇川区", is_demo=True)
     # progress reports: a city department's and 汇川区's (the county coordinator files for the latter only)
     for name in ("市自然资源局", "汇川区人民政府"):
-        make_report(safeguard(2), unit(name))
+        make_report(safeguard(2), task_unit(name))
     for user in (users["leader"], commissioner):
         issue = CalendarFeedToken(user_id=user.id, token_hash=f"{user.id:064d}")
         db.session.add(issue)
+    # 专项督导: a city department's visit and a county's (汇川区), with items owned by several units
+    from crm.tasks import supervision
+
+    city = supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "department": "市工业和科学技术局",
+                                                     "subject": "市级督导"}, today=date(2026, 6, 1))
+    county = supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "county": "汇川区",
+                                                       "subject": "区县督导"}, today=date(2026, 6, 1))
+    supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "county": "桐梓县", "subject": "无事项"},
+                             today=date(2026, 6, 1))
+    for visit, unit in ((city, "市工业和科学技术局"), (city, "市自然资源局"), (county, "汇川区人民政府"),
+                        (county, "市自然资源局")):
+        supervision.add_item(users["admin"], visit, {"description": "整改", "department": unit, "due_workdays": 5})
     db.session.flush()
     return firms
 

@@ -1,0 +1,63 @@
+"""The over-HTTP benchmark's maths (benchmarks/stats.py): percentiles, summaries, shares and issue 11's targets."""
+
+import math
+
+import pytest
+
+from benchmarks.stats import percentile, share, summarize, targets, verdict
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))  # 1 … 100
+    assert percentile(values, 50) == 50
+    assert percentile(values, 95) == 95
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([4, 1, 3, 2], 50) == 2  # unsorted input; the lower middle, a value that was measured
+    assert percentile([7.5], 95) == 7.5
+    assert percentile([1, 2], 1) == 1
+    assert math.isnan(percentile([], 95))
+    with pytest.raises(ValueError):
+        percentile([1], 0)
+    with pytest.raises(ValueError):
+        percentile([1], 101)
+
+
+def test_percentile_of_a_skewed_sample():
+    values = [10.0] * 94 + [500.0] * 6  # 6% slow: p95 sees them, p50 does not
+    assert percentile(values, 50) == 10.0
+    assert percentile(values, 95) == 500.0
+    assert percentile([10.0] * 95 + [500.0] * 5, 95) == 10.0
+
+
+def test_summary_counts_good_answers_per_second():
+    row = summarize([10.0, 20.0, 30.0, 40.0], errors=1, elapsed_s=2.0, bytes_=2048)
+    assert row["count"] == 4 and row["errors"] == 1
+    assert row["rps"] == 1.5  # 3 good answers in 2 s
+    assert (row["p50_ms"], row["p95_ms"], row["p99_ms"], row["max_ms"]) == (20.0, 40.0, 40.0, 40.0)
+    assert row["bytes"] == 2048
+    empty = summarize([], errors=0, elapsed_s=1.0, bytes_=0)
+    assert empty["count"] == 0 and empty["p95_ms"] is None and empty["rps"] == 0.0
+
+
+def test_share_of_the_trivial_endpoint():
+    assert share(300.0, 1000.0) == 0.3
+    assert share(5.0, None) is None
+    assert share(5.0, 0.0) is None
+
+
+def test_targets_of_each_kind():
+    fast_list = {"p95_ms": 80.0, "share": 0.35, "bytes": 40 * 1024}
+    assert verdict(targets("list_page", fast_list)) == "met"
+    slow = targets("list", {"p95_ms": 920.0, "share": 0.007, "bytes": 1000})
+    assert [c["met"] for c in slow] == [False, False]
+    assert verdict(slow).startswith("NOT MET: p95 ≤ 100 ms; throughput ≥ 30% of trivial")
+    big_page = targets("page", {"p95_ms": 50.0, "bytes": 158 * 1024})
+    assert verdict(big_page) == "NOT MET: page ≤ 150 KB"
+    assert verdict(targets("diff", {"p95_ms": 900.0, "bytes": 100 * 1024})) == "met"
+    assert verdict(targets("diff", {"p95_ms": 1100.0, "bytes": 100 * 1024})) == "NOT MET: p95 ≤ 1000 ms"
+    export = targets("export", {"max_ms": 9000.0, "rss_growth_mb": 120.0})
+    assert verdict(export) == "NOT MET: worker memory growth < 100 MB"
+    assert verdict(targets("export", {"max_ms": 9000.0, "rss_growth_mb": None})) == "unknown"
+    assert verdict(targets("import", {"max_ms": 12000.0})) == "NOT MET: time ≤ 10 s"
+    assert targets("trivial", {"p95_ms": 3.0}) == [] and verdict([]) == "—"
