@@ -35,4 +35,5 @@ from crm.api import (  # noqa: E402, F401
     rosters,
     scheduler,
     supervisions,
+    tasks,
 )

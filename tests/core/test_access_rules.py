@@ -25,9 +25,12 @@ from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters import domain as rosters
 from crm.rosters.models import RosterImport, RosterKind
 from crm.service.models import Interaction, PolicyDelivery, PolicyKind, RequestCategory, ServiceRequest
+from crm.tasks.models import Task
 from tests.conftest import assign, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
+from tests.tasks.factories import make_report, safeguard
+from tests.tasks.factories import unit as task_unit
 
 ROLES = {
     "admin": {"role": "admin"},
@@ -42,7 +45,7 @@ ROLES = {
 }
 ACTIONS = (Action.VIEW, Action.EDIT)
 # the 成渝 catalogue, parks, departments and targets are reference data: every signed-in role reads all of it
-EVERYONE_READS = {Partner, Park, Department, Target, PlanTarget}
+EVERYONE_READS = {Partner, Park, Department, Target, PlanTarget, Task}  # and the plan's tasks
 
 
 @pytest.fixture
@@ -113,6 +116,9 @@ def world(users):
     # reference data: the seeded departments, targets and the plan's park, and a demo park (kept by admins and
     # city coordinators)
     make_park("测试演示园区", "汇川区", is_demo=True)
+    # progress reports: a city department's and 汇川区's (the county coordinator files for the latter only)
+    for name in ("市自然资源局", "汇川区人民政府"):
+        make_report(safeguard(2), task_unit(name))
     for user in (users["leader"], commissioner):
         issue = CalendarFeedToken(user_id=user.id, token_hash=f"{user.id:064d}")
         db.session.add(issue)
