@@ -5,7 +5,7 @@ The data set, as of Friday 20 November 2026 (no holiday table for 2026 in the te
 monthly cadence, 5 working days' grace → the due period is October 2026, its deadline Friday 6 November.
 
 - 重点任务16 (figures rosters + meetings), units 市工业和科学技术局 (A) and 汇川区人民政府 (B):
-  A filed 2026-09 滞后 and 2026-10 按计划推进 (and 2026-11 滞后, after the due period: not counted);
+  A filed 2026-09 滞后, 2026-10 按计划推进 and 2026-11 (the current month) 滞后 → 已报送, latest 滞后;
   B filed 2026-09 滞后 only → 逾期未报送 for October, latest 滞后.
 - 重点任务18 (figure settled), unit 市投资促进局 (C): nothing filed → 逾期未报送.
 - 保障措施(三) (figure service), unit 市工业和科学技术局 (A): 2026-10 已完成.
@@ -25,6 +25,7 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 
 from crm.extensions import db
 from crm.reference.models import Department, by_name
@@ -71,6 +72,8 @@ def report(task_: Task, unit: str, period: str, status: ReportStatus) -> None:
 
 @pytest.fixture
 def data_set():
+    for model in (TaskMilestone, TaskUnit, Task):  # the plan's seeded tasks give way to this small data set
+        db.session.execute(sa.delete(model))
     a, b, c = "市工业和科学技术局", "汇川区人民政府", "市投资促进局"
     t16 = task(TaskKind.TASK, 16, "搭建重点平台", ["rosters", "meetings"], [a, b])
     t18 = task(TaskKind.TASK, 18, "加大招商引资力度", ["settled"], [c])
@@ -125,16 +128,16 @@ def test_the_numbers_by_hand(data_set):
     t16, t18, s3 = r["tasks"]
 
     assert t16["units"] == [
-        {"unit": "市工业和科学技术局", "latest_period": "2026-10", "latest_status": "on_track",
-         "latest_status_label": "按计划推进", "due_state": "reported", "due_state_label": "已报送"},
+        {"unit": "市工业和科学技术局", "latest_period": "2026-11", "latest_status": "behind",
+         "latest_status_label": "滞后", "due_state": "reported", "due_state_label": "已报送"},
         {"unit": "汇川区人民政府", "latest_period": "2026-09", "latest_status": "behind",
          "latest_status_label": "滞后", "due_state": "overdue", "due_state_label": "逾期未报送"},
     ]
-    assert t16["counts"] == {"units": 2, "reported": 1, "pending": 0, "overdue": 1, "behind": 1}
+    assert t16["counts"] == {"units": 2, "reported": 1, "pending": 0, "overdue": 1, "behind": 2}
     assert t18["counts"] == {"units": 1, "reported": 0, "pending": 0, "overdue": 1, "behind": 0}
     assert s3["counts"] == {"units": 1, "reported": 1, "pending": 0, "overdue": 0, "behind": 0}
     assert s3["units"][0]["latest_status"] == "done"
-    assert r["totals"] == {"units": 4, "reported": 2, "pending": 0, "overdue": 2, "behind": 1, "items_overdue": 2}
+    assert r["totals"] == {"units": 4, "reported": 2, "pending": 0, "overdue": 2, "behind": 2, "items_overdue": 2}
 
     figures16 = {f["label"]: f["value"] for f in t16["figures"]}
     assert figures16 == {
@@ -153,7 +156,8 @@ def test_the_numbers_by_hand(data_set):
         ("settled_from_chengyu", 50, 1, False)]
 
     assert t16["items"] == {"open": 2, "overdue": 1}
-    assert t16["late"] == ["汇川区人民政府:2026年10月进展报告逾期未报送(截止 2026-11-06)",
+    assert t16["late"] == ["市工业和科学技术局:最近一期(2026-11)报告进展滞后",
+                           "汇川区人民政府:2026年10月进展报告逾期未报送(截止 2026-11-06)",
                            "汇川区人民政府:最近一期(2026-09)报告进展滞后",
                            "整改事项逾期:市工业和科学技术局“名单更新滞后”(时限 2026-11-10)"]
     assert t18["late"] == ["市投资促进局:2026年10月进展报告逾期未报送(截止 2026-11-06)"]
@@ -174,13 +178,13 @@ def test_the_workbook_cells_are_the_same_numbers(data_set):
     rows = [[c.value for c in row] for row in wb["汇总"].iter_rows()]
     assert rows[0][0].startswith("融入成渝地区双城经济圈工作方案落实情况报告(2026-11-20)")
     assert rows[1] == list(situation.SUMMARY_COLUMNS)
-    assert rows[2][:8] == ["重点任务16", "搭建重点平台", "2", "1", "0", "1", "1", "1"]
+    assert rows[2][:8] == ["重点任务16", "搭建重点平台", "2", "1", "0", "1", "2", "1"]
     assert "配套企业名单(现行版本):2家(2026H1)" in rows[2][8] and "逾期未报送" in rows[2][9]
     assert rows[3][:8] == ["重点任务18", "加大招商引资力度", "1", "0", "0", "1", "0", "0"]
     assert rows[4][:8] == ["保障措施(三)", "优化企业服务", "1", "1", "0", "0", "0", "0"]
     assert rows[4][8] == "名单企业五类专员全覆盖:0/2家(0.0%);本年办结诉求:1件;逾期未办结诉求:1件;本年政策兑现:1项"
     units = [[c.value for c in row] for row in wb["单位报送"].iter_rows()][1:]
-    assert units == [["重点任务16", "市工业和科学技术局", "2026-10", "按计划推进", "已报送"],
+    assert units == [["重点任务16", "市工业和科学技术局", "2026-11", "滞后", "已报送"],
                      ["重点任务16", "汇川区人民政府", "2026-09", "滞后", "逾期未报送"],
                      ["重点任务18", "市投资促进局", "—", "—", "逾期未报送"],
                      ["保障措施(三)", "市工业和科学技术局", "2026-10", "已完成", "已报送"]]
