@@ -29,6 +29,7 @@ from crm.service.models import (
 from tests.conftest import api_token, assign, login, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
+from tests.tasks.factories import make_report, safeguard, unit
 
 # Two sets: the pages refuse any NUL byte up front (crm/web.py), so the second set, without one, reaches each
 # view's own parsing of its parameters.
@@ -58,7 +59,7 @@ JUNK_SETS = {"without NUL": NO_NUL, "text": TEXT, "beyond int8": BIG, "beyond in
 
 SKIPPED = {"static": "files from disk, no query parameters read"}
 
-ROLES = ("admin", "city_coordinator", "county_coordinator", "commissioner", "leader", "anonymous")
+ROLES = ("admin", "city_coordinator", "county_coordinator", "commissioner", "leader", "liaison", "anonymous")
 
 
 def get_rules(app):
@@ -74,6 +75,7 @@ def world():
         "county_coordinator": make_user("coordinator", county="汇川区"),
         "commissioner": make_user("commissioner", specialties=["tech"]),
         "leader": make_user("leader"),
+        "liaison": make_user("liaison", department="市自然资源局"),  # the request and the delivery are routed to them
     }
     enterprise = make_enterprise(county="汇川区")
     assign(enterprise, users["commissioner"])
@@ -82,10 +84,10 @@ def world():
     owner = users["commissioner"]
     request = ServiceRequest(enterprise=enterprise, category=RequestCategory.PROJECT, description="申请技改资金",
                              owner=owner, raised_on=date(2026, 3, 1), due_date=date(2026, 3, 15),
-                             status=RequestStatus.IN_PROGRESS)
+                             status=RequestStatus.IN_PROGRESS, department=users["liaison"].department)
     delivery = PolicyDelivery(enterprise=enterprise, kind=PolicyKind.POWER, promised="执行大工业用电优惠电价",
                               amount=None, owner=owner, promised_date=date(2026, 3, 31),
-                              status=DeliveryStatus.PROMISED)
+                              status=DeliveryStatus.PROMISED, department=users["liaison"].department)
     interaction = Interaction(enterprise=enterprise, occurred_on=date(2026, 3, 2), channel=list(Channel)[0],
                               specialty="tech", summary="走访", created_by_id=owner.id)
     roster_import = RosterImport(edition_id=edition.id, user_id=users["city_coordinator"].id, filename="名单.xlsx")
@@ -96,6 +98,13 @@ def world():
 
     notify(users.values(), "refresh_opened", "通知")
     feed_token = issue_feed_token(users["leader"])
+    from crm.tasks import supervision  # 专项督导 of 汇川区, its item owned by the liaison's unit
+
+    visit = supervision.create_visit(users["city_coordinator"], {
+        "visited_on": "2026-03-02", "county": "汇川区", "subject": "参数测试督导"}, today=date(2026, 3, 2))
+    item = supervision.add_item(users["city_coordinator"], visit, {
+        "description": "参数测试整改", "department": "市自然资源局", "due_workdays": 5})
+    report = make_report(safeguard(2), unit("汇川区人民政府"))
     db.session.commit()  # into the test's outer transaction: a request's rollback must not take the data set
 
     def first(model) -> int:
@@ -107,7 +116,8 @@ def world():
         "request_id": request.id, "interaction_id": interaction.id, "kind": RosterKind.SUPPLIER_LIST.value,
         "period": "2026H1", "fmt": "xlsx", "token": feed_token, "department_id": first(Department),
         "park_id": park.id, "plan_target_id": first(PlanTarget), "target_id": first(Target),
-        "import_id": roster_import.id,
+        "import_id": roster_import.id, "supervision_id": visit.id, "item_id": item.id,
+        "task_id": report.task_id, "report_id": report.id, "attachment_id": report.attachments[0].id,
     }
     return users, path_values
 
