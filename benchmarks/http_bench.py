@@ -306,6 +306,32 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compact_table(rows: list[dict]) -> str:
+    """One line per endpoint: the first level's figures and targets, the other levels' p95 and req/s (the README's
+    table; ``http_bench.py --report RESULTS.json`` prints it for a finished run)."""
+    levels = sorted({r["level"] for r in rows})
+    first, others = (levels[0], levels[1:]) if levels else (8, [])
+    head = ("| endpoint | role | p50 ms | p95 ms | p99 ms | req/s | share of trivial | KB | "
+            + "".join(f"p95 ms @{c} | req/s @{c} | " for c in others) + "targets (issue 11) |")
+    lines = [head, "|---|---|" + "---:|" * (6 + 2 * len(others)) + "---|"]
+    index = {(r["name"], r["role"], r["level"]): r for r in rows}
+    for r in rows:
+        if r["level"] != first:
+            continue
+        extra = f" (worker peak +{r['rss_growth_mb']:.0f} MB)" if r.get("rss_growth_mb") is not None else ""
+        runs = f", {len(r['runs_ms'])} runs" if "runs_ms" in r else ""
+        share_ = "—" if r.get("share") is None else f"{r['share']:.1%}"
+        errors = f" **{r['errors']} errors**" if r["errors"] else ""
+        cells = [f"{r['name']}{extra}{runs}{errors}", ROLE_LABEL.get(r["role"], r["role"]), fmt(r["p50_ms"]),
+                 fmt(r["p95_ms"]), fmt(r["p99_ms"]), fmt(r["rps"]), share_, f"{r['bytes'] / 1024:,.1f}"]
+        for c in others:
+            other = index.get((r["name"], r["role"], c))
+            cells += [fmt(other["p95_ms"]), fmt(other["rps"])] if other else ["", ""]
+        cells.append(verdict(r.get("targets") or []))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def machine() -> dict:
     import platform
 
@@ -346,6 +372,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--export-runs", type=int, help="XLSX exports, one at a time (default 3)")
     parser.add_argument("--json", metavar="PATH", help="default benchmarks/results/<UTC time>.json")
     parser.add_argument("--generate-only", action="store_true", help="make the data set and stop")
+    parser.add_argument("--report", metavar="RESULTS", help="print the compact table of a finished run's JSON and stop")
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.fraction = args.fraction or (0.01 if smoke else 1.0)
@@ -360,6 +387,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+        print(compact_table(report.get("results", [])))
+        return 0
     started = perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / f"{stamp}.json"
@@ -424,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         report["failures"] = results["failures"]
         status = 0 if driver.returncode == 0 and not results["failures"] else (1 if driver.returncode == 1 else 2)
         log("\n" + table(results["results"]))
+        log("\n" + compact_table(results["results"]))
         if results["failures"]:
             log("\n!! ERRORS — answers with an unexpected status (see the gunicorn log "
                 f"{log_path}):\n  " + "\n  ".join(results["failures"]))

@@ -313,7 +313,7 @@ class Driver:
                 row["share"] = share(row["rps"], trivial_rps)
                 row["targets"] = targets(endpoint["kind"], row) if clients == 8 or endpoint.get("sequential") else []
                 row.update({"name": endpoint["name"], "role": endpoint["role"], "kind": endpoint["kind"],
-                            "level": clients})
+                            "level": clients, "load_average": [round(x, 2) for x in os.getloadavg()]})
                 results.append(row)
                 flag = f"   ERRORS: {row['errors']}" if row["errors"] else ""
                 self.log(f"  {endpoint['name'][:60]:<60} n={row['count']:<6} p50={row['p50_ms']} p95={row['p95_ms']} "
