@@ -373,6 +373,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per endpoint at the first level (default 15)")
     parser.add_argument("--duration-high", type=float, help="seconds per endpoint at the other levels (default 5)")
     parser.add_argument("--export-runs", type=int, help="XLSX exports, one at a time (default 3)")
+    parser.add_argument("--skip-over-ms", type=float, default=3000.0,
+                        help="skip the higher concurrency levels of an endpoint whose p50 at the first level is over "
+                             "this (default 3000; 0: never skip)")
     parser.add_argument("--json", metavar="PATH", help="default benchmarks/results/<UTC time>.json")
     parser.add_argument("--generate-only", action="store_true", help="make the data set and stop")
     parser.add_argument("--report", metavar="RESULTS", help="print the compact table of a finished run's JSON and stop")
@@ -443,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = {"base_url": server.base, "gunicorn_pid": server.process.pid, "accounts": accounts(manifest),
                 "levels": [{"clients": c, "duration": args.duration if i == 0 else args.duration_high}
                            for i, c in enumerate(args.levels)],
-                "endpoints": endpoints(manifest, upload, args.export_runs, args.levels), "deep_page": 400}
+                "endpoints": endpoints(manifest, upload, args.export_runs, args.levels), "deep_page": 400,
+                "skip_higher_levels_over_ms": args.skip_over_ms}
         plan_path, out_path = folder / "plan.json", folder / "results.json"
         plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
         report["load_average"]["before_load"] = os.getloadavg()
@@ -456,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": [], "failures": [f"load driver exited {driver.returncode} without results"]}
         report["results"] = results["results"]
         report["failures"] = results["failures"]
+        report["skipped"] = results.get("skipped", [])
         status = 0 if driver.returncode == 0 and not results["failures"] else (1 if driver.returncode == 1 else 2)
         log("\n" + table(results["results"]))
         log("\n" + compact_table(results["results"]))
