@@ -134,6 +134,9 @@ class Config:
     MEETING_REMINDER_DAYS = tuple(int(n) for n in _codes(os.environ.get("CRM_MEETING_REMINDER_DAYS", "7,1")))
     PER_PAGE_DEFAULT = 50
     PER_PAGE_MAX = 200
+    # An unfiltered list of a table at least this large shows the planner's estimate ("约 N") instead of an exact
+    # count(*) on PostgreSQL (crm.core.pagination.paginate); 0: always count exactly
+    COUNT_ESTIMATE_ABOVE = int(os.environ.get("CRM_COUNT_ESTIMATE_ABOVE", "50000"))
 
 
 class DevelopmentConfig(Config):

@@ -101,10 +101,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # indexes declared for one database only (the trigram index: PostgreSQL) are not expected on another
+        from crm.core.schema import include_object_for
+
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"include_object": include_object_for(connection.dialect.name), **conf_args}
         )
 
         with context.begin_transaction():

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import request, url_for
+from flask import after_this_request, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from crm.api import bp
@@ -69,13 +69,23 @@ def number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """API.md's list envelope for a query, with ``page``/``per_page`` read from the query string."""
+def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]], **paging: Any) -> dict[str, Any]:
+    """API.md's list envelope for a query, with ``page``/``per_page`` read from the query string; ``paging`` goes
+    to :func:`crm.core.pagination.paginate` (``key``, ``estimate``).
+
+    The envelope stays API.md's four keys. When ``total`` is the database's estimate (an unfiltered list of a
+    large table, :attr:`crm.core.pagination.Page.estimated`), the answer says so in the header
+    ``X-Total-Estimated: true``; without that header ``total`` is an exact count.
+    """
     page, per_page = parse_page_args(request.args)
-    result: Page = paginate(stmt, page, per_page)
+    result: Page = paginate(stmt, page, per_page, **paging)
+    if result.estimated:
+        @after_this_request
+        def _say_estimated(response: Any) -> Any:
+            response.headers["X-Total-Estimated"] = "true"
+            return response
     return {"items": [serialise(item) for item in result.items], "total": result.total, "page": result.page,
             "per_page": result.per_page}
-
 
 
 def created(body: dict[str, Any], endpoint: str, **values: Any) -> tuple[dict[str, Any], int, dict[str, str]]:

@@ -101,12 +101,14 @@ class AuditLog(db.Model):
     actor_name: Mapped[str] = mapped_column(sa.String(80))
     entity_type: Mapped[AuditEntity] = mapped_column(enum_column(AuditEntity, "audit_entity"))
     entity_id: Mapped[int] = mapped_column()
-    enterprise_id: Mapped[int | None] = mapped_column(index=True)
+    enterprise_id: Mapped[int | None] = mapped_column()  # indexed with at and id below
     action: Mapped[AuditAction] = mapped_column(enum_column(AuditAction, "audit_action"))
     summary: Mapped[str] = mapped_column(sa.String(400), default="")
     changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
-    __table_args__ = (sa.Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+    __table_args__ = (sa.Index("ix_audit_log_entity", "entity_type", "entity_id"),
+                      # an enterprise's history, newest first, one page at a time (一企一档's 变更记录)
+                      sa.Index("ix_audit_log_enterprise_id_at", "enterprise_id", "at", "id"))
 
 
 def jsonable(value: Any) -> Any:

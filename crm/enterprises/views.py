@@ -74,7 +74,8 @@ def index():
         arg_errors.append(err)
         filters.update((name, "") for name in err.fields if name in filters)
         stmt = domain.search_statement(current_user, **filters)
-    page = paginate(stmt, page_no, per_page)
+    # deep pages by key, the unfiltered city-wide total estimated on a large registry (paginate says when)
+    page = paginate(stmt, page_no, per_page, key=Enterprise.id, estimate=Enterprise.__tablename__)
     link_args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     if request.args.get("per_page") and not arg_errors:
         link_args["per_page"] = per_page

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
+from crm.core.schema import include_object_for
 from crm.extensions import db
 from tests.conftest import own_database
 
@@ -32,7 +33,11 @@ def test_round_trip_and_no_pending_changes(fresh_app):
         upgrade()
         assert set(sa.inspect(db.engine).get_table_names()) == tables_after_upgrade
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+            # the indexes of one database only (crm.core.schema.only_on: the trigram index on PostgreSQL) are
+            # left out on the other, exactly as migrations/env.py does for `flask db check`
+            context = MigrationContext.configure(conn, opts={
+                "compare_type": True, "render_as_batch": True,
+                "include_object": include_object_for(conn.dialect.name)})
             diff = compare_metadata(context, db.metadata)
         assert diff == [], f"models and migrations disagree: {diff}"
 
