@@ -221,7 +221,8 @@ ROLE_LABEL = {"admin": "admin", "city": "city coordinator", "county": "county co
               "commissioner": "commissioner", "leader": "leader", "anonymous": "—"}
 
 
-def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: list[int]) -> list[dict]:
+def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: list[int],
+              only: list[str] | None = None) -> list[dict]:
     published, previous = manifest.periods[-2], manifest.periods[-3]
     q_name, q_initials = quote(manifest.q_name), quote(manifest.q_initials)
     rich = manifest.rich_enterprise
@@ -262,7 +263,7 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
         {"name": "GET /calendar/<token>.ics feed (leader)", "role": "anonymous", "auth": "none",
          "path": f"/calendar/{manifest.feed_token}.ics", "kind": "read"},
         {"name": f"page /rosters/supplier_list/diff {previous}→{published}", "role": "city", "auth": "page",
-         "path": f"/rosters/supplier_list/diff?from_period={previous}&to_period={published}", "kind": "diff"},
+         "path": f"/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff"},
         {"name": f"GET /api/v1/rosters/supplier_list/diff {previous}→{published}", "role": "city", "auth": "api",
          "path": f"/api/v1/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff"},
         {"name": f"GET export.xlsx supplier_list {published}", "role": "city", "auth": "api",
@@ -275,6 +276,8 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
     ]
     for endpoint in out:
         endpoint.setdefault("levels", levels)
+    if only:  # a subset (and the trivial endpoint, which every share needs)
+        out = [e for e in out if e["kind"] == "trivial" or any(word in e["name"] for word in only)]
     return out
 
 
@@ -378,6 +381,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "this (default 3000; 0: never skip)")
     parser.add_argument("--json", metavar="PATH", help="default benchmarks/results/<UTC time>.json")
     parser.add_argument("--generate-only", action="store_true", help="make the data set and stop")
+    parser.add_argument("--only", action="append", metavar="WORD",
+                        help="measure only the endpoints whose name contains WORD (repeatable; the trivial one always)")
     parser.add_argument("--report", metavar="RESULTS", help="print the compact table of a finished run's JSON and stop")
     args = parser.parse_args(argv)
     smoke = args.smoke
@@ -446,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = {"base_url": server.base, "gunicorn_pid": server.process.pid, "accounts": accounts(manifest),
                 "levels": [{"clients": c, "duration": args.duration if i == 0 else args.duration_high}
                            for i, c in enumerate(args.levels)],
-                "endpoints": endpoints(manifest, upload, args.export_runs, args.levels), "deep_page": 400,
+                "endpoints": endpoints(manifest, upload, args.export_runs, args.levels, args.only), "deep_page": 400,
                 "skip_higher_levels_over_ms": args.skip_over_ms}
         plan_path, out_path = folder / "plan.json", folder / "results.json"
         plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
