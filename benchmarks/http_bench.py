@@ -263,7 +263,7 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
         {"name": "GET /calendar/<token>.ics feed (leader)", "role": "anonymous", "auth": "none",
          "path": f"/calendar/{manifest.feed_token}.ics", "kind": "read"},
         {"name": f"page /rosters/supplier_list/diff {previous}→{published}", "role": "city", "auth": "page",
-         "path": f"/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff"},
+         "path": f"/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff_page"},
         {"name": f"GET /api/v1/rosters/supplier_list/diff {previous}→{published}", "role": "city", "auth": "api",
          "path": f"/api/v1/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff"},
         {"name": f"GET export.xlsx supplier_list {published}", "role": "city", "auth": "api",
