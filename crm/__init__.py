@@ -106,6 +106,8 @@ def _register_access_rules() -> None:
     from crm.reference import access as _reference  # noqa: F401
     from crm.rosters import access as _rosters  # noqa: F401
     from crm.service import access as _service  # noqa: F401
+    from crm.tasks import access as _tasks  # noqa: F401
+    from crm.tasks import supervision_access as _supervision  # noqa: F401
 
 
 def _connect_subscribers() -> None:
@@ -137,6 +139,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.service.assignment_views import bp as assignments_bp
     from crm.service.policy_views import bp as policy_bp
     from crm.service.views import bp as service_bp
+    from crm.tasks.situation_views import bp as situation_bp
+    from crm.tasks.supervision_views import bp as supervision_bp
+    from crm.tasks.views import bp as tasks_bp
     from crm.web import bp as web_bp
 
     app.register_blueprint(web_bp)
@@ -156,6 +161,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reference_bp)
     app.register_blueprint(performance_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(supervision_bp)
+    app.register_blueprint(situation_bp)
+    app.register_blueprint(tasks_bp)
     app.context_processor(inject_unread_count)
     # The API authenticates with bearer tokens only (never the session cookie), so CSRF does not apply.
     csrf.exempt(api_bp)

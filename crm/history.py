@@ -21,6 +21,7 @@ from crm.meetings.models import CalendarFeedToken, Meeting
 from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters.models import RosterEdition, RosterEntry
 from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
+from crm.tasks.models import ProgressReport, RectificationItem, SupervisionVisit, TaskSettings
 
 # How the history names what changed (audit rows keep the code names).
 FIELD_LABELS: dict[str, dict[str, str]] = {
@@ -70,8 +71,16 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
         "department": "责任单位",
     },
+    "task_report": {"task": "任务", "unit": "责任单位", "period": "报送期", "status": "进展状态", "text": "进展情况",
+                    "attachment": "附件", "size": "大小(字节)", "sha256": "SHA-256"},
+    "task_settings": {"cadence": "报送周期", "grace_working_days": "逾期宽限(工作日)"},
     "counting_rules": {"output_measure": "产值口径", "settled_since": "成渝落户企业起算日期",
                        "trajectory_start": "进度起算日期"},
+    "supervision": {"visited_on": "督导日期", "department": "被督导单位", "county": "区县", "task": "重点任务",
+                    "subject": "督导事项", "findings": "督导发现"},
+    "rectification": {"description": "整改事项", "department": "责任单位", "owner": "责任人", "due_date": "整改时限",
+                      "due_note": "时限说明", "status": "状态", "resolution": "整改情况", "resolved_at": "整改完成时间",
+                      "closed_at": "销号时间", "note": "说明"},
 }
 # The records each audit entity type writes about: their enum columns give the coded fields' labels.
 ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
@@ -93,6 +102,10 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.DEPARTMENT: (Department,),
     AuditEntity.TARGET: (Target, PlanTarget),
     AuditEntity.COUNTING_RULES: (CountingRules,),
+    AuditEntity.SUPERVISION: (SupervisionVisit,),
+    AuditEntity.RECTIFICATION: (RectificationItem,),
+    AuditEntity.TASK_REPORT: (ProgressReport,),
+    AuditEntity.TASK_SETTINGS: (TaskSettings,),
 }
 # Coded audit keys that are not a column of the same name (a user's specialties are rows of their own).
 EXTRA_CODED: dict[AuditEntity, dict[str, type[LabelledEnum]]] = {AuditEntity.USER: {"specialties": Specialty}}

@@ -34,4 +34,6 @@ from crm.api import (  # noqa: E402, F401
     roster_files,
     rosters,
     scheduler,
+    supervisions,
+    tasks,
 )

@@ -23,7 +23,8 @@ from crm.service.access import assigned_enterprise_ids
 REFERENCE_LABELS = {
     "counties": "区县", "clusters": "产业集群", "supply_categories": "配套类别", "departments": "责任单位",
     "partners": "方案列明的成渝企业", "parks": "方案列明的园区", "targets": "区县和全市目标",
-    "plan_targets": "园区和落户目标",
+    "plan_targets": "园区和落户目标", "tasks": "重点任务和保障措施", "task_units": "任务责任单位",
+    "task_milestones": "任务节点目标",
 }
 PRODUCTION_REFUSAL = ("生产环境(CRM_ENV=production)不能加载演示数据:演示企业、账号和园区认定会混入真实数据。"
                       "只需方案的基础数据时请运行 flask --app wsgi seed-reference")

@@ -31,6 +31,7 @@ from crm.reference.models import (
     SupplyCategory,
     Target,
 )
+from crm.tasks.seed import load_tasks
 
 # Zunyi's 14 county-level units and 新蒲新区 (short names as the plan and DESIGN.md use them).
 COUNTIES = [
@@ -187,6 +188,7 @@ def load_reference_data() -> Counter:
             db.session.add(PlanTarget(year=year, metric=metric, target=target))
             created["plan_targets"] += 1
     db.session.flush()
+    created.update(load_tasks())  # the plan's 重点任务 and 保障措施, their units and milestones
     return created
 
 

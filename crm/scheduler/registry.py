@@ -101,6 +101,14 @@ JOBS: dict[str, JobSpec] = dict([
           cron(month=1, day=1, hour=0, minute=30),
           "年度目标冻结:冻结已结束目标年度的完成情况及当时的统计口径,此后档案变动不再影响该年度结果",
           "每年1月1日 00:30"),
+    _spec("rectification_overdue", "crm.tasks.supervision_jobs:rectification_overdue",
+          cron(hour=8, minute=50),
+          "整改事项逾期提醒:专项督导的整改事项超过整改时限仍未完成的,通知责任单位联络员和协调员(每项只提醒一次)",
+          "每天 08:50"),
+    _spec("task_report_reminders", "crm.tasks.jobs:remind_task_reports",
+          cron(hour=9, minute=10),
+          "进展报告提醒:上一报送期结束后,提醒尚未报送的责任单位联络员;超过宽限工作日仍未报送的,汇总上报全市协调员",
+          "每天 09:10(仅工作日)"),
 ])
 
 

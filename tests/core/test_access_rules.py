@@ -25,9 +25,12 @@ from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters import domain as rosters
 from crm.rosters.models import RosterImport, RosterKind
 from crm.service.models import Interaction, PolicyDelivery, PolicyKind, RequestCategory, ServiceRequest
+from crm.tasks.models import Task
 from tests.conftest import assign, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
+from tests.tasks.factories import make_report, safeguard
+from tests.tasks.factories import unit as task_unit
 
 ROLES = {
     "admin": {"role": "admin"},
@@ -37,11 +40,12 @@ ROLES = {
     "county commissioner": {"role": "commissioner", "county": "桐梓县", "specialties": ["finance"]},
     "leader": {"role": "leader"},
     "county leader": {"role": "leader", "county": "汇川区"},
+    "liaison": {"role": "liaison", "department": "市自然资源局"},
     "inactive coordinator": {"role": "coordinator"},
 }
 ACTIONS = (Action.VIEW, Action.EDIT)
 # the 成渝 catalogue, parks, departments and targets are reference data: every signed-in role reads all of it
-EVERYONE_READS = {Partner, Park, Department, Target, PlanTarget}
+EVERYONE_READS = {Partner, Park, Department, Target, PlanTarget, Task}  # and the plan's tasks
 
 
 @pytest.fixture
@@ -112,9 +116,24 @@ def world(users):
     # reference data: the seeded departments, targets and the plan's park, and a demo park (kept by admins and
     # city coordinators)
     make_park("测试演示园区", "汇川区", is_demo=True)
+    # progress reports: a city department's and 汇川区's (the county coordinator files for the latter only)
+    for name in ("市自然资源局", "汇川区人民政府"):
+        make_report(safeguard(2), task_unit(name))
     for user in (users["leader"], commissioner):
         issue = CalendarFeedToken(user_id=user.id, token_hash=f"{user.id:064d}")
         db.session.add(issue)
+    # 专项督导: a city department's visit and a county's (汇川区), with items owned by several units
+    from crm.tasks import supervision
+
+    city = supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "department": "市工业和科学技术局",
+                                                     "subject": "市级督导"}, today=date(2026, 6, 1))
+    county = supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "county": "汇川区",
+                                                       "subject": "区县督导"}, today=date(2026, 6, 1))
+    supervision.create_visit(users["admin"], {"visited_on": "2026-05-06", "county": "桐梓县", "subject": "无事项"},
+                             today=date(2026, 6, 1))
+    for visit, unit in ((city, "市工业和科学技术局"), (city, "市自然资源局"), (county, "汇川区人民政府"),
+                        (county, "市自然资源局")):
+        supervision.add_item(users["admin"], visit, {"description": "整改", "department": unit, "due_workdays": 5})
     db.session.flush()
     return firms
 

@@ -29,6 +29,7 @@ from crm.service.models import (
 from tests.conftest import api_token, assign, login, make_enterprise, make_park, make_user
 from tests.meetings.factories import make_meeting, partner
 from tests.rosters.factories import published_edition
+from tests.tasks.factories import make_report, safeguard, unit
 
 # Two sets: the pages refuse any NUL byte up front (crm/web.py), so the second set, without one, reaches each
 # view's own parsing of its parameters.
@@ -96,6 +97,13 @@ def world():
 
     notify(users.values(), "refresh_opened", "通知")
     feed_token = issue_feed_token(users["leader"])
+    from crm.tasks import supervision  # 专项督导 of 汇川区, its item owned by the liaison's unit
+
+    visit = supervision.create_visit(users["city_coordinator"], {
+        "visited_on": "2026-03-02", "county": "汇川区", "subject": "参数测试督导"}, today=date(2026, 3, 2))
+    item = supervision.add_item(users["city_coordinator"], visit, {
+        "description": "参数测试整改", "department": "市自然资源局", "due_workdays": 5})
+    report = make_report(safeguard(2), unit("汇川区人民政府"))
     db.session.commit()  # into the test's outer transaction: a request's rollback must not take the data set
 
     def first(model) -> int:
@@ -107,7 +115,8 @@ def world():
         "request_id": request.id, "interaction_id": interaction.id, "kind": RosterKind.SUPPLIER_LIST.value,
         "period": "2026H1", "fmt": "xlsx", "token": feed_token, "department_id": first(Department),
         "park_id": park.id, "plan_target_id": first(PlanTarget), "target_id": first(Target),
-        "import_id": roster_import.id,
+        "import_id": roster_import.id, "supervision_id": visit.id, "item_id": item.id,
+        "task_id": report.task_id, "report_id": report.id, "attachment_id": report.attachments[0].id,
     }
     return users, path_values
 

@@ -54,9 +54,12 @@ from crm.service.models import (
     RequestStatus,
     ServiceRequest,
 )
+from crm.tasks import supervision
+from crm.tasks.models import ProgressReport, RectificationItem, ReportAttachment, SupervisionVisit, Task
 from tests.conftest import api_token, assign, login, make_enterprise, make_user
 from tests.core.test_junk_params import ROLES, world  # noqa: F401  (world: the junk sweep's data set)
 from tests.meetings.factories import make_meeting
+from tests.tasks.factories import make_report, safeguard, unit
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -69,7 +72,8 @@ SCOPED = {
     "link_id": EnterprisePartner, "request_id": ServiceRequest, "delivery_id": PolicyDelivery,
     "interaction_id": Interaction, "meeting_id": Meeting, "notification_id": Notification, "user_id": User,
     "partner_id": Partner, "park_id": Park, "department_id": Department, "target_id": Target,
-    "plan_target_id": PlanTarget,
+    "plan_target_id": PlanTarget, "supervision_id": SupervisionVisit, "item_id": RectificationItem,
+    "task_id": Task, "report_id": ProgressReport, "attachment_id": ReportAttachment,
 }
 # Records each user has their own of, without a registered rule: another user's is hidden from everyone.
 OWNED = {"session_id": UserSession}
@@ -155,6 +159,12 @@ def sweep(world):  # noqa: F811
         notification_id=notify([other], "refresh_opened", "他人的通知")[0],
         session_id=UserSession(user_id=other.id, secret_hash=hashlib.sha256(b"sweep").hexdigest()),
     )
+    hidden_visit = supervision.create_visit(users["admin"], {  # 桐梓县's, its item another unit's
+        "visited_on": "2026-03-02", "county": "桐梓县", "subject": "隐藏的专项督导"}, today=date(2026, 3, 2))
+    kept.update(supervision_id=hidden_visit, item_id=supervision.add_item(users["admin"], hidden_visit, {
+        "description": "隐藏的整改事项", "department": "市工业和科学技术局", "due_workdays": 5}))
+    hidden_report = make_report(safeguard(2), unit("桐梓县人民政府"), text="隐藏的进展")
+    kept.update(report_id=hidden_report, attachment_id=hidden_report.attachments[0])
     day = SpecialDay(day=date(2031, 5, 1), kind=DayKind.HOLIDAY, name="劳动节")
     db.session.add_all([*kept.values(), day])
     db.session.commit()
