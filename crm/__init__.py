@@ -58,6 +58,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     register_error_handlers(app)
     web.init_templates(app)
     web.init_security_headers(app)
+    web.init_liaison_fence(app)
     web.init_health(app)
     _register_cli(app)
     return app

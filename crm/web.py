@@ -16,12 +16,14 @@ from flask_login import LoginManager, current_user, login_required
 from crm.auth.domain import load_session_user
 from crm.auth.models import Role
 from crm.core.access import Action, can
+from crm.core.errors import Forbidden
 from crm.core.pages import page
 from crm.core.time import format_local, utcnow
 from crm.extensions import db
 from crm.history import template_globals
 from crm.scheduler.models import SchedulerHeartbeat
 from crm.scheduler.process import HEARTBEAT_SECONDS
+from crm.service.access import LIAISON_FENCED, liaison_may_open
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ CSP = (
 @login_required
 @page
 def home():
+    if current_user.role is Role.LIAISON:  # their department's routed 诉求 and 政策兑现, overdue first
+        return redirect(url_for("service.department_home"))
     if current_user.role is Role.COMMISSIONER:  # their day starts with their own enterprises
         return redirect(url_for("service.workspace"))
     if current_user.role is Role.LEADER:  # leadership reads meetings and the yearly rule first
@@ -159,6 +163,21 @@ def init_login(app: Flask, login_manager: LoginManager) -> None:
         # Flask-Login caches the user on ``g``; drop it so every request loads (and re-checks) its user,
         # even where an outer app context outlives the request (tests, CLI).
         g.pop("_login_user", None)
+
+
+def init_liaison_fence(app: Flask) -> None:
+    """A department liaison opens only their routed records' pages, their account, inbox and the task ledger
+    (``crm.service.access.liaison_may_open``); any other page answers 403 before its view runs. The API does
+    the same after reading the token (``crm.api.auth``)."""
+
+    @app.before_request
+    def _liaison_fence():
+        if request.path.startswith("/api/") or request.endpoint is None:
+            return None
+        if (current_user.is_authenticated and current_user.role is Role.LIAISON
+                and not liaison_may_open(request.endpoint)):
+            raise Forbidden(LIAISON_FENCED)
+        return None
 
 
 def init_templates(app: Flask) -> None:

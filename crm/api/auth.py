@@ -24,11 +24,12 @@ from crm.auth.domain import (
     revoke_token,
     sign_out_everywhere,
 )
-from crm.auth.models import User
+from crm.auth.models import Role, User
 from crm.auth.throttle import SignInThrottled, sign_in_limits
-from crm.core.errors import DomainError, Unauthorized, ValidationFailed, json_error
+from crm.core.errors import DomainError, Forbidden, Unauthorized, ValidationFailed, json_error
 from crm.core.time import isoformat_local
 from crm.extensions import db
+from crm.service.access import LIAISON_FENCED, liaison_may_open
 
 TOKEN_MISSING = "请提供有效的访问令牌(Authorization: Bearer <令牌>)"
 TOKEN_INVALID = "访问令牌无效、已过期或已撤销,请重新获取"
@@ -74,6 +75,8 @@ def _authenticate() -> None:
     db.session.commit()  # keeps the token's last_used_at
     g.api_user = user
     g.api_token = token
+    if user.role is Role.LIAISON and not liaison_may_open(request.endpoint, getattr(view, "__module__", None)):
+        raise Forbidden(LIAISON_FENCED)  # their routed records only (crm.service.access)
 
 
 @bp.after_request

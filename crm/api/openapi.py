@@ -130,8 +130,9 @@ def build_document(app: Flask) -> dict[str, Any]:
     for path, method, view, op, rule in found:
         if op is None:
             continue  # tests/api/test_openapi.py fails on an undeclared route
-        # 400 (malformed), 401 (no token) and 503 (database unreachable) can answer anywhere.
-        statuses = {400: None, **({} if getattr(view, "api_public", False) else {401: None}), 503: None,
+        # 400 (malformed), 401 (no token) and 503 (database unreachable) can answer anywhere; 403 wherever a token
+        # is needed (a department liaison is refused every endpoint outside their routed records).
+        statuses = {400: None, **({} if getattr(view, "api_public", False) else {401: None, 403: None}), 503: None,
                     **dict.fromkeys(op.errors), **op.responses}
         entry: dict[str, Any] = {
             "tags": [TAGS.get(view.__module__.rsplit(".", 1)[-1], view.__module__.rsplit(".", 1)[-1])],

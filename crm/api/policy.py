@@ -16,7 +16,8 @@ from sqlalchemy.orm import joinedload
 from crm.api import bp
 from crm.api.auth import current_user
 from crm.api.common import created, number, page_of
-from crm.api.loading import NOT_FOUND, get_or_404
+from crm.api.loading import MAX_ID, NOT_FOUND, get_or_404
+from crm.api.requests import RouteInput
 from crm.api.schema import (
     DateStr,
     DateTimeStr,
@@ -36,12 +37,12 @@ from crm.api.schema import (
     query,
 )
 from crm.core.access import Action, require
-from crm.core.errors import DomainError, NotFound, ValidationFailed
+from crm.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from crm.core.parsing import parse_id
 from crm.core.time import isoformat_local, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.service import policy
+from crm.service import policy, routing
 from crm.service.models import DeliveryStatus, PolicyKind
 from crm.service.models import PolicyDelivery as PolicyDeliveryRow
 
@@ -130,6 +131,7 @@ class DeliveriesQuery(LateQuery, PageQuery):
     kind: PolicyKindName | None = None
     status: code(DeliveryStatus) | None = Field(None, description="状态")
     county: str = Field("", description="企业所在区县名称")
+    department: str = Field("", description="责任单位名称(部门联络员只看到转办至本单位的记录)")
 
 
 def delivery_json(d: PolicyDeliveryRow, today: Any = None) -> dict[str, Any]:
@@ -170,7 +172,7 @@ def _list_args() -> dict[str, Any]:
         raise DomainError("查询参数不正确", fields)
     return {"enterprise_id": enterprise_id, "kind": args.get("kind", "").strip(),
             "status": args.get("status", "").strip(), "late": query(LateQuery).late,
-            "county": args.get("county", "").strip()}
+            "county": args.get("county", "").strip(), "department": args.get("department", "").strip()}
 
 
 # --- endpoints -----------------------------------------------------------------------------------------------
@@ -215,5 +217,23 @@ def patch_policy_delivery(delivery_id: int):
     delivery = _load(delivery_id, Action.EDIT)
     data = body(PolicyDeliveryPatch)
     policy.update_delivery(current_user(), delivery, data)
+    db.session.commit()
+    return delivery_json(delivery)
+
+
+@bp.post("/policy-deliveries/<int:delivery_id>/route")
+@operation("转办或改派政策兑现至责任单位(管理员、协调员;区县协调员限本区县企业):审计、通知该单位的联络员",
+           ok=PolicyDelivery, body=RouteInput, errors=(403, 404, 422))
+def route_policy_delivery(delivery_id: int):
+    """Route a 政策兑现 to a department with a note; the old department's liaisons lose it, the new one's gain
+    it."""
+    delivery = routing.lock_delivery(delivery_id) if delivery_id <= MAX_ID else None
+    if delivery is None:
+        raise NotFound(NOT_FOUND)
+    require(current_user(), Action.VIEW, delivery)  # 404 when the caller may not see it
+    if not routing.may_route(current_user(), delivery):
+        raise Forbidden(routing.NOT_ROUTER)
+    data = body(RouteInput)
+    routing.route_delivery(current_user(), delivery, data.get("department"), data.get("note"))
     db.session.commit()
     return delivery_json(delivery)

@@ -37,10 +37,12 @@ from crm.api.schema import (
 )
 from crm.core import spreadsheet
 from crm.core.access import Action
+from crm.core.errors import Forbidden
 from crm.core.time import isoformat_local, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service import requests as request_domain
+from crm.service import routing
 from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
 from crm.service.models import RequestCategory, RequestStatus
 from crm.service.models import RequestEvent as RequestEventRow
@@ -77,6 +79,14 @@ class RequestTransition(Input):
         None, description=f"说明,最长{request_domain.NOTE_MAX}字;办结(回访情况)和重新办理时必填")
     satisfaction: Parsed[Satisfaction | None] = Field(None, description="回访满意度;resolved → closed 时必填")
     version: Parsed[int] = Field(None, description="过期则 409(stale),不写入任何内容")
+
+
+class RouteInput(Input):
+    """转办 / 改派至责任单位"""
+
+    INVALID: ClassVar[str] = routing.INVALID
+    department: Parsed[str] = Field(description="责任单位名称;未知单位 422(department)", examples=["市自然资源局"])
+    note: Parsed[str | None] = Field(None, description=f"转办说明,最长{routing.NOTE_MAX}字")
 
 
 class RequestEvent(Shape):
@@ -158,6 +168,7 @@ class RequestFilters(Query):
     category: code(RequestCategory) | None = Field(None, description="诉求类别")
     owner: str = Field("", description="负责人用户名")
     enterprise_id: int | None = Field(None, ge=1, description="企业 id")
+    department: str = Field("", description="责任单位名称(部门联络员只看到转办至本单位的诉求)")
 
 
 class RequestsQuery(RequestFilters, PageQuery):
@@ -182,7 +193,8 @@ def _request_filters() -> dict[str, Any]:
             "county": request.args.get("county", "").strip() or None,
             "category": request.args.get("category", "").strip() or None,
             "owner": request.args.get("owner", "").strip() or None,
-            "enterprise_id": query_id("enterprise_id")}
+            "enterprise_id": query_id("enterprise_id"),
+            "department": request.args.get("department", "").strip() or None}
 
 
 def _with_relations(stmt: sa.Select) -> sa.Select:
@@ -235,6 +247,21 @@ def transition_request(request_id: int):
         raise RequestTransition.ERROR(RequestTransition.INVALID, {"to": "请提供目标状态 to"})
     request_domain.transition(current_user(), req, data["to"], note=data.get("note") or "",
                               satisfaction=data.get("satisfaction"), version=data.get("version"))
+    db.session.commit()
+    return _request_detail(req)
+
+
+@bp.post("/requests/<int:request_id>/route")
+@operation("转办或改派诉求至责任单位(管理员、协调员;区县协调员限本区县企业):审计、时间线、通知该单位的联络员",
+           ok=ServiceRequestDetail, body=RouteInput, errors=(403, 404, 422))
+def route_request(request_id: int):
+    """Route a 诉求 to a department with a note; the old department's liaisons lose it, the new one's gain it."""
+    req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
+    found(req, Action.VIEW)  # first: a request the caller may not see answers 404 whatever the body says
+    if not routing.may_route(current_user(), req):
+        raise Forbidden(routing.NOT_ROUTER)
+    data = body(RouteInput)
+    routing.route_request(current_user(), req, data.get("department"), data.get("note"))
     db.session.commit()
     return _request_detail(req)
 

@@ -1,6 +1,7 @@
 """Access rules of the lists, registered with :mod:`crm.core.access`.
 
-Editions: everyone reads published (and superseded) lists; drafts and editions in review are for coordinators
+Editions: everyone reads published (and superseded) lists, except a department liaison (部门联络员: their work
+is the records routed to their department, not the lists); drafts and editions in review are for coordinators
 and leaders; coordinators edit drafts (a county coordinator proposes entries of their county); only a city-wide
 coordinator opens, submits, returns and publishes. Admins do everything.
 
@@ -31,6 +32,8 @@ class EditionRule:
     def can(self, user: Any, action: Action, edition: RosterEdition) -> bool:
         if user.is_admin:
             return True
+        if user.role is Role.LIAISON:
+            return False
         if action is Action.VIEW:
             return edition.status in FROZEN or user.role in DRAFT_READERS
         if user.role is not Role.COORDINATOR:
@@ -42,6 +45,8 @@ class EditionRule:
     def where(self, user: Any, action: Action) -> Condition:
         if user.is_admin:
             return None
+        if user.role is Role.LIAISON:
+            return sa.false()
         if action is Action.VIEW:
             return None if user.role in DRAFT_READERS else RosterEdition.status.in_(FROZEN)
         if user.role is not Role.COORDINATOR:

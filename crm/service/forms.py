@@ -112,6 +112,20 @@ class TransitionForm(FlaskForm):
     version = HiddenField()
 
 
+class RouteForm(FlaskForm):
+    """转办 / 改派 a 诉求 or a 政策兑现 to a department (crm/service/routing.py checks and writes)."""
+
+    department = SelectField("转办至责任单位", choices=[], validate_choice=False)
+    note = TextAreaField("转办说明", render_kw={"maxlength": 2000, "placeholder": "需要该单位办理的事项、时限要求等"})
+
+    def fill_choices(self, departments: list[str], current: str | None = None) -> None:
+        self.department.choices = [SelectChoice("", "请选择责任单位"),
+                                   *(SelectChoice(n, n) for n in departments if n != current)]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"department": self.department.data or "", "note": self.note.data or ""}
+
+
 # --- filters (GET, nothing changes: no CSRF) -------------------------------------------------------------
 
 class RequestFilterForm(FlaskForm):
@@ -123,11 +137,13 @@ class RequestFilterForm(FlaskForm):
     county = SelectField("区县", validate_choice=False)
     category = SelectField("类别", choices=[SelectChoice("", "全部类别"), *CATEGORY_CHOICES], validate_choice=False)
     owner = SelectField("负责人", validate_choice=False)
+    department = SelectField("责任单位", validate_choice=False)
     enterprise_id = HiddenField()
 
-    def fill_choices(self, counties: list[str], owners: list[User]) -> None:
+    def fill_choices(self, counties: list[str], owners: list[User], departments: list[str] = ()) -> None:
         self.county.choices = [SelectChoice("", "全部区县"), *(SelectChoice(n, n) for n in counties)]
         self.owner.choices = [SelectChoice("", "全部负责人"), *(user_choice(u) for u in owners)]
+        self.department.choices = [SelectChoice("", "全部责任单位"), *(SelectChoice(n, n) for n in departments)]
 
 
 class WorkspaceFilterForm(FlaskForm):

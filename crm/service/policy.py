@@ -25,10 +25,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.auth.models import User
+from crm.auth.models import Role, User
 from crm.core import audit
 from crm.core.access import scope
-from crm.core.errors import ValidationFailed
+from crm.core.errors import Forbidden, ValidationFailed
 from crm.core.parsing import check_version as core_check_version
 from crm.core.parsing import parse_enum
 from crm.core.time import local_today
@@ -47,6 +47,11 @@ UPDATE_FIELDS = (*CREATE_FIELDS, "status")
 MAX_PROMISED = 2000
 MAX_EVIDENCE = 4000
 INVALID = "政策兑现信息有误"
+# A department liaison (部门联络员) records the delivery of a 政策兑现 routed to them: its date, its evidence, and
+# putting a mistaken delivery back; the promise itself and a cancellation are the coordinators' (routing.py).
+LIAISON_FIELDS = {"delivered_date", "evidence", "status", "version"}
+LIAISON_STATUSES = {DeliveryStatus.DELIVERED.value, DeliveryStatus.PROMISED.value}
+LIAISON_REFUSED = "部门联络员只能登记兑现情况(兑现日期、佐证说明);修改承诺内容或取消由协调员办理"
 EVIDENCE_MISSING = "已兑现,但尚未填写佐证材料说明(建议补充文件号、到账凭证等)"
 
 
@@ -168,7 +173,9 @@ def check_version(delivery: PolicyDelivery, version: Any) -> None:
 
 
 def update_delivery(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) -> PolicyDelivery:
-    """Change the fields given (partial), including ``status``; ``version`` if given must be current."""
+    """Change the fields given (partial), including ``status``; ``version`` if given must be current. A liaison
+    changes only :data:`LIAISON_FIELDS` (else ``Forbidden``, 403)."""
+    check_liaison_change(actor, delivery, data)
     check_version(delivery, data.get("version"))
     values, fields = _validate(data, delivery.enterprise, UPDATE_FIELDS, partial=True)
     if fields:
@@ -189,6 +196,18 @@ def update_delivery(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) 
     audit.record(actor, ENTITY, delivery.id, _action(before, delivery.status), changes,
                  enterprise_id=delivery.enterprise_id, summary=_summary(before, delivery))
     return delivery
+
+
+def check_liaison_change(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) -> None:
+    """Refuse (403) a liaison's change of a 政策兑现 beyond recording its delivery (or putting a delivery entered
+    by mistake back to promised; a cancelled one is taken up again by a coordinator)."""
+    if getattr(actor, "role", None) is not Role.LIAISON:
+        return
+    status = data.get("status")
+    status = None if status in (None, "") else str(getattr(status, "value", status))
+    if (set(data) - LIAISON_FIELDS or (status is not None and status not in LIAISON_STATUSES)
+            or delivery.status is DeliveryStatus.CANCELLED):
+        raise Forbidden(LIAISON_REFUSED)
 
 
 def _settle_status(delivery: PolicyDelivery, values: dict[str, Any]) -> None:
@@ -284,12 +303,12 @@ def warnings_of(delivery: PolicyDelivery) -> list[str]:
 
 
 def deliveries_statement(user: User, *, enterprise_id: int | None = None, kind: Any = None, status: Any = None,
-                         late: bool | None = None, county: str | None = None,
+                         late: bool | None = None, county: str | None = None, department: str | None = None,
                          today: date | None = None) -> sa.Select:
     """The deliveries ``user`` may see (their enterprises' scope), filtered, promised date newest first.
 
-    ``kind`` by Chinese name, ``status`` by code, ``county`` by name; an unknown value is refused (422) rather
-    than silently matching nothing.
+    ``kind`` by Chinese name, ``status`` by code, ``county`` and ``department`` by name; an unknown value is
+    refused (422) rather than silently matching nothing.
     """
     fields: dict[str, str] = {}
     stmt = sa.select(PolicyDelivery).join(PolicyDelivery.enterprise)
@@ -308,6 +327,12 @@ def deliveries_statement(user: User, *, enterprise_id: int | None = None, kind: 
             fields["county"] = f"未知区县:{county}"
         else:
             stmt = stmt.where(Enterprise.county_id == county_row.id)
+    if department not in (None, ""):
+        department_row = by_name(Department, department) if isinstance(department, str) else None
+        if department_row is None:
+            fields["department"] = f"未知责任单位:{department}"
+        else:
+            stmt = stmt.where(PolicyDelivery.department_id == department_row.id)
     if fields:
         raise ValidationFailed("查询条件有误", fields)
     if late is not None:

@@ -46,6 +46,7 @@ class PolicyFilterForm(FlaskForm):
     status = SelectField("状态", choices=[SelectChoice("", "全部状态"), *STATUS_CHOICES], validate_choice=False)
     late = SelectField("逾期", choices=LATE_CHOICES, validate_choice=False)
     county = SelectField("区县", validate_choice=False)
+    department = SelectField("责任单位", validate_choice=False)
     enterprise_id = HiddenField()
 
     def fill_choices(self, user: Any) -> None:
@@ -53,10 +54,12 @@ class PolicyFilterForm(FlaskForm):
         if getattr(user, "county_id", None) is not None:
             counties = [c for c in counties if c.id == user.county_id]
         self.county.choices = [SelectChoice("", "全部区县")] + [SelectChoice(c.name, c.name) for c in counties]
+        self.department.choices = [SelectChoice("", "全部责任单位")] + [
+            SelectChoice(d.name, d.name) for d in all_of(Department)]
 
     def filters(self) -> dict[str, str]:
         return {name: (getattr(self, name).data or "").strip()
-                for name in ("q", "kind", "status", "late", "county", "enterprise_id")}
+                for name in ("q", "kind", "status", "late", "county", "department", "enterprise_id")}
 
 
 # --- choosing the enterprise before the form -----------------------------------------------------------------

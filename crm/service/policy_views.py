@@ -21,18 +21,20 @@ from sqlalchemy.orm import joinedload, lazyload
 from crm.auth.models import Role, User
 from crm.core.access import Action, can, require, scope, who_may
 from crm.core.audit import AuditLog
-from crm.core.errors import DomainError
-from crm.core.messages import STALE_MESSAGE
-from crm.core.pages import attempt, load, page, place_errors
+from crm.core.errors import DomainError, Forbidden
+from crm.core.messages import FORM_EXPIRED, STALE_MESSAGE
+from crm.core.pages import attempt, csrf_failed, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
-from crm.core.parsing import parse_id
+from crm.core.parsing import MAX_ID, parse_id
 from crm.core.time import local_today
 from crm.core.transactions import lock_for_update
 from crm.enterprises.domain import search_statement
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.reference.models import County
-from crm.service import policy
+from crm.reference.models import County, Department, all_of
+from crm.service import policy, routing
+from crm.service.access import is_liaison
+from crm.service.forms import RouteForm
 from crm.service.models import DeliveryStatus, PolicyDelivery
 from crm.service.policy_forms import (
     CancelForm,
@@ -124,7 +126,8 @@ def index():
         arg_errors.append("企业编号不正确")
         filters["enterprise_id"] = form.enterprise_id.data = ""
     query = {"enterprise_id": enterprise_id, "kind": filters["kind"], "status": filters["status"],
-             "late": BOOL_ARGS[filters["late"]], "county": filters["county"], "today": today}
+             "late": BOOL_ARGS[filters["late"]], "county": filters["county"], "department": filters["department"],
+             "today": today}
     try:
         stmt = policy.deliveries_statement(current_user, **query)
     except DomainError as err:  # an unknown kind, status or county in the address: say so, drop it
@@ -135,10 +138,13 @@ def index():
                 filters[name] = ""
                 getattr(form, name).data = ""
         stmt = policy.deliveries_statement(current_user, **query)
-    if filters["q"]:
+    if filters["q"] and is_liaison(current_user):  # no registry search for them: the names of their records
+        stmt = stmt.where(Enterprise.name.contains(filters["q"], autoescape=True))
+    elif filters["q"]:
         matching = search_statement(current_user, q=filters["q"]).order_by(None).with_only_columns(Enterprise.id)
         stmt = stmt.where(PolicyDelivery.enterprise_id.in_(matching))
     totals = _totals(stmt, today)
+    by_department = [] if is_liaison(current_user) else routing.delivery_counts(stmt, today)
     page = paginate(stmt.options(joinedload(PolicyDelivery.enterprise).joinedload(Enterprise.county),
                                  joinedload(PolicyDelivery.owner).lazyload(User.specialty_rows)),
                     page_no, per_page)
@@ -151,7 +157,8 @@ def index():
     return render_template(
         "service/policy/index.html", form=form, page=page, totals=totals, today=today, link_args=link_args,
         arg_errors=arg_errors, enterprise=enterprise, filtered=any(filters.values()),
-        may_create=can(current_user, Action.EDIT), is_late=policy.is_late,
+        may_create=can(current_user, Action.EDIT) and not is_liaison(current_user), is_late=policy.is_late,
+        by_department=by_department, liaison=is_liaison(current_user),
     ), (400 if arg_errors else 200)
 
 
@@ -222,10 +229,16 @@ def _submitted() -> tuple[str | None, Any]:
     return None, None
 
 
+# A liaison records the delivery (or puts a mistaken one back); the promise and a cancellation are not theirs.
+LIAISON_OFFERED = {DeliveryStatus.PROMISED: ("deliver",), DeliveryStatus.DELIVERED: ("reopen",),
+                   DeliveryStatus.CANCELLED: ()}
+
+
 def _page_forms(delivery: PolicyDelivery, posted_name: str | None, posted: Any) -> dict[str, Any]:
     forms: dict[str, Any] = {}
     owners = None
-    for name in OFFERED[delivery.status]:
+    offered = LIAISON_OFFERED if is_liaison(current_user) else OFFERED
+    for name in offered[delivery.status]:
         form = posted if name == posted_name else FORMS[name](prefix=name, formdata=None,
                                                               data=_initial(name, delivery))
         if name == "edit":
@@ -262,15 +275,57 @@ def detail(delivery_id: int):
             page_error = STALE_MESSAGE  # someone else saved first: one message above the page's forms
         elif saved.error is not None:
             place_errors(posted, saved.error, {"evidence": "reason"} if posted_name == "cancel" else None)
+    return _render_detail(delivery, posted_name, posted, status, page_error)
+
+
+def _render_detail(delivery: PolicyDelivery, posted_name: str | None, posted: Any, status: int,
+                   page_error: str | None, route_form: RouteForm | None = None):
     editable = can(current_user, Action.EDIT, delivery)
     forms = _page_forms(delivery, posted_name, posted) if editable else {}
     history = list(db.session.scalars(
         sa.select(AuditLog).where(AuditLog.entity_type == policy.ENTITY, AuditLog.entity_id == delivery.id)
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())))
+    routable = routing.may_route(current_user, delivery)
+    if routable and route_form is None:
+        route_form = _route_form(delivery)
     return render_template(
         "service/policy/detail.html", delivery=delivery, forms=forms, editable=editable, page_error=page_error,
         late=policy.is_late(delivery), warnings=policy.warnings_of(delivery), history=history,
+        route_form=route_form if routable else None,
+        shows_enterprise=can(current_user, Action.VIEW, delivery.enterprise),
+        contacts=routing.contacts_for(current_user, delivery.enterprise),
     ), status
+
+
+def _route_form(delivery: PolicyDelivery, formdata: Any = None) -> RouteForm:
+    form = RouteForm(formdata=formdata)
+    form.fill_choices([d.name for d in all_of(Department)], delivery.department.name if delivery.department else None)
+    return form
+
+
+@bp.route("/<int:delivery_id>/route", methods=["POST"])
+@login_required
+@page
+def route(delivery_id: int):
+    """转办 / 改派: a coordinator or an admin sends the 政策兑现 to a department with a note."""
+    delivery = lock_for_update(PolicyDelivery, delivery_id) if delivery_id <= MAX_ID else None
+    if delivery is None:
+        abort(404)
+    require(current_user, Action.VIEW, delivery)  # 404 when not visible
+    if not routing.may_route(current_user, delivery):
+        raise Forbidden(routing.NOT_ROUTER)
+    form = _route_form(delivery, request.form)
+    before = delivery.department.name if delivery.department else None
+    routed = attempt(lambda: routing.route_delivery(current_user, delivery, form.department.data, form.note.data),
+                     form, invalid=None)
+    if routed:
+        flash(f"政策兑现已转办至{delivery.department.name}" if before is None
+              else f"政策兑现已由{before}改派至{delivery.department.name}", "success")
+        return redirect(url_for(".detail", delivery_id=delivery_id), 303)
+    if csrf_failed(form):
+        flash(FORM_EXPIRED, "danger")
+        return redirect(url_for(".detail", delivery_id=delivery_id), 303)
+    return _render_detail(delivery, None, None, routed.status, None, route_form=form)
 
 
 def _save(name: str, form: Any, delivery_id: int) -> tuple[DeliveryStatus, PolicyDelivery]:

@@ -54,7 +54,7 @@ from flask import current_app
 from crm.auth.models import Role, User
 from crm.core.access import Action, can, scope
 from crm.core.audit import record
-from crm.core.errors import Conflict, ValidationFailed
+from crm.core.errors import Conflict, Forbidden, ValidationFailed
 from crm.core.parsing import parse_enum, parse_id
 from crm.core.time import local_today, utcnow
 from crm.core.transactions import lock_for_update
@@ -80,6 +80,10 @@ TRANSITIONS: dict[RequestStatus, tuple[RequestStatus, ...]] = {
     S.CLOSED: (S.IN_PROGRESS,),
 }
 REOPENS = {(S.RESOLVED, S.IN_PROGRESS), (S.CLOSED, S.IN_PROGRESS)}
+# A department liaison (部门联络员) takes on and handles a 诉求 routed to them; the 回访 that closes it and a reopen
+# stay with its owner and the coordinators (crm/service/routing.py).
+LIAISON_MOVES = {(S.RAISED, S.ACCEPTED), (S.ACCEPTED, S.IN_PROGRESS), (S.IN_PROGRESS, S.RESOLVED)}
+LIAISON_MOVE_REFUSED = "部门联络员可以受理、办理并办理完成诉求;回访办结和重新办理由诉求负责人或协调员办理"
 FOLLOW_UP_MOVES = {(S.RESOLVED, S.CLOSED), (S.RESOLVED, S.IN_PROGRESS)}  # after a 回访: satisfaction allowed
 OPEN_STATUSES = (S.RAISED, S.ACCEPTED, S.IN_PROGRESS)
 DONE_STATUSES = (S.RESOLVED, S.CLOSED)
@@ -105,6 +109,16 @@ def allowed_next(req_or_status: ServiceRequest | RequestStatus | str) -> list[Re
     """The statuses a request (or a status) may move to, in :data:`TRANSITIONS` order."""
     status = getattr(req_or_status, "status", req_or_status)
     return list(TRANSITIONS[RequestStatus(status)])
+
+
+def allowed_for(user: Any, req: ServiceRequest) -> list[RequestStatus]:
+    """The statuses ``user`` may move ``req`` to: :func:`allowed_next`, a liaison's limited to
+    :data:`LIAISON_MOVES`."""
+    return [s for s in allowed_next(req) if may_move(user, req.status, s)]
+
+
+def may_move(user: Any, current: RequestStatus, target: RequestStatus) -> bool:
+    return getattr(user, "role", None) is not Role.LIAISON or (current, target) in LIAISON_MOVES
 
 
 def is_overdue(req: ServiceRequest, today: date | None = None) -> bool:
@@ -314,7 +328,7 @@ def transition(actor: User | None, req: ServiceRequest, to: RequestStatus | str,
     1. ``to`` is not a status code → ``ValidationFailed`` ``fields.to`` (422);
     2. ``version`` given and not the request's → ``Conflict`` code ``stale`` (409);
     3. not in :data:`TRANSITIONS` → ``Conflict`` code ``illegal_transition`` (409), message from
-       :func:`illegal_message`;
+       :func:`illegal_message`; a liaison's move outside :data:`LIAISON_MOVES` → ``Forbidden`` (403);
     4. closing without a ``note`` or a ``satisfaction`` 1–5, reopening without a ``note``, a satisfaction on
        any other move, a satisfaction outside 1–5, a note over 2000 characters → ``ValidationFailed`` (422).
 
@@ -327,6 +341,8 @@ def transition(actor: User | None, req: ServiceRequest, to: RequestStatus | str,
     if target not in TRANSITIONS[current]:
         raise Conflict(illegal_message(current),
                        {"to": f"不能从“{current.label}”变更为“{target.label}”"}, code="illegal_transition")
+    if not may_move(actor, current, target):
+        raise Forbidden(LIAISON_MOVE_REFUSED)
     fields: dict[str, str] = {}
     note = note.strip() if isinstance(note, str) else ""
     if len(note) > NOTE_MAX:
@@ -401,13 +417,14 @@ def _statuses(status: Any) -> list[RequestStatus]:
 
 def requests_statement(user: User, *, status: Any = None, overdue: bool | None = None, county: str | None = None,
                        category: str | None = None, owner: str | None = None, enterprise_id: int | None = None,
-                       today: date | None = None) -> sa.Select:
+                       department: str | None = None, today: date | None = None) -> sa.Select:
     """Requests ``user`` may see (their enterprises' scope), filtered, newest raised first.
 
     - ``status``: a code or a list of codes (unknown → ``ValidationFailed`` ``fields.status``);
     - ``overdue``: ``True`` only overdue (open and ``due_date < today``), ``False`` only not overdue;
     - ``county``: a county name (unknown → ``fields.county``); ``category``: a Chinese category name (unknown →
-      ``fields.category``); ``owner``: a username (unknown: no rows); ``enterprise_id``.
+      ``fields.category``); ``owner``: a username (unknown: no rows); ``enterprise_id``;
+    - ``department``: a 责任单位 by name (unknown → ``fields.department``).
     """
     today = today or local_today()
     stmt = sa.select(ServiceRequest).join(Enterprise, ServiceRequest.enterprise_id == Enterprise.id)
@@ -435,4 +452,9 @@ def requests_statement(user: User, *, status: Any = None, overdue: bool | None =
         stmt = stmt.where(ServiceRequest.owner_id.in_(sa.select(User.id).where(User.username == owner.strip())))
     if enterprise_id is not None:
         stmt = stmt.where(ServiceRequest.enterprise_id == enterprise_id)
+    if department:
+        department_row = by_name(Department, department) if isinstance(department, str) else None
+        if department_row is None:
+            raise ValidationFailed("筛选条件不正确", {"department": f"未知责任单位:{department}"})
+        stmt = stmt.where(ServiceRequest.department_id == department_row.id)
     return stmt.order_by(ServiceRequest.raised_on.desc(), ServiceRequest.id.desc())

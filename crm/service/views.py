@@ -24,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from crm.auth.models import Role, User
 from crm.core import spreadsheet
 from crm.core.access import Action, can, require, scope, who_may
-from crm.core.errors import DomainError, ValidationFailed
+from crm.core.errors import DomainError, Forbidden, ValidationFailed
 from crm.core.messages import FORM_EXPIRED, STALE_MESSAGE
 from crm.core.pages import attempt, csrf_failed, error_text, load, page, place_errors
 from crm.core.pagination import paginate, parse_page_args
@@ -33,11 +33,15 @@ from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import County, Department, all_of
+from crm.service import policy as policy_domain
 from crm.service import requests as request_domain
+from crm.service import routing
+from crm.service.access import is_liaison
 from crm.service.forms import (
     DUE_DATE_HINT,
     RequestFilterForm,
     RequestForm,
+    RouteForm,
     TransitionForm,
 )
 from crm.service.ledger import XLSX_MIMETYPE, ledger_filename, ledger_xlsx
@@ -110,7 +114,8 @@ def _request_filters(form: RequestFilterForm) -> dict[str, Any]:
     return {"status": statuses or None, "overdue": {"1": True, "0": False}.get(form.overdue.data or ""),
             "county": (form.county.data or "").strip() or None,
             "category": (form.category.data or "").strip() or None,
-            "owner": (form.owner.data or "").strip() or None, "enterprise_id": enterprise_id}
+            "owner": (form.owner.data or "").strip() or None, "enterprise_id": enterprise_id,
+            "department": (form.department.data or "").strip() or None}
 
 
 def _ledger_statement(form: RequestFilterForm, errors: list[DomainError]) -> tuple[sa.Select, dict[str, Any]]:
@@ -154,7 +159,8 @@ def _filter_form() -> RequestFilterForm:
     counties = all_of(County)
     if current_user.county_id is not None:
         counties = [c for c in counties if c.id == current_user.county_id]
-    form.fill_choices([c.name for c in counties], _request_owners(current_user))
+    departments = [] if is_liaison(current_user) else [d.name for d in all_of(Department)]
+    form.fill_choices([c.name for c in counties], _request_owners(current_user), departments)
     return form
 
 
@@ -164,7 +170,7 @@ def _link_args(filters: dict[str, Any]) -> dict[str, Any]:
         args["status"] = list(filters["status"])
     if filters.get("overdue") is not None:
         args["overdue"] = "1" if filters["overdue"] else "0"
-    for name in ("county", "category", "owner", "enterprise_id"):
+    for name in ("county", "category", "owner", "enterprise_id", "department"):
         if filters.get(name):
             args[name] = filters[name]
     return args
@@ -192,7 +198,9 @@ def requests_index():
     return render_template("service/requests/index.html", form=form, page=page, errors=errors,
                            link_args=link_args, page_args=page_args, enterprise=enterprise,
                            may_raise=enterprise is not None and can(current_user, Action.EDIT, enterprise),
-                           filtered=bool(link_args), today=local_today()), (400 if errors else 200)
+                           filtered=bool(link_args), today=local_today(),
+                           by_department=routing.request_counts(stmt, local_today()),
+                           liaison=is_liaison(current_user)), (400 if errors else 200)
 
 
 @bp.route("/requests/export.xlsx")
@@ -258,7 +266,7 @@ def _transition_form(req: ServiceRequest, formdata: Any = None) -> TransitionFor
     form.to.choices = [
         SelectChoice(s.value, f"{request_domain.ACTION_LABELS[(req.status, s)]}(→ {s.label})",
                      render_kw={"data-satisfaction": SATISFACTION_RULE.get((req.status, s), "none")})
-        for s in request_domain.allowed_next(req)]
+        for s in request_domain.allowed_for(current_user, req)]
     if formdata is None:
         form.version.data = str(req.version)
         if len(form.to.choices) == 1:
@@ -266,16 +274,33 @@ def _transition_form(req: ServiceRequest, formdata: Any = None) -> TransitionFor
     return form
 
 
-def _render_request(req: ServiceRequest, form: TransitionForm | None, status: int = 200):
+def _route_form(current: Department | None, formdata: Any = None) -> RouteForm:
+    form = RouteForm(formdata=formdata)
+    form.fill_choices([d.name for d in all_of(Department)], current.name if current else None)
+    return form
+
+
+def _render_request(req: ServiceRequest, form: TransitionForm | None, status: int = 200, *,
+                    route_form: RouteForm | None = None):
     events = list(db.session.scalars(
         sa.select(RequestEvent).where(RequestEvent.request_id == req.id)
         .options(joinedload(RequestEvent.actor)).order_by(RequestEvent.id)))
     editable = can(current_user, Action.EDIT, req)
     if editable and form is None:
         form = _transition_form(req)
+    if form is not None and not form.to.choices and not form.errors:
+        form = None  # a liaison's request awaiting its 回访: nothing for them to do
+    routable = routing.may_route(current_user, req)
+    if routable and route_form is None:
+        route_form = _route_form(req.department)
     return render_template("service/requests/detail.html", req=req, events=events,
                            form=form if editable else None, due_note=request_domain.due_note(req),
-                           overdue=request_domain.is_overdue(req), editable=editable), status
+                           overdue=request_domain.is_overdue(req), editable=editable,
+                           route_form=route_form if routable else None,
+                           shows_enterprise=can(current_user, Action.VIEW, req.enterprise),
+                           shows_interaction=req.interaction is not None
+                           and can(current_user, Action.VIEW, req.interaction),
+                           contacts=routing.contacts_for(current_user, req.enterprise)), status
 
 
 @bp.route("/requests/<int:request_id>")
@@ -314,6 +339,44 @@ def request_transition(request_id: int):
     label = request_domain.ACTION_LABELS[(before, req.status)]
     flash(f"诉求已{label}:{before.label} → {req.status.label}", "success")
     return redirect(detail, 303)
+
+
+@bp.route("/requests/<int:request_id>/route", methods=["POST"])
+@login_required
+@page
+def request_route(request_id: int):
+    """转办 / 改派: a coordinator or an admin sends the request to a department with a note."""
+    req = request_domain.lock_request(request_id) if request_id <= MAX_ID else None
+    _found(req, Action.VIEW)  # 404 when not visible; the domain refuses who may not route (403)
+    if not routing.may_route(current_user, req):
+        raise Forbidden(routing.NOT_ROUTER)
+    form = _route_form(req.department, request.form)
+    before = req.department.name if req.department else None
+    routed = attempt(lambda: routing.route_request(current_user, req, form.department.data, form.note.data),
+                     form, invalid=None)
+    if routed:
+        flash(f"诉求已转办至{req.department.name}" if before is None
+              else f"诉求已由{before}改派至{req.department.name}", "success")
+        return redirect(url_for(".request_detail", request_id=request_id), 303)
+    if csrf_failed(form):
+        flash(FORM_EXPIRED, "danger")
+        return redirect(url_for(".request_detail", request_id=request_id), 303)
+    return _render_request(req, None, routed.status, route_form=form)
+
+
+# --- the liaison's home: their department's routed records, overdue first --------------------------------------
+
+@bp.route("/department")
+@login_required
+@page
+def department_home():
+    if not is_liaison(current_user):
+        return redirect(url_for(".requests_index"))
+    today = local_today()
+    requests_ = routing.department_requests(current_user, today)
+    deliveries = routing.department_deliveries(current_user, today)
+    return render_template("service/department.html", requests=requests_, deliveries=deliveries, today=today,
+                           department=current_user.department, is_late=policy_domain.is_late)
 
 
 # The workspace and 服务记录 pages register on ``bp`` too (they use the helpers above).

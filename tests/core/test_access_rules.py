@@ -86,6 +86,10 @@ def world(users):
     assign(tz2, other)
     assign(hc2, commissioner, "legal").ended_on = date(2026, 3, 31)  # ended: no access any more
 
+    # 诉求 and 政策兑现 routed to departments: a liaison sees exactly their department's, whatever the county
+    from crm.reference.models import by_name
+
+    land, industry = by_name(Department, "市自然资源局"), by_name(Department, "市工业和科学技术局")
     for n, firm in enumerate(firms):
         enterprises.add_contact(None, firm, {"name": "张三", "post": "总经理", "phone": "0851-28880000"})
         enterprises.set_figure(None, firm, 2025, {"output_value": "100", "chengyu_output_value": "10"})
@@ -95,9 +99,11 @@ def world(users):
                                        specialty="tech", summary="走访", created_by_id=getattr(author, "id", None)))
         db.session.add(ServiceRequest(enterprise_id=firm.id, category=RequestCategory.POWER, description="增容",
                                       raised_on=date(2026, 5, 6), due_date=date(2026, 5, 20),
-                                      owner_id=commissioner.id if n % 2 else None))
+                                      owner_id=commissioner.id if n % 2 else None,
+                                      department_id=(land.id, industry.id, None, land.id)[n]))
         db.session.add(PolicyDelivery(enterprise_id=firm.id, kind=PolicyKind.TAX, promised="减免",
-                                      amount=Decimal("12.5"), promised_date=date(2026, 6, 1)))
+                                      amount=Decimal("12.5"), promised_date=date(2026, 6, 1),
+                                      department_id=(None, land.id, land.id, industry.id)[n]))
     for user in (commissioner, users["admin"], users["county coordinator"], other):
         db.session.add(Notification(user_id=user.id, kind="refresh_opened", title="通知"))
 

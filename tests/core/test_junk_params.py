@@ -59,7 +59,7 @@ JUNK_SETS = {"without NUL": NO_NUL, "text": TEXT, "beyond int8": BIG, "beyond in
 
 SKIPPED = {"static": "files from disk, no query parameters read"}
 
-ROLES = ("admin", "city_coordinator", "county_coordinator", "commissioner", "leader", "anonymous")
+ROLES = ("admin", "city_coordinator", "county_coordinator", "commissioner", "leader", "liaison", "anonymous")
 
 
 def get_rules(app):
@@ -75,6 +75,7 @@ def world():
         "county_coordinator": make_user("coordinator", county="汇川区"),
         "commissioner": make_user("commissioner", specialties=["tech"]),
         "leader": make_user("leader"),
+        "liaison": make_user("liaison", department="市自然资源局"),  # the request and the delivery are routed to them
     }
     enterprise = make_enterprise(county="汇川区")
     assign(enterprise, users["commissioner"])
@@ -83,10 +84,10 @@ def world():
     owner = users["commissioner"]
     request = ServiceRequest(enterprise=enterprise, category=RequestCategory.PROJECT, description="申请技改资金",
                              owner=owner, raised_on=date(2026, 3, 1), due_date=date(2026, 3, 15),
-                             status=RequestStatus.IN_PROGRESS)
+                             status=RequestStatus.IN_PROGRESS, department=users["liaison"].department)
     delivery = PolicyDelivery(enterprise=enterprise, kind=PolicyKind.POWER, promised="执行大工业用电优惠电价",
                               amount=None, owner=owner, promised_date=date(2026, 3, 31),
-                              status=DeliveryStatus.PROMISED)
+                              status=DeliveryStatus.PROMISED, department=users["liaison"].department)
     interaction = Interaction(enterprise=enterprise, occurred_on=date(2026, 3, 2), channel=list(Channel)[0],
                               specialty="tech", summary="走访", created_by_id=owner.id)
     roster_import = RosterImport(edition_id=edition.id, user_id=users["city_coordinator"].id, filename="名单.xlsx")

@@ -377,6 +377,7 @@ def page_of(response, *idents: int) -> tuple:
     if response.mimetype.startswith("text/html"):
         text = re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
         text = re.sub(r"请求编号: ?[0-9a-f]+", "请求编号", text)  # each request's own id (crm/app.py)
+        text = re.sub(r"消息 \d+ 条未读", "消息 条未读", text)  # the user's unread count, not a record's id
     elif response.mimetype == XLSX:
         book = openpyxl.load_workbook(io.BytesIO(response.get_data()), read_only=True)
         text = str([list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets])
