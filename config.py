@@ -77,6 +77,9 @@ class Config:
     # A long visit report must not fail after an hour.
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     MAX_CONTENT_LENGTH = int(os.environ.get("CRM_MAX_UPLOAD_BYTES", 10 * 1024 * 1024))
+    # Each attachment of a progress report (crm/tasks/attachments.py); a whole upload stays within MAX_CONTENT_LENGTH.
+    TASK_ATTACHMENT_MAX_BYTES = int(os.environ.get("CRM_TASK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+    TASK_ATTACHMENT_MAX_FILES = int(os.environ.get("CRM_TASK_ATTACHMENT_MAX_FILES", 10))
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     # API tokens

@@ -221,7 +221,8 @@ ROLE_LABEL = {"admin": "admin", "city": "city coordinator", "county": "county co
               "commissioner": "commissioner", "leader": "leader", "anonymous": "—"}
 
 
-def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: list[int]) -> list[dict]:
+def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: list[int],
+              only: list[str] | None = None) -> list[dict]:
     published, previous = manifest.periods[-2], manifest.periods[-3]
     q_name, q_initials = quote(manifest.q_name), quote(manifest.q_initials)
     rich = manifest.rich_enterprise
@@ -262,7 +263,7 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
         {"name": "GET /calendar/<token>.ics feed (leader)", "role": "anonymous", "auth": "none",
          "path": f"/calendar/{manifest.feed_token}.ics", "kind": "read"},
         {"name": f"page /rosters/supplier_list/diff {previous}→{published}", "role": "city", "auth": "page",
-         "path": f"/rosters/supplier_list/diff?from_period={previous}&to_period={published}", "kind": "diff"},
+         "path": f"/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff_page"},
         {"name": f"GET /api/v1/rosters/supplier_list/diff {previous}→{published}", "role": "city", "auth": "api",
          "path": f"/api/v1/rosters/supplier_list/diff?from={previous}&to={published}", "kind": "diff"},
         {"name": f"GET export.xlsx supplier_list {published}", "role": "city", "auth": "api",
@@ -275,6 +276,8 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
     ]
     for endpoint in out:
         endpoint.setdefault("levels", levels)
+    if only:  # a subset (and the trivial endpoint, which every share needs)
+        out = [e for e in out if e["kind"] == "trivial" or any(word in e["name"] for word in only)]
     return out
 
 
@@ -306,6 +309,32 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compact_table(rows: list[dict]) -> str:
+    """One line per endpoint: the first level's figures and targets, the other levels' p95 and req/s (the README's
+    table; ``http_bench.py --report RESULTS.json`` prints it for a finished run)."""
+    levels = sorted({r["level"] for r in rows})
+    first, others = (levels[0], levels[1:]) if levels else (8, [])
+    head = ("| endpoint | role | p50 ms | p95 ms | p99 ms | req/s | share of trivial | KB | "
+            + "".join(f"p95 ms @{c} | req/s @{c} | " for c in others) + "targets (issue 11) |")
+    lines = [head, "|---|---|" + "---:|" * (6 + 2 * len(others)) + "---|"]
+    index = {(r["name"], r["role"], r["level"]): r for r in rows}
+    for r in rows:
+        if r["level"] != first:
+            continue
+        extra = f" (worker peak +{r['rss_growth_mb']:.0f} MB)" if r.get("rss_growth_mb") is not None else ""
+        runs = f", {len(r['runs_ms'])} runs" if "runs_ms" in r else ""
+        share_ = "—" if r.get("share") is None else f"{r['share']:.1%}"
+        errors = f" **{r['errors']} errors**" if r["errors"] else ""
+        cells = [f"{r['name']}{extra}{runs}{errors}", ROLE_LABEL.get(r["role"], r["role"]), fmt(r["p50_ms"]),
+                 fmt(r["p95_ms"]), fmt(r["p99_ms"]), fmt(r["rps"]), share_, f"{r['bytes'] / 1024:,.1f}"]
+        for c in others:
+            other = index.get((r["name"], r["role"], c))
+            cells += [fmt(other["p95_ms"]), fmt(other["rps"])] if other else ["", ""]
+        cells.append(verdict(r.get("targets") or []))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def machine() -> dict:
     import platform
 
@@ -315,10 +344,13 @@ def machine() -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True,  # noqa: S607
-                            text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,  # noqa: S607
-                           text=True, check=False).stdout.strip()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True,  # noqa: S607
+                                text=True, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,  # noqa: S607
+                               capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:  # no git (an unpacked release)
+        commit, dirty = "", ""
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
             "platform": platform.platform(), "commit": commit + ("+uncommitted" if dirty else "")}
 
@@ -344,8 +376,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per endpoint at the first level (default 15)")
     parser.add_argument("--duration-high", type=float, help="seconds per endpoint at the other levels (default 5)")
     parser.add_argument("--export-runs", type=int, help="XLSX exports, one at a time (default 3)")
+    parser.add_argument("--skip-over-ms", type=float, default=3000.0,
+                        help="skip the higher concurrency levels of an endpoint whose p50 at the first level is over "
+                             "this (default 3000; 0: never skip)")
     parser.add_argument("--json", metavar="PATH", help="default benchmarks/results/<UTC time>.json")
     parser.add_argument("--generate-only", action="store_true", help="make the data set and stop")
+    parser.add_argument("--only", action="append", metavar="WORD",
+                        help="measure only the endpoints whose name contains WORD (repeatable; the trivial one always)")
+    parser.add_argument("--report", metavar="RESULTS", help="print the compact table of a finished run's JSON and stop")
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.fraction = args.fraction or (0.01 if smoke else 1.0)
@@ -360,6 +398,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+        print(compact_table(report.get("results", [])))
+        return 0
     started = perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / f"{stamp}.json"
@@ -409,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = {"base_url": server.base, "gunicorn_pid": server.process.pid, "accounts": accounts(manifest),
                 "levels": [{"clients": c, "duration": args.duration if i == 0 else args.duration_high}
                            for i, c in enumerate(args.levels)],
-                "endpoints": endpoints(manifest, upload, args.export_runs, args.levels), "deep_page": 400}
+                "endpoints": endpoints(manifest, upload, args.export_runs, args.levels, args.only), "deep_page": 400,
+                "skip_higher_levels_over_ms": args.skip_over_ms}
         plan_path, out_path = folder / "plan.json", folder / "results.json"
         plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
         report["load_average"]["before_load"] = os.getloadavg()
@@ -422,8 +465,10 @@ def main(argv: list[str] | None = None) -> int:
             "results": [], "failures": [f"load driver exited {driver.returncode} without results"]}
         report["results"] = results["results"]
         report["failures"] = results["failures"]
+        report["skipped"] = results.get("skipped", [])
         status = 0 if driver.returncode == 0 and not results["failures"] else (1 if driver.returncode == 1 else 2)
         log("\n" + table(results["results"]))
+        log("\n" + compact_table(results["results"]))
         if results["failures"]:
             log("\n!! ERRORS — answers with an unexpected status (see the gunicorn log "
                 f"{log_path}):\n  " + "\n  ".join(results["failures"]))

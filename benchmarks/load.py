@@ -159,6 +159,7 @@ class Driver:
         self.sessions: dict[str, Session] = {}
         self.failures: list[str] = []
         self.results: list[dict] = []
+        self.skipped: list[dict] = []
 
     def log(self, message: str) -> None:
         print(message, flush=True)
@@ -293,6 +294,7 @@ class Driver:
 
     def run(self) -> dict:
         results = self.results
+        first_p50: dict[tuple[str, str], float | None] = {}  # p50 at the first level, per endpoint and role
         for endpoint in self.plan["endpoints"]:  # sign in everyone first (and fail early)
             self.session(endpoint["role"])
         for level in self.plan["levels"]:
@@ -307,13 +309,23 @@ class Driver:
                 else:
                     if clients not in endpoint.get("levels", [clients]):
                         continue
+                    key = (endpoint["name"], endpoint["role"])
+                    slow = self.plan.get("skip_higher_levels_over_ms")
+                    if key in first_p50 and slow and (first_p50[key] or 0) > slow:
+                        # at this concurrency the queue alone would take minutes (and near the client timeout)
+                        self.log(f"  {endpoint['name'][:60]:<60} skipped: p50 {first_p50[key]:,.0f} ms at "
+                                 f"{self.plan['levels'][0]['clients']} clients (over {slow:,.0f} ms)")
+                        self.skipped.append({"name": endpoint["name"], "role": endpoint["role"], "level": clients,
+                                             "reason": f"p50 {first_p50[key]:.0f} ms at the first level"})
+                        continue
                     row = self.load(endpoint, clients, duration)
+                    first_p50.setdefault(key, row["p50_ms"])
                 if endpoint["kind"] == "trivial":
                     trivial_rps = row["rps"]
                 row["share"] = share(row["rps"], trivial_rps)
                 row["targets"] = targets(endpoint["kind"], row) if clients == 8 or endpoint.get("sequential") else []
                 row.update({"name": endpoint["name"], "role": endpoint["role"], "kind": endpoint["kind"],
-                            "level": clients})
+                            "level": clients, "load_average": [round(x, 2) for x in os.getloadavg()]})
                 results.append(row)
                 flag = f"   ERRORS: {row['errors']}" if row["errors"] else ""
                 self.log(f"  {endpoint['name'][:60]:<60} n={row['count']:<6} p50={row['p50_ms']} p95={row['p95_ms']} "
@@ -322,7 +334,7 @@ class Driver:
                     self.log(f"      !! {sample}")
                 if row["errors"]:
                     self.failures.append(f"{endpoint['name']} ({clients} clients): {row['errors']} errors")
-        return {"results": results, "failures": self.failures}
+        return {"results": results, "failures": self.failures, "skipped": self.skipped}
 
 
 def main(argv: list[str] | None = None) -> int:

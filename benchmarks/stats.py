@@ -61,8 +61,9 @@ def share(rps: float, trivial_rps: float | None) -> float | None:
 
 def targets(kind: str, row: dict) -> list[dict]:
     """Issue 11's targets that apply to an endpoint of ``kind`` (``read``, ``list``, ``page`` and ``list_page``
-    are reads; ``diff``, ``export``, ``import``, ``trivial``), each ``{"target", "value", "met"}``; ``met`` is
-    ``None`` when the value is missing. ``row`` is a :func:`summarize` result (plus ``share``, ``rss_growth_mb``)."""
+    are reads; ``diff`` (API) and ``diff_page``, ``export``, ``import``, ``trivial``), each
+    ``{"target", "value", "met"}``; ``met`` is ``None`` when the value is missing. ``row`` is a :func:`summarize`
+    result (plus ``share``, ``rss_growth_mb``)."""
     out: list[dict] = []
 
     def check(label: str, value: float | None, ok: Callable[[float], bool] | None) -> None:
@@ -73,9 +74,9 @@ def targets(kind: str, row: dict) -> list[dict]:
         check(f"p95 ≤ {READ_P95_MS:g} ms", p95, lambda v: v <= READ_P95_MS)
     if kind in ("list", "list_page"):
         check(f"throughput ≥ {LIST_SHARE:.0%} of trivial", row.get("share"), lambda v: v >= LIST_SHARE)
-    if kind in ("page", "list_page", "diff"):
+    if kind in ("page", "list_page", "diff_page"):
         check(f"page ≤ {PAGE_BYTES // 1024} KB", row.get("bytes"), lambda v: v <= PAGE_BYTES)
-    if kind == "diff":
+    if kind in ("diff", "diff_page"):
         check(f"p95 ≤ {DIFF_P95_MS:g} ms", p95, lambda v: v <= DIFF_P95_MS)
     if kind == "export":
         check(f"time ≤ {EXPORT_MS / 1000:g} s", row.get("max_ms"), lambda v: v <= EXPORT_MS)

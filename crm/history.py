@@ -21,7 +21,7 @@ from crm.meetings.models import CalendarFeedToken, Meeting
 from crm.reference.models import Department, Park, Partner, PlanTarget, Target
 from crm.rosters.models import RosterEdition, RosterEntry
 from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceRequest
-from crm.tasks.models import ProgressReport, RectificationItem, SupervisionVisit, TaskSettings
+from crm.tasks.models import ProgressReport, RectificationItem, SupervisionVisit, Task, TaskSettings
 
 # How the history names what changed (audit rows keep the code names).
 FIELD_LABELS: dict[str, dict[str, str]] = {
@@ -71,6 +71,8 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
         "delivered_date": "兑现日期", "status": "状态", "evidence": "佐证说明", "owner": "负责人",
         "department": "责任单位",
     },
+    "task": {"kind": "类别", "number": "序号", "section": "所属部分", "title": "任务名称", "text": "方案原文",
+             "figures": "相关统计", "units": "责任单位"},
     "task_report": {"task": "任务", "unit": "责任单位", "period": "报送期", "status": "进展状态", "text": "进展情况",
                     "attachment": "附件", "size": "大小(字节)", "sha256": "SHA-256"},
     "task_settings": {"cadence": "报送周期", "grace_working_days": "逾期宽限(工作日)"},
@@ -104,6 +106,7 @@ ENTITY_MODELS: dict[AuditEntity, tuple[type, ...]] = {
     AuditEntity.COUNTING_RULES: (CountingRules,),
     AuditEntity.SUPERVISION: (SupervisionVisit,),
     AuditEntity.RECTIFICATION: (RectificationItem,),
+    AuditEntity.TASK: (Task,),
     AuditEntity.TASK_REPORT: (ProgressReport,),
     AuditEntity.TASK_SETTINGS: (TaskSettings,),
 }

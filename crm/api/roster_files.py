@@ -72,7 +72,9 @@ def _export(edition: RosterEditionRow, data: bytes, content_type: str, extension
            ok=File(XLSX_MIMETYPE), errors=(404,), params=ROSTER_PARAMS)
 def export_xlsx(kind: str, period: str):
     edition = _load_edition(kind, period, Action.VIEW)
-    return _export(edition, exports.export_xlsx(edition), XLSX_MIMETYPE, "xlsx")
+    # streamed from a temporary file (crm.rosters.exports.export_xlsx_file): memory flat whatever the size
+    return spreadsheet.download_file(exports.export_xlsx_file(edition), XLSX_MIMETYPE,
+                                     exports.export_filename(edition, "xlsx"))
 
 
 @bp.get("/rosters/<kind>/editions/<period>/export.csv")

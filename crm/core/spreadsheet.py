@@ -24,7 +24,8 @@ Writing. No spreadsheet runs anything from an export:
 - CSV: :func:`csv_bytes` (UTF-8 with BOM so Excel shows the Chinese, CRLF) prefixes such cells with ``'``
   (:func:`csv_cell`).
 
-Downloads: :func:`download` sends bytes as an attachment through ``send_file(download_name=…)`` (Werkzeug
+Downloads: :func:`download_file` streams a file (:func:`workbook_file`: a large export); :func:`download` sends
+bytes as an attachment through ``send_file(download_name=…)`` (Werkzeug
 writes ``filename*=UTF-8''…`` for a Chinese name, with an ASCII fallback) and ``Cache-Control: no-store``.
 """
 
@@ -34,9 +35,10 @@ import csv
 import io
 import logging
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 from defusedxml import ElementTree as SafeElementTree
 from flask import Response, current_app, send_file
@@ -246,6 +248,22 @@ def new_workbook() -> Workbook:
     return Workbook(write_only=True)
 
 
+def workbook_file(wb: Workbook) -> IO[bytes]:
+    """``wb`` saved to an anonymous temporary file, positioned at its start, for :func:`download_file`.
+
+    With a write-only workbook (:func:`new_workbook`) each row goes to openpyxl's temporary sheet file as it is
+    appended and the package is zipped from there to this file: a 20,000-row export never holds its rows, its
+    XML or its zip in memory (PITFALLS: spreadsheets)."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it
+    try:
+        wb.save(out)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
+
+
 def workbook_bytes(wb: Workbook) -> bytes:
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -297,6 +315,14 @@ def text_lines(ws, lines: Iterable[Sequence[Any]], *, bold_first: bool = False) 
 
 
 # --- downloads -----------------------------------------------------------------------------------------------
+
+def download_file(file: IO[bytes], mimetype: str, filename: str) -> Response:
+    """The open ``file`` as an attachment named ``filename``, streamed: Werkzeug sends it in blocks from the file
+    (``Response.is_streamed``) and closes it when the response ends; never cached."""
+    response = send_file(file, mimetype=mimetype, as_attachment=True, download_name=filename, conditional=False)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
 
 def download(data: bytes, mimetype: str, filename: str) -> Response:
     """``data`` as an attachment named ``filename`` (Chinese is fine), never cached."""

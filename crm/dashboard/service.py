@@ -235,7 +235,10 @@ def delivered_where(start: date, end: date) -> list[Any]:
 
 
 def listed_clause() -> Any:
-    return sa.or_(*(Enterprise.id.in_(published_member_ids(kind)) for kind in RosterKind))
+    """On the current published edition of either list. One ``IN`` over the UNION of the members (a semi-join
+    the planner starts from: the ~8,000 listed, not the 100,000 registered) rather than an OR of two INs, which
+    PostgreSQL can only test row by row over every enterprise (issue 11: 390 → 40 ms at 100,000)."""
+    return Enterprise.id.in_(sa.union(*(published_member_ids(kind) for kind in RosterKind)))
 
 
 def _active_at(end: date) -> list[Any]:

@@ -33,6 +33,7 @@ from crm.enterprises.models import (
 )
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
+HISTORY_ROWS = 20  # 变更记录 entries per page of 一企一档
 
 # --- loading and checking ----------------------------------------------------------------------------------
 
@@ -109,8 +110,14 @@ def detail(enterprise_id: int):
         # Delete buttons carry csrf_token() themselves; their POSTs are checked with DeleteForm.
         forms = {"contact": ContactForm(prefix="contact"), "figure": figure_form, "partner": partner_form}
     # The cards of the capabilities built on the registry (service, lists …) come from crm.enterprises.hooks.
+    # The audit trail a page at a time (?history_page=N, links under the card): a record with hundreds of changes
+    # stays under 150 KB (issue 11); ix_audit_log_enterprise_id_at reads the page newest first.
+    history_no = max(request.args.get("history_page", 1, type=int) or 1, 1)
+    history = paginate(domain.history_statement(enterprise.id, viewer=current_user), history_no, HISTORY_ROWS)
+    if history.page > history.pages:
+        history = paginate(domain.history_statement(enterprise.id, viewer=current_user), history.pages, HISTORY_ROWS)
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
-                           history=domain.history(enterprise.id, viewer=current_user),
+                           history=history.items, history_page=history,
                            sections=hooks.sections(enterprise, viewer=current_user, editable=editable))
 
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import IO
 
+import sqlalchemy as sa
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from crm.core import spreadsheet
+from crm.enterprises.models import Enterprise, EnterprisePartner
 from crm.extensions import db
+from crm.reference.models import Cluster, County, Partner, SupplyCategory
 from crm.rosters import domain
 from crm.rosters.models import RosterEdition, RosterEntry, RosterKind, Tier
 
@@ -40,28 +44,45 @@ def columns_for(kind: RosterKind) -> list[str]:
     return OFFICIAL_COLUMNS + [TIER_COLUMN] if kind is RosterKind.CULTIVATION_POOL else list(OFFICIAL_COLUMNS)
 
 
-def _entry_values(index: int, entry: RosterEntry, with_tier: bool) -> list[str]:
-    enterprise = entry.enterprise
-    values = [
-        str(index),
-        enterprise.name,
-        enterprise.uscc,
-        enterprise.county.name,
-        enterprise.cluster.name,
-        enterprise.supply_category.name if enterprise.supply_category else "",
-        enterprise.main_products or "",
-        "、".join(link.partner.name for link in enterprise.partner_links),
-        entry.reason,
-    ]
-    if with_tier:
-        values.append(entry.tier.label if entry.tier else "")
-    return values
+def _partner_names(edition: RosterEdition) -> dict[int, str]:
+    """``{enterprise_id: "partner、partner"}`` of the edition's enterprises (links in id order), in one query."""
+    names: dict[int, list[str]] = {}
+    members = sa.select(RosterEntry.enterprise_id).where(RosterEntry.edition_id == edition.id)
+    for enterprise_id, name in db.session.execute(
+            sa.select(EnterprisePartner.enterprise_id, Partner.name)
+            .join(Partner, Partner.id == EnterprisePartner.partner_id)
+            .where(EnterprisePartner.enterprise_id.in_(members))
+            .order_by(EnterprisePartner.enterprise_id, EnterprisePartner.id)):
+        names.setdefault(enterprise_id, []).append(name)
+    return {key: "、".join(value) for key, value in names.items()}
 
 
 def _rows(edition: RosterEdition) -> Iterator[list[str]]:
+    """The export's rows, in :func:`crm.rosters.domain.entries_statement`'s order (county, pinyin, entry id).
+
+    Plain columns, streamed (``yield_per``: a server-side cursor on PostgreSQL), never ORM objects: memory stays
+    flat whatever the edition's size (20,000 entries: two queries, no entity built). Same values as the
+    edition page shows.
+    """
     with_tier = edition.kind is RosterKind.CULTIVATION_POOL
-    for index, entry in enumerate(db.session.scalars(domain.entries_statement(edition)), start=1):
-        yield _entry_values(index, entry, with_tier)
+    partners = _partner_names(edition)
+    stmt = (sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, County.name, Cluster.name,
+                      SupplyCategory.name, Enterprise.main_products, RosterEntry.reason, RosterEntry.tier)
+            .select_from(RosterEntry)
+            .join(Enterprise, Enterprise.id == RosterEntry.enterprise_id)
+            .join(County, County.id == Enterprise.county_id)
+            .join(Cluster, Cluster.id == Enterprise.cluster_id)
+            .outerjoin(SupplyCategory, SupplyCategory.id == Enterprise.supply_category_id)
+            .where(RosterEntry.edition_id == edition.id)
+            .order_by(County.sort_order, Enterprise.name_pinyin, RosterEntry.id)
+            .execution_options(yield_per=1000))
+    for index, (enterprise_id, name, uscc, county, cluster, category, products, reason, tier) in enumerate(
+            db.session.execute(stmt), start=1):
+        values = [str(index), name, uscc, county, cluster, category or "", products or "",
+                  partners.get(enterprise_id, ""), reason]
+        if with_tier:
+            values.append(tier.label if tier else "")
+        yield values
 
 
 def title_of(edition: RosterEdition) -> str:
@@ -91,17 +112,26 @@ _WIDTHS = {"序号": 6, "企业名称": 32, "统一社会信用代码": 22, "区
            "主要产品": 30, "成渝配套对象": 30, "入库理由": 40, "层级": 8}
 
 
-def export_xlsx(edition: RosterEdition) -> bytes:
-    """The edition as an XLSX: title in row 1, header in row :data:`HEADER_ROW`, entries from row 3.
+def export_xlsx_file(edition: RosterEdition) -> IO[bytes]:
+    """The edition as an XLSX in a temporary file (title in row 1, header in row :data:`HEADER_ROW`, entries from
+    row 3), for :func:`crm.core.spreadsheet.download_file` to stream.
 
-    Every cell is text; nothing in it can run as a formula. The file can be imported back as it is.
+    Every cell is text; nothing in it can run as a formula. The file can be imported back as it is. Rows are
+    streamed from the database into a write-only workbook that writes them to disk as they come: the worker's
+    memory does not grow with the edition (issue 11: 20,000 entries, < 100 MB).
     """
     wb = spreadsheet.new_workbook()
     table = _table(wb, sheet_name_of(edition.kind, edition.period), title_of(edition), columns_for(edition.kind))
     for values in _rows(edition):
         table.append(values)
     table.close()
-    return spreadsheet.workbook_bytes(wb)
+    return spreadsheet.workbook_file(wb)
+
+
+def export_xlsx(edition: RosterEdition) -> bytes:
+    """:func:`export_xlsx_file`'s bytes."""
+    with export_xlsx_file(edition) as file:
+        return file.read()
 
 
 def export_csv(edition: RosterEdition) -> bytes:

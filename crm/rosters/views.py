@@ -316,8 +316,9 @@ def _refused_form(edition: RosterEdition, form: FlaskForm):
 @page
 def export_xlsx(kind: str, period: str):
     edition = _load_edition(kind, period)
-    return spreadsheet.download(exports.export_xlsx(edition), spreadsheet.XLSX_MIMETYPE,
-                                exports.export_filename(edition, "xlsx"))
+    # streamed from a temporary file: the worker's memory does not grow with the edition (issue 11)
+    return spreadsheet.download_file(exports.export_xlsx_file(edition), spreadsheet.XLSX_MIMETYPE,
+                                     exports.export_filename(edition, "xlsx"))
 
 
 @bp.route("/<kind>/<period>/export.csv")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import request
 from sqlalchemy.orm import joinedload, lazyload
 
 from crm.auth.models import User
@@ -25,11 +26,19 @@ def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> 
     policy deliveries. A fixed number of queries whatever the record holds (about eight)."""
     today = local_today()
     no_specialties = lazyload(User.specialty_rows)  # names and phones only
+    # The timeline is paged (?interactions_page=N, links 较新 / 更早 under the card, no script): a record with
+    # years of visits stays a page of SECTION_ROWS, the older ones a click away. The count and the last contact
+    # come from one aggregate (ix_interactions_enterprise_id_occurred_on), whatever page is shown.
+    interaction_total, last_contact = db.session.execute(
+        sa.select(sa.func.count(Interaction.id), sa.func.max(Interaction.occurred_on))
+        .where(Interaction.enterprise_id == enterprise.id)).one()
+    interaction_total = interaction_total or 0
+    pages = max(1, -(-interaction_total // SECTION_ROWS))
+    page_no = min(max(request.args.get("interactions_page", 1, type=int) or 1, 1), pages)
     latest = list(db.session.scalars(
         interactions.interactions_statement(viewer, enterprise_id=enterprise.id)
-        .options(joinedload(Interaction.created_by).options(no_specialties)).limit(SECTION_ROWS)))
-    interaction_total = db.session.scalar(
-        sa.select(sa.func.count(Interaction.id)).where(Interaction.enterprise_id == enterprise.id)) or 0
+        .options(joinedload(Interaction.created_by).options(no_specialties))
+        .limit(SECTION_ROWS).offset((page_no - 1) * SECTION_ROWS)))
     recent = sa.or_(ServiceRequest.status.in_(requests.OPEN_STATUSES),
                     ServiceRequest.raised_on >= today - timedelta(days=RECENT_REQUEST_DAYS))
     found = list(db.session.scalars(
@@ -40,7 +49,6 @@ def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> 
     deliveries = list(db.session.scalars(
         policy.deliveries_statement(viewer, enterprise_id=enterprise.id, today=today)
         .options(joinedload(PolicyDelivery.owner).options(no_specialties)).limit(SECTION_ROWS * 2)))
-    last_contact = latest[0].occurred_on if latest else None
     return {
         "today": today,
         "recent_days": RECENT_REQUEST_DAYS,
@@ -49,6 +57,8 @@ def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> 
         "may_edit": editable,
         "interactions": latest,
         "interaction_total": interaction_total,
+        "interaction_page": page_no,
+        "interaction_pages": pages,
         "last_contact": last_contact,
         # a follow-up date that has passed with no contact since
         "follow_up_overdue": {i.id for i in latest if i.next_follow_up and i.next_follow_up < today

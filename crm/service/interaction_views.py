@@ -33,7 +33,9 @@ from crm.service.models import Assignment, Interaction, ServiceRequest
 from crm.service.views import _arg_id, _found, _is_commissioner, _load_enterprise, _may_log, bp
 from crm.service.workspace import workspace_page
 
-WORKSPACE_PER_PAGE = 50
+# Each row is drawn twice (a card for phones, a table row for desktops): at 50 rows a coordinator's view, five
+# commissioners an enterprise, was 171 KB; 40 keeps every page under issue 11's 150 KB (about 137 KB).
+WORKSPACE_PER_PAGE = 40
 
 
 # --- the workspace (我的企业) ------------------------------------------------------------------------------

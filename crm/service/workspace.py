@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import scope
@@ -154,30 +154,33 @@ def _attention_statement(user: User, commissioner: User | None, today: date) -> 
 
     The latest interaction (by date, then id) gives the last contact; a follow-up is missed when a passed
     ``next_follow_up`` has no later interaction, which only the latest interaction can lack: so it is 0 or 1.
+
+    In the database's terms: the visible enterprises are a derived table joined first (so the plan starts from
+    the commissioner's ~300, or the city's ~2,000, enterprises, not from all of them); the latest interaction
+    of each is one backward probe of ix_interactions_enterprise_id_occurred_on (a correlated ``LIMIT 1``), not
+    a ranking of every interaction they ever had (74,000 rows for one commissioner at 100,000 enterprises:
+    300 ms → a few ms); the request figures are grouped from ix_service_requests_enterprise_id_status.
     """
     visible = _visible_ids(user, commissioner)
-    ranked = (sa.select(Interaction.enterprise_id, Interaction.occurred_on, Interaction.next_follow_up,
-                        sa.func.row_number().over(partition_by=Interaction.enterprise_id,
-                                                  order_by=(Interaction.occurred_on.desc(), Interaction.id.desc()))
-                        .label("rn"))
-              .where(Interaction.enterprise_id.in_(visible)).subquery("ranked"))
-    # grouped (one row per enterprise anyway) so that the databases materialise it once and join it by key
-    latest = (sa.select(ranked.c.enterprise_id, sa.func.max(ranked.c.occurred_on).label("occurred_on"),
-                        sa.func.max(ranked.c.next_follow_up).label("next_follow_up"))
-              .where(ranked.c.rn == 1).group_by(ranked.c.enterprise_id).subquery("latest"))
+    shown = visible.distinct().subquery("shown")
+    latest_id = (sa.select(Interaction.id).where(Interaction.enterprise_id == Enterprise.id)
+                 .order_by(Interaction.occurred_on.desc(), Interaction.id.desc()).limit(1)
+                 .correlate(Enterprise).scalar_subquery())
+    latest = aliased(Interaction, name="latest")
     requests = _request_counts(visible, today).subquery("requests")
-    missed = sa.and_(latest.c.next_follow_up.is_not(None), latest.c.next_follow_up < today)
+    missed = sa.and_(latest.next_follow_up.is_not(None), latest.next_follow_up < today)
     return (sa.select(Enterprise,
-                      latest.c.occurred_on.label("last_contact"),
+                      latest.occurred_on.label("last_contact"),
                       sa.case((missed, 1), else_=0).label("overdue_follow_ups"),
-                      sa.case((missed, latest.c.next_follow_up), else_=None).label("follow_up_due"),
+                      sa.case((missed, latest.next_follow_up), else_=None).label("follow_up_due"),
                       sa.func.coalesce(requests.c.open_requests, 0).label("open_requests"),
                       sa.func.coalesce(requests.c.overdue_requests, 0).label("overdue_requests"),
                       requests.c.next_due.label("next_due"),
                       sa.func.coalesce(requests.c.awaiting_visit, 0).label("awaiting_visit"))
-            .outerjoin(latest, latest.c.enterprise_id == Enterprise.id)
-            .outerjoin(requests, requests.c.enterprise_id == Enterprise.id)
-            .where(Enterprise.id.in_(visible)))
+            .select_from(shown)
+            .join(Enterprise, Enterprise.id == shown.c.enterprise_id)
+            .outerjoin(latest, latest.id == latest_id)
+            .outerjoin(requests, requests.c.enterprise_id == Enterprise.id))
 
 
 def _ordered(stmt: sa.Select) -> sa.Select:
