@@ -98,6 +98,11 @@ def allowed_next(item: RectificationItem, user: Any = None) -> list[Rectificatio
     return targets
 
 
+def coordinates(user: Any) -> bool:
+    """A coordinator or an admin: closes, sends back and corrects items."""
+    return _coordinates(user)
+
+
 def _coordinates(user: Any) -> bool:
     return getattr(user, "role", None) in (Role.ADMIN, Role.COORDINATOR)
 
@@ -407,7 +412,8 @@ def update_item(actor: Any, item: RectificationItem, data: dict[str, Any], *, ve
     department = item.department
     if data.get("department") not in (None, ""):
         department = _department(data.get("department"), "department", fields)
-        _fence_item_unit(actor, department, fields)
+        if department is not None and department.id != item.department_id:
+            _fence_item_unit(actor, department, fields)
     owner = item.owner if "owner" not in data else _owner(data.get("owner"), department, fields)
     if owner is not None and department is not None and owner.department_id != department.id:
         owner = None

@@ -53,6 +53,28 @@ class ItemForm(FlaskForm):
                 "due_date": self.due_date.data or None}
 
 
+class ItemEditForm(FlaskForm):
+    """A coordinator corrects an item: its text, owning unit, owner or due date."""
+
+    description = TextAreaField("整改事项", render_kw={"maxlength": TEXT_MAX})
+    department = SelectField("整改责任单位", validate_choice=False)
+    owner = SelectField("责任人(该单位联络员,可不填)", validate_choice=False)
+    due_date = StringField("整改时限", render_kw=DATE_INPUT)
+    version = HiddenField()
+
+    def fill_choices(self, departments: list[str], owners: list[tuple[str, str]]) -> None:
+        self.department.choices = [SelectChoice(n, n) for n in departments]
+        self.owner.choices = [SelectChoice("", "(不指定)"), *(SelectChoice(u, label) for u, label in owners)]
+
+    def data_for_domain(self, current_due: str) -> dict:
+        data = {"description": self.description.data or "", "department": self.department.data or None,
+                "owner": self.owner.data or None}
+        due = (self.due_date.data or "").strip()
+        if due and due != current_due:  # unchanged: kept as it is (not moved again)
+            data["due_date"] = due
+        return data
+
+
 class ItemTransitionForm(FlaskForm):
     to = RadioField("变更为", choices=[], validate_choice=False)
     note = TextAreaField("整改情况 / 说明", render_kw={"maxlength": NOTE_MAX,

@@ -30,7 +30,7 @@ from crm.reference.models import County, Department, all_of
 from crm.tasks import supervision as domain
 from crm.tasks.models import RectificationItem, RectificationStatus, SupervisionVisit, Task
 from crm.tasks.supervision_access import may_read_report, may_record
-from crm.tasks.supervision_forms import ItemFilterForm, ItemForm, ItemTransitionForm, VisitForm
+from crm.tasks.supervision_forms import ItemEditForm, ItemFilterForm, ItemForm, ItemTransitionForm, VisitForm
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -135,15 +135,22 @@ def detail(supervision_id: int):
                            current_user.role is Role.LEADER else [])
 
 
-def _item_form(visit: SupervisionVisit, formdata: Any = None) -> ItemForm:
-    form = ItemForm(formdata=formdata) if formdata is not None else ItemForm()
+def _unit_choices(current: Department | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """The units an item may be given to (a county coordinator: their county's only; ``current``: kept) and
+    the active liaisons of those units."""
+    departments = _department_names(current_user)
+    if current is not None and current.name not in departments:
+        departments = [current.name, *departments]
+    allowed = set(departments)
     owners = db.session.scalars(sa.select(User).where(User.role == Role.LIAISON, User.active.is_(True))
                                 .order_by(User.department_id, User.username))
-    departments = _department_names(current_user)  # a county coordinator: their county's units only
-    allowed = set(departments)
-    form.fill_choices(departments,
-                      [(u.username, f"{u.display_name}({u.department.name if u.department else '—'})")
-                       for u in owners if u.department is not None and u.department.name in allowed])
+    return departments, [(u.username, f"{u.display_name}({u.department.name})")
+                         for u in owners if u.department is not None and u.department.name in allowed]
+
+
+def _item_form(visit: SupervisionVisit, formdata: Any = None) -> ItemForm:
+    form = ItemForm(formdata=formdata) if formdata is not None else ItemForm()
+    form.fill_choices(*_unit_choices())
     return form
 
 
@@ -230,11 +237,26 @@ def _transition_form(item: RectificationItem, formdata: Any = None) -> ItemTrans
     return form
 
 
-def _render_item(item: RectificationItem, form: ItemTransitionForm | None, status: int = 200):
+def _edit_form(item: RectificationItem, formdata: Any = None) -> ItemEditForm:
+    form = ItemEditForm(formdata=formdata) if formdata is not None else ItemEditForm()
+    form.fill_choices(*_unit_choices(item.department))
+    if formdata is None:
+        form.description.data = item.description
+        form.department.data = item.department.name if item.department else ""
+        form.owner.data = item.owner.username if item.owner else ""
+        form.due_date.data, form.version.data = item.due_date.isoformat(), str(item.version)
+    return form
+
+
+def _render_item(item: RectificationItem, form: ItemTransitionForm | None, status: int = 200,
+                 edit_form: ItemEditForm | None = None):
     editable = can(current_user, Action.EDIT, item)
     if form is None and editable and domain.allowed_next(item, current_user):
         form = _transition_form(item)
+    if edit_form is None and editable and domain.coordinates(current_user):
+        edit_form = _edit_form(item)
     return render_template("supervision/item.html", item=item, form=form if editable else None,
+                           edit_form=edit_form if editable else None,
                            overdue=domain.is_overdue(item),
                            visit_visible=can(current_user, Action.VIEW, item.supervision),
                            history=_history(AuditEntity.RECTIFICATION, [item.id])), status
@@ -276,3 +298,25 @@ def item_transition(item_id: int):
         return redirect(detail_url, 303)
     flash(f"整改事项已{domain.ACTION_LABELS[(before, item.status)]}:{before.label} → {item.status.label}", "success")
     return redirect(detail_url, 303)
+
+
+@bp.route("/items/<int:item_id>/edit", methods=["POST"])
+@login_required
+@page
+def item_edit(item_id: int):
+    """A coordinator corrects an item (text, owning unit, owner, due date); a county coordinator gives it to
+    their county's units only (the domain's field error)."""
+    item = domain.lock_item(item_id) if item_id <= MAX_ID else None
+    if item is None:
+        abort(404)
+    load(RectificationItem, item_id, Action.EDIT)
+    if not domain.coordinates(current_user):
+        abort(403)
+    form = _edit_form(item, request.form)
+    current_due = item.due_date.isoformat()
+    saved = attempt(lambda: domain.update_item(current_user, item, form.data_for_domain(current_due),
+                                               version=form.version.data or "missing"),
+                    form, conflict=STALE_MESSAGE, success="整改事项已修改")
+    if saved:
+        return redirect(url_for(".item_detail", item_id=item_id), 303)
+    return _render_item(item, None, saved.status, edit_form=form)

@@ -163,3 +163,49 @@ def test_a_county_coordinators_item_form_offers_their_countys_units_only(app, pe
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RectificationItem)) == 0
     city = as_user(app, people["coordinator"]).get(f"/supervision/{visit.id}").get_data(as_text=True)
     assert '<option value="市自然资源局">' in city
+
+
+def test_a_coordinator_corrects_an_items_unit_owner_and_due_date(app, people, item):
+    liaison = as_user(app, people["liaison"])
+    page = liaison.get(f"/supervision/items/{item.id}")
+    assert page.status_code == 200 and "修改整改事项" not in page.get_data(as_text=True)
+    token = csrf_token_from(page.get_data(as_text=True))
+    assert liaison.post(f"/supervision/items/{item.id}/edit", data={
+        "csrf_token": token, "description": "x", "department": "市自然资源局"}).status_code == 403
+
+    client = as_user(app, people["coordinator"])
+    html = client.get(f"/supervision/items/{item.id}").get_data(as_text=True)
+    assert "修改整改事项" in html
+    token = csrf_token_from(html)
+    form = {"csrf_token": token, "description": "加快用地报批并建立台账", "department": "市自然资源局",
+            "owner": people["liaison"].username, "due_date": "2099-01-05", "version": str(item.version)}
+    saved = client.post(f"/supervision/items/{item.id}/edit", data=form)
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    db.session.expire_all()
+    row = db.session.get(RectificationItem, item.id)
+    assert (row.description, row.owner_id, row.due_date) == ("加快用地报批并建立台账", people["liaison"].id,
+                                                             date(2099, 1, 5))
+    stale = client.post(f"/supervision/items/{item.id}/edit", data={**form, "description": "又改"})
+    assert stale.status_code == 409
+    moved = client.post(f"/supervision/items/{item.id}/edit", data={
+        **form, "department": "市工业和科学技术局", "owner": "", "version": str(row.version)})
+    assert moved.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(RectificationItem, item.id).department.name == "市工业和科学技术局"
+
+
+def test_a_county_coordinator_corrects_items_within_their_county_only(app, people):
+    county = people["county_coordinator"]
+    visit = domain.create_visit(county, {"visited_on": local_today().isoformat(), "county": "汇川区",
+                                         "subject": "区县督导"})
+    row = domain.add_item(county, visit, {"description": "建立台账", "due_workdays": 5})
+    db.session.commit()
+    client = as_user(app, county)
+    html = client.get(f"/supervision/items/{row.id}").get_data(as_text=True)
+    assert "修改整改事项" in html and '<option value="市自然资源局">' not in html
+    refused = client.post(f"/supervision/items/{row.id}/edit", data={
+        "csrf_token": csrf_token_from(html), "description": "建立台账", "department": "市自然资源局",
+        "due_date": row.due_date.isoformat(), "version": str(row.version)})
+    assert refused.status_code == 422 and "整改责任单位须为本区县的单位" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(RectificationItem, row.id).department.name == "汇川区人民政府"
