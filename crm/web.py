@@ -172,10 +172,10 @@ def init_liaison_fence(app: Flask) -> None:
 
     @app.before_request
     def _liaison_fence():
-        if request.path.startswith("/api/") or request.endpoint is None:
+        # Open endpoints first, without loading the user: /healthz must answer with the database down.
+        if request.path.startswith("/api/") or liaison_may_open(request.endpoint):
             return None
-        if (current_user.is_authenticated and current_user.role is Role.LIAISON
-                and not liaison_may_open(request.endpoint)):
+        if current_user.is_authenticated and current_user.role is Role.LIAISON:
             raise Forbidden(LIAISON_FENCED)
         return None
 

@@ -34,6 +34,7 @@ LABELS = {
     "partner_links": "成渝配套关系", "assignments": "专员分配", "holiday_years": "节假日年份",
     "editions": "名单版本", "interactions": "服务记录", "requests": "诉求", "policy_deliveries": "政策兑现",
     "meetings": "会议活动", "agreements": "会议签约", "follow_ups": "会后诉求",
+    "progress_reports": "进展报告", "supervisions": "专项督导", "rectification_items": "整改事项",
 }
 
 

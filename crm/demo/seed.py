@@ -64,6 +64,10 @@ def seed_demo(password: str | None = None) -> SeedReport:
 
     # Meetings last: their participants are the served enterprises, their follow-ups go to the commissioners.
     seed_meetings(report)
+    from crm.demo.tasks import seed_tasks
+
+    # The task ledger's progress reports and 专项督导 (after the users: the liaisons file and rectify).
+    seed_tasks(report)
     return report
 
 

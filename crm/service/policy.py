@@ -35,10 +35,11 @@ from crm.core.time import local_today
 from crm.enterprises.domain import parse_amount
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.notifications.models import NotificationKind
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, parse_date
 from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind
-from crm.service.requests import resolve_owner
+from crm.service.requests import resolve_owner, tell_department
 
 ENTITY = "policy_delivery"
 LATE_LABEL = "逾期兑现"
@@ -164,6 +165,8 @@ def create_delivery(actor: Any, enterprise: Enterprise, data: dict[str, Any]) ->
                  {k: [None, v] for k, v in _audit_values(values).items()},
                  enterprise_id=enterprise.id,
                  summary=f"登记政策兑现({delivery.kind.value}):{_short(delivery.promised)}")
+    if delivery.department is not None:
+        _tell_department(actor, delivery)
     return delivery
 
 
@@ -195,7 +198,15 @@ def update_delivery(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) 
     db.session.flush()
     audit.record(actor, ENTITY, delivery.id, _action(before, delivery.status), changes,
                  enterprise_id=delivery.enterprise_id, summary=_summary(before, delivery))
+    if "department" in changes and delivery.department is not None:
+        _tell_department(actor, delivery)  # moved by an edit: the new department's liaisons learn of it
     return delivery
+
+
+def _tell_department(actor: Any, delivery: PolicyDelivery) -> None:
+    tell_department(actor, delivery.department, NotificationKind.POLICY_ROUTED,
+                    f"政策兑现已转办至{delivery.department.name}",
+                    f"{delivery.enterprise.name}:{_short(delivery.promised)}", f"/policy/{delivery.id}")
 
 
 def check_liaison_change(actor: Any, delivery: PolicyDelivery, data: dict[str, Any]) -> None:

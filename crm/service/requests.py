@@ -61,6 +61,8 @@ from crm.core.transactions import lock_for_update
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.holidays.workdays import add_working_days, is_working_day, missing_data_message, next_working_day
+from crm.notifications.domain import notify
+from crm.notifications.models import NotificationKind
 from crm.reference.models import County, Department, by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, check_version, parse_date
 from crm.service.models import (
@@ -161,6 +163,21 @@ def due_note(req: ServiceRequest) -> str:
         if event.from_status is None:
             return event.note
     return ""
+
+
+def department_liaisons(department: Department) -> list[User]:
+    """The department's active liaison officers (部门联络员)."""
+    return list(db.session.scalars(sa.select(User).where(
+        User.role == Role.LIAISON, User.department_id == department.id, User.active.is_(True)).order_by(User.id)))
+
+
+def tell_department(actor: Any, department: Department, kind: NotificationKind, title: str, body: str, link: str,
+                    *, also: tuple[Any, ...] = ()) -> None:
+    """A record reached ``department`` (routed, or raised / recorded / edited with it): its liaisons are told, and
+    ``also`` (the owner), never the actor."""
+    told = [user for user in [*department_liaisons(department), *also]
+            if user is not None and user.active and user.id != getattr(actor, "id", None)]
+    notify(told, kind, title, body, link)
 
 
 def _short(text: str, length: int = 20) -> str:
@@ -293,6 +310,9 @@ def raise_request(actor: User | None, enterprise: Enterprise, data: dict[str, An
             "department": [None, department.name if department else None], "raised_on": [None, raised_on],
             "due_date": [None, due_date], "status": [None, RequestStatus.RAISED]},
            enterprise_id=enterprise.id, summary=f"登记诉求({category.value}):{_short(description)}")
+    if department is not None:
+        tell_department(actor, department, NotificationKind.REQUEST_ROUTED, f"诉求已转办至{department.name}",
+                        f"{enterprise.name}:{_short(description, 60)}", f"/service/requests/{req.id}")
     return req
 
 

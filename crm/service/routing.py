@@ -32,19 +32,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from crm.auth.models import Role, User
 from crm.core import access, audit
 from crm.core.errors import Forbidden, ValidationFailed
 from crm.core.transactions import lock_for_update
 from crm.enterprises.models import Enterprise, EnterpriseContact
 from crm.extensions import db
-from crm.notifications.domain import notify
 from crm.notifications.models import NotificationKind
 from crm.reference.models import Department, by_name
 from crm.service.access import is_liaison, may_route
 from crm.service.models import DeliveryStatus, PolicyDelivery, RequestEvent, ServiceRequest
 from crm.service.policy import late_clause
-from crm.service.requests import OPEN_STATUSES
+from crm.service.requests import OPEN_STATUSES, tell_department
 
 NOTE_MAX = 2000
 INVALID = "转办信息有误"
@@ -83,12 +81,6 @@ def _check_router(actor: Any, record: Any) -> None:
         raise Forbidden(NOT_ROUTER)
 
 
-def liaisons_of(department: Department) -> list[User]:
-    """The department's active liaison officers."""
-    return list(db.session.scalars(sa.select(User).where(
-        User.role == Role.LIAISON, User.department_id == department.id, User.active.is_(True)).order_by(User.id)))
-
-
 def _route(actor: Any, record: Any, department: Any, note: Any, *, entity: str, what: str,
            kind: NotificationKind, link: str) -> tuple[Department | None, Department]:
     _check_router(actor, record)
@@ -105,10 +97,8 @@ def _route(actor: Any, record: Any, department: Any, note: Any, *, entity: str, 
     verb = "转办" if old is None else "改派"
     audit.record(actor, entity, record.id, audit.AuditAction.ROUTE, changes, enterprise_id=record.enterprise_id,
                  summary=f"{what}{verb}:{old.name if old else '未指定'} → {new.name}")
-    told = [user for user in [*liaisons_of(new), record.owner]
-            if user is not None and user.active and user.id != getattr(actor, "id", None)]
     body = f"{record.enterprise.name}" + (f";说明:{note}" if note else "")
-    notify(told, kind, f"{what}已转办至{new.name}", body, link)
+    tell_department(actor, new, kind, f"{what}已转办至{new.name}", body, link, also=(record.owner,))
     return old, new
 
 

@@ -25,10 +25,12 @@ database) that the print page and the XLSX both show, so a test computes its num
 
 How each number is counted:
 
-- The due period is the reporting period (the cadence of ``TaskSettings``, default monthly) before the one
-  ``as_of`` falls in; its report is due by the period's end and overdue after ``grace_working_days`` working
-  days (the app's holiday table). A unit with a report for that period is 已报送; without one it is 未报送 until
-  the deadline, 逾期未报送 after it. ``behind``: units whose latest report (any period up to the due one) says 滞后.
+- The units' states are the task ledger's (:func:`crm.tasks.domain.ledger_states` at ``as_of``): a unit with a
+  report for the current period or the one before it (the *due period*: the period before the one ``as_of`` falls
+  in), or whose latest report says 已完成, is 已报送; without one it is 未报送 until the due period's deadline
+  (``grace_working_days`` working days after its end, by the app's holiday table) and 逾期未报送 after it.
+  ``behind``: units whose latest report says 滞后. (Reports filed after ``as_of`` are not hidden: the ledger has
+  no history of amendments.)
 - Figures (by ``Task.figures``), all city-wide:
   ``rosters``: the size of the latest published edition of each list; ``meetings``: this year's required
   kinds held / planned / missing (:func:`crm.meetings.domain.yearly_rule`) and the meetings held with the 成渝
@@ -46,7 +48,6 @@ How each number is counted:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -60,79 +61,21 @@ from crm.core.time import SHANGHAI
 from crm.dashboard import service as service_stats
 from crm.dashboard import targets as target_stats
 from crm.extensions import db
-from crm.holidays.workdays import add_working_days
 from crm.meetings.domain import counts_with_chengyu, year_bounds, yearly_rule
 from crm.meetings.models import Meeting, MeetingStatus
 from crm.rosters.domain import latest_published
 from crm.rosters.models import EditionStatus, RosterEdition, RosterEntry, RosterKind
-from crm.tasks.models import (
-    ProgressReport,
-    RectificationItem,
-    ReportCadence,
-    ReportStatus,
-    SupervisionVisit,
-    Task,
-    TaskKind,
-    TaskSettings,
-)
+from crm.tasks.domain import DUE, OVERDUE, current_settings, ledger_states
+from crm.tasks.models import RectificationItem, ReportStatus, SupervisionVisit, Task, TaskKind
+from crm.tasks.periods import period_of
 from crm.tasks.supervision import OPEN_STATUSES
 
-DEFAULT_GRACE = 5
 STATE_LABELS = {"reported": "已报送", "pending": "未报送", "overdue": "逾期未报送"}
 FIGURE_LABELS = {"rosters": "名单规模", "meetings": "会议活动", "service": "一对一服务", "targets": "目标进度",
                  "parks": "配套产业园区", "settled": "成渝企业落户"}
 STATUS_TEXT = {"green": "进度正常", "amber": "略有滞后", "red": "明显滞后", None: "—"}
 # Milestones of the lists: which list each task refreshes (task 16 the 配套企业名单, task 18 the 培育库).
 LIST_OF_TASK = {16: RosterKind.SUPPLIER_LIST, 18: RosterKind.CULTIVATION_POOL}
-_KEY = re.compile(r"^(\d{4})(?:-(\d{2})|Q([1-4])|H([12]))$")
-
-
-# --- reporting periods ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Period:
-    key: str
-    label: str
-    start: date
-    end: date
-
-
-def _month_end(year: int, month: int) -> date:
-    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-
-
-def period_of(day: date, cadence: ReportCadence) -> Period:
-    """The period of ``cadence`` that ``day`` falls in (``2026-11``, ``2026Q4``, ``2026H2``: the keys of
-    :class:`ProgressReport`)."""
-    if cadence is ReportCadence.MONTHLY:
-        return Period(f"{day.year}-{day.month:02d}", f"{day.year}年{day.month}月", date(day.year, day.month, 1),
-                      _month_end(day.year, day.month))
-    if cadence is ReportCadence.QUARTERLY:
-        quarter = (day.month - 1) // 3 + 1
-        return Period(f"{day.year}Q{quarter}", f"{day.year}年第{quarter}季度", date(day.year, 3 * quarter - 2, 1),
-                      _month_end(day.year, 3 * quarter))
-    half = 1 if day.month <= 6 else 2
-    return Period(f"{day.year}H{half}", f"{day.year}年{'上' if half == 1 else '下'}半年",
-                  date(day.year, 6 * half - 5, 1), _month_end(day.year, 6 * half))
-
-
-def period_start(key: str) -> date | None:
-    match = _KEY.match(key or "")
-    if not match:
-        return None
-    year, month, quarter, half = match.groups()
-    if month:
-        return date(int(year), int(month), 1)
-    if quarter:
-        return date(int(year), 3 * int(quarter) - 2, 1)
-    return date(int(year), 6 * int(half) - 5, 1)
-
-
-def _settings() -> tuple[ReportCadence, int]:
-    row = db.session.get(TaskSettings, 1)
-    if row is None:
-        return ReportCadence.MONTHLY, DEFAULT_GRACE
-    return row.cadence, row.grace_working_days
 
 
 # --- the figures ---------------------------------------------------------------------------------------------
@@ -291,27 +234,16 @@ def milestone_actual(metric: str | None, county: str | None, task: Task, year: i
 
 def situation_report(as_of: date) -> dict[str, Any]:
     """The report as of ``as_of`` (module docstring). Whole city: leaders, coordinators and admins read it."""
-    cadence, grace = _settings()
-    due = period_of(period_of(as_of, cadence).start - timedelta(days=1), cadence)
-    deadline = add_working_days(due.end, grace).date
+    settings = current_settings()
+    cadence, grace = settings.cadence, settings.grace_working_days
+    due = period_of(as_of, cadence).previous()
+    deadline = due.deadline(grace)
     figures = _Figures(as_of)
     tasks = list(db.session.scalars(
         sa.select(Task).options(selectinload(Task.milestones)).order_by(Task.kind, Task.number)))
     tasks.sort(key=lambda t: (t.kind is not TaskKind.TASK, t.number))
-    # latest report per (task, unit) up to the due period, and whether the due period's exists: one statement
-    due_start = due.start
-    latest: dict[tuple[int, int], ProgressReport] = {}
-    filed: set[tuple[int, int]] = set()
-    for report in db.session.scalars(sa.select(ProgressReport)):
-        start = period_start(report.period)
-        if start is None or start > due_start:
-            continue
-        key = (report.task_id, report.department_id)
-        if report.period == due.key:
-            filed.add(key)
-        known = latest.get(key)
-        if known is None or (period_start(known.period) or date.min) < start:
-            latest[key] = report
+    # the units' states exactly as the task ledger shows them (crm.tasks.domain.ledger_states)
+    states = ledger_states(tasks, today=as_of) if tasks else {}
     today_items = list(db.session.scalars(
         sa.select(RectificationItem).join(SupervisionVisit)
         .options(selectinload(RectificationItem.supervision).selectinload(SupervisionVisit.task),
@@ -325,22 +257,21 @@ def situation_report(as_of: date) -> dict[str, Any]:
     for task in tasks:
         units, late = [], []
         counts = {"units": 0, "reported": 0, "pending": 0, "overdue": 0, "behind": 0}
-        for department in task.units:
-            key = (task.id, department.id)
-            report = latest.get(key)
-            state = "reported" if key in filed else ("overdue" if as_of > deadline else "pending")
+        for unit in states.get(task.id, []):
+            name, report = unit.department.name, unit.latest
+            state = {DUE: "pending", OVERDUE: "overdue"}.get(unit.state, "reported")
             units.append({
-                "unit": department.name, "latest_period": report.period if report else None,
+                "unit": name, "latest_period": report.period if report else None,
                 "latest_status": report.status.value if report else None,
                 "latest_status_label": report.status.label if report else None,
                 "due_state": state, "due_state_label": STATE_LABELS[state]})
             counts["units"] += 1
             counts[state] += 1
             if state == "overdue":
-                late.append(f"{department.name}:{due.label}进展报告逾期未报送(截止 {deadline.isoformat()})")
+                late.append(f"{name}:{due.label}进展报告逾期未报送(截止 {deadline.isoformat()})")
             if report is not None and report.status is ReportStatus.BEHIND:
                 counts["behind"] += 1
-                late.append(f"{department.name}:最近一期({report.period})报告进展滞后")
+                late.append(f"{name}:最近一期({report.period})报告进展滞后")
         task_items = [i for i in today_items if i.supervision.task_id == task.id]
         task_overdue = [i for i in task_items if i.due_date < as_of]
         for item in task_overdue:

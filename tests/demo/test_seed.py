@@ -171,7 +171,9 @@ def test_writes_are_in_the_audit_trail_as_the_system(ctx):
     # The loader writes as the system; the demo's service records are written by the commissioner (or the
     # coordinator) who would have done it, so their timelines are real (tests/demo/test_service_demo.py).
     # A meeting's follow-up 诉求 is raised by the enterprise's commissioner too (crm/demo/meetings.py).
-    loader = [r for r in rows if r.entity_type not in ("interaction", "service_request", "policy_delivery")
+    # The task ledger's progress reports and 专项督导 are the liaisons' and the coordinator's (crm/demo/tasks.py).
+    loader = [r for r in rows if r.entity_type not in ("interaction", "service_request", "policy_delivery",
+                                                       "task_report", "supervision", "rectification")
               and not (r.entity_type == "meeting" and r.action == "follow_up")]
     assert {r.actor_name for r in loader} == {"系统"}
     assert all(r.actor_id is None for r in loader)

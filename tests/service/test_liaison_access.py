@@ -96,7 +96,7 @@ def test_a_liaison_lands_on_their_department_ledger_with_their_nav(app, world):
     assert "新增工业用地50亩" in body and "保障用地50亩" in body and "逾期 1 天" in body
     assert "隐藏" not in body and "未转办的诉求" not in body
     nav = page.get_data(as_text=True).split("<main")[0]
-    for entry in ("本单位台账", "诉求台账", "政策兑现", "整改事项"):
+    for entry in ("本单位台账", "诉求台账", "政策兑现", "整改事项", "任务台账"):
         assert entry in nav
     for entry in ("企业档案", "名单管理", "服务分配", "会议", "统计", "服务工作台", "管理"):
         assert entry not in nav, entry

@@ -255,3 +255,17 @@ def test_the_department_home_lists_overdue_first(people, firm):
     assert [r.id for r in routing.department_requests(people["land"], TODAY)] == [late.id, soon.id, done.id]
     assert routing.department_requests(people["industry"], TODAY) == []
     assert not db.session.scalars(sa.select(RequestEvent).where(RequestEvent.request_id == soon.id)).all()
+
+
+def test_a_record_raised_or_edited_with_a_department_tells_its_liaisons(people, firm):
+    req = request_domain.raise_request(people["coordinator"], firm, {"category": "用地", "description": "扩建用地",
+                                                                     "department": LAND})
+    assert [(n.kind, n.link) for n in inbox(people["land"])] == [("request_routed", f"/service/requests/{req.id}")]
+    delivery = policy.create_delivery(people["coordinator"], firm, {
+        "kind": "用地", "promised": "保障用地", "promised_date": TODAY.isoformat(), "department": INDUSTRY})
+    assert [n.kind for n in inbox(people["industry"])] == ["policy_routed"]
+    policy.update_delivery(people["coordinator"], delivery, {"evidence": "补充说明"})  # no move: nobody told
+    assert len(inbox(people["industry"])) == 1
+    policy.update_delivery(people["coordinator"], delivery, {"department": LAND})
+    assert [n.kind for n in inbox(people["land"])] == ["request_routed", "policy_routed"]
+    assert not inbox(people["coordinator"])
