@@ -80,6 +80,10 @@ class Config:
     # Each attachment of a progress report (crm/tasks/attachments.py); a whole upload stays within MAX_CONTENT_LENGTH.
     TASK_ATTACHMENT_MAX_BYTES = int(os.environ.get("CRM_TASK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
     TASK_ATTACHMENT_MAX_FILES = int(os.environ.get("CRM_TASK_ATTACHMENT_MAX_FILES", 10))
+    # The first day progress reports are owed (ISO date, e.g. 2027-01-01): the reminder job neither reminds nor
+    # escalates a period that began before it, so going live does not flood every unit with reminders (and the
+    # city coordinators with escalations) for months nobody could have reported in the CRM. Empty: every period.
+    TASK_REPORTS_SINCE = os.environ.get("CRM_TASK_REPORTS_SINCE", "")
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     # API tokens

@@ -23,6 +23,7 @@ from collections import defaultdict
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from crm.auth.models import Role, User
 from crm.core.time import SHANGHAI
@@ -72,12 +73,27 @@ def _lines(pairs: list[tuple[Task, Department]]) -> str:
     return "\n".join(shown)
 
 
+def reports_since() -> date | None:
+    """``TASK_REPORTS_SINCE`` as a date (config.py says why); ``None`` when unset. A malformed value is a
+    configuration error the job reports rather than a reason to remind everybody."""
+    raw = (current_app.config.get("TASK_REPORTS_SINCE") or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"CRM_TASK_REPORTS_SINCE 不是有效日期(YYYY-MM-DD):{raw!r}") from None
+
+
 def remind_task_reports(fire_time: datetime) -> str:
     today = _today(fire_time)
     if not is_working_day(today):
         return "今天不是工作日,未发送提醒"
     settings = current_settings()
     ended = period_of(today, settings.cadence).previous()
+    since = reports_since()
+    if since is not None and ended.start < since:
+        return f"{ended.label}:早于报送起始日 {since.isoformat()}(CRM_TASK_REPORTS_SINCE),无需提醒"
     deadline = ended.deadline(settings.grace_working_days)
     owed = owed_units(ended)
     sent = set(db.session.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from crm.core.time import SHANGHAI
@@ -89,3 +90,18 @@ def test_quarterly_cadence_reminds_for_the_ended_quarter(app):
     assert "2026年第3季度" in jobs.remind_task_reports(at(date(2026, 10, 9)))
     [note] = inbox(liaison)
     assert "2026Q3" in note.body
+
+
+def test_periods_before_the_reporting_start_are_neither_reminded_nor_escalated(app, monkeypatch):
+    city = make_user("coordinator")
+    liaison = make_user("liaison", department="汇川区人民政府")
+    monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "2026-12-01")  # going live in December
+    assert "早于报送起始日" in jobs.remind_task_reports(at(date(2026, 12, 8)))  # November: before the start
+    assert inbox(city) == [] and inbox(liaison) == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportReminder)) == 0
+    monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "2026-11-01")  # November is owed
+    assert "提醒" in jobs.remind_task_reports(at(date(2026, 12, 8)))
+    assert len(inbox(liaison)) == 1 and len(inbox(city)) == 1
+    monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "2026-13-01")
+    with pytest.raises(ValueError, match="CRM_TASK_REPORTS_SINCE"):
+        jobs.remind_task_reports(at(date(2026, 12, 9)))
