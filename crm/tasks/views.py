@@ -23,6 +23,7 @@ from crm.extensions import db
 from crm.reference.models import Department
 from crm.tasks import domain
 from crm.tasks.access import filing_units, may_detach, may_edit_settings
+from crm.tasks.attachments import stored_name
 from crm.tasks.forms import ActionForm, ReportForm, SettingsForm
 from crm.tasks.models import ProgressReport, ReportAttachment, Task, TaskKind
 from crm.tasks.periods import label_of, parse_period
@@ -142,7 +143,7 @@ def file_report(task_id: int):
 def attachment(attachment_id: int):
     row = load(ReportAttachment, attachment_id)
     data = db.session.scalar(sa.select(ReportAttachment.data).where(ReportAttachment.id == row.id))
-    return send_bytes(data, row.content_type, row.filename)
+    return send_bytes(data, row.content_type, stored_name(row.filename, row.content_type))  # rows before the fix
 
 
 @bp.route("/attachments/<int:attachment_id>/delete", methods=["POST"])
