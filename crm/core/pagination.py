@@ -23,6 +23,9 @@ class Page:
     # True when ``total`` is the planner's estimate of an unfiltered table (pages show "约 N", the API says
     # ``total_estimated``), never when a filter or a user's scope narrows the rows: those are counted exactly
     estimated: bool = False
+    # Whether a row follows this page, when it was read rather than derived from ``total`` (an estimated total may
+    # be stale either way; the page must neither stop short of the real end nor offer a page past it).
+    more: bool | None = None
 
     @property
     def pages(self) -> int:
@@ -34,7 +37,7 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.more if self.more is not None else self.page < self.pages
 
 
 def parse_page_args(args: Any, default_per_page: int | None = None) -> tuple[int, int]:
@@ -85,12 +88,25 @@ def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, esti
     if total is None:
         total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
     offset = (page - 1) * per_page
+    # With an estimate, one row more is read: whether another page follows is then known, not guessed.
+    limit = per_page + 1 if estimated else per_page
     if key is not None:
-        keys = list(db.session.scalars(stmt.with_only_columns(key).limit(per_page).offset(offset)))
+        keys = list(db.session.scalars(stmt.with_only_columns(key).limit(limit).offset(offset)))
+        more = len(keys) > per_page
+        keys = keys[:per_page]
         items = list(db.session.scalars(stmt.where(key.in_(keys)))) if keys else []  # same order, those rows
     else:
-        items = list(db.session.scalars(stmt.limit(per_page).offset(offset)))
-    return Page(items=items, total=total, page=page, per_page=per_page, estimated=estimated)
+        items = list(db.session.scalars(stmt.limit(limit).offset(offset)))
+        more = len(items) > per_page
+        items = items[:per_page]
+    if not estimated:
+        return Page(items=items, total=total, page=page, per_page=per_page)
+    seen = offset + len(items)
+    if not more and items:
+        total, estimated = seen, False  # this page reached the end: the exact count is known
+    elif more:
+        total = max(total, seen + 1)  # a stale, low estimate never ends the list early
+    return Page(items=items, total=total, page=page, per_page=per_page, estimated=estimated, more=more)
 
 
 def _estimated_rows(table: str) -> int | None:

@@ -96,12 +96,15 @@ def test_the_total_is_exact_on_sqlite_and_whenever_a_filter_or_scope_narrows(app
     monkeypatch.setitem(app.config, "COUNT_ESTIMATE_ABOVE", 1)
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("ANALYZE enterprises"))
-    page = paginate(search_statement(admin), 1, 50, key=Enterprise.id, estimate="enterprises")
+    page = paginate(search_statement(admin), 1, 1, key=Enterprise.id, estimate="enterprises")
     if db.engine.dialect.name == "postgresql":
         # unfiltered, the whole registry, a table "large" by the setting: the planner's estimate, said so
-        assert page.estimated
-        assert page.total == int(db.session.scalar(
-            sa.text("SELECT reltuples FROM pg_class WHERE oid = 'enterprises'::regclass")))
+        assert page.estimated and page.has_next
+        assert page.total == max(2, int(db.session.scalar(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = 'enterprises'::regclass"))))
+        # a page that reaches the end knows the exact count
+        last = paginate(search_statement(admin), 1, 50, key=Enterprise.id, estimate="enterprises")
+        assert not last.estimated and last.total == exact and not last.has_next
     else:
         assert not page.estimated and page.total == exact
     narrowed = paginate(search_statement(admin, county="红花岗区"), 1, 50, key=Enterprise.id, estimate="enterprises")
@@ -112,6 +115,29 @@ def test_the_total_is_exact_on_sqlite_and_whenever_a_filter_or_scope_narrows(app
     assert not scoped.estimated and scoped.total == narrowed.total
     monkeypatch.setitem(app.config, "COUNT_ESTIMATE_ABOVE", 0)  # 0: always exact
     assert not paginate(search_statement(admin), 1, 50, key=Enterprise.id, estimate="enterprises").estimated
+
+
+@pytest.mark.parametrize("stale", [2, 1000])
+def test_a_stale_estimate_neither_ends_the_list_early_nor_offers_pages_past_its_end(app, monkeypatch, stale):
+    """The planner's estimate lags inserts and deletes: paging follows the rows actually read."""
+    from crm.core import pagination
+
+    admin = make_user("admin")
+    for _ in range(5):
+        make_enterprise()
+    exact = db.session.scalar(sa.select(sa.func.count()).select_from(Enterprise))
+    monkeypatch.setattr(pagination, "_estimated_rows", lambda table: stale)
+    pages, number = [], 1
+    while True:
+        page = paginate(search_statement(admin), number, 2, key=Enterprise.id, estimate="enterprises")
+        pages.append(page)
+        if not page.has_next:
+            break
+        number += 1
+    assert sum(len(p.items) for p in pages) == exact  # every row, none twice
+    assert len({item.id for p in pages for item in p.items}) == exact
+    assert pages[-1].total == exact and not pages[-1].estimated  # the last page knows the count
+    assert all(p.total > (p.page - 1) * 2 + len(p.items) for p in pages[:-1])  # never claims the end early
 
 
 def test_an_estimated_total_is_shown_as_such_on_the_page_and_in_the_api(client, app, monkeypatch):
