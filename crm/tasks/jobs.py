@@ -32,9 +32,9 @@ from crm.holidays.workdays import is_working_day
 from crm.notifications.domain import notify
 from crm.notifications.models import NotificationKind
 from crm.reference.models import Department
-from crm.tasks.domain import current_settings
+from crm.tasks.domain import current_settings, owes_report
 from crm.tasks.models import ProgressReport, ReminderKind, ReportReminder, ReportStatus, Task
-from crm.tasks.periods import Period, parse_period, period_of
+from crm.tasks.periods import Period, period_of
 
 MAX_LISTED = 40
 
@@ -44,22 +44,16 @@ def _today(fire_time: datetime) -> date:
 
 
 def owed_units(period: Period) -> list[tuple[Task, Department]]:
-    """Every (task, unit) without a report for ``period`` whose latest report (up to it) is not 已完成."""
+    """Every (task, unit) that owes its report for ``period`` (:func:`crm.tasks.domain.owes_report`, the
+    ledger's rule)."""
     tasks = list(db.session.scalars(sa.select(Task).order_by(Task.kind.desc(), Task.number)))
-    latest: dict[tuple[int, int], tuple[date, ReportStatus]] = {}
-    reported: set[tuple[int, int]] = set()
+    statuses: dict[tuple[int, int], dict[str, ReportStatus]] = defaultdict(dict)
     for task_id, department_id, key, status in db.session.execute(
             sa.select(ProgressReport.task_id, ProgressReport.department_id, ProgressReport.period,
                       ProgressReport.status)):
-        pair = (task_id, department_id)
-        if key == period.key:
-            reported.add(pair)
-        start = (parse_period(key) or period).start
-        if start <= period.start and (pair not in latest or latest[pair][0] <= start):
-            latest[pair] = (start, status)
+        statuses[(task_id, department_id)][key] = status
     return [(task, link.department) for task in tasks for link in task.unit_links
-            if (task.id, link.department_id) not in reported
-            and latest.get((task.id, link.department_id), (None, None))[1] is not ReportStatus.DONE]
+            if owes_report(statuses.get((task.id, link.department_id), {}), period)]
 
 
 def _lines(pairs: list[tuple[Task, Department]]) -> str:

@@ -105,3 +105,27 @@ def test_periods_before_the_reporting_start_are_neither_reminded_nor_escalated(a
     monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "2026-13-01")
     with pytest.raises(ValueError, match="CRM_TASK_REPORTS_SINCE"):
         jobs.remind_task_reports(at(date(2026, 12, 9)))
+
+
+def test_the_ledger_and_the_job_agree_a_later_report_does_not_file_the_ended_period():
+    """One rule (domain.owes_report): on 10 December a unit with only a December report still owes November —
+    the ledger shows 逾期 for November (its latest status apart) and the job escalates it; a November 已完成 or a
+    November report ends it for both."""
+    from crm.tasks import domain
+
+    make_user("coordinator")
+    policy, zrzy, caizheng = safeguard(2), unit("市自然资源局"), unit("市财政局")
+    make_report(policy, zrzy, period="2026-12", status="on_track")
+    make_report(policy, caizheng, period="2026-11", status="done")
+    today = date(2026, 12, 10)
+    states = {s.department.name: s for s in domain.ledger_states([policy], today=today)[policy.id]}
+    zrzy_state = states["市自然资源局"]
+    assert (zrzy_state.state, zrzy_state.owed.key, zrzy_state.latest.period) == (domain.OVERDUE, "2026-11", "2026-12")
+    assert states["市财政局"].state == "done" and states["市财政局"].owed is None
+    jobs.remind_task_reports(at(today))
+    escalated = set(db.session.execute(sa.select(ReportReminder.task_id, ReportReminder.department_id).where(
+        ReportReminder.kind == ReminderKind.ESCALATE, ReportReminder.period == "2026-11")))
+    assert (policy.id, zrzy.id) in escalated and (policy.id, caizheng.id) not in escalated
+    owed = {(t.id, d.id) for t, d in jobs.owed_units(domain.current_period(today).previous())}
+    for name, state in states.items():
+        assert ((policy.id, state.department.id) in owed) == (state.state in (domain.DUE, domain.OVERDUE)), name
