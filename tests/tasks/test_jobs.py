@@ -13,7 +13,7 @@ from crm.extensions import db
 from crm.notifications.models import Notification, NotificationKind
 from crm.scheduler import registry
 from crm.tasks import jobs
-from crm.tasks.models import ReminderKind, ReportReminder
+from crm.tasks.models import ReminderKind, ReportReminder, TaskUnit
 from tests.conftest import make_user
 from tests.tasks.factories import make_report, safeguard, task, unit
 
@@ -48,10 +48,25 @@ def test_due_units_are_reminded_once_and_a_unit_that_reported_is_not():
     assert "重点任务4 " not in note.body  # reported
     reminders = db.session.scalar(sa.select(sa.func.count()).select_from(ReportReminder).where(
         ReportReminder.kind == ReminderKind.REMIND, ReportReminder.period == "2026-11"))
-    assert reminders == 361 - 2  # every task × unit but the two that reported
+    named = db.session.scalar(sa.select(sa.func.count()).select_from(TaskUnit).where(
+        TaskUnit.department_id == unit("汇川区人民政府").id))
+    assert reminders == named - 1  # only units somebody was told of (汇川区人民政府), but its reported task 4
 
     assert "无需提醒" in jobs.remind_task_reports(at(date(2026, 12, 2)))
     assert len(inbox(huichuan)) == 1
+
+
+def test_a_liaison_added_later_is_still_reminded_for_the_period():
+    jobs.remind_task_reports(at(date(2026, 12, 1)))  # 市财政局 has no liaison yet: nobody told, no REMIND row
+    caizheng = unit("市财政局")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportReminder).where(
+        ReportReminder.department_id == caizheng.id, ReportReminder.kind == ReminderKind.REMIND)) == 0
+    later = make_user("liaison", department="市财政局")
+    assert "通知 1 人" in jobs.remind_task_reports(at(date(2026, 12, 2)))
+    [note] = inbox(later)
+    assert note.kind is NotificationKind.TASK_REPORT_DUE and "2026-11" in note.body
+    assert "无需提醒" in jobs.remind_task_reports(at(date(2026, 12, 3)))
+    assert len(inbox(later)) == 1
 
 
 def test_overdue_units_are_escalated_once_to_the_city_coordinators_even_without_a_liaison():
