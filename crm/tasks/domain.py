@@ -45,6 +45,11 @@ from crm.tasks.periods import Period, parse_period, period_of
 SETTINGS_ID = 1
 DEFAULT_GRACE = 5
 MAX_GRACE = 60
+# The grace must end well inside the next period: the reminder job only looks at the period just before today's,
+# so a deadline past the next period's end would never be escalated. Limits below the shortest period in working
+# days (a February with the Spring Festival has about 16, a quarter with it or with National Day about 55, a
+# half year about 115), leaving working days in the next period to escalate on.
+GRACE_LIMITS = {ReportCadence.MONTHLY: 15, ReportCadence.QUARTERLY: 40, ReportCadence.HALF_YEARLY: MAX_GRACE}
 TEXT_MAX = 5000
 INVALID = "进展报告有误"
 SETTINGS_INVALID = "报送设置有误"
@@ -68,7 +73,8 @@ def current_settings() -> TaskSettings:
 
 
 def update_settings(actor: Any, data: dict[str, Any], *, version: Any = None) -> TaskSettings:
-    """Admins set the cadence and the grace in working days; audited old → new; a stale version → 409."""
+    """Admins set the cadence and the grace in working days (at most ``GRACE_LIMITS`` of the cadence, checked
+    again when only the cadence changes); audited old → new; a stale version → 409."""
     if not may_edit_settings(actor):
         raise Forbidden("只有管理员可以修改报送设置")
     fields: dict[str, str] = {}
@@ -94,6 +100,13 @@ def update_settings(actor: Any, data: dict[str, Any], *, version: Any = None) ->
         db.session.add(row)
         db.session.flush()
     check_version(row, version)
+    cadence = values.get("cadence", row.cadence)
+    grace = values.get("grace_working_days", row.grace_working_days)
+    if grace > GRACE_LIMITS[cadence]:  # also when only the cadence changes
+        field = "grace_working_days" if "grace_working_days" in values else "cadence"
+        raise ValidationFailed(SETTINGS_INVALID, {field: (
+            f"{cadence.label}报送时宽限工作日不超过 {GRACE_LIMITS[cadence]} 天"
+            f"(宽限须在下一个报送周期内结束,否则逾期无法上报);当前宽限 {grace} 个工作日")})
     changes = audit.diff(row, values)
     if changes:
         for key, value in values.items():

@@ -104,6 +104,9 @@ def test_the_settings_page_is_for_admins(client):
     refused = client.post("/tasks/settings", data={"csrf_token": token, "cadence": "quarterly",
                                                    "grace_working_days": "abc", "version": "1"})
     assert refused.status_code == 422 and "宽限工作日须为" in refused.get_data(as_text=True)
+    too_long = client.post("/tasks/settings", data={"csrf_token": token, "cadence": "monthly",
+                                                    "grace_working_days": "20", "version": "1"})
+    assert too_long.status_code == 422 and "宽限工作日不超过 15 天" in too_long.get_data(as_text=True)
     saved = client.post("/tasks/settings", data={"csrf_token": token, "cadence": "half_yearly",
                                                  "grace_working_days": "10", "version": "1"})
     assert saved.status_code == 303

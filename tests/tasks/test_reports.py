@@ -160,6 +160,25 @@ def test_detaching_is_for_the_uploader_or_a_coordinator():
     assert detached == [["a.pdf", None], ["b.pdf", None]]
 
 
+def test_the_grace_must_end_within_the_next_period_of_the_cadence():
+    """A grace longer than the period would never be escalated (the job looks at the period just before today's):
+    at most 15 working days monthly, 40 quarterly, 60 half-yearly; changing the cadence alone re-checks."""
+    admin = make_user("admin")
+    with pytest.raises(ValidationFailed) as monthly:
+        domain.update_settings(admin, {"cadence": "monthly", "grace_working_days": "16"})
+    assert set(monthly.value.fields) == {"grace_working_days"} and "不超过 15" in monthly.value.fields[
+        "grace_working_days"]
+    row = domain.update_settings(admin, {"cadence": "half_yearly", "grace_working_days": "60"})
+    assert (row.cadence, row.grace_working_days) == (ReportCadence.HALF_YEARLY, 60)
+    with pytest.raises(ValidationFailed) as quarterly:  # only the cadence: 60 is too long for a quarter
+        domain.update_settings(admin, {"cadence": "quarterly"})
+    assert set(quarterly.value.fields) == {"cadence"} and "不超过 40" in quarterly.value.fields["cadence"]
+    row = domain.update_settings(admin, {"cadence": "quarterly", "grace_working_days": "40"})
+    assert (row.cadence, row.grace_working_days) == (ReportCadence.QUARTERLY, 40)
+    row = domain.update_settings(admin, {"cadence": "monthly", "grace_working_days": 15})
+    assert (row.cadence, row.grace_working_days) == (ReportCadence.MONTHLY, 15)
+
+
 def test_settings_are_for_admins_audited_and_version_checked():
     admin, coordinator = make_user("admin"), make_user("coordinator")
     assert domain.current_settings().cadence is ReportCadence.MONTHLY
