@@ -117,3 +117,17 @@ def test_the_settings_page_is_for_admins(client):
     assert stale.status_code == 409
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
         AuditLog.entity_type == AuditEntity.TASK_SETTINGS)) == 1
+
+
+def test_a_tasks_reports_are_shown_twelve_periods_a_page_with_a_link_to_older_ones(client):
+    policy, zrzy = safeguard(2), unit("市自然资源局")
+    keys = [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01", "2026-02"]
+    for key in keys:
+        make_report(policy, zrzy, period=key, text=f"进展{key}")
+    login(client, make_user("coordinator"))
+    html = client.get(f"/tasks/{policy.id}").get_data(as_text=True)
+    assert "进展2026-02" in html and "进展2025-03" in html and "进展2025-02" not in html
+    assert f"/tasks/{policy.id}?page=2" in html and "更早的报告" in html
+    older = client.get(f"/tasks/{policy.id}?page=2").get_data(as_text=True)
+    assert "进展2025-02" in older and "进展2025-01" in older and "进展2025-03" not in older
+    assert "较新的报告" in older and "更早的报告" not in older
