@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
-from flask import request
+from flask import g, request
 from pydantic import Field
 from sqlalchemy.orm import selectinload
 
@@ -148,7 +148,8 @@ class ServiceRequest(Shape):
             department=req.department.name if req.department else None, raised_on=req.raised_on.isoformat(),
             due_date=req.due_date.isoformat(), due_date_note=request_domain.due_note(req), status=req.status.value,
             status_label=req.status.label, overdue=request_domain.is_overdue(req),
-            allowed_next=[s.value for s in request_domain.allowed_next(req)], satisfaction=req.satisfaction,
+            allowed_next=[s.value for s in request_domain.allowed_for(g.get("api_user"), req)],
+            satisfaction=req.satisfaction,
             resolved_at=isoformat_local(req.resolved_at), closed_at=isoformat_local(req.closed_at),
             created_by=req.created_by.username if req.created_by else None,
             created_at=isoformat_local(req.created_at), updated_at=isoformat_local(req.updated_at),

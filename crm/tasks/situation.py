@@ -221,7 +221,8 @@ def milestone_actual(metric: str | None, county: str | None, task: Task, year: i
         unit = counted["units"].get(county) if county else counted["city"]
         if unit is None:
             return 0
-        return unit["firms"] if metric == "firms" else unit["output"]
+        # 产值 in 亿元 to two places, as the dashboard shows it (the sum of 万元 figures has many)
+        return unit["firms"] if metric == "firms" else round(float(unit["output"]), 2)
     if metric in ("parks", "settled_from_chengyu"):
         return figures.actuals(year)[metric]
     if metric == "list_refresh" and task.number in LIST_OF_TASK and task.kind is TaskKind.TASK:

@@ -130,7 +130,12 @@ def test_a_liaison_moves_their_request_and_records_their_delivery(client, world)
     land = bearer(people["land"])
     url = f"/api/v1/requests/{records['ours'].id}/transition"
     for to in ("accepted", "in_progress", "resolved"):
-        assert client.post(url, headers=land, json={"to": to}).status_code == 200, to
+        moved = client.post(url, headers=land, json={"to": to})
+        assert moved.status_code == 200, to
+    # the moves offered are the liaison's own: the 回访 that closes it (or a reopening) stays with the owner
+    assert moved.get_json()["allowed_next"] == []
+    owner_view = client.get(f"/api/v1/requests/{records['ours'].id}", headers=bearer(people["coordinator"]))
+    assert set(owner_view.get_json()["allowed_next"]) == {"closed", "in_progress"}
     error_of(client.post(url, headers=land, json={"to": "closed", "note": "回访", "satisfaction": 5}), 403)
     delivery = f"/api/v1/policy-deliveries/{records['delivery'].id}"
     error_of(client.patch(delivery, headers=land, json={"promised": "改承诺"}), 403)

@@ -207,3 +207,17 @@ def test_the_page_shows_the_same_numbers(app, data_set, client):
     html = client.get("/situation/?as_of=2026-11-20").get_data(as_text=True)
     assert 'data-total="overdue">2<' in html and 'data-total="items_overdue">2<' in html
     assert 'data-task="task-16"' in html and "逾期未报送" in html and "名单更新滞后" in html
+
+
+def test_an_output_milestone_is_in_yi_yuan_to_two_places():
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from crm.tasks.situation import milestone_actual
+
+    counted = {"units": {"桐梓县": {"firms": 7, "output": Decimal("7.287571")}}, "city": {"firms": 9, "output": 0}}
+    figures = SimpleNamespace(actuals=lambda year: counted)
+    task = SimpleNamespace(number=1)
+    assert milestone_actual("output", "桐梓县", task, 2025, figures) == 7.29
+    assert milestone_actual("firms", "桐梓县", task, 2025, figures) == 7
+    assert milestone_actual("output", "正安县", task, 2025, figures) == 0  # nothing counted there yet
