@@ -131,3 +131,19 @@ def test_a_tasks_reports_are_shown_twelve_periods_a_page_with_a_link_to_older_on
     older = client.get(f"/tasks/{policy.id}?page=2").get_data(as_text=True)
     assert "进展2025-02" in older and "进展2025-01" in older and "进展2025-03" not in older
     assert "较新的报告" in older and "更早的报告" not in older
+
+
+def test_an_overdue_unit_shows_its_latest_report_apart(client):
+    """10 December, only a December report: 逾期(2026年11月), the December status shown separately."""
+    from datetime import date
+
+    from crm.tasks import domain
+
+    policy = safeguard(2)
+    make_report(policy, unit("市自然资源局"), period="2026-12", status="behind")
+    [state] = [s for s in domain.ledger_states([policy], today=date(2026, 12, 10))[policy.id]
+               if s.department.name == "市自然资源局"]
+    assert (state.label, state.owed.label, state.latest.status.label) == ("逾期", "2026年11月", "滞后")
+    login(client, make_user("coordinator"))
+    html = client.get(f"/tasks/{policy.id}").get_data(as_text=True)
+    assert "最近报送:2026年12月 滞后" in html or domain.current_period().key != "2026-12"
