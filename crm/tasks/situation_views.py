@@ -1,6 +1,7 @@
 """The situation report to the city government (blueprint ``situation``, ``/situation/``): one page that prints as
 it is (A4, print CSS, no inline script) and one XLSX, both from :func:`crm.tasks.situation.situation_report`.
-Leaders, coordinators and admins read it; anyone else is refused (403)."""
+City-wide leaders, coordinators and admins read it (a county-scoped one
+does not: every county's overdue items are in it); anyone else is refused (403)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ unit's liaisons (and its named owner) at once (``rectification_assigned``); the 
 (:mod:`crm.tasks.supervision_jobs`) tells them and the coordinators once.
 
 Access is the caller's business (``require(user, Action.EDIT, item)`` before :func:`transition`) except where the
-record decides it: a county coordinator may record visits of their county only (checked here, a field error).
+record decides it: a county coordinator may record visits of their county only, and assign rectification items to
+units of their county only (checked here, field errors on ``department``/``county``).
 Nothing here commits.
 """
 
@@ -155,6 +156,20 @@ def _department(value: Any, field: str, fields: dict[str, str], *, label: str = 
     return department
 
 
+def county_scoped(actor: Any) -> bool:
+    """A county coordinator: records and assigns within their county only."""
+    return getattr(actor, "role", None) is Role.COORDINATOR and getattr(actor, "county_id", None) is not None
+
+
+ITEM_OUT_OF_COUNTY = "整改责任单位须为本区县的单位"
+
+
+def _fence_item_unit(actor: Any, department: Department | None, fields: dict[str, str]) -> None:
+    """A county coordinator assigns rectification items to units of their county only."""
+    if department is not None and county_scoped(actor) and department.county_id != actor.county_id:
+        fields["department"] = ITEM_OUT_OF_COUNTY
+
+
 def find_task(value: Any, fields: dict[str, str]) -> Task | None:
     """A task by id, or by ``task:3`` / ``safeguard:1`` (kind and number); empty: none."""
     if value in (None, ""):
@@ -206,8 +221,7 @@ def _visit_values(actor: Any, data: dict[str, Any], fields: dict[str, str], *, t
     if len(findings) > TEXT_MAX:
         fields["findings"] = f"督导发现最长{TEXT_MAX}个字符"
     county_id = department.county_id if department is not None else None
-    if (department is not None and getattr(actor, "role", None) is Role.COORDINATOR
-            and actor.county_id is not None and county_id != actor.county_id):
+    if department is not None and county_scoped(actor) and county_id != actor.county_id:
         fields["county" if county is not None else "department"] = "只能督导本区县的单位"
     return {"visited_on": visited_on, "department_id": department.id if department else None,
             "county_id": county_id, "task_id": task.id if task else None, "subject": subject,
@@ -348,6 +362,7 @@ def add_item(actor: Any, visit: SupervisionVisit, data: dict[str, Any], *, today
         visit.department)
     if department is None and "department" not in fields:
         fields["department"] = "请选择整改责任单位"
+    _fence_item_unit(actor, department, fields)
     owner = _owner(data.get("owner"), department, fields)
     due, note = due_date_for(visit.visited_on, data, fields)
     if fields:
@@ -392,6 +407,7 @@ def update_item(actor: Any, item: RectificationItem, data: dict[str, Any], *, ve
     department = item.department
     if data.get("department") not in (None, ""):
         department = _department(data.get("department"), "department", fields)
+        _fence_item_unit(actor, department, fields)
     owner = item.owner if "owner" not in data else _owner(data.get("owner"), department, fields)
     if owner is not None and department is not None and owner.department_id != department.id:
         owner = None

@@ -8,7 +8,8 @@ Who does what (issue 12, item 4):
   government or to a unit of that county: ``SupervisionVisit.county_id``), and the items of those visits — the
   city's own departments are supervised by the city (decided here: a county supervises its own units, the
   city supervises everyone);
-- leaders read every visit and item and change nothing (the situation report goes to the city government);
+- leaders read every visit and item and change nothing; the situation report goes to the city government, so
+  only city-wide readers (no ``county_id``) get it (:func:`may_read_report`);
 - a department liaison (``liaison``) reads and moves only the items owned by their department, and reads the
   visits those items belong to; which moves they may make (start, report done) is the domain's rule
   (:func:`crm.tasks.supervision.may_move`);
@@ -48,9 +49,10 @@ def may_read_all(user: Any) -> bool:
 
 
 def may_read_report(user: Any) -> bool:
-    """The situation report to the city government: leaders, coordinators and admins."""
+    """The situation report to the city government (every county's overdue items): city-wide leaders,
+    coordinators and admins; a county-scoped one (``county_id`` set) is refused like anyone else."""
     return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "active", False)
-                and _role(user) in READERS)
+                and _role(user) in READERS and getattr(user, "county_id", None) is None)
 
 
 def _liaison_department(user: Any) -> int | None:

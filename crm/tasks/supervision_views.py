@@ -29,7 +29,7 @@ from crm.extensions import db
 from crm.reference.models import County, Department, all_of
 from crm.tasks import supervision as domain
 from crm.tasks.models import RectificationItem, RectificationStatus, SupervisionVisit, Task
-from crm.tasks.supervision_access import may_record
+from crm.tasks.supervision_access import may_read_report, may_record
 from crm.tasks.supervision_forms import ItemFilterForm, ItemForm, ItemTransitionForm, VisitForm
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
@@ -42,7 +42,8 @@ READERS = (Role.ADMIN, Role.COORDINATOR, Role.LEADER, Role.LIAISON)
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"STATUS_BADGES": STATUS_BADGES, "is_overdue": domain.is_overdue, "today": local_today()}
+    return {"STATUS_BADGES": STATUS_BADGES, "is_overdue": domain.is_overdue, "today": local_today(),
+            "may_read_report": may_read_report(current_user)}
 
 
 def _gate() -> None:
@@ -60,7 +61,7 @@ def _history(entity: AuditEntity, ids: list[int]) -> list[AuditLog]:
 
 def _department_names(user: Any) -> list[str]:
     departments = all_of(Department)
-    if getattr(user, "role", None) is Role.COORDINATOR and user.county_id is not None:
+    if domain.county_scoped(user):
         departments = [d for d in departments if d.county_id == user.county_id]
     return [d.name for d in departments]
 
@@ -138,9 +139,11 @@ def _item_form(visit: SupervisionVisit, formdata: Any = None) -> ItemForm:
     form = ItemForm(formdata=formdata) if formdata is not None else ItemForm()
     owners = db.session.scalars(sa.select(User).where(User.role == Role.LIAISON, User.active.is_(True))
                                 .order_by(User.department_id, User.username))
-    form.fill_choices([d.name for d in all_of(Department)],
+    departments = _department_names(current_user)  # a county coordinator: their county's units only
+    allowed = set(departments)
+    form.fill_choices(departments,
                       [(u.username, f"{u.display_name}({u.department.name if u.department else '—'})")
-                       for u in owners])
+                       for u in owners if u.department is not None and u.department.name in allowed])
     return form
 
 

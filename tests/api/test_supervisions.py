@@ -4,8 +4,12 @@ liaison: 404; a commissioner: nothing; a leader: reads only)."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from crm.core.time import local_today
+from crm.extensions import db
+from crm.notifications.models import Notification
+from crm.tasks.models import RectificationItem, SupervisionVisit
 from tests.api.support import bearer, error_of
 from tests.conftest import make_user
 
@@ -86,8 +90,8 @@ def test_field_named_chinese_errors(client, people):
     _, county = people["county_coordinator"]
     error = error_of(client.post("/api/v1/supervisions", json=visit_body(), headers=county), 422)
     assert error["fields"] == {"department": "只能督导本区县的单位"}
-    assert client.post("/api/v1/supervisions", json=visit_body(department=None, county="汇川区"),
-                       headers=county).status_code == 201
+    mine = visit_body(department=None, county="汇川区", items=[{"description": "加快用地报批", "due_workdays": 5}])
+    assert client.post("/api/v1/supervisions", json=mine, headers=county).status_code == 201
     error_of(client.get("/api/v1/rectification-items?overdue=maybe", headers=coordinator), 400)
 
 
@@ -123,3 +127,26 @@ def test_in_the_openapi_document(client, people):
                  "/rectification-items", "/rectification-items/{item_id}",
                  "/rectification-items/{item_id}/transition"):
         assert path in doc["paths"], path
+
+
+def test_a_county_coordinator_assigns_items_to_their_countys_units_only(client, people):
+    _, county = people["county_coordinator"]
+    other_user, _ = people["other_liaison"]
+    refused = "整改责任单位须为本区县的单位"
+    body = visit_body(department=None, county="汇川区",
+                      items=[{"description": "建立台账", "department": "市工业和科学技术局", "due_workdays": 5}])
+    error = error_of(client.post("/api/v1/supervisions", json=body, headers=county), 422)
+    assert error["fields"] == {"items.0.department": refused}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SupervisionVisit)) == 0  # nothing saved
+    made = client.post("/api/v1/supervisions", json=visit_body(department=None, county="汇川区", items=[]),
+                       headers=county)
+    assert made.status_code == 201
+    url = f"/api/v1/supervisions/{made.get_json()['id']}/items"
+    error = error_of(client.post(url, json={"description": "建立台账", "department": "市工业和科学技术局",
+                                            "due_workdays": 5}, headers=county), 422)
+    assert error["fields"] == {"department": refused}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RectificationItem)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)
+                             .where(Notification.user_id == other_user.id)) == 0
+    added = client.post(url, json={"description": "建立台账", "due_workdays": 5}, headers=county)
+    assert added.status_code == 201 and added.get_json()["department"] == "汇川区人民政府"

@@ -16,6 +16,8 @@ def readers():
     made = {role: make_user(role) for role in ("leader", "coordinator", "admin")}
     made["commissioner"] = make_user("commissioner", specialties=["tech"])
     made["liaison"] = make_user("liaison")
+    made["county_coordinator"] = make_user("coordinator", county="汇川区")
+    made["county_leader"] = make_user("leader", county="汇川区")
     db.session.commit()
     return made
 
@@ -46,3 +48,19 @@ def test_others_are_refused_and_bad_dates_named(app, readers):
     login(client, readers["leader"])
     page = client.get("/situation/?as_of=2026-02-30")
     assert page.status_code == 422 and "报告日期" in page.get_data(as_text=True)
+
+
+def test_county_scoped_readers_are_refused_and_not_shown_the_link(app, readers):
+    """The report lists every county's overdue items: for the city government, not a county."""
+    for role in ("county_coordinator", "county_leader"):
+        client = app.test_client()
+        login(client, readers[role])
+        assert client.get("/situation/").status_code == 403, role
+        assert client.get("/situation/report.xlsx").status_code == 403, role
+        for url in ("/enterprises/", "/supervision/"):  # base.html's 统计 menu, the supervision tabs
+            html = client.get(url).get_data(as_text=True)
+            assert "/situation/" not in html, (role, url)
+    client = app.test_client()
+    login(client, readers["coordinator"])
+    for url in ("/enterprises/", "/supervision/"):
+        assert "/situation/" in client.get(url).get_data(as_text=True), url

@@ -326,3 +326,26 @@ def test_the_overdue_job_is_registered_and_runs_once_per_fire_time(app, people):
 def test_county_government_lookup():
     hc = by_name(Department, "汇川区人民政府")
     assert domain.county_government(by_name(County, "汇川区")) == hc
+
+
+def test_a_county_coordinator_assigns_items_to_their_countys_units_only(people):
+    """A county coordinator may not hand a rectification item to a city department or another county's unit:
+    a field error on ``department``, nothing saved, nobody told (adding or moving an item)."""
+    county = people["county_coordinator"]
+    visit = visit_of(county, department=None, county="汇川区")
+    for unit, liaison in (("市自然资源局", "liaison"), ("桐梓县人民政府", None)):
+        with pytest.raises(ValidationFailed) as err:
+            item_of(county, visit, department=unit)
+        assert err.value.fields == {"department": "整改责任单位须为本区县的单位"}, unit
+        if liaison:
+            assert inbox(people[liaison]) == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RectificationItem)) == 0
+    mine = item_of(county, visit)  # the visited unit: 汇川区人民政府
+    assert mine.department.name == "汇川区人民政府"
+    assert len(inbox(people["hc_liaison"], "rectification_assigned")) == 1
+    with pytest.raises(ValidationFailed) as err:
+        domain.update_item(county, mine, {"department": "市自然资源局"}, version=mine.version)
+    assert err.value.fields == {"department": "整改责任单位须为本区县的单位"}
+    assert mine.department.name == "汇川区人民政府" and inbox(people["liaison"]) == []
+    # the city coordinator assigns anywhere
+    assert item_of(people["coordinator"], visit, department="市自然资源局").department.name == "市自然资源局"

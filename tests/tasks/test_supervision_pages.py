@@ -142,3 +142,24 @@ def test_the_ledger_counts_overdue_per_unit(app, people):
     html = client.get("/supervision/items/?overdue=1").get_data(as_text=True)
     assert "逾期事项" in html and 'data-unit="市自然资源局"' in html and 'data-late="1"' in html
     assert client.get("/supervision/items/?status=bogus").status_code == 400
+
+
+def test_a_county_coordinators_item_form_offers_their_countys_units_only(app, people):
+    county = people["county_coordinator"]
+    visit = domain.create_visit(county, {"visited_on": local_today().isoformat(), "county": "汇川区",
+                                         "subject": "区县督导"})
+    db.session.commit()
+    client = as_user(app, county)
+    page = client.get(f"/supervision/{visit.id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "添加整改事项" in html
+    assert '<option value="汇川区人民政府">' in html
+    assert '<option value="市自然资源局">' not in html and '<option value="桐梓县人民政府">' not in html
+    assert people["liaison"].username not in html  # a city department's liaison is no owner to offer
+    refused = client.post(f"/supervision/{visit.id}/items", data={
+        "csrf_token": csrf_token_from(html), "description": "建立台账", "department": "市自然资源局",
+        "due_workdays": "5"})
+    assert refused.status_code == 422 and "整改责任单位须为本区县的单位" in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RectificationItem)) == 0
+    city = as_user(app, people["coordinator"]).get(f"/supervision/{visit.id}").get_data(as_text=True)
+    assert '<option value="市自然资源局">' in city
