@@ -46,7 +46,7 @@ from crm.extensions import db
 from crm.reference.models import Department
 from crm.tasks import domain
 from crm.tasks.access import filing_units
-from crm.tasks.attachments import FIELD
+from crm.tasks.attachments import FIELD, stored_name
 from crm.tasks.models import ProgressReport, ReportAttachment, ReportStatus, Task, TaskKind
 from crm.tasks.periods import label_of
 
@@ -246,4 +246,4 @@ def get_attachment(task_id: int, report_id: int, attachment_id: int):
     if row.report_id != report.id:
         raise found(None, Action.VIEW)
     data = db.session.scalar(sa.select(ReportAttachment.data).where(ReportAttachment.id == row.id))
-    return download(data, row.content_type, row.filename)
+    return download(data, row.content_type, stored_name(row.filename, row.content_type))  # rows before the fix

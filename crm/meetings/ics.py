@@ -23,7 +23,11 @@ PRODID = "-//Zunyi CRM//Meetings Calendar//ZH"
 UID_DOMAIN = "zunyi-crm"
 TIMEZONE = "Asia/Shanghai"
 FEED_NAME = "遵义融入成渝·会议日历"
-FEED_HISTORY = timedelta(days=366)  # the feed holds about a year of past meetings and everything ahead
+# The feed holds the meetings from 90 days ago on and everything ahead (issue 11: its size and time must not grow
+# with years of history). A year back was 1,316 of 2,000 meetings (658 KB, 9.4 s p50 at 8 clients) at provincial
+# scale; subscribing calendars keep what they already fetched, and older meetings stay on the calendar page and
+# their own /meetings/<id>.ics. benchmarks/README.md ("Provincial scale") has the numbers.
+FEED_HISTORY = timedelta(days=90)
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 
 STATUS = {
@@ -107,7 +111,8 @@ def meeting_ics(meeting: Meeting, base_url: str) -> bytes:
 
 
 def feed_meetings(user: Any, *, now: datetime | None = None) -> list[Meeting]:
-    """What the user's feed holds: every meeting they may read from about a year ago on, cancelled ones too."""
+    """What the user's feed holds: every meeting they may read that ends after :data:`FEED_HISTORY` ago (90 days),
+    cancelled ones too."""
     start = (now or utcnow()) - FEED_HISTORY
     return list(db.session.scalars(meetings_statement(user, start=start)))
 

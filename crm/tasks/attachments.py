@@ -1,11 +1,12 @@
 """Attachments of progress reports: size-limited and type-checked by their content, never by their name.
 
 Allowed: PDF, DOCX, XLSX, JPEG, PNG. The bytes decide (magic numbers); an Office file must be a zip package whose
-``[Content_Types].xml`` declares a Word document or an Excel workbook — XLSX goes through the shared spreadsheet
-checks (:func:`crm.core.spreadsheet.check_xlsx`: zip bombs, encryption, macros), DOCX through the same zip limits.
+``[Content_Types].xml`` declares a Word document (holding ``word/document.xml``) or an Excel workbook — XLSX goes
+through the shared spreadsheet checks (:func:`crm.core.spreadsheet.check_xlsx`: zip bombs, encryption, macros),
+DOCX through the same zip limits.
 Each file is at most ``TASK_ATTACHMENT_MAX_BYTES`` (config, default 10 MB), a report holds at most
 ``TASK_ATTACHMENT_MAX_FILES`` (default 10). Every refusal is a ``ValidationFailed`` on the ``attachments`` field,
-naming the file.
+naming the file. The stored name is the base name with the extension of the sniffed type (:func:`stored_name`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,24 @@ _DOCM_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
 _SHEET_MARK = "spreadsheetml"
 EXTENSIONS = {"application/pdf": ".pdf", DOCX_MIMETYPE: ".docx", XLSX_MIMETYPE: ".xlsx", "image/jpeg": ".jpg",
               "image/png": ".png"}
+_SYNONYMS = {".jpeg": ".jpg"}
+_DOCX_BODY = "word/document.xml"
+
+
+def stored_name(filename: str | None, content_type: str) -> str:
+    """The name a file is stored and served under: the uploader's base name only (no directory parts, ``/`` or
+    ``\\``), with the extension of its sniffed type — a wrong or missing one is replaced (``../../通知.bat`` with PDF
+    content → ``通知.pdf``), a right one kept as written (``照片.JPEG`` stays)."""
+    base = clean_filename(filename).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    expected = EXTENSIONS.get(content_type, "")
+    stem, dot, suffix = base.rpartition(".")
+    if dot:
+        current = "." + suffix.lower()
+        if stem.strip(". ") and _SYNONYMS.get(current, current) == expected:
+            return base
+        base = stem
+    base = base.strip(". ") or "未命名文件"
+    return clean_filename(base, limit=200 - len(expected)) + expected
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,7 @@ def _office_kind(data: bytes) -> str | None:
     if _DOCM_MAIN in declared:
         raise ValueError("含宏,请另存为 .docx")
     if _DOCX_MAIN in declared:
-        return "docx"
+        return "docx" if any(m.filename == _DOCX_BODY for m in members) else None
     if any(_SHEET_MARK in t for t in declared):
         return "xlsx"
     return None
@@ -132,7 +151,8 @@ def sniff(name: str, data: bytes) -> str:
 
 
 def check_upload(filename: str | None, data: bytes) -> Upload:
-    """One file: not empty, within the size limit, of an allowed type by its content."""
+    """One file: not empty, within the size limit, of an allowed type by its content; stored under
+    :func:`stored_name` (base name, the extension of its type)."""
     name = clean_filename(filename)
     if not data:
         raise refuse(name, "是空文件")
@@ -140,7 +160,7 @@ def check_upload(filename: str | None, data: bytes) -> Upload:
     if len(data) > limit:
         raise refuse(name, f"过大({size_text(len(data))}),每个附件不超过 {size_text(limit)}")
     content_type = sniff(name, data)
-    return Upload(name, content_type, data, hashlib.sha256(data).hexdigest())
+    return Upload(stored_name(name, content_type), content_type, data, hashlib.sha256(data).hexdigest())
 
 
 def read_files(files: Any) -> list[tuple[str, bytes]]:

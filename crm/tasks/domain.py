@@ -5,6 +5,8 @@ Which period a report is for: the current period of the cadence, except while th
 still within its grace (``grace_working_days`` working days after its end, :mod:`crm.tasks.periods`): a unit
 then files for that period (it may choose the current one instead). Filing again for the same period amends
 the report (audited old → new). A unit whose latest report says 已完成 owes no further reports on the task.
+Whether a unit owes the report of a period is one rule (:func:`owes_report`) for the ledger, the situation
+report and the reminder job.
 
 Every function checks the rules (:mod:`crm.tasks.access`), writes, audits in the same transaction and never
 commits.
@@ -13,6 +15,7 @@ commits.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -42,6 +45,11 @@ from crm.tasks.periods import Period, parse_period, period_of
 SETTINGS_ID = 1
 DEFAULT_GRACE = 5
 MAX_GRACE = 60
+# The grace must end well inside the next period: the reminder job only looks at the period just before today's,
+# so a deadline past the next period's end would never be escalated. Limits below the shortest period in working
+# days (a February with the Spring Festival has about 16, a quarter with it or with National Day about 55, a
+# half year about 115), leaving working days in the next period to escalate on.
+GRACE_LIMITS = {ReportCadence.MONTHLY: 15, ReportCadence.QUARTERLY: 40, ReportCadence.HALF_YEARLY: MAX_GRACE}
 TEXT_MAX = 5000
 INVALID = "进展报告有误"
 SETTINGS_INVALID = "报送设置有误"
@@ -65,7 +73,8 @@ def current_settings() -> TaskSettings:
 
 
 def update_settings(actor: Any, data: dict[str, Any], *, version: Any = None) -> TaskSettings:
-    """Admins set the cadence and the grace in working days; audited old → new; a stale version → 409."""
+    """Admins set the cadence and the grace in working days (at most ``GRACE_LIMITS`` of the cadence, checked
+    again when only the cadence changes); audited old → new; a stale version → 409."""
     if not may_edit_settings(actor):
         raise Forbidden("只有管理员可以修改报送设置")
     fields: dict[str, str] = {}
@@ -91,6 +100,13 @@ def update_settings(actor: Any, data: dict[str, Any], *, version: Any = None) ->
         db.session.add(row)
         db.session.flush()
     check_version(row, version)
+    cadence = values.get("cadence", row.cadence)
+    grace = values.get("grace_working_days", row.grace_working_days)
+    if grace > GRACE_LIMITS[cadence]:  # also when only the cadence changes
+        field = "grace_working_days" if "grace_working_days" in values else "cadence"
+        raise ValidationFailed(SETTINGS_INVALID, {field: (
+            f"{cadence.label}报送时宽限工作日不超过 {GRACE_LIMITS[cadence]} 天"
+            f"(宽限须在下一个报送周期内结束,否则逾期无法上报);当前宽限 {grace} 个工作日")})
     changes = audit.diff(row, values)
     if changes:
         for key, value in values.items():
@@ -248,19 +264,33 @@ class UnitState:
         return STATE_CLASSES[self.state]
 
 
-def unit_state(department: Department, reports: dict[str, ProgressReport], current: Period, grace: int,
+def owes_report(statuses: Mapping[str, ReportStatus], period: Period) -> bool:
+    """THE rule of the ledger, the situation report and the reminder job (:mod:`crm.tasks.jobs`): a unit owes
+    its report for ``period`` unless it has a report for that period key, or its latest report up to that period
+    (by period start; a later report does not count) says 已完成, which ends its obligation on the task.
+    ``statuses``: the unit's report status by period key."""
+    if period.key in statuses:
+        return False
+    latest: tuple[date, ReportStatus] | None = None
+    for key, status in statuses.items():
+        start = (parse_period(key) or period).start
+        if start <= period.start and (latest is None or latest[0] <= start):
+            latest = (start, status)
+    return latest is None or latest[1] is not ReportStatus.DONE
+
+
+def unit_state(department: Department, reports: dict[str, ProgressReport], current: Period, deadline: date,
                today: date) -> UnitState:
-    """A unit's state on a task: its report of the current or the just-ended period gives the status; no report
-    for the ended period → 未报送 until its deadline, 逾期 after; a unit whose latest report says 已完成 is done."""
+    """A unit's state on a task. The just-ended period decides first (:func:`owes_report`): still owed → 未报送
+    until ``deadline`` (that period's, computed once by the caller), 逾期 after — even when a later report exists;
+    otherwise the status of its report for the current period, else the ended one's, else its latest (an earlier
+    已完成). ``latest`` is always the latest report, shown separately."""
     latest = max(reports.values(), key=lambda r: (parse_period(r.period) or current, r.updated_at), default=None)
-    if latest is not None and latest.status is ReportStatus.DONE:
-        return UnitState(department, ReportStatus.DONE.value, latest, None)
     previous = current.previous()
-    for key in (current.key, previous.key):
-        if key in reports:
-            return UnitState(department, reports[key].status.value, latest, None)
-    state = OVERDUE if today > previous.deadline(grace) else DUE
-    return UnitState(department, state, latest, previous)
+    if owes_report({key: r.status for key, r in reports.items()}, previous):
+        return UnitState(department, OVERDUE if today > deadline else DUE, latest, previous)
+    shown = reports.get(current.key) or reports.get(previous.key) or latest
+    return UnitState(department, shown.status.value, latest, None)
 
 
 def ledger_states(tasks: list[Task], viewer_reports: Any = None, today: date | None = None
@@ -276,8 +306,9 @@ def ledger_states(tasks: list[Task], viewer_reports: Any = None, today: date | N
     by_pair: dict[tuple[int, int], dict[str, ProgressReport]] = defaultdict(dict)
     for report in db.session.scalars(stmt):
         by_pair[(report.task_id, report.department_id)][report.period] = report
+    deadline = current.previous().deadline(settings.grace_working_days)  # once: it reads the holiday table
     return {task.id: [unit_state(link.department, by_pair.get((task.id, link.department_id), {}), current,
-                                 settings.grace_working_days, today) for link in task.unit_links]
+                                 deadline, today) for link in task.unit_links]
             for task in tasks}
 
 

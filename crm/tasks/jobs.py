@@ -7,7 +7,8 @@ What it does, for the period that just ended (the one before today's, in the cad
 
 - every task × unit with no report for that period (and whose latest report does not say 已完成) is *due*: the
   unit's active liaison officers are told once (TASK_REPORT_DUE, one notification per officer listing their
-  tasks), on the first working day after the period's end (the report may still be filed until
+  tasks; a unit without an active liaison gets no REMIND row, so a liaison added later is still told), on the
+  first working day after the period's end (the report may still be filed until
   ``grace_working_days`` working days after that end);
 - once that deadline has passed with still no report, the unit is *overdue*: the city-wide coordinators are told
   once (TASK_REPORT_OVERDUE, one notification listing the late units and their tasks) — also for a unit without
@@ -32,9 +33,9 @@ from crm.holidays.workdays import is_working_day
 from crm.notifications.domain import notify
 from crm.notifications.models import NotificationKind
 from crm.reference.models import Department
-from crm.tasks.domain import current_settings
+from crm.tasks.domain import current_settings, owes_report
 from crm.tasks.models import ProgressReport, ReminderKind, ReportReminder, ReportStatus, Task
-from crm.tasks.periods import Period, parse_period, period_of
+from crm.tasks.periods import Period, period_of
 
 MAX_LISTED = 40
 
@@ -44,22 +45,16 @@ def _today(fire_time: datetime) -> date:
 
 
 def owed_units(period: Period) -> list[tuple[Task, Department]]:
-    """Every (task, unit) without a report for ``period`` whose latest report (up to it) is not 已完成."""
+    """Every (task, unit) that owes its report for ``period`` (:func:`crm.tasks.domain.owes_report`, the
+    ledger's rule)."""
     tasks = list(db.session.scalars(sa.select(Task).order_by(Task.kind.desc(), Task.number)))
-    latest: dict[tuple[int, int], tuple[date, ReportStatus]] = {}
-    reported: set[tuple[int, int]] = set()
+    statuses: dict[tuple[int, int], dict[str, ReportStatus]] = defaultdict(dict)
     for task_id, department_id, key, status in db.session.execute(
             sa.select(ProgressReport.task_id, ProgressReport.department_id, ProgressReport.period,
                       ProgressReport.status)):
-        pair = (task_id, department_id)
-        if key == period.key:
-            reported.add(pair)
-        start = (parse_period(key) or period).start
-        if start <= period.start and (pair not in latest or latest[pair][0] <= start):
-            latest[pair] = (start, status)
+        statuses[(task_id, department_id)][key] = status
     return [(task, link.department) for task in tasks for link in task.unit_links
-            if (task.id, link.department_id) not in reported
-            and latest.get((task.id, link.department_id), (None, None))[1] is not ReportStatus.DONE]
+            if owes_report(statuses.get((task.id, link.department_id), {}), period)]
 
 
 def _lines(pairs: list[tuple[Task, Department]]) -> str:
@@ -100,28 +95,30 @@ def remind_task_reports(fire_time: datetime) -> str:
         sa.select(ReportReminder.task_id, ReportReminder.department_id, ReportReminder.kind)
         .where(ReportReminder.period == ended.key)))
 
-    to_remind = [(t, d) for t, d in owed if (t.id, d.id, ReminderKind.REMIND) not in sent]
+    candidates = [(t, d) for t, d in owed if (t.id, d.id, ReminderKind.REMIND) not in sent]
     to_escalate = [(t, d) for t, d in owed if today > deadline and (t.id, d.id, ReminderKind.ESCALATE) not in sent]
+    by_department: dict[int, list[tuple[Task, Department]]] = defaultdict(list)
+    for task, department in candidates:
+        by_department[department.id].append((task, department))
+    liaisons = list(db.session.scalars(sa.select(User).where(
+        User.role == Role.LIAISON, User.active.is_(True), User.department_id.in_(list(by_department)))
+        .order_by(User.id))) if by_department else []
+    told = {user.department_id for user in liaisons}
+    # a REMIND row only where somebody was told: a liaison added later is still reminded for the period
+    to_remind = [(t, d) for t, d in candidates if d.id in told]
     for kind, pairs in ((ReminderKind.REMIND, to_remind), (ReminderKind.ESCALATE, to_escalate)):
         db.session.add_all(ReportReminder(task_id=t.id, department_id=d.id, period=ended.key, kind=kind)
                            for t, d in pairs)
 
     reminded_people = 0
-    if to_remind:
-        by_department: dict[int, list[tuple[Task, Department]]] = defaultdict(list)
-        for task, department in to_remind:
-            by_department[department.id].append((task, department))
-        liaisons = db.session.scalars(sa.select(User).where(
-            User.role == Role.LIAISON, User.active.is_(True), User.department_id.in_(list(by_department)))
-            .order_by(User.id))
-        for user in liaisons:
-            pairs = by_department[user.department_id]
-            body = (f"{ended.label}({ended.key})的进展报告尚未报送,请于 {deadline.isoformat()} 前报送"
-                    f"(逾期将上报协调员):\n" + "、".join(f"{t.label} {t.title}" for t, _ in pairs))
-            link = f"/tasks/{pairs[0][0].id}" if len(pairs) == 1 else "/tasks/"
-            notify([user], NotificationKind.TASK_REPORT_DUE, f"进展报告待报送:{ended.label}({len(pairs)} 项任务)",
-                   body, link)
-            reminded_people += 1
+    for user in liaisons:
+        pairs = by_department[user.department_id]
+        body = (f"{ended.label}({ended.key})的进展报告尚未报送,请于 {deadline.isoformat()} 前报送"
+                f"(逾期将上报协调员):\n" + "、".join(f"{t.label} {t.title}" for t, _ in pairs))
+        link = f"/tasks/{pairs[0][0].id}" if len(pairs) == 1 else "/tasks/"
+        notify([user], NotificationKind.TASK_REPORT_DUE, f"进展报告待报送:{ended.label}({len(pairs)} 项任务)",
+               body, link)
+        reminded_people += 1
 
     if to_escalate:
         coordinators = list(db.session.scalars(sa.select(User).where(

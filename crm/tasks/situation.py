@@ -26,8 +26,9 @@ database) that the print page and the XLSX both show, so a test computes its num
 How each number is counted:
 
 - The units' states are the task ledger's (:func:`crm.tasks.domain.ledger_states` at ``as_of``): a unit with a
-  report for the current period or the one before it (the *due period*: the period before the one ``as_of`` falls
-  in), or whose latest report says 已完成, is 已报送; without one it is 未报送 until the due period's deadline
+  report for the *due period* (the period before the one ``as_of`` falls in), or whose latest report up to it
+  says 已完成 (:func:`crm.tasks.domain.owes_report`, the reminder job's rule), is 已报送; without one it is
+  未报送 until the due period's deadline
   (``grace_working_days`` working days after its end, by the app's holiday table) and 逾期未报送 after it.
   ``behind``: units whose latest report says 滞后. (Reports filed after ``as_of`` are not hidden: the ledger has
   no history of amendments.)

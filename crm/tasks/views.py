@@ -5,11 +5,13 @@ downloads, and the admins' reporting settings. Views load, check, call :mod:`crm
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crm.auth.models import Role
@@ -23,11 +25,13 @@ from crm.extensions import db
 from crm.reference.models import Department
 from crm.tasks import domain
 from crm.tasks.access import filing_units, may_detach, may_edit_settings
+from crm.tasks.attachments import stored_name
 from crm.tasks.forms import ActionForm, ReportForm, SettingsForm
 from crm.tasks.models import ProgressReport, ReportAttachment, Task, TaskKind
 from crm.tasks.periods import label_of, parse_period
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+REPORT_PERIODS_SHOWN = 12  # reporting periods per page of a task's reports (older ones: ?page=2, …)
 
 
 @bp.app_template_filter("period_label")
@@ -87,11 +91,16 @@ def _report_form(task: Task, units: list[Department], unit_id: int | None = None
 
 
 def _render_detail(task: Task, form: ReportForm | None, status: int = 200):
-    reports = list(db.session.scalars(scope(current_user, ProgressReport, sa.select(ProgressReport).where(
-        ProgressReport.task_id == task.id))))
-    reports.sort(key=lambda r: (parse_period(r.period).start if parse_period(r.period) else r.created_at.date(),
-                                r.updated_at), reverse=True)
-    by_period: dict[str, list[ProgressReport]] = defaultdict(list)
+    """The task's page; its reports ``REPORT_PERIODS_SHOWN`` periods a page, newest first (``?page=2``: older)."""
+    visible = scope(current_user, ProgressReport, sa.select(ProgressReport).where(ProgressReport.task_id == task.id))
+    keys = sorted(db.session.scalars(visible.with_only_columns(ProgressReport.period).distinct()),
+                  key=lambda k: (parse_period(k).start if parse_period(k) else date.min, k), reverse=True)
+    pages = max(1, -(-len(keys) // REPORT_PERIODS_SHOWN))
+    page_no = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    shown = keys[(page_no - 1) * REPORT_PERIODS_SHOWN:page_no * REPORT_PERIODS_SHOWN]
+    reports = db.session.scalars(visible.where(ProgressReport.period.in_(shown)).options(
+        selectinload(ProgressReport.attachments), selectinload(ProgressReport.author)))
+    by_period: dict[str, list[ProgressReport]] = {key: [] for key in shown}
     positions = {link.department_id: link.position for link in task.unit_links}
     for report in reports:
         by_period[report.period].append(report)
@@ -102,7 +111,7 @@ def _render_detail(task: Task, form: ReportForm | None, status: int = 200):
         "tasks/detail.html", task=task, form=form, by_period=by_period, states=states, sees_unit=_sees_unit,
         may_detach=lambda a: may_detach(current_user, a), action_form=ActionForm(),
         may_edit=lambda r: can(current_user, Action.EDIT, r), settings=domain.current_settings(),
-        today=local_today()), status
+        today=local_today(), page_no=page_no, pages=pages, per_page=REPORT_PERIODS_SHOWN), status
 
 
 @bp.route("/<int:task_id>")
@@ -142,7 +151,7 @@ def file_report(task_id: int):
 def attachment(attachment_id: int):
     row = load(ReportAttachment, attachment_id)
     data = db.session.scalar(sa.select(ReportAttachment.data).where(ReportAttachment.id == row.id))
-    return send_bytes(data, row.content_type, row.filename)
+    return send_bytes(data, row.content_type, stored_name(row.filename, row.content_type))  # rows before the fix
 
 
 @bp.route("/attachments/<int:attachment_id>/delete", methods=["POST"])

@@ -108,3 +108,27 @@ def test_bad_input_shows_the_page_with_a_message(client):
 
 def test_anonymous_is_sent_to_sign_in(client):
     assert client.get(URL).status_code == 302
+
+
+def test_the_commissioner_table_is_paged_and_the_rankings_still_see_everyone(client, monkeypatch):
+    from crm.dashboard import service_views
+
+    data = build()
+    monkeypatch.setattr(service_views, "COMMISSIONERS_PER_PAGE", 1)
+    c = signed_in(client, make_user("leader"))
+    names, page = [], 1
+    while True:
+        html = c.get(URL, query_string={**NOVEMBER, "commissioners_page": page}).get_data(as_text=True)
+        table = re.search(r'data-table="commissioners">.*?</table>', html, re.S).group(0)
+        rows = re.findall(r'<tr><th scope="row">(.*?)</th>', table)
+        assert len(rows) == 1
+        names += rows
+        assert 'data-ranking="on_time"' in html
+        if "data-commissioners-next" not in html:
+            break
+        assert f"commissioners_page={page + 1}" in html and "from=2026-11-01" in html
+        page += 1
+    assert page >= 2 and len(names) == len(set(names)) and data.b.display_name in names
+    # a bad or too large page number shows the nearest page, never an error
+    for raw in ("0", "x", "999"):
+        assert c.get(URL, query_string={**NOVEMBER, "commissioners_page": raw}).status_code == 200

@@ -84,24 +84,37 @@ def test_uid_is_stable_and_sequence_rises_with_each_change():
     assert "领导行程调整" in str(fourth["DESCRIPTION"])
 
 
-def test_feed_holds_every_readable_meeting_of_the_last_year_and_ahead_cancelled_included():
+def test_feed_holds_every_readable_meeting_of_the_last_90_days_and_ahead_cancelled_included():
     coordinator = make_user("coordinator")
-    kept = [make_meeting(starts="2026-02-03 09:00", status="held"),
+    kept = [make_meeting(starts="2026-09-10 09:00", status="held"),  # 87 days before NOW
             make_meeting(starts="2027-01-05 09:00", kind="entrepreneur_forum"),
             make_meeting(starts="2027-02-02 09:00", kind="supply_chain", city="重庆")]
     cancelled = make_meeting(starts="2027-03-02 09:00")
     domain.cancel_meeting(None, cancelled, "取消")
     too_old = make_meeting(starts="2025-10-09 09:00", status="held")
+    last_quarter_but_one = make_meeting(starts="2026-09-03 09:00", status="held")  # 94 days before NOW
     cal = parse(ics.feed_ics(coordinator, BASE, now=NOW))
     found = events(cal)
     wanted = {ics.meeting_uid(m) for m in (*kept, cancelled)}
     assert wanted <= set(found)
-    assert ics.meeting_uid(too_old) not in found
+    assert ics.meeting_uid(too_old) not in found and ics.meeting_uid(last_quarter_but_one) not in found
+    assert timedelta(days=90) == ics.FEED_HISTORY
     assert str(found[ics.meeting_uid(cancelled)]["STATUS"]) == "CANCELLED"
     assert str(cal["X-WR-CALNAME"]) == ics.FEED_NAME
     assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Asia/Shanghai"]
     for event in found.values():
         assert event.decoded("DTSTART").utcoffset() == timedelta(hours=8)
+
+
+def test_the_feed_does_not_grow_with_years_of_history():
+    coordinator = make_user("coordinator")
+    ahead = make_meeting(starts="2027-01-05 09:00")
+    before = ics.feed_ics(coordinator, BASE, now=NOW)
+    for year in (2024, 2025):  # two more years of held meetings, every month
+        for month in range(1, 13):
+            make_meeting(starts=f"{year}-{month:02d}-10 09:00", status="held", title=f"{year}年{month}月的会")
+    after = ics.feed_ics(coordinator, BASE, now=NOW)
+    assert after == before and ics.meeting_uid(ahead) in events(parse(after))
 
 
 def test_a_commissioners_feed_holds_only_the_meetings_of_their_enterprises():

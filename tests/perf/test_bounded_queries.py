@@ -11,6 +11,7 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from crm.core.audit import AuditAction, AuditEntity, AuditLog
 from crm.extensions import db
@@ -31,8 +32,10 @@ class World:
         self.leader = make_user("leader")
         self.tech = make_user("commissioner", specialties=["tech"])
         self.finance = make_user("commissioner", specialties=["finance"])
+        self.liaison = make_user("liaison")  # 市自然资源局
         self.enterprises: list = []
         self.rich = None
+        self.visits = 0
         from crm.meetings.feed import issue_feed_token
 
         self.feed = f"/calendar/{issue_feed_token(self.leader)}.ics"
@@ -77,6 +80,42 @@ class World:
         db.session.flush()
 
 
+    def grow_tasks(self, units: int, periods: int, visits: int, routed: int) -> None:
+        """Progress reports (one attachment each) of the first ``units`` units of every task for ``periods``
+        months before December 2026, ``visits`` supervision visits with two rectification items each, and
+        ``routed`` 诉求 routed to the liaison's unit (市自然资源局)."""
+        from crm.tasks import supervision
+        from crm.tasks.models import ProgressReport, Task
+        from tests.tasks.factories import make_report, safeguard
+
+        self.task_id = safeguard(2).id  # names 市自然资源局, the liaison's unit
+
+        have = {(r.task_id, r.department_id, r.period) for r in db.session.scalars(sa.select(ProgressReport))}
+        months = [f"{2026 - (m // 12)}-{12 - m % 12:02d}" for m in range(1, periods + 1)]
+        for task in db.session.scalars(sa.select(Task)):
+            for link in task.unit_links[:units]:
+                for key in months:
+                    if (task.id, link.department_id, key) not in have:
+                        make_report(task, link.department, period=key, author=self.liaison)
+        for _ in range(visits):
+            self.visits += 1
+            visit = supervision.create_visit(self.coordinator, {
+                "visited_on": "2026-11-20", "department": "市自然资源局", "subject": f"专项督导{self.visits}",
+                "findings": "用地报批滞后"}, today=TODAY)
+            for n in range(2):
+                supervision.add_item(self.coordinator, visit, {"description": f"整改{self.visits}-{n}",
+                                                               "due_workdays": 3}, today=TODAY)
+        department_id = self.liaison.department_id
+        for _ in range(routed):
+            e = make_enterprise()
+            self.enterprises.append(e)
+            db.session.add(ServiceRequest(
+                enterprise_id=e.id, category=RequestCategory.FINANCING, description="用地", department_id=department_id,
+                raised_on=TODAY - timedelta(days=20), due_date=TODAY - timedelta(days=2),
+                status=RequestStatus.ACCEPTED, owner_id=self.tech.id, created_by_id=self.tech.id))
+        db.session.flush()
+
+
 @pytest.fixture
 def world():
     return World()
@@ -88,6 +127,7 @@ def _statements(app, count_queries, user, path: str) -> int:
     if user is not None:
         login(client, user)
     assert client.get(path).status_code == 200, path
+    db.session.expire_all()  # the request shares the test's session: nothing the data set loaded may hide an N+1
     with count_queries() as queries:
         response = client.get(path)
     assert response.status_code == 200, path
@@ -108,14 +148,22 @@ def _pages(w: World) -> dict[str, tuple]:
         "service dashboard (leader)": (w.leader, "/dashboard/service/"),
         "leader home": (w.leader, "/calendar/home"),
         "calendar feed": (None, w.feed),
+        "task ledger (coordinator)": (w.coordinator, "/tasks/"),
+        "task ledger (liaison)": (w.liaison, "/tasks/"),
+        "a task with its reports (coordinator)": (w.coordinator, f"/tasks/{w.task_id}"),
+        "supervision visits (coordinator)": (w.coordinator, "/supervision/"),
+        "situation report (leader)": (w.leader, "/situation/"),
+        "department home (liaison)": (w.liaison, "/service/department"),
     }
 
 
 def test_every_main_page_runs_the_same_statements_at_two_sizes(app, count_queries, world):
     world.grow(enterprises=3, interactions=2, audit_rows=2, meetings=1)
+    world.grow_tasks(units=1, periods=1, visits=1, routed=1)
     small = {name: _statements(app, count_queries, user, path)
              for name, (user, path) in _pages(world).items()}
     world.grow(enterprises=12, interactions=60, audit_rows=60, meetings=4)
+    world.grow_tasks(units=4, periods=15, visits=4, routed=5)
     large = {name: _statements(app, count_queries, user, path)
              for name, (user, path) in _pages(world).items()}
     grown = {name: (small[name], large[name]) for name in small if large[name] != small[name]}
@@ -135,3 +183,11 @@ def test_the_roster_diff_runs_the_same_statements_for_small_and_large_editions(a
     large = _statements(app, count_queries, world.coordinator,
                         "/rosters/supplier_list/diff?from=2026H1&to=2026H2")
     assert small == large
+
+
+def test_the_task_ledger_computes_the_deadline_once(app, count_queries, world):
+    """/tasks/ built a holiday calendar from the database for every unit of every task (~390 statements); the
+    ledger computes the ended period's deadline once."""
+    world.grow_tasks(units=2, periods=2, visits=0, routed=0)
+    assert _statements(app, count_queries, world.coordinator, "/tasks/") < 60
+    assert _statements(app, count_queries, world.coordinator, "/situation/") < 100

@@ -292,3 +292,45 @@ def test_the_export_builds_no_orm_entries(client):
         sa.event.remove(RosterEntry, "load", listener)
         sa.event.remove(Enterprise, "load", listener)
     assert len(rows) == 5 and built == []
+
+
+# --- the coordinator's workspace ---------------------------------------------------------------------------
+
+SPECIALTY_VALUES = ("tech", "finance", "legal", "media", "talent")
+
+
+@pytest.fixture
+def served_city(app):
+    """45 served enterprises with five commissioners each (the widest rows: five badges, card and table row),
+    and 60 more commissioners in the chooser."""
+    coordinator = make_user("coordinator")
+    team = [make_user("commissioner", specialties=[s]) for s in SPECIALTY_VALUES]
+    for _ in range(60):
+        make_user("commissioner", specialties=["tech"])
+    enterprises = [make_enterprise() for _ in range(45)]
+    for enterprise in enterprises:
+        for commissioner, specialty in zip(team, SPECIALTY_VALUES, strict=True):
+            assign(enterprise, commissioner, specialty)
+    return coordinator, enterprises
+
+
+def test_the_coordinators_workspace_pages_30_rows_under_150_kb(client, served_city, count_queries):
+    coordinator, enterprises = served_city
+    login(client, coordinator)
+    with count_queries() as queries:
+        first = client.get("/service/")
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert len(first.data) <= 150 * 1024, f"{len(first.data) // 1024} KB"
+    shown = [int(i) for i in re.findall(r'<tr data-enterprise="(\d+)"', html)]
+    assert len(shown) == 30
+    rest = [int(i) for i in re.findall(r'<tr data-enterprise="(\d+)"',
+                                       client.get("/service/?page=2").get_data(as_text=True))]
+    assert sorted(shown + rest) == sorted(e.id for e in enterprises)  # every one, once
+    # the figures: per visible enterprise, probed (LATERAL on PostgreSQL), never a grouping of all the requests
+    # under ``enterprise_id IN (visible)`` (2 s of 2.7 s for the city's 32,000 enterprises at provincial scale)
+    main = next(s for s in queries.statements if "last_contact" in s)
+    if db.engine.dialect.name == "postgresql":
+        assert main.count("LATERAL") == 2 and "GROUP BY" not in main
+    # a city-wide coordinator's served ids come from assignments alone, not joined to every enterprise
+    assert "FROM assignments JOIN enterprises" not in main

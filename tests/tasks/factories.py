@@ -29,14 +29,15 @@ def unit(name: str) -> Department:
     return db.session.scalar(sa.select(Department).where(Department.name == name))
 
 
-def docx() -> bytes:
+def docx(body: bool = True) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", (
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
             'content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
             'officedocument.wordprocessingml.document.main+xml"/></Types>'))
-        z.writestr("word/document.xml", "<w:document/>")
+        if body:
+            z.writestr("word/document.xml", "<w:document/>")
     return buffer.getvalue()
 
 

@@ -13,7 +13,7 @@ from crm.extensions import db
 from crm.notifications.models import Notification, NotificationKind
 from crm.scheduler import registry
 from crm.tasks import jobs
-from crm.tasks.models import ReminderKind, ReportReminder
+from crm.tasks.models import ReminderKind, ReportReminder, TaskUnit
 from tests.conftest import make_user
 from tests.tasks.factories import make_report, safeguard, task, unit
 
@@ -48,10 +48,25 @@ def test_due_units_are_reminded_once_and_a_unit_that_reported_is_not():
     assert "重点任务4 " not in note.body  # reported
     reminders = db.session.scalar(sa.select(sa.func.count()).select_from(ReportReminder).where(
         ReportReminder.kind == ReminderKind.REMIND, ReportReminder.period == "2026-11"))
-    assert reminders == 361 - 2  # every task × unit but the two that reported
+    named = db.session.scalar(sa.select(sa.func.count()).select_from(TaskUnit).where(
+        TaskUnit.department_id == unit("汇川区人民政府").id))
+    assert reminders == named - 1  # only units somebody was told of (汇川区人民政府), but its reported task 4
 
     assert "无需提醒" in jobs.remind_task_reports(at(date(2026, 12, 2)))
     assert len(inbox(huichuan)) == 1
+
+
+def test_a_liaison_added_later_is_still_reminded_for_the_period():
+    jobs.remind_task_reports(at(date(2026, 12, 1)))  # 市财政局 has no liaison yet: nobody told, no REMIND row
+    caizheng = unit("市财政局")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportReminder).where(
+        ReportReminder.department_id == caizheng.id, ReportReminder.kind == ReminderKind.REMIND)) == 0
+    later = make_user("liaison", department="市财政局")
+    assert "通知 1 人" in jobs.remind_task_reports(at(date(2026, 12, 2)))
+    [note] = inbox(later)
+    assert note.kind is NotificationKind.TASK_REPORT_DUE and "2026-11" in note.body
+    assert "无需提醒" in jobs.remind_task_reports(at(date(2026, 12, 3)))
+    assert len(inbox(later)) == 1
 
 
 def test_overdue_units_are_escalated_once_to_the_city_coordinators_even_without_a_liaison():
@@ -105,3 +120,27 @@ def test_periods_before_the_reporting_start_are_neither_reminded_nor_escalated(a
     monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "2026-13-01")
     with pytest.raises(ValueError, match="CRM_TASK_REPORTS_SINCE"):
         jobs.remind_task_reports(at(date(2026, 12, 9)))
+
+
+def test_the_ledger_and_the_job_agree_a_later_report_does_not_file_the_ended_period():
+    """One rule (domain.owes_report): on 10 December a unit with only a December report still owes November —
+    the ledger shows 逾期 for November (its latest status apart) and the job escalates it; a November 已完成 or a
+    November report ends it for both."""
+    from crm.tasks import domain
+
+    make_user("coordinator")
+    policy, zrzy, caizheng = safeguard(2), unit("市自然资源局"), unit("市财政局")
+    make_report(policy, zrzy, period="2026-12", status="on_track")
+    make_report(policy, caizheng, period="2026-11", status="done")
+    today = date(2026, 12, 10)
+    states = {s.department.name: s for s in domain.ledger_states([policy], today=today)[policy.id]}
+    zrzy_state = states["市自然资源局"]
+    assert (zrzy_state.state, zrzy_state.owed.key, zrzy_state.latest.period) == (domain.OVERDUE, "2026-11", "2026-12")
+    assert states["市财政局"].state == "done" and states["市财政局"].owed is None
+    jobs.remind_task_reports(at(today))
+    escalated = set(db.session.execute(sa.select(ReportReminder.task_id, ReportReminder.department_id).where(
+        ReportReminder.kind == ReminderKind.ESCALATE, ReportReminder.period == "2026-11")))
+    assert (policy.id, zrzy.id) in escalated and (policy.id, caizheng.id) not in escalated
+    owed = {(t.id, d.id) for t, d in jobs.owed_units(domain.current_period(today).previous())}
+    for name, state in states.items():
+        assert ((policy.id, state.department.id) in owed) == (state.state in (domain.DUE, domain.OVERDUE)), name

@@ -104,6 +104,9 @@ def test_the_settings_page_is_for_admins(client):
     refused = client.post("/tasks/settings", data={"csrf_token": token, "cadence": "quarterly",
                                                    "grace_working_days": "abc", "version": "1"})
     assert refused.status_code == 422 and "宽限工作日须为" in refused.get_data(as_text=True)
+    too_long = client.post("/tasks/settings", data={"csrf_token": token, "cadence": "monthly",
+                                                    "grace_working_days": "20", "version": "1"})
+    assert too_long.status_code == 422 and "宽限工作日不超过 15 天" in too_long.get_data(as_text=True)
     saved = client.post("/tasks/settings", data={"csrf_token": token, "cadence": "half_yearly",
                                                  "grace_working_days": "10", "version": "1"})
     assert saved.status_code == 303
@@ -114,3 +117,33 @@ def test_the_settings_page_is_for_admins(client):
     assert stale.status_code == 409
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
         AuditLog.entity_type == AuditEntity.TASK_SETTINGS)) == 1
+
+
+def test_a_tasks_reports_are_shown_twelve_periods_a_page_with_a_link_to_older_ones(client):
+    policy, zrzy = safeguard(2), unit("市自然资源局")
+    keys = [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01", "2026-02"]
+    for key in keys:
+        make_report(policy, zrzy, period=key, text=f"进展{key}")
+    login(client, make_user("coordinator"))
+    html = client.get(f"/tasks/{policy.id}").get_data(as_text=True)
+    assert "进展2026-02" in html and "进展2025-03" in html and "进展2025-02" not in html
+    assert f"/tasks/{policy.id}?page=2" in html and "更早的报告" in html
+    older = client.get(f"/tasks/{policy.id}?page=2").get_data(as_text=True)
+    assert "进展2025-02" in older and "进展2025-01" in older and "进展2025-03" not in older
+    assert "较新的报告" in older and "更早的报告" not in older
+
+
+def test_an_overdue_unit_shows_its_latest_report_apart(client):
+    """10 December, only a December report: 逾期(2026年11月), the December status shown separately."""
+    from datetime import date
+
+    from crm.tasks import domain
+
+    policy = safeguard(2)
+    make_report(policy, unit("市自然资源局"), period="2026-12", status="behind")
+    [state] = [s for s in domain.ledger_states([policy], today=date(2026, 12, 10))[policy.id]
+               if s.department.name == "市自然资源局"]
+    assert (state.label, state.owed.label, state.latest.status.label) == ("逾期", "2026年11月", "滞后")
+    login(client, make_user("coordinator"))
+    html = client.get(f"/tasks/{policy.id}").get_data(as_text=True)
+    assert "最近报送:2026年12月 滞后" in html or domain.current_period().key != "2026-12"

@@ -94,19 +94,27 @@ def test_status_and_text_are_required_with_field_messages():
     assert set(refused.value.fields) == {"status", "text"} and "按计划推进" in refused.value.fields["status"]
 
 
-@pytest.mark.parametrize(("name", "data", "content_type"), [
-    ("报告.pdf", PDF, "application/pdf"), ("照片.png", PNG, "image/png"), ("照片.jpg", JPEG, "image/jpeg"),
-    ("说明.docx", docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    ("台账.xlsx", xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ("名字不对.txt", PDF, "application/pdf"),  # the content decides, not the name
+@pytest.mark.parametrize(("name", "data", "content_type", "stored"), [
+    ("报告.pdf", PDF, "application/pdf", "报告.pdf"), ("照片.png", PNG, "image/png", "照片.png"),
+    ("照片.jpg", JPEG, "image/jpeg", "照片.jpg"), ("照片.JPEG", JPEG, "image/jpeg", "照片.JPEG"),
+    ("说明.docx", docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "说明.docx"),
+    ("台账.xlsx", xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "台账.xlsx"),
+    # the content decides, not the name: the base name only, with the extension of the sniffed type
+    ("名字不对.txt", PDF, "application/pdf", "名字不对.pdf"),
+    ("../../通知.bat", PDF, "application/pdf", "通知.pdf"),
+    ("..\\..\\x.html", PDF, "application/pdf", "x.pdf"),
+    ("x.html", PNG, "image/png", "x.png"),
+    ("没有扩展名", PDF, "application/pdf", "没有扩展名.pdf"),
+    ("a/b/.pdf", PDF, "application/pdf", "未命名文件.pdf"),
+    ("../", PDF, "application/pdf", "未命名文件.pdf"),
 ])
-def test_allowed_attachments_are_stored_with_their_hash(name, data, content_type):
+def test_allowed_attachments_are_stored_with_their_hash(name, data, content_type, stored):
     liaison = make_user("liaison")
     report = domain.file_report(liaison, safeguard(2), unit("市自然资源局"), "on_track", "附件", [(name, data)],
                                 today=TODAY)
     [row] = report.attachments
-    assert (row.filename, row.content_type, row.size, len(row.sha256)) == (name, content_type, len(data), 64)
-    assert audits(report.id, AuditAction.ATTACH)[0].changes["attachment"] == [None, name]
+    assert (row.filename, row.content_type, row.size, len(row.sha256)) == (stored, content_type, len(data), 64)
+    assert audits(report.id, AuditAction.ATTACH)[0].changes["attachment"] == [None, stored]
 
 
 @pytest.mark.parametrize(("data", "words"), [
@@ -114,6 +122,7 @@ def test_allowed_attachments_are_stored_with_their_hash(name, data, content_type
     (b"MZ\x90\x00 executable", "类型不允许"),
     (b"\xd0\xcf\x11\xe0 old word", "旧版"),
     (plain_zip(), "类型不允许"),
+    (docx(body=False), "类型不允许"),  # declares a Word document but holds no word/document.xml
     (b"", "空文件"),
 ])
 def test_refused_attachments_name_the_file_and_save_nothing(data, words):
@@ -149,6 +158,25 @@ def test_detaching_is_for_the_uploader_or_a_coordinator():
     assert report.attachments == []
     detached = [a.changes["attachment"] for a in audits(report.id, AuditAction.DETACH)]
     assert detached == [["a.pdf", None], ["b.pdf", None]]
+
+
+def test_the_grace_must_end_within_the_next_period_of_the_cadence():
+    """A grace longer than the period would never be escalated (the job looks at the period just before today's):
+    at most 15 working days monthly, 40 quarterly, 60 half-yearly; changing the cadence alone re-checks."""
+    admin = make_user("admin")
+    with pytest.raises(ValidationFailed) as monthly:
+        domain.update_settings(admin, {"cadence": "monthly", "grace_working_days": "16"})
+    assert set(monthly.value.fields) == {"grace_working_days"} and "不超过 15" in monthly.value.fields[
+        "grace_working_days"]
+    row = domain.update_settings(admin, {"cadence": "half_yearly", "grace_working_days": "60"})
+    assert (row.cadence, row.grace_working_days) == (ReportCadence.HALF_YEARLY, 60)
+    with pytest.raises(ValidationFailed) as quarterly:  # only the cadence: 60 is too long for a quarter
+        domain.update_settings(admin, {"cadence": "quarterly"})
+    assert set(quarterly.value.fields) == {"cadence"} and "不超过 40" in quarterly.value.fields["cadence"]
+    row = domain.update_settings(admin, {"cadence": "quarterly", "grace_working_days": "40"})
+    assert (row.cadence, row.grace_working_days) == (ReportCadence.QUARTERLY, 40)
+    row = domain.update_settings(admin, {"cadence": "monthly", "grace_working_days": 15})
+    assert (row.cadence, row.grace_working_days) == (ReportCadence.MONTHLY, 15)
 
 
 def test_settings_are_for_admins_audited_and_version_checked():
