@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from crm.core import audit
 from crm.core.audit import AuditAction, AuditEntity
@@ -264,12 +265,31 @@ class UnitState:
         return STATE_CLASSES[self.state]
 
 
+def reports_since(*, strict: bool = True) -> date | None:
+    """``TASK_REPORTS_SINCE`` as a date (config.py says why); ``None`` when unset. A malformed value is a
+    configuration error the job reports rather than a reason to remind everybody (``strict``); a page showing the
+    ledger ignores it instead of failing."""
+    raw = (current_app.config.get("TASK_REPORTS_SINCE") or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        if not strict:
+            return None
+        raise ValueError(f"CRM_TASK_REPORTS_SINCE 不是有效日期(YYYY-MM-DD):{raw!r}") from None
+
+
 def owes_report(statuses: Mapping[str, ReportStatus], period: Period) -> bool:
     """THE rule of the ledger, the situation report and the reminder job (:mod:`crm.tasks.jobs`): a unit owes
     its report for ``period`` unless it has a report for that period key, or its latest report up to that period
     (by period start; a later report does not count) says 已完成, which ends its obligation on the task.
-    ``statuses``: the unit's report status by period key."""
+    ``statuses``: the unit's report status by period key. A period that began before ``CRM_TASK_REPORTS_SINCE``
+    (go-live) is owed by nobody."""
     if period.key in statuses:
+        return False
+    since = reports_since(strict=False)
+    if since is not None and period.start < since:
         return False
     latest: tuple[date, ReportStatus] | None = None
     for key, status in statuses.items():

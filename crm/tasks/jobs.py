@@ -24,7 +24,6 @@ from collections import defaultdict
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app
 
 from crm.auth.models import Role, User
 from crm.core.time import SHANGHAI
@@ -33,7 +32,7 @@ from crm.holidays.workdays import is_working_day
 from crm.notifications.domain import notify
 from crm.notifications.models import NotificationKind
 from crm.reference.models import Department
-from crm.tasks.domain import current_settings, owes_report
+from crm.tasks.domain import current_settings, owes_report, reports_since
 from crm.tasks.models import ProgressReport, ReminderKind, ReportReminder, ReportStatus, Task
 from crm.tasks.periods import Period, period_of
 
@@ -66,18 +65,6 @@ def _lines(pairs: list[tuple[Task, Department]]) -> str:
     if len(lines) > MAX_LISTED:
         shown.append(f"……另有 {len(lines) - MAX_LISTED} 个单位")
     return "\n".join(shown)
-
-
-def reports_since() -> date | None:
-    """``TASK_REPORTS_SINCE`` as a date (config.py says why); ``None`` when unset. A malformed value is a
-    configuration error the job reports rather than a reason to remind everybody."""
-    raw = (current_app.config.get("TASK_REPORTS_SINCE") or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"CRM_TASK_REPORTS_SINCE 不是有效日期(YYYY-MM-DD):{raw!r}") from None
 
 
 def remind_task_reports(fire_time: datetime) -> str:

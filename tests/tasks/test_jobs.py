@@ -144,3 +144,16 @@ def test_the_ledger_and_the_job_agree_a_later_report_does_not_file_the_ended_per
     owed = {(t.id, d.id) for t, d in jobs.owed_units(domain.current_period(today).previous())}
     for name, state in states.items():
         assert ((policy.id, state.department.id) in owed) == (state.state in (domain.DUE, domain.OVERDUE)), name
+
+
+def test_the_ledger_owes_nothing_before_the_reporting_start_either(app, monkeypatch):
+    from crm.tasks.domain import owes_report
+    from crm.tasks.periods import parse_period
+
+    november = parse_period("2026-11")
+    assert owes_report({}, november)
+    monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "2026-12-01")
+    assert not owes_report({}, november)  # before go-live: the ledger agrees with the job
+    assert owes_report({}, parse_period("2026-12"))
+    monkeypatch.setitem(app.config, "TASK_REPORTS_SINCE", "not a date")
+    assert owes_report({}, november)  # a page ignores a malformed setting (the job fails on it, loudly)
