@@ -3,11 +3,14 @@ each role's allowed and refused paths; bad input answered 422 naming the field."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
 from crm.core.audit import AuditLog
+from crm.core.time import local_today
 from crm.enterprises.models import EnterprisePartner
 from crm.extensions import db
 from crm.meetings.models import CalendarFeedToken, Meeting, MeetingAgreement, MeetingFollowUp, MeetingStatus
@@ -475,7 +478,9 @@ def test_one_meeting_as_ics(client, world):
 
 
 def test_calendar_token_issue_replace_revoke(client, world):
-    make_meeting(world["coordinator"], title="领导要参加的会")
+    # the feed holds meetings from 90 days back on (crm/meetings/ics.py): this one is next month, whenever it runs
+    next_month = (local_today() + timedelta(days=30)).isoformat()
+    make_meeting(world["coordinator"], title="领导要参加的会", starts=f"{next_month} 09:00")
     headers = bearer(world["leader"])  # a leader subscribes too: the feed only reads
     response = client.post("/api/v1/calendar/token", headers=headers)
     assert response.status_code == 201, response.get_data(as_text=True)
