@@ -59,3 +59,30 @@ class TargetSnapshot(db.Model):
     frozen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class InteractionDay(db.Model):
+    """The 服务记录 rolled up per day × the enterprise's county × author (issue 11): what the service dashboard's
+    走访 / 服务记录 figures and the monthly chart sum, instead of aggregating the period's rows of the
+    2,000,000-row ``interactions`` table joined to ``enterprises`` for the county.
+
+    Maintained by database triggers (crm/dashboard/rollup.py, created by migration 9d1c6a2e5b37) on every insert,
+    update and delete of an interaction (any writer: the domain functions, imports, bulk loads, the cascade of a
+    deleted enterprise) and on a change of an enterprise's county, inside the writing transaction, so it is never
+    behind the records. ``user_id`` 0 stands for "no author" (``created_by_id`` NULL): the key stays NOT NULL so
+    the upsert can match it. No foreign keys: derived data, dropped and rebuilt at will
+    (:func:`crm.dashboard.rollup.rebuild`). A group whose count falls to 0 is deleted.
+    """
+
+    __tablename__ = "dashboard_interaction_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    visits: Mapped[int]
+    interactions: Mapped[int]
+
+    __table_args__ = (
+        # a commissioner's own figures over a long period: their rows only, not every author's days
+        sa.Index("ix_dashboard_interaction_days_user_id_day", "user_id", "day"),
+    )
