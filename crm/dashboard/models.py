@@ -86,3 +86,17 @@ class InteractionDay(db.Model):
         # a commissioner's own figures over a long period: their rows only, not every author's days
         sa.Index("ix_dashboard_interaction_days_user_id_day", "user_id", "day"),
     )
+
+
+class DataVersion(db.Model):
+    """A counter per kind of record the service dashboard's cached figures are computed from (issue 11):
+    ``interactions``, ``requests`` (诉求 and 政策兑现) and ``assignments`` (assignments and the lists' editions).
+    On PostgreSQL a statement trigger on every write to those tables (and a change of an enterprise's county or its
+    deletion) sets it to the next value of ``dashboard_version_seq`` (migration 9d1c6a2e5b37): a sequence never
+    gives a number twice, even across rolled-back transactions, so a figure cached under a version is exactly the
+    data of that version (crm/dashboard/cache.py). SQLite caches nothing and does not keep it."""
+
+    __tablename__ = "dashboard_data_versions"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger)

@@ -1,4 +1,4 @@
-"""dashboard: daily rollup of interactions per county and author, kept by triggers (issue 11)
+"""dashboard: daily rollup of interactions per county and author, data versions for the cache; kept by triggers (issue 11)
 
 Revision ID: 9d1c6a2e5b37
 Revises: c4d7e2a91f03
@@ -16,6 +16,13 @@ it exact inside its own transaction:
   change moves the counts; a delete takes its interactions out before the cascade, which then finds no
   enterprise to count them in);
 - SQLite: the same as row-level triggers.
+
+``dashboard_data_versions`` (``DataVersion``, crm/dashboard/cache.py), PostgreSQL only in use: one counter per kind
+of record the service dashboard caches figures of (``interactions``; ``requests``: service_requests and
+policy_deliveries; ``assignments``: assignments, roster_entries, roster_editions; a change of an enterprise's
+county or its deletion moves ``requests`` and ``assignments``), set by a statement trigger after every write to
+``nextval('dashboard_version_seq')`` — a sequence, so a number is never given twice, even by a transaction that
+rolls back. Rows are created on both databases; SQLite gets no triggers (it caches nothing).
 
 The backfill is one grouped ``INSERT … SELECT`` over all interactions, in key order so the table is stored by day
 (a period's rows sit on few pages; later days are appended in order anyway): ≈ 20 s at 2,000,000 interactions
@@ -136,6 +143,33 @@ PG_DROP = [
     "DROP FUNCTION IF EXISTS crm_interaction_days_truncate()",
 ]
 
+VERSIONED = {  # table -> the kinds a write to it moves
+    'interactions': ['interactions'],
+    'service_requests': ['requests'],
+    'policy_deliveries': ['requests'],
+    'assignments': ['assignments'],
+    'roster_entries': ['assignments'],
+    'roster_editions': ['assignments'],
+}
+KINDS = ['interactions', 'requests', 'assignments']
+PG_BUMP = """
+CREATE OR REPLACE FUNCTION crm_dashboard_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE dashboard_data_versions SET version = nextval('dashboard_version_seq') WHERE name = ANY (TG_ARGV);
+  RETURN NULL;
+END $$
+"""
+
+
+def _pg_version_triggers():
+    for table, kinds in VERSIONED.items():
+        args = ', '.join(f"'{k}'" for k in kinds)
+        yield (f"CREATE TRIGGER crm_dashboard_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+               f"FOR EACH STATEMENT EXECUTE FUNCTION crm_dashboard_bump({args})")
+    yield ("CREATE TRIGGER crm_dashboard_bump AFTER UPDATE OF county_id OR DELETE ON enterprises "
+           "FOR EACH STATEMENT EXECUTE FUNCTION crm_dashboard_bump('requests', 'assignments')")
+
+
 # --- SQLite (row triggers) -------------------------------------------------------------------------------------
 
 
@@ -190,8 +224,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('day', 'county_id', 'user_id', name=op.f('pk_dashboard_interaction_days'))
     )
     op.create_index('ix_dashboard_interaction_days_user_id_day', TABLE, ['user_id', 'day'], unique=False)
+    op.create_table('dashboard_data_versions',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_dashboard_data_versions'))
+    )
+    versions = sa.table('dashboard_data_versions', sa.column('name', sa.String), sa.column('version', sa.BigInteger))
+    op.bulk_insert(versions, [{'name': kind, 'version': 0} for kind in KINDS])
     if op.get_bind().dialect.name == 'postgresql':
-        for statement in (PG_APPLY, PG_MOVE, PG_ENTERPRISE, PG_TRUNCATE, *PG_TRIGGERS):
+        op.execute("CREATE SEQUENCE IF NOT EXISTS dashboard_version_seq")
+        for statement in (PG_APPLY, PG_MOVE, PG_ENTERPRISE, PG_TRUNCATE, *PG_TRIGGERS, PG_BUMP,
+                          *_pg_version_triggers()):
             op.execute(statement)
     else:
         for statement in SQLITE_TRIGGERS:
@@ -200,7 +243,16 @@ def upgrade():
 
 
 def downgrade():
-    for statement in PG_DROP if op.get_bind().dialect.name == 'postgresql' else SQLITE_DROP:
-        op.execute(statement)
+    if op.get_bind().dialect.name == 'postgresql':
+        for table in [*VERSIONED, 'enterprises']:
+            op.execute(f"DROP TRIGGER IF EXISTS crm_dashboard_bump ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS crm_dashboard_bump()")
+        op.execute("DROP SEQUENCE IF EXISTS dashboard_version_seq")
+        for statement in PG_DROP:
+            op.execute(statement)
+    else:
+        for statement in SQLITE_DROP:
+            op.execute(statement)
+    op.drop_table('dashboard_data_versions')
     op.drop_index('ix_dashboard_interaction_days_user_id_day', table_name=TABLE)
     op.drop_table(TABLE)
