@@ -299,9 +299,20 @@ def _facts(start: date, end: date, flt: _Filter, stamp: dict[str, int] | None = 
     assignments change: crm/dashboard/cache.py; ``stamp``: the data versions read at the start of the request)."""
     # 服务记录: per county and author, summed from the daily rollup (crm/dashboard/rollup.py) rather than the
     # period's rows of interactions joined to every enterprise for the county: a few rows per day and author
-    visits = Rolled([((county_id, None, user_id or None), {"visits": n_visits, "interactions": n})
-                     for county_id, user_id, n_visits, n in db.session.execute(_days_by(start, end, flt, (
-                         InteractionDay.county_id, InteractionDay.user_id)))])
+    # (per county and per author in one statement: a UNION ALL of the two groupings, ~500 rows instead of the
+    # ~7,000 (county, author) pairs of a month summed here)
+    by_county = _days_by(start, end, flt, (InteractionDay.county_id,),
+                         (InteractionDay.county_id, sa.null().label("user_id")))
+    by_user = _days_by(start, end, flt, (InteractionDay.user_id,),
+                       (sa.null().label("county_id"), InteractionDay.user_id))
+    visits = Rolled()
+    for county_id, user_id, n_visits, n in db.session.execute(sa.union_all(by_county, by_user)):
+        values = {"visits": int(n_visits), "interactions": int(n)}
+        if county_id is not None:
+            visits.county[county_id] = values
+            _merge(visits.all, values)
+        else:
+            visits.user[user_id or None] = values
     selection = (start, end, flt.county_id, flt.user_id)
 
     def others() -> Rolled:
@@ -403,12 +414,15 @@ def _meetings(start: date, end: date) -> tuple[int, dict[int, int], list[Meeting
     return len(meetings), per_county, meetings
 
 
-def _days_by(start: date, end: date, flt: _Filter, keys: tuple[Any, ...]) -> sa.Select:
+def _days_by(start: date, end: date, flt: _Filter, keys: tuple[Any, ...],
+             shown: tuple[Any, ...] | None = None) -> sa.Select:
     """走访 and 服务记录 of the period from the daily rollup ``InteractionDay`` (kept exact by triggers on every
     write, crm/dashboard/rollup.py), grouped by ``keys``, within the selection: issue 11, the same figures as
     grouping the period's interactions joined to ``enterprises`` (a 2,000,000-row table), from a table with one
-    row per day, county and author (≈ 1,200 a day at provincial scale)."""
-    stmt = (sa.select(*keys, sa.func.coalesce(sa.func.sum(InteractionDay.visits), 0),
+    row per day, county and author (≈ 3,200 a day in the benchmark's data, whose commissioners work in every
+    county; 2,000,000 interactions → 1,330,000 rows, stored in day order). ``shown``: the columns selected, when
+    not just ``keys``."""
+    stmt = (sa.select(*(shown or keys), sa.func.coalesce(sa.func.sum(InteractionDay.visits), 0),
                       sa.func.coalesce(sa.func.sum(InteractionDay.interactions), 0))
             .where(InteractionDay.day >= start, InteractionDay.day <= end).group_by(*keys))
     if flt.county_id is not None:
@@ -568,11 +582,12 @@ def performance(viewer: Any, start: date, end: date, county: str | None = None) 
     result["departments"] = dept_rows
 
     ids = [uid for uid in {*visits.user, *others.user} if uid is not None]
-    users = {u.id: u for u in db.session.scalars(
-        sa.select(User).where(User.id.in_(ids), User.role == Role.COMMISSIONER))} if ids else {}
-    rows = [{"user_id": u.id, "username": u.username, "name": u.display_name,
-             **_metrics(_parts(visits.user.get(u.id), others.user.get(u.id)), assignments=True)}
-            for u in users.values()]
+    users = db.session.execute(  # three columns, not 500 User objects
+        sa.select(User.id, User.username, User.display_name)
+        .where(User.id.in_(ids), User.role == Role.COMMISSIONER)).all() if ids else []
+    rows = [{"user_id": uid, "username": username, "name": name,
+             **_metrics(_parts(visits.user.get(uid), others.user.get(uid)), assignments=True)}
+            for uid, username, name in users]
     rows.sort(key=lambda r: (r["name"], r["user_id"]))
     result["commissioners"] = rows
     result["rankings"] = _rankings(rows)
