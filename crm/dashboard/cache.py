@@ -3,8 +3,9 @@
 
 Each cached figure names the kinds of record it is computed from (:class:`crm.dashboard.models.DataVersion`:
 ``interactions``, ``requests``, ``assignments``) and is stored under its arguments *and* their current versions,
-read in one statement before the figure is computed. Any write to those records — by anyone, through any path
-(database triggers, migration 9d1c6a2e5b37) — moves the version, so the next request computes afresh: nothing a
+read in one statement before the figure is computed. Any committed write to those records — by anyone, through
+any path (database triggers, migration 9d1c6a2e5b37) — moves the version, so the next request computes afresh;
+a transaction that has written such records itself (not yet committed) reads everything uncached: nothing a
 user changed is ever shown stale, and between changes the 100,000-enterprise aggregates are not recomputed on
 every view. Reading the version first means a figure computed while a change commits is stored under the older
 version (and replaced at the next view), never the reverse.
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from crm.dashboard.models import DataVersion
+from crm.dashboard.models import DataVersion, PendingChange
 from crm.extensions import db
 
 T = TypeVar("T")
@@ -44,7 +45,11 @@ def versions() -> dict[str, int] | None:
     """The current version of every kind (one statement), or ``None`` where nothing is cached."""
     if not enabled():
         return None
-    found = dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).tuples().all())
+    pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
+    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending)).tuples().all()
+    if any(own is not None for _, _, own in rows):  # this transaction wrote records: read them, uncached
+        return None
+    found = {name: version for name, version, _ in rows}
     if any(kind not in found for kind in KINDS):  # no counter, nothing to know a change by: cache nothing
         return None
     return {kind: int(found[kind]) for kind in KINDS}

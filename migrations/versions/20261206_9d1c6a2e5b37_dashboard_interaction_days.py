@@ -20,9 +20,11 @@ it exact inside its own transaction:
 ``dashboard_data_versions`` (``DataVersion``, crm/dashboard/cache.py), PostgreSQL only in use: one counter per kind
 of record the service dashboard caches figures of (``interactions``; ``requests``: service_requests and
 policy_deliveries; ``assignments``: assignments, roster_entries, roster_editions; a change of an enterprise's
-county or its deletion moves ``requests`` and ``assignments``), set by a statement trigger after every write to
-``nextval('dashboard_version_seq')`` — a sequence, so a number is never given twice, even by a transaction that
-rolls back. Rows are created on both databases; SQLite gets no triggers (it caches nothing).
+county or its deletion moves ``requests`` and ``assignments``): a statement trigger after every write notes the
+kinds in ``dashboard_pending_changes``, and when the transaction commits a deferred constraint trigger sets each
+counter to ``nextval('dashboard_version_seq')`` — a sequence, so a number is never given twice, even by a
+transaction that rolls back — and deletes the note (the counters' row locks are held only for the commit: writers
+do not queue behind each other's open transactions). Rows are created on both databases; SQLite gets no triggers (it caches nothing).
 
 The backfill is one grouped ``INSERT … SELECT`` over all interactions, in key order so the table is stored by day
 (a period's rows sit on few pages; later days are appended in order anyway): ≈ 20 s at 2,000,000 interactions
@@ -152,13 +154,27 @@ VERSIONED = {  # table -> the kinds a write to it moves
     'roster_editions': ['assignments'],
 }
 KINDS = ['interactions', 'requests', 'assignments']
+# A write statement only notes its kinds in dashboard_pending_changes (an insert: writers never wait for each
+# other); the counters move when the writing transaction commits (a deferred constraint trigger, one row lock
+# held for microseconds instead of through the whole transaction, so no hot row serialises the writers and no
+# two transactions can deadlock over the counters). The note is deleted at once: the table stays empty.
 PG_BUMP = """
 CREATE OR REPLACE FUNCTION crm_dashboard_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE dashboard_data_versions SET version = nextval('dashboard_version_seq') WHERE name = ANY (TG_ARGV);
+  INSERT INTO dashboard_pending_changes (kind) SELECT unnest(TG_ARGV);
   RETURN NULL;
 END $$
 """
+PG_COMMIT = """
+CREATE OR REPLACE FUNCTION crm_dashboard_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE dashboard_data_versions SET version = nextval('dashboard_version_seq') WHERE name = NEW.kind;
+  DELETE FROM dashboard_pending_changes WHERE id = NEW.id;
+  RETURN NULL;
+END $$
+"""
+PG_COMMIT_TRIGGER = ("CREATE CONSTRAINT TRIGGER crm_dashboard_commit AFTER INSERT ON dashboard_pending_changes "
+                     "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crm_dashboard_commit()")
 
 
 def _pg_version_triggers():
@@ -231,10 +247,15 @@ def upgrade():
     )
     versions = sa.table('dashboard_data_versions', sa.column('name', sa.String), sa.column('version', sa.BigInteger))
     op.bulk_insert(versions, [{'name': kind, 'version': 0} for kind in KINDS])
+    op.create_table('dashboard_pending_changes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dashboard_pending_changes'))
+    )
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("CREATE SEQUENCE IF NOT EXISTS dashboard_version_seq")
-        for statement in (PG_APPLY, PG_MOVE, PG_ENTERPRISE, PG_TRUNCATE, *PG_TRIGGERS, PG_BUMP,
-                          *_pg_version_triggers()):
+        for statement in (PG_APPLY, PG_MOVE, PG_ENTERPRISE, PG_TRUNCATE, *PG_TRIGGERS, PG_BUMP, PG_COMMIT,
+                          PG_COMMIT_TRIGGER, *_pg_version_triggers()):
             op.execute(statement)
     else:
         for statement in SQLITE_TRIGGERS:
@@ -246,13 +267,16 @@ def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         for table in [*VERSIONED, 'enterprises']:
             op.execute(f"DROP TRIGGER IF EXISTS crm_dashboard_bump ON {table}")
+        op.execute("DROP TRIGGER IF EXISTS crm_dashboard_commit ON dashboard_pending_changes")
         op.execute("DROP FUNCTION IF EXISTS crm_dashboard_bump()")
+        op.execute("DROP FUNCTION IF EXISTS crm_dashboard_commit()")
         op.execute("DROP SEQUENCE IF EXISTS dashboard_version_seq")
         for statement in PG_DROP:
             op.execute(statement)
     else:
         for statement in SQLITE_DROP:
             op.execute(statement)
+    op.drop_table('dashboard_pending_changes')
     op.drop_table('dashboard_data_versions')
     op.drop_index('ix_dashboard_interaction_days_user_id_day', table_name=TABLE)
     op.drop_table(TABLE)

@@ -1,6 +1,6 @@
 """The service dashboard's cached figures (crm/dashboard/cache.py): on PostgreSQL the heavy aggregates are kept per
-process while the records behind them are unchanged, and any write to those records — whoever makes it — shows
-at the next view; on SQLite nothing is cached."""
+process while the records behind them are unchanged; any committed write to those records — whoever makes it —
+shows at the next view, and a transaction that wrote some reads uncached; on SQLite nothing is cached."""
 
 from __future__ import annotations
 
@@ -27,25 +27,21 @@ def _numbers(viewer):
             {r["user_id"]: (r["assigned_enterprises"], r["visited_enterprises"]) for r in result["commissioners"]})
 
 
-def test_a_change_shows_at_the_next_view(count_queries):
+def test_the_writing_transaction_sees_its_changes():
     admin = make_user("admin")
     a = make_user("commissioner", specialties=["tech"])
     e1 = make_enterprise(county="汇川区")
     assign(e1, a)
     request(e1, a, "2026-11-03", "2026-11-10")
     db.session.flush()
+    assert cache.versions() is None  # this transaction wrote records: nothing cached is used (nor kept)
     first = _numbers(admin)
-    with count_queries() as queries:
-        assert _numbers(admin) == first
-    again = queries.count
+    assert _numbers(admin) == first
 
     request(e1, a, "2026-11-04", "2026-11-05")  # a new 诉求: raised and overdue move
     db.session.flush()
-    with count_queries() as queries:
-        second = _numbers(admin)
+    second = _numbers(admin)
     assert second[:2] == (first[0] + 1, first[1] + 1)
-    if cache.enabled():
-        assert again < queries.count  # the unchanged view was served from the cache, the changed one computed
 
     row = db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.raised_on == date(2026, 11, 4))).one()
     row.status = RequestStatus.CLOSED  # closed in the period
@@ -66,17 +62,56 @@ def test_a_change_shows_at_the_next_view(count_queries):
     assert _numbers(admin)[6][a.id] == first[6][a.id]
 
 
-def test_the_counters_move_only_on_postgresql():
-    before = dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).tuples().all())
-    assert set(before) == set(cache.KINDS)
-    a = make_user("commissioner", specialties=["tech"])
-    assign(make_enterprise(), a)
-    after = dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).tuples().all())
-    if cache.enabled():
-        assert after["assignments"] > before["assignments"]
-        assert after["requests"] == before["requests"]
-    else:
-        assert cache.versions() is None
+def test_committed_changes_move_the_counters_and_the_cache_serves_between_them(fresh_app, count_queries):
+    """Real commits (a database of its own): an unchanged view is served from the cache; a committed change of
+    each kind moves its counter and shows at the next view."""
+    cache.clear()
+    with fresh_app.app_context():
+        try:
+            admin = make_user("admin")
+            a = make_user("commissioner", specialties=["tech"])
+            e1 = make_enterprise(county="汇川区")
+            assign(e1, a)
+            request(e1, a, "2026-11-03", "2026-11-10")
+            db.session.commit()
+
+            def counters():
+                db.session.commit()  # a new transaction: see what others committed
+                return dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).tuples().all())
+
+            before = counters()
+            assert set(before) == set(cache.KINDS)
+            with count_queries() as cold:
+                first = _numbers(admin)
+            with count_queries() as warm:
+                assert _numbers(admin) == first
+            if not cache.enabled():  # SQLite: no counters move, nothing is cached
+                assert counters() == before and cache.versions() is None
+                return
+            assert warm.count < cold.count  # served from the cache
+
+            request(e1, a, "2026-11-04", "2026-11-05")
+            db.session.commit()
+            moved = counters()
+            assert moved["requests"] > before["requests"] and moved["assignments"] == before["assignments"]
+            second = _numbers(admin)
+            assert second[:2] == (first[0] + 1, first[1] + 1)
+
+            e2 = make_enterprise(county="汇川区")
+            assign(e2, a)
+            interaction(e2, a, "2026-11-12")
+            db.session.commit()
+            assert counters()["assignments"] > moved["assignments"]
+            third = _numbers(admin)
+            assert third[6][a.id] == (first[6][a.id][0] + 1, first[6][a.id][1] + 1)
+
+            db.session.execute(sa.update(Assignment).where(Assignment.enterprise_id == e2.id)
+                               .values(started_on=date(2026, 12, 1)))  # a bulk statement too
+            db.session.commit()
+            assert _numbers(admin)[6][a.id] == first[6][a.id]
+        finally:
+            db.session.rollback()
+            cache.clear()
 
 
 def test_nothing_is_cached_without_the_counters():
