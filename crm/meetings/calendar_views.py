@@ -8,6 +8,7 @@ and signs no one in. Every other page needs a signed-in user and shows only the 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,9 +65,15 @@ def feed_ics(token: str):
     user = outcome.value if outcome else None
     if user is None:
         abort(404)
-    response = _ics_response(ics.feed_ics(user, _base_url()))
+    body = ics.feed_ics(user, _base_url())
+    response = _ics_response(body)
     response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    # Calendars poll the feed (hourly, X-PUBLISHED-TTL): the ETag is a hash of the body, so one that sends
+    # If-None-Match gets a 304 without the body (≈ 400 KB for a leader) once nothing changed. "no-cache" instead of
+    # "no-store" lets the calendar keep its copy to revalidate; "private" keeps proxies from storing it.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.set_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
+    return response.make_conditional(request)
 
 
 def _feed_url(token: str) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
-from icalendar import Calendar
+import pytest
+from icalendar import Calendar, Event
 
-from crm.core.time import SHANGHAI
+from crm.core.time import SHANGHAI, to_local
 from crm.extensions import db
 from crm.meetings import domain, ics
+from crm.meetings.models import MeetingKind, MeetingStatus
 from tests.conftest import assign, make_enterprise, make_user
 from tests.meetings.factories import at, make_meeting
 
@@ -135,3 +138,106 @@ def test_an_empty_feed_is_still_a_valid_calendar():
     cal = parse(ics.feed_ics(nobody, BASE, now=NOW))
     assert cal.walk("VEVENT") == []
     assert str(cal["VERSION"]) == "2.0"
+
+
+# --- the writer against icalendar ------------------------------------------------------------------------------
+# ics.py writes the text itself (issue 11: icalendar's object model cost ≈ 0.75 ms an event). This is the former
+# icalendar implementation, kept as the reference: the writer must produce the very same bytes.
+
+def _reference_event(meeting, base_url: str) -> Event:
+    def utc(value):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    event = Event()
+    event.add("uid", ics.meeting_uid(meeting))
+    event.add("sequence", meeting.sequence or 0)
+    event.add("dtstamp", utc(meeting.updated_at))
+    event.add("created", utc(meeting.created_at))
+    event.add("last-modified", utc(meeting.updated_at))
+    event.add("dtstart", to_local(meeting.starts_at))
+    event.add("dtend", to_local(meeting.ends_at))
+    event.add("summary", ics.summary(meeting))
+    if ics.location(meeting):
+        event.add("location", ics.location(meeting))
+    description = [meeting.agenda.strip()] if meeting.agenda and meeting.agenda.strip() else []
+    if meeting.status is MeetingStatus.CANCELLED and meeting.cancel_reason:
+        description.insert(0, f"会议已取消:{meeting.cancel_reason}")
+    url = base_url.rstrip("/") + f"/meetings/{meeting.id}"
+    description.append(f"详情:{url}")
+    event.add("description", "\n\n".join(description))
+    event.add("status", ics.STATUS[meeting.status])
+    event.add("categories", [meeting.kind.label])
+    event.add("url", url)
+    event.add("transp", "TRANSPARENT" if meeting.status is MeetingStatus.CANCELLED else "OPAQUE")
+    return event
+
+
+def _reference_calendar(meetings, base_url: str, name: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", ics.PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", ics.TIMEZONE)
+    cal.add("x-published-ttl", "PT1H")
+    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    for meeting in meetings:
+        cal.add_component(_reference_event(meeting, base_url))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def _odd(number: int, **fields) -> SimpleNamespace:
+    made = datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC)
+    values = {"id": number, "kind": MeetingKind.SUPPLY_CHAIN, "title": "对接会", "starts_at": at("2027-01-05 09:00"),
+              "ends_at": at("2027-01-05 12:30"), "venue": "", "city": "", "status": MeetingStatus.PLANNED,
+              "agenda": "", "cancel_reason": "", "sequence": 0, "created_at": made, "updated_at": made, **fields}
+    return SimpleNamespace(**values)
+
+
+ODD_MEETINGS = [
+    _odd(1),
+    _odd(2, title="逗号,分号;反斜杠\\和冒号:还有\\N与\\n" * 3, city=" 重庆市 ", venue="A;B,C",
+         agenda="第一行\r\n第二行\r第三行\n\n" + "很长的议程" * 40 + "\\" * 30, status=MeetingStatus.CANCELLED,
+         cancel_reason="场地,冲突;改期", sequence=7),
+    _odd(3, title="x" * 65 + "\\,\\;" + "é" * 30 + "😀" * 20 + "^" * 10, venue="😀" * 40, status=MeetingStatus.HELD,
+         starts_at=datetime(2027, 1, 5, 16, 0, 59, tzinfo=UTC), ends_at=datetime(2027, 1, 5, 17, 0, tzinfo=UTC)),
+    _odd(123456789, title="a" * 200, agenda="b" * 4000, status=MeetingStatus.CONFIRMED, kind=MeetingKind.OTHER),
+    *(_odd(10 + n, title="x" * n + "\\" + "中" * 5, agenda="^" * n + "中文,\\") for n in range(60, 80)),
+]
+
+
+@pytest.mark.parametrize("base", [BASE, "http://localhost/", "https://crm.example.cn/sub/path/"])
+def test_the_writer_gives_icalendars_bytes_for_odd_text_and_long_lines(base):
+    for meeting in ODD_MEETINGS:
+        assert ics.event_ical(meeting, base) == _reference_event(meeting, base).to_ical(), meeting.id
+    name = "会议,名称;很长" * 12
+    body = ics.calendar_ical([ics.event_ical(m, base) for m in ODD_MEETINGS], name=name, method="PUBLISH")
+    assert body == _reference_calendar(ODD_MEETINGS, base, name)
+    for line in body.split(b"\r\n"):
+        assert len(line) <= 75  # RFC 5545 §3.1: 75 octets a line at most
+        line.decode()  # never split inside a UTF-8 character
+    cal = parse(body)
+    summary = str(events(cal)[ics.meeting_uid(ODD_MEETINGS[1])]["SUMMARY"])
+    assert summary.startswith("[已取消] 供应链洽谈会:逗号,分号;反斜杠\\和")
+    assert str(cal["X-WR-CALNAME"]) == name
+
+
+def test_a_line_break_in_the_calendar_name_cannot_add_a_property():
+    body = ics.calendar_ical([], name="会议\r\nX-INJECTED:1\n第二行", method="PUBLISH")
+    assert b"\r\nX-INJECTED" not in body and b"X-WR-CALNAME:\xe4" in body
+    assert str(parse(body)["X-WR-CALNAME"]) == "会议 X-INJECTED:1 第二行"
+
+
+def test_the_feed_is_icalendars_calendar_of_the_same_meetings():
+    coordinator = make_user("coordinator")
+    made = [make_meeting(starts="2026-10-10 09:00", status="held", agenda="议程一\n议程二,附件;说明"),
+            make_meeting(starts="2027-01-05 09:00", kind="entrepreneur_forum", venue="", city="遵义"),
+            make_meeting(starts="2027-02-02 09:00", kind="supply_chain", city="重庆", title="很长的标题" * 30)]
+    domain.cancel_meeting(None, made[1], "领导行程调整,改期")
+    db.session.flush()
+    body = ics.feed_ics(coordinator, BASE, now=NOW)
+    assert body == _reference_calendar(made, BASE, ics.FEED_NAME)
+    one = ics.meeting_ics(made[2], BASE)
+    assert one == _reference_calendar([made[2]], BASE, f"{made[2].kind.label}:{made[2].title}")
