@@ -21,7 +21,8 @@ cache is bounded (:data:`EVENT_CACHE_SIZE`). The feed's ETag is a hash of the bo
 
 from __future__ import annotations
 
-from collections import namedtuple
+import threading
+from collections import OrderedDict, namedtuple
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
@@ -29,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from icalendar import Calendar, Event
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from crm.core.access import Action, scope
 from crm.core.time import SHANGHAI, utcnow
@@ -218,9 +220,81 @@ def _feed_event(row: EventRow, base_url: str) -> bytes:
     return event_ical(row, base_url)
 
 
+def _write_feed(rows: Iterable[Any], base_url: str) -> bytes:
+    events = []
+    for row in rows:
+        event = EventRow._make(row)
+        # updated_at is never empty in the database; were it, the stamp would be "now": not memoised.
+        events.append(_feed_event(event, base_url) if event.updated_at else event_ical(event, base_url))
+    return calendar_ical(events, name=FEED_NAME, method="PUBLISH")
+
+
+# --- PostgreSQL: the whole feed kept while its rows are unchanged ----------------------------------------------
+# PostgreSQL hashes the feed's rows itself: sha256 of the text of every row (all of EVENT_COLUMNS, in feed order;
+# a record's text quotes its fields, so different rows never give the same text). A feed whose rows hash the same
+# is the same bytes, so a worker keeps the last bodies it wrote by (that hash, base URL) and answers from them
+# after one narrow statement (≈ 1 ms of the database's time) instead of loading and converting 805 rows
+# (≈ 12 ms of Python). A body is stored only under the hash read *in the same statement* as its rows (one
+# snapshot), so a change committed in between can never be filed under the old hash. SQLite (the demo) always
+# writes the feed. Bounded: FEED_CACHE_BYTES a worker.
+FEED_CACHE_BYTES = 16 * 1024 * 1024
+
+
+class _Bodies:
+    """The last feeds written, by (hash of their rows, base URL), least recently used dropped first."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.size = budget, 0
+        self.items: OrderedDict[tuple[bytes, str], bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, str]) -> bytes | None:
+        with self.lock:
+            body = self.items.get(key)
+            if body is not None:
+                self.items.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[bytes, str], body: bytes) -> None:
+        if len(body) > self.budget:
+            return
+        with self.lock:
+            old = self.items.pop(key, None)
+            self.size += len(body) - (len(old) if old is not None else 0)
+            self.items[key] = body
+            while self.size > self.budget:
+                _, dropped = self.items.popitem(last=False)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.size = 0
+
+
+_BODIES = _Bodies(FEED_CACHE_BYTES)
+
+
+def _rows_hash(feed: Any) -> Any:
+    """sha256 over the text of ``feed``'s rows in feed order (PostgreSQL; NULL for an empty feed)."""
+    text = sa.cast(sa.func.row(*feed.c), sa.Text)
+    joined = sa.func.string_agg(text, aggregate_order_by(sa.literal("\n"), feed.c.starts_at, feed.c.id))
+    return sa.func.sha256(sa.func.convert_to(joined, "UTF8"))
+
+
 def feed_ics(user: Any, base_url: str, *, now: datetime | None = None) -> bytes:
     """The user's private calendar feed as a VCALENDAR."""
-    rows = [EventRow._make(row) for row in db.session.execute(feed_statement(user, now=now))]
-    # updated_at is never empty in the database; were it, the event's stamp would be "now": not memoised.
-    return calendar_ical((_feed_event(row, base_url) if row.updated_at else event_ical(row, base_url)
-                          for row in rows), name=FEED_NAME, method="PUBLISH")
+    stmt = feed_statement(user, now=now)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return _write_feed(db.session.execute(stmt), base_url)
+    digest = db.session.scalar(sa.select(_rows_hash(stmt.order_by(None).subquery("feed"))))
+    body = _BODIES.get((digest, base_url)) if digest is not None else None
+    if body is not None:
+        return body
+    feed = stmt.order_by(None).cte("feed")
+    rows = db.session.execute(sa.select(sa.select(_rows_hash(feed)).scalar_subquery().label("digest"), *feed.c)
+                              .order_by(feed.c.starts_at, feed.c.id)).all()
+    body = _write_feed((row[1:] for row in rows), base_url)
+    if rows:
+        _BODIES.put((rows[0].digest, base_url), body)
+    return body

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from icalendar import Calendar, Event
 
 from crm.core.time import SHANGHAI, to_local
@@ -241,3 +242,52 @@ def test_the_feed_is_icalendars_calendar_of_the_same_meetings():
     assert body == _reference_calendar(made, BASE, ics.FEED_NAME)
     one = ics.meeting_ics(made[2], BASE)
     assert one == _reference_calendar([made[2]], BASE, f"{made[2].kind.label}:{made[2].title}")
+
+
+def test_postgresql_serves_an_unchanged_feed_from_its_rows_hash_and_never_a_changed_one(count_queries):
+    """On PostgreSQL the worker keeps the feeds it wrote by the sha256 of their rows (computed by the database in
+    the same statement as the rows); an unchanged feed costs one narrow statement. SQLite always writes it."""
+    coordinator = make_user("coordinator")
+    meeting = make_meeting(coordinator, starts="2027-01-05 09:00", title="哈希测试会")
+    make_meeting(coordinator, starts="2027-01-06 09:00", title="另一个会")
+    db.session.flush()
+    first = ics.feed_ics(coordinator, BASE, now=NOW)
+    with count_queries() as queries:
+        again = ics.feed_ics(coordinator, BASE, now=NOW)
+    assert again == first
+    assert queries.count == 1  # PostgreSQL: the rows' hash; SQLite: the rows
+    assert (ics._BODIES.get((_digest(coordinator), BASE)) == first) is (db.engine.dialect.name == "postgresql")
+    assert ics.feed_ics(coordinator, "https://other.example.cn/", now=NOW) != first  # by base URL too
+
+    domain.update_meeting(coordinator, meeting, {"agenda": "新增议程"})
+    db.session.flush()
+    changed = ics.feed_ics(coordinator, BASE, now=NOW)
+    assert changed != first and "新增议程" in str(events(parse(changed))[ics.meeting_uid(meeting)]["DESCRIPTION"])
+    assert _reference_calendar(sorted(events_of(coordinator), key=lambda m: (m.starts_at, m.id)), BASE,
+                               ics.FEED_NAME) == changed
+    # A later moment: the meeting left the 90 days; the feed is written anew, not taken for the old one.
+    later = ics.feed_ics(coordinator, BASE, now=NOW + timedelta(days=120))
+    assert ics.meeting_uid(meeting) not in events(parse(later))
+
+
+def _digest(user):
+    if db.engine.dialect.name != "postgresql":
+        return None
+    return db.session.scalar(sa.select(ics._rows_hash(ics.feed_statement(user, now=NOW).order_by(None)
+                                                      .subquery("feed"))))
+
+
+def events_of(user):
+    return list(db.session.scalars(domain.meetings_statement(user, start=NOW - ics.FEED_HISTORY)))
+
+
+def test_the_kept_feeds_stay_within_their_budget_least_recently_used_out():
+    bodies = ics._Bodies(100)
+    bodies.put((b"a", "x"), b"1" * 40)
+    bodies.put((b"b", "x"), b"2" * 40)
+    assert bodies.get((b"a", "x")) == b"1" * 40  # a is now the most recent
+    bodies.put((b"c", "x"), b"3" * 40)
+    assert bodies.get((b"b", "x")) is None and bodies.get((b"a", "x")) and bodies.get((b"c", "x"))
+    assert bodies.size == 80
+    bodies.put((b"d", "x"), b"4" * 101)  # larger than the whole budget: not kept
+    assert bodies.get((b"d", "x")) is None and bodies.size == 80
