@@ -66,7 +66,13 @@ def test_resolving_notes_the_time_and_refuses_strangers_and_deactivated_users():
     row = feed.current_feed(user)
     assert row.last_used_at is None
     assert feed.resolve_feed_token(token) == user
-    assert row.last_used_at is not None
+    first = row.last_used_at
+    assert first is not None
+    # Written again only once it is LAST_USED_STEP old (a poll of the feed is not a write each time).
+    assert feed.resolve_feed_token(token, now=first + feed.LAST_USED_STEP - timedelta(seconds=1)) == user
+    assert row.last_used_at == first and not db.session.dirty
+    later = first + feed.LAST_USED_STEP
+    assert feed.resolve_feed_token(token, now=later) == user and row.last_used_at == later
     for bad in ("", "x" * 500, token[:-1], token + "A", None, 42):
         assert feed.resolve_feed_token(bad) is None
     set_active(admin, user, False)
