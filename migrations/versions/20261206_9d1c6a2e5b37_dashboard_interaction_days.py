@@ -1,7 +1,7 @@
 """dashboard: daily rollup of interactions per county and author, data versions for the cache; kept by triggers (issue 11)
 
 Revision ID: 9d1c6a2e5b37
-Revises: c4d7e2a91f03
+Revises: d1e8f3a2b7c5
 Create Date: 2026-12-06 14:00:00
 
 ``dashboard_interaction_days`` (crm/dashboard/models.py ``InteractionDay``, crm/dashboard/rollup.py): per day ×
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 
 revision = '9d1c6a2e5b37'
-down_revision = 'c4d7e2a91f03'
+down_revision = 'd1e8f3a2b7c5'
 branch_labels = None
 depends_on = None
 
