@@ -143,8 +143,22 @@ def test_the_next_meetings_come_20_a_page_with_this_weeks_marked_and_the_rest_on
     for meeting in ahead[:20]:
         item = pages[0].split(f'data-meeting="{meeting.id}"')[1].split("</a>")[0]
         assert ("本周" in item) is (meeting.starts_at.astimezone(SHANGHAI).date() <= week_end)
-    # A malformed page number shows the first page rather than an error.
+    # A malformed page number shows the first page rather than an error; a page past the end shows none.
     assert re.findall(r'data-meeting="(\d+)"', upcoming("?page=abc")) == shown[0]
+    past_end = upcoming("?page=9")
+    assert "data-meeting=" not in past_end and '<span class="badge text-bg-secondary">45</span>' in past_end
+
+
+def test_a_meeting_running_past_midnight_is_one_of_todays_and_not_also_upcoming(client):
+    leader = make_user("leader")
+    late = make_meeting(starts=day(0, 21), hours=5, title="跨夜的会")
+    next_day = make_meeting(starts=day(1, 9), title="明天的会")
+    db.session.commit()
+    login(client, leader)
+    html = client.get("/calendar/home").get_data(as_text=True)
+    today_part, upcoming_part = html.split('id="upcoming-meetings"')
+    assert late.title in today_part and late.title not in upcoming_part.split('id="yearly-rule"')[0]
+    assert next_day.title in upcoming_part and next_day.title not in today_part
 
 
 def test_the_rule_card_names_a_few_meetings_a_kind_and_links_to_the_rest(client):
