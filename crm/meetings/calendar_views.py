@@ -33,7 +33,7 @@ bp = Blueprint("calendar", __name__)
 
 MAX_RANGE = timedelta(days=400)  # FullCalendar asks for a month or a week; a year and a bit is the most we answer
 UPCOMING_DAYS = 90
-UPCOMING_PER_PAGE = 20
+UPCOMING_PER_PAGE = 10  # about a week of meetings at provincial scale (≈ 1.7 a day); the rest a click away
 RULE_READERS = (Role.ADMIN, Role.COORDINATOR, Role.LEADER)
 STATUS_BADGES = {MeetingStatus.PLANNED: "text-bg-info", MeetingStatus.CONFIRMED: "text-bg-primary",
                  MeetingStatus.HELD: "text-bg-success", MeetingStatus.CANCELLED: "text-bg-secondary"}
