@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.core import access, audit
-from crm.core.errors import Conflict, NotFound, ValidationFailed
+from crm.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum
 from crm.core.time import SHANGHAI, utcnow
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -184,16 +184,30 @@ def open_edition(actor: Any, kind: RosterKind | str, period: str) -> RosterEditi
     return edition
 
 
+def _refuse_unlisted(enterprise: Enterprise) -> None:
+    if enterprise.status in (EnterpriseStatus.DEREGISTERED, EnterpriseStatus.MOVED_OUT):
+        raise ValidationFailed("该企业已注销或迁出",
+                               {"enterprise_id": f"“{enterprise.name}”已{enterprise.status.label},不能入库"})
+
+
+def _duplicate(enterprise: Enterprise) -> Conflict:
+    return Conflict(f"“{enterprise.name}”已在该版本中", {"enterprise_id": "该企业已在名单中"}, code="duplicate")
+
+
+def _audit_added(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: str, tier: Tier | None) -> None:
+    _audit(actor, edition, "add_entry", {"enterprise": [None, enterprise.name], "reason": [None, reason],
+                                         "tier": [None, tier.value if tier else None]},
+           f"新增 {enterprise.name}", enterprise_id=enterprise.id)
+
+
 def add_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: Any,
               tier: Any = None) -> RosterEntry:
     ensure_editable(edition)
     reason = _reason(reason)
     tier = _tier_for(edition, tier)
-    if enterprise.status in (EnterpriseStatus.DEREGISTERED, EnterpriseStatus.MOVED_OUT):
-        raise ValidationFailed("该企业已注销或迁出",
-                               {"enterprise_id": f"“{enterprise.name}”已{enterprise.status.label},不能入库"})
+    _refuse_unlisted(enterprise)
     if entry_for(edition, enterprise.id) is not None:
-        raise Conflict(f"“{enterprise.name}”已在该版本中", {"enterprise_id": "该企业已在名单中"}, code="duplicate")
+        raise _duplicate(enterprise)
     removal = db.session.scalar(sa.select(RosterRemoval).where(
         RosterRemoval.edition_id == edition.id, RosterRemoval.enterprise_id == enterprise.id))
     if removal is not None:
@@ -202,10 +216,71 @@ def add_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason
                         proposed_by_id=getattr(actor, "id", None))
     db.session.add(entry)
     db.session.flush()
-    _audit(actor, edition, "add_entry", {"enterprise": [None, enterprise.name], "reason": [None, reason],
-                                         "tier": [None, tier.value if tier else None]},
-           f"新增 {enterprise.name}", enterprise_id=enterprise.id)
+    _audit_added(actor, edition, enterprise, reason, tier)
     return entry
+
+
+class RefusedItem(Exception):
+    """One item of a batch (:func:`add_entries`, :func:`update_entries`) was refused: ``error`` is what the
+    one-at-a-time function would have raised for it, ``index`` its position. The caller rolls the batch back."""
+
+    def __init__(self, index: int, error: DomainError):
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
+
+
+BATCH_CHUNK = 5_000  # enterprise ids per IN list in the batch functions
+
+
+def _in_chunks(ids: list[int]):
+    for start in range(0, len(ids), BATCH_CHUNK):
+        yield ids[start:start + BATCH_CHUNK]
+
+
+def add_entries(actor: Any, edition: RosterEdition, items: list[tuple[Enterprise, Any, Any]]) -> list[RosterEntry]:
+    """:func:`add_entry` for many ``(enterprise, reason, tier)`` at once (the Excel import): the same rules,
+    refusals and audit rows, in a bounded number of statements instead of four per entry (issue 11: 5,000 rows
+    took 20,000 statements and ~10 s).
+
+    Every item is checked before anything is written (the edition once, under its lock; the entries already
+    there and the removals to undo in one query each); the first refused raises :class:`RefusedItem`. Then the
+    removals are deleted in one statement and the entries and their audit rows inserted by one flush (batched
+    multi-row INSERTs). The edition's ``entries`` and ``removals`` are expired, so a later read sees them.
+    """
+    ensure_editable(edition)
+    ids = [enterprise.id for enterprise, _, _ in items]
+    present: set[int] = set()
+    for chunk in _in_chunks(ids):
+        present.update(db.session.scalars(sa.select(RosterEntry.enterprise_id).where(
+            RosterEntry.edition_id == edition.id, RosterEntry.enterprise_id.in_(chunk))))
+    checked: list[tuple[Enterprise, str, Tier | None]] = []
+    for index, (enterprise, reason, tier) in enumerate(items):
+        try:
+            reason = _reason(reason)
+            tier = _tier_for(edition, tier)
+            _refuse_unlisted(enterprise)
+            if enterprise.id in present:
+                raise _duplicate(enterprise)
+        except DomainError as err:
+            raise RefusedItem(index, err) from err
+        present.add(enterprise.id)
+        checked.append((enterprise, reason, tier))
+    if not checked:
+        return []
+    for chunk in _in_chunks(ids):
+        db.session.execute(sa.delete(RosterRemoval).where(RosterRemoval.edition_id == edition.id,
+                                                          RosterRemoval.enterprise_id.in_(chunk))
+                           .execution_options(synchronize_session="fetch"))
+    proposer = getattr(actor, "id", None)
+    entries = [RosterEntry(edition_id=edition.id, enterprise_id=enterprise.id, reason=reason, tier=tier,
+                           proposed_by_id=proposer) for enterprise, reason, tier in checked]
+    db.session.add_all(entries)
+    for enterprise, reason, tier in checked:
+        _audit_added(actor, edition, enterprise, reason, tier)
+    db.session.flush()
+    db.session.expire(edition, ["entries", "removals"])
+    return entries
 
 
 def _tier_for(edition: RosterEdition, tier: Any) -> Tier | None:
@@ -217,12 +292,8 @@ def _tier_for(edition: RosterEdition, tier: Any) -> Tier | None:
     return None
 
 
-def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, reason: Any = None,
-                 tier: Any = None) -> RosterEntry:
-    ensure_editable(edition)
-    entry = entry_for(edition, enterprise.id)
-    if entry is None:
-        raise NotFound(f"“{enterprise.name}”不在该版本中")
+def _change_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, entry: RosterEntry, reason: Any,
+                  tier: Any) -> None:
     changes: dict[str, list] = {}
     if reason is not None:
         new_reason = _reason(reason)
@@ -236,7 +307,40 @@ def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, 
             entry.tier = new_tier
     if changes:
         _audit(actor, edition, "update_entry", changes, f"修改 {enterprise.name}", enterprise_id=enterprise.id)
+
+
+def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, reason: Any = None,
+                 tier: Any = None) -> RosterEntry:
+    ensure_editable(edition)
+    entry = entry_for(edition, enterprise.id)
+    if entry is None:
+        raise NotFound(f"“{enterprise.name}”不在该版本中")
+    _change_entry(actor, edition, enterprise, entry, reason, tier)
     return entry
+
+
+def update_entries(actor: Any, edition: RosterEdition, items: list[tuple[Enterprise, Any, Any]]) -> list[RosterEntry]:
+    """:func:`update_entry` for many ``(enterprise, reason, tier)`` at once (the Excel import): the same rules,
+    refusals and audit rows; the entries are read in one query and written by one flush. The first refused item
+    raises :class:`RefusedItem`; the items before it may be changed in the session, so the caller rolls back
+    (the import does, with its savepoint), as after a refused :func:`update_entry`."""
+    ensure_editable(edition)
+    found: dict[int, RosterEntry] = {}
+    for chunk in _in_chunks([enterprise.id for enterprise, _, _ in items]):
+        found.update((entry.enterprise_id, entry) for entry in db.session.scalars(
+            sa.select(RosterEntry).where(RosterEntry.edition_id == edition.id, RosterEntry.enterprise_id.in_(chunk))
+            .options(sa.orm.lazyload(RosterEntry.enterprise))))
+    entries = []
+    for index, (enterprise, reason, tier) in enumerate(items):
+        try:
+            if enterprise.id not in found:
+                raise NotFound(f"“{enterprise.name}”不在该版本中")
+            _change_entry(actor, edition, enterprise, found[enterprise.id], reason, tier)
+        except DomainError as err:
+            raise RefusedItem(index, err) from err
+        entries.append(found[enterprise.id])
+    db.session.flush()
+    return entries
 
 
 def remove_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: Any) -> None:
