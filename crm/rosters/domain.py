@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.core import access, audit
@@ -539,13 +540,19 @@ def _removal_reasons(kind: RosterKind, old: RosterEdition, new: RosterEdition) -
 
 
 def _described(ids: list[int]) -> dict[int, dict]:
-    """The changed enterprises as the diff shows them (id, name, USCC, county), one query per 10,000 ids."""
+    """The changed enterprises as the diff shows them (id, name, USCC, county), by primary key: on PostgreSQL one
+    ``id = ANY(array)`` (one parameter, whatever the count: 1,600 ids in ~5 ms, where an IN list of 1,600
+    parameters took twice that to send and plan); elsewhere IN lists of up to 10,000 ids."""
     found: dict[int, dict] = {}
-    for start in range(0, len(ids), DIFF_CHUNK):
-        for eid, name, uscc, county in db.session.execute(
-                sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, County.name)
-                .join(County, Enterprise.county_id == County.id)
-                .where(Enterprise.id.in_(ids[start:start + DIFF_CHUNK]))):
+    stmt = (sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, County.name)
+            .join(County, Enterprise.county_id == County.id))
+    if db.session.get_bind().dialect.name == "postgresql":
+        batches = [stmt.where(Enterprise.id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.Integer))))]
+    else:
+        batches = [stmt.where(Enterprise.id.in_(ids[start:start + DIFF_CHUNK]))
+                   for start in range(0, len(ids), DIFF_CHUNK)]
+    for batch in batches if ids else []:
+        for eid, name, uscc, county in db.session.execute(batch):
             found[eid] = {"enterprise_id": eid, "name": name, "uscc": uscc, "county": county}
     return found
 
