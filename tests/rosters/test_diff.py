@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from crm.extensions import db
 from crm.rosters import domain
 from crm.rosters.models import RosterEdition, RosterEntry, RosterKind, RosterRemoval, Tier
-from tests.conftest import make_enterprise
+from tests.conftest import make_enterprise, make_user
 from tests.rosters.factories import published_edition
 from tests.rosters.test_views import _sqlite_outer_transaction, page_text, signed_in, url  # noqa: F401 - a fixture
 
@@ -186,3 +186,20 @@ def test_the_supplier_list_diff_file_has_no_tier_sheet_and_hides_what_the_user_m
     # a draft is not theirs to see: no file of it either
     assert client.get(url(SUPPLIER, "diff.xlsx"), query_string={"from": "2026H1", "to": "2026H2"}).status_code == 404
     assert client.get(url(SUPPLIER, "diff.xlsx"), query_string={"from": "2026H1"}).status_code == 400
+
+
+def test_the_api_still_answers_the_whole_diff_whatever_the_page_size(app, client, monkeypatch):
+    """API.md: ``GET /api/v1/rosters/<kind>/diff`` → every added, removed and changed enterprise (no paging)."""
+    from tests.api.support import bearer
+
+    _pool_history()
+    headers = bearer(make_user("coordinator"))
+    monkeypatch.setitem(app.config, "PER_PAGE_DEFAULT", 2)
+    response = client.get("/api/v1/rosters/cultivation_pool/diff", query_string={"from": "2025H2", "to": "2026H1"},
+                          headers=headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    full = domain.diff(POOL, "2025H2", "2026H1")
+    assert body["added"] == full.added and body["removed"] == full.removed
+    assert body["tier_changed"] == full.tier_changed
+    assert [len(body[k]) for k in ("added", "removed", "tier_changed")] == [4, 3, 2]
