@@ -441,6 +441,7 @@ def _diff_pages(result: domain.Diff) -> tuple[dict[str, Page], DomainError | Non
             except DomainError as err:
                 error = error or err
         items = result.section(section)
+        number = min(number, max(1, -(-len(items) // per_page)))  # past the end (the diff shrank): its last page
         pages[section] = Page(items=items[(number - 1) * per_page:number * per_page], total=len(items),
                               page=number, per_page=per_page)
     return pages, error

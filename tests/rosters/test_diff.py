@@ -151,6 +151,10 @@ def test_the_page_shows_counts_and_one_page_per_section_the_rest_one_click_away(
     assert _section_ids(body, "added") == [str(i["enterprise_id"]) for i in full.added[2:]]
     assert _section_ids(body, "removed") == [str(i["enterprise_id"]) for i in full.removed[2:]]
     assert re.search(r'data-pager="removed".*?href="[^"]+" rel="prev"', body, re.S)
+    # past the end: the last page of that section
+    response = client.get(url(POOL, "diff"), query_string={**query, "added_page": "9"})
+    assert response.status_code == 200 and "第 2 / 2 页,共 4 家" in page_text(response)
+    assert _section_ids(response.get_data(as_text=True), "added") == [str(i["enterprise_id"]) for i in full.added[2:]]
     # a malformed page: 400, page 1 shown with the reason
     response = client.get(url(POOL, "diff"), query_string={**query, "added_page": "x"})
     assert response.status_code == 400 and "页码" in page_text(response)
