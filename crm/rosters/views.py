@@ -401,7 +401,7 @@ DIFF_PAGE_ARGS = {"added": "added_page", "removed": "removed_page", "tier_change
 DIFF_ANCHORS = {"added": "added", "removed": "removed", "tier_changed": "tier"}
 
 
-def _diff_periods(roster: RosterKind, rows: list[RosterEdition], form: DiffForm) -> tuple[dict[str, str] | None, int]:
+def _diff_periods(rows: list[RosterEdition], form: DiffForm) -> tuple[dict[str, str] | None, int]:
     """The two periods chosen on ``form`` if both are editions the user may view: ``(periods, 200)``; otherwise
     ``(None, status)`` with the errors on the form (none chosen: ``(None, 200)``)."""
     periods = {e.period for e in rows}
@@ -453,7 +453,7 @@ def _diff_pages(result: domain.Diff) -> tuple[dict[str, Page], DomainError | Non
 def diff(kind: str):
     roster = _kind(kind)
     form, rows = _diff_form(roster)
-    chosen, status = _diff_periods(roster, rows, form)
+    chosen, status = _diff_periods(rows, form)
     result = None
     pages: dict[str, Page] = {}
     page_error: DomainError | None = None
@@ -485,7 +485,7 @@ def diff_xlsx(kind: str):
     """The whole diff (every section, every row) as an XLSX, streamed: what the paged page shows, all of it."""
     roster = _kind(kind)
     form, rows = _diff_form(roster)
-    chosen, status = _diff_periods(roster, rows, form)
+    chosen, status = _diff_periods(rows, form)
     if chosen is None:
         abort(status if status != 200 else 404)
     result = domain.diff(roster, chosen["from_period"], chosen["to_period"])
