@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import Action, can
@@ -43,9 +43,13 @@ WORKSPACE_PER_PAGE = 30
 
 def _visible_commissioners(user: User) -> list[User]:
     """Active commissioners a coordinator, admin or leader may pick on the workspace (a county-scoped one:
-    their county's and the city-wide ones)."""
+    their county's and the city-wide ones).
+
+    Only what the chooser shows is loaded (username, name, county): at provincial scale there are 500 of them,
+    and loading whole users with their specialties (one more statement over 500 ids) cost ≈ 30 ms a view."""
     stmt = (sa.select(User).where(User.role == Role.COMMISSIONER, User.active.is_(True))
-            .options(joinedload(User.county)).order_by(User.username))
+            .options(load_only(User.id, User.username, User.display_name, User.county_id, User.role),
+                     joinedload(User.county), lazyload(User.specialty_rows)).order_by(User.username))
     if user.county_id is not None:
         stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
     return list(db.session.scalars(stmt))
