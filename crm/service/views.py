@@ -199,7 +199,7 @@ def requests_index():
                            link_args=link_args, page_args=page_args, enterprise=enterprise,
                            may_raise=enterprise is not None and can(current_user, Action.EDIT, enterprise),
                            filtered=bool(link_args), today=local_today(),
-                           by_department=routing.request_counts(stmt, local_today()),
+                           by_department=request_domain.department_counts(stmt, local_today()),
                            liaison=is_liaison(current_user)), (400 if errors else 200)
 
 
