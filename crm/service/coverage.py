@@ -100,10 +100,12 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
             .join(Cluster, Enterprise.cluster_id == Cluster.id)
             .where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted))))
     stmt = scope(user, Enterprise, stmt)
+    county_row = None
     if county:
-        if by_name(County, county) is None:
+        county_row = by_name(County, county)
+        if county_row is None:
             raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})
-        stmt = stmt.where(County.name == county.strip())
+        stmt = stmt.where(Enterprise.county_id == county_row.id)
     if cluster:
         stmt = stmt.where(Cluster.name == cluster.strip())
     if gap == "any":  # at most one active assignment per specialty (the partial unique index): fewer than five
