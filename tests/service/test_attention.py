@@ -202,3 +202,49 @@ def test_overdue_follows_the_date_without_any_write():
     recent = mine[-1]
     row = next(r for r in result.page.items if r.enterprise.id == recent.id)
     assert row.overdue_requests == 1 and row.overdue_follow_ups == 1
+
+
+def test_two_writers_for_the_same_enterprise_leave_the_figures_right(tmp_path_factory):
+    """Two transactions add interactions to the same enterprise at once, the later-dated one first and held open:
+    the second writer waits for the enterprise's row (locked by the first one's recomputation) and, once the first
+    committed, recomputes from a snapshot that holds it — it must not store its own view, in which the later
+    interaction does not exist."""
+    import threading
+    import time
+
+    from tests.conftest import BACKEND, own_database
+
+    overrides = {"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": 30}}} if BACKEND == "sqlite" else {}
+    with own_database(tmp_path_factory, "attention", **overrides) as application:
+        with application.app_context():
+            a = make_user("commissioner", specialties=["tech"])
+            e = make_enterprise()
+            assign(e, a)
+            db.session.commit()
+            ids = (a.id, e.id)
+            db.session.remove()
+        today = local_today()
+        errors: list[BaseException] = []
+
+        def write(days_ago: int, hold: float, start: float) -> None:
+            time.sleep(start)
+            try:
+                with application.app_context(), db.engine.begin() as conn:
+                    conn.execute(sa.insert(Interaction).values(
+                        enterprise_id=ids[1], occurred_on=today - timedelta(days=days_ago), channel="call",
+                        specialty="tech", participants="", summary=f"{days_ago} 天前", created_by_id=ids[0]))
+                    time.sleep(hold)
+            except BaseException as err:  # pragma: no cover - reported below
+                errors.append(err)
+
+        later = threading.Thread(target=write, args=(1, 0.8, 0))
+        older = threading.Thread(target=write, args=(30, 0, 0.3))
+        later.start()
+        older.start()
+        later.join(60)
+        older.join(60)
+        assert not errors, errors
+        with application.app_context():
+            assert stored(ids[1]) == direct(ids[1])
+            assert stored(ids[1])[1] == today - timedelta(days=1)
+            db.session.remove()
