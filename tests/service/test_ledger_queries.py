@@ -85,5 +85,6 @@ def test_the_overdue_ledger_pages_in_order(client, ledger):
     seen = []
     for page in (1, 2, 3):
         html = client.get(f"/service/requests/?overdue=1&per_page=4&page={page}").get_data(as_text=True)
+        assert f"第 {page} / 3 页,共 9 条" in html  # the total: the per-department counts added up
         seen += [int(i) for i in re.findall(r'href="/service/requests/(\d+)"', html)]
     assert list(dict.fromkeys(seen)) == expected
