@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from crm.auth.models import Role, User
@@ -150,8 +150,12 @@ def _request_owners(user: User) -> list[User]:
     """The owners of the requests ``user`` may see (the owner filter's choices)."""
     visible = scope(user, ServiceRequest, sa.select(ServiceRequest.owner_id).where(
         ServiceRequest.owner_id.is_not(None)))
+    # only what the choice shows (500 commissioners at provincial scale: no specialties, no password hashes)
     return list(db.session.scalars(sa.select(User).where(User.id.in_(visible))
-                                   .options(joinedload(User.county)).order_by(User.username)))
+                                   .options(load_only(User.id, User.username, User.display_name, User.county_id,
+                                                      User.role),
+                                            joinedload(User.county), lazyload(User.specialty_rows))
+                                   .order_by(User.username)))
 
 
 def _filter_form() -> RequestFilterForm:
