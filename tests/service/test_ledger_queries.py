@@ -88,3 +88,16 @@ def test_the_overdue_ledger_pages_in_order(client, ledger):
         assert f"第 {page} / 3 页,共 9 条" in html  # the total: the per-department counts added up
         seen += [int(i) for i in re.findall(r'href="/service/requests/(\d+)"', html)]
     assert list(dict.fromkeys(seen)) == expected
+
+
+def test_the_filters_show_what_is_chosen(client, ledger):
+    login(client, ledger["coordinator"])
+    owner = make_user("commissioner", username="ledger-owner", specialties=["tech"])
+    db.session.add(ServiceRequest(enterprise=ledger["firms"][0], category="用地", description="有负责人", owner=owner,
+                                  raised_on=TODAY, due_date=TODAY + timedelta(days=3), status=S.RAISED))
+    db.session.commit()
+    html = client.get("/service/requests/?overdue=0&county=汇川区&owner=ledger-owner").get_data(as_text=True)
+    for name, value in (("overdue", "0"), ("county", "汇川区"), ("owner", "ledger-owner")):
+        select = re.search(rf'<select[^>]* name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+        assert re.findall(r'<option selected value="([^"]*)">', select) == [value], name
+    assert f">{owner.display_name}(ledger-owner)<" in html
