@@ -240,6 +240,11 @@ class PolicyDelivery(db.Model):
 
 
 
+# The bit of each specialty in ServiceAttention.active_specialties (at most one active assignment per enterprise and
+# specialty, uq_assignments_active, so the sum of the distinct bits of its active assignments is the set).
+SPECIALTY_BITS: dict[Specialty, int] = {s: 1 << n for n, s in enumerate(Specialty)}
+
+
 class ServiceAttention(db.Model):
     """Per enterprise, the figures the workspace (我的企业) sorts by, kept by the database itself: a row is
     recomputed from ``assignments``, ``interactions`` and ``service_requests`` by triggers after every insert,
@@ -262,6 +267,8 @@ class ServiceAttention(db.Model):
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprises.id", ondelete="CASCADE"),
                                                primary_key=True, autoincrement=False)
     active_assignments: Mapped[int] = mapped_column(server_default=sa.text("0"))  # > 0: served (on a workspace)
+    # the specialties with an active assignment, one bit each (SPECIALTY_BITS): the coverage matrix's gap counts
+    active_specialties: Mapped[int] = mapped_column(server_default=sa.text("0"))
     last_contact: Mapped[date | None] = mapped_column()  # the latest interaction (by date, then id): its date
     follow_up: Mapped[date | None] = mapped_column()  # and its next_follow_up (missed when before today)
     next_due: Mapped[date | None] = mapped_column()  # the earliest due date of an open request (overdue: < today)

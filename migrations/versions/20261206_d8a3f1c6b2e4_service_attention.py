@@ -4,7 +4,8 @@ Revision ID: d8a3f1c6b2e4
 Revises: c4d7e2a91f03
 Create Date: 2026-12-06 14:10:00
 
-``service_attention`` (crm.service.models.ServiceAttention): per enterprise, the active assignments, the latest
+``service_attention`` (crm.service.models.ServiceAttention): per enterprise, the active assignments (how many, and
+their specialties as bits), the latest
 interaction's date and next follow-up, the open requests' count and earliest due date, the resolved ones awaiting
 their 回访. The database keeps it: after every insert, update or delete on ``assignments``, ``interactions`` and
 ``service_requests`` the rows of the enterprises touched are recomputed from those tables (not adjusted by a delta:
@@ -37,11 +38,16 @@ OPEN = "('raised', 'accepted', 'in_progress')"
 OPEN_PREDICATE = f"status IN {OPEN}"
 TABLES = ('assignments', 'interactions', 'service_requests')
 
+# crm.service.models.SPECIALTY_BITS, as SQL: one bit per specialty, in the enumeration's order
+BITS = ' '.join(f"WHEN '{code}' THEN {1 << n}" for n, code in enumerate(('tech', 'finance', 'legal', 'media', 'talent')))
+
 # The recomputation of the rows ``service_attention AS s`` selected by the caller's WHERE (the same text on both
 # databases: one index probe per figure, ix_... on each table's enterprise_id).
 RECOMPUTE = f"""
 UPDATE service_attention SET
   active_assignments = (SELECT count(*) FROM assignments a
+                        WHERE a.enterprise_id = service_attention.enterprise_id AND a.ended_on IS NULL),
+  active_specialties = (SELECT coalesce(sum(DISTINCT CASE a.specialty {BITS} ELSE 0 END), 0) FROM assignments a
                         WHERE a.enterprise_id = service_attention.enterprise_id AND a.ended_on IS NULL),
   last_contact = (SELECT i.occurred_on FROM interactions i WHERE i.enterprise_id = service_attention.enterprise_id
                   ORDER BY i.occurred_on DESC, i.id DESC LIMIT 1),
@@ -111,6 +117,7 @@ def upgrade():
     op.create_table('service_attention',
     sa.Column('enterprise_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('active_assignments', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('active_specialties', sa.Integer(), server_default=sa.text('0'), nullable=False),
     sa.Column('last_contact', sa.Date(), nullable=True),
     sa.Column('follow_up', sa.Date(), nullable=True),
     sa.Column('next_due', sa.Date(), nullable=True),

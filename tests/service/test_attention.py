@@ -15,6 +15,7 @@ from crm.service import assignments as assignment_domain
 from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
 from crm.service.models import (
+    SPECIALTY_BITS,
     Assignment,
     Interaction,
     RequestStatus,
@@ -26,28 +27,31 @@ from tests.conftest import assign, make_enterprise, make_user
 
 S = RequestStatus
 OPEN = (S.RAISED, S.ACCEPTED, S.IN_PROGRESS)
-ZERO = (0, None, None, 0, None, 0)
+ZERO = (0, 0, None, None, 0, None, 0)
 
 
 def direct(enterprise_id: int) -> tuple:
-    """(active assignments, last contact, its follow-up, open requests, earliest open due date, resolved) from
+    """(active assignments, their specialties' bits, last contact, its follow-up, open requests, earliest open due
+    date, resolved) from
     the source rows, as the workspace defines them."""
-    active = db.session.scalar(sa.select(sa.func.count()).select_from(Assignment).where(
-        Assignment.enterprise_id == enterprise_id, Assignment.ended_on.is_(None)))
+    active = list(db.session.scalars(sa.select(Assignment.specialty).where(
+        Assignment.enterprise_id == enterprise_id, Assignment.ended_on.is_(None))))
     latest = db.session.scalars(sa.select(Interaction).where(Interaction.enterprise_id == enterprise_id)
                                 .order_by(Interaction.occurred_on.desc(), Interaction.id.desc()).limit(1)).first()
     requests = list(db.session.scalars(sa.select(ServiceRequest).where(
         ServiceRequest.enterprise_id == enterprise_id)))
     open_ = [r for r in requests if r.status in OPEN]
-    return (active, latest.occurred_on if latest else None, latest.next_follow_up if latest else None,
+    return (len(active), sum(SPECIALTY_BITS[s] for s in active),
+            latest.occurred_on if latest else None, latest.next_follow_up if latest else None,
             len(open_), min((r.due_date for r in open_), default=None),
             sum(1 for r in requests if r.status is S.RESOLVED))
 
 
 def stored(enterprise_id: int) -> tuple:
     row = db.session.execute(sa.select(
-        ServiceAttention.active_assignments, ServiceAttention.last_contact, ServiceAttention.follow_up,
-        ServiceAttention.open_requests, ServiceAttention.next_due, ServiceAttention.awaiting_visit)
+        ServiceAttention.active_assignments, ServiceAttention.active_specialties, ServiceAttention.last_contact,
+        ServiceAttention.follow_up, ServiceAttention.open_requests, ServiceAttention.next_due,
+        ServiceAttention.awaiting_visit)
         .where(ServiceAttention.enterprise_id == enterprise_id)).first()
     return tuple(row) if row is not None else ZERO
 
@@ -87,37 +91,37 @@ def test_the_figures_equal_the_direct_computation_after_every_kind_of_write():
     first = assign(e1, a, "tech")
     assign(e1, a, "finance")
     check(e1, e2)
-    assert stored(e1.id)[0] == 2
+    assert stored(e1.id)[:2] == (2, 0b11)  # 科技 and 融资
 
     older = log(a, e1, days_ago=20, follow_up_in=5)
     check(e1)
     log(a, e1, days_ago=3, follow_up_in=10)
     check(e1)
-    assert stored(e1.id)[1] == local_today() - timedelta(days=3)
+    assert stored(e1.id)[2] == local_today() - timedelta(days=3)
     # a correction that makes the older record the latest one
     interaction_domain.update_interaction(a, older, {"date": (local_today() - timedelta(days=1)).isoformat(),
                                                      "next_follow_up": (local_today() + timedelta(days=4)).isoformat(),
                                                      "version": str(older.version)}, today=local_today())
     check(e1)
-    assert stored(e1.id)[1:3] == (local_today() - timedelta(days=1), local_today() + timedelta(days=4))
+    assert stored(e1.id)[2:4] == (local_today() - timedelta(days=1), local_today() + timedelta(days=4))
 
     late = raise_req(a, e1, raised_ago=30, due_in=-2)
     soon = raise_req(a, e1, raised_ago=1, due_in=7)
     check(e1)
-    assert stored(e1.id)[3:5] == (2, late.due_date)
+    assert stored(e1.id)[4:6] == (2, late.due_date)
     for to in (S.ACCEPTED, S.IN_PROGRESS, S.RESOLVED):
         request_domain.transition(a, late, to)
         check(e1)
-    assert stored(e1.id)[3:] == (1, soon.due_date, 1)
+    assert stored(e1.id)[4:] == (1, soon.due_date, 1)
     request_domain.transition(a, late, S.CLOSED, note="回访满意", satisfaction=5)
     check(e1)
     request_domain.transition(a, late, S.IN_PROGRESS, note="企业再次反映")  # reopened: open again
     check(e1)
-    assert stored(e1.id)[3] == 2
+    assert stored(e1.id)[4] == 2
 
     assignment_domain.end_assignment(coordinator, first, "调整分工")
     check(e1)
-    assert stored(e1.id)[0] == 1
+    assert stored(e1.id)[:2] == (1, 0b10)  # 融资 only
 
     # writes that bypass the domain: plain SQL, an ORM delete, moving a record to another enterprise
     db.session.execute(sa.update(ServiceRequest).where(ServiceRequest.id == soon.id).values(
@@ -125,7 +129,7 @@ def test_the_figures_equal_the_direct_computation_after_every_kind_of_write():
     check(e1)
     db.session.execute(sa.update(Interaction).where(Interaction.enterprise_id == e1.id).values(enterprise_id=e2.id))
     check(e1, e2)
-    assert stored(e1.id)[1] is None and stored(e2.id)[1] is not None
+    assert stored(e1.id)[2] is None and stored(e2.id)[2] is not None
     for interaction in db.session.scalars(sa.select(Interaction).where(Interaction.enterprise_id == e2.id)):
         db.session.delete(interaction)
     check(e1, e2)
@@ -246,5 +250,5 @@ def test_two_writers_for_the_same_enterprise_leave_the_figures_right(tmp_path_fa
         assert not errors, errors
         with application.app_context():
             assert stored(ids[1]) == direct(ids[1])
-            assert stored(ids[1])[1] == today - timedelta(days=1)
+            assert stored(ids[1])[2] == today - timedelta(days=1)
             db.session.remove()
