@@ -69,10 +69,11 @@ def _authenticate() -> None:
     token = bearer_token()
     if token is None:
         raise Unauthorized(TOKEN_MISSING)
-    user = resolve_token(token)
+    user, touched = resolve_token(token)
     if user is None:
         raise Unauthorized(TOKEN_INVALID, code="invalid_token")
-    db.session.commit()  # keeps the token's last_used_at
+    if touched:
+        db.session.commit()  # keeps the token's last_used_at (at most once a minute: resolve_token)
     g.api_user = user
     g.api_token = token
     if user.role is Role.LIAISON and not liaison_may_open(request.endpoint, getattr(view, "__module__", None)):

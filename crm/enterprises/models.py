@@ -33,7 +33,7 @@ class Enterprise(db.Model):
     name_pinyin: Mapped[str] = mapped_column(sa.String(600), default="")
     name_initials: Mapped[str] = mapped_column(sa.String(120), default="")  # searched by fragment: the trigram index
     uscc: Mapped[str] = mapped_column(sa.String(18), unique=True)
-    county_id: Mapped[int] = mapped_column(sa.ForeignKey("counties.id"), index=True)
+    county_id: Mapped[int] = mapped_column(sa.ForeignKey("counties.id"))  # indexed below, with the sort
     park_id: Mapped[int | None] = mapped_column(sa.ForeignKey("parks.id"))
     cluster_id: Mapped[int] = mapped_column(sa.ForeignKey("clusters.id"), index=True)
     supply_category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supply_categories.id"))
@@ -69,6 +69,10 @@ class Enterprise(db.Model):
         # crm.core.pagination.paginate's ``key``). The "updated" sorts likewise.
         sa.Index("ix_enterprises_name_pinyin_id", "name_pinyin", "id"),
         sa.Index("ix_enterprises_updated_at_id", "updated_at", "id"),
+        # A county's list (a county coordinator's scope, or county=): the same sort within the county, so page 300 of
+        # 汇川区's 17,000 enterprises walks 15,000 index entries (3 ms) instead of sorting them all (24–38 ms).
+        # Its first column serves every other lookup by county, so it replaces the plain county_id index.
+        sa.Index("ix_enterprises_county_id_name_pinyin", "county_id", "name_pinyin", "id"),
         # The search by fragment (q=: name, pinyin, initials, USCC; LIKE/ILIKE '%q%') on PostgreSQL: one GIN trigram
         # index over the four columns, so each arm of the OR is a bitmap index scan instead of a scan of every row.
         # pg_trgm needs 3 characters: a 2-character query (遵义) has no trigram and is scanned (see

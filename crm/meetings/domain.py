@@ -710,14 +710,26 @@ def required_kinds() -> list[MeetingKind]:
     return kinds
 
 
+# The rule card names this many meetings per kind and side (counting / not counting); the rest is one click away
+# (the meetings list of that year and kind). Issue 11: a year of a province's meetings is hundreds a kind; naming
+# them all made the rule card 99 KB of the leader's home page (438 lines at 2,000 meetings in three years).
+RULE_SHOWN = 3
+
+
 @dataclass
 class RuleRow:
-    """One required kind in one year: ``state`` is ``held``, ``planned`` or ``missing``."""
+    """One required kind in one year: ``state`` is ``held``, ``planned`` or ``missing``.
+
+    ``counting`` / ``not_counting``: the first :data:`RULE_SHOWN` of each (held ones first, then by date);
+    ``counting_total`` / ``not_counting_total`` how many there are in all."""
 
     kind: MeetingKind
     state: str
     counting: list[Meeting]  # held with the 成渝 area, or planned to be
     not_counting: list[Meeting]  # of that kind, but neither in a 成渝 city nor with a 成渝 firm
+    counting_total: int = 0
+    not_counting_total: int = 0
+    held_total: int = 0  # of the counting ones, held
 
     @property
     def label(self) -> str:
@@ -726,6 +738,11 @@ class RuleRow:
     @property
     def badge(self) -> str:
         return {"held": "text-bg-success", "planned": "text-bg-info", "missing": "text-bg-danger"}[self.state]
+
+    @property
+    def more(self) -> int:
+        """Meetings of this kind the card does not name."""
+        return self.counting_total + self.not_counting_total - len(self.counting) - len(self.not_counting)
 
     @staticmethod
     def reason(meeting: Meeting) -> str:
@@ -739,24 +756,53 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
 
 def yearly_rule(year: int, kinds: Iterable[MeetingKind] | None = None) -> list[RuleRow]:
     """This year's rule at a glance: for each required kind, whether a meeting with the 成渝 area was held,
-    is planned, or is missing (cancelled meetings never count)."""
+    is planned, or is missing (cancelled meetings never count).
+
+    Counted in SQL, not by loading the year's meetings (issue 11): one ``GROUP BY kind, status, city, has a 成渝
+    firm`` (a few dozen groups), :func:`in_chengyu_city` applied to each distinct city in Python (the same test as
+    :func:`counts_with_chengyu`), then only the :data:`RULE_SHOWN` meetings per kind and side the card names are
+    loaded (``row_number()`` per kind and side). Three statements, whatever the number of meetings."""
     kinds = list(kinds) if kinds is not None else required_kinds()
     start, end = year_bounds(year)
-    meetings = list(db.session.scalars(
+    in_year = (Meeting.starts_at >= start, Meeting.starts_at < end, Meeting.kind.in_(kinds),
+               Meeting.status != MeetingStatus.CANCELLED)
+    has_partner = sa.exists().where(MeetingPartner.meeting_id == Meeting.id)
+    partnered = has_partner.label("partnered")
+    groups = db.session.execute(
+        sa.select(Meeting.kind, Meeting.status, Meeting.city, partnered, sa.func.count().label("n"))
+        .where(*in_year).group_by(Meeting.kind, Meeting.status, Meeting.city, partnered)).all()
+    chengyu_cities = sorted({g.city for g in groups if in_chengyu_city(g.city)})
+    totals = {kind: {"counting": 0, "not_counting": 0, "held": 0, "upcoming": 0} for kind in kinds}
+    for g in groups:
+        figures = totals[g.kind]
+        if g.partnered or g.city in chengyu_cities:
+            figures["counting"] += g.n
+            figures["held" if g.status is MeetingStatus.HELD else "upcoming"] += g.n
+        else:
+            figures["not_counting"] += g.n
+    counts = sa.or_(Meeting.city.in_(chengyu_cities), has_partner) if chengyu_cities else has_partner
+    counts_flag = sa.case((counts, 1), else_=0)
+    ranked = (sa.select(Meeting.id.label("id"), sa.func.row_number().over(
+        partition_by=(Meeting.kind, counts_flag),
+        order_by=(sa.case((Meeting.status == MeetingStatus.HELD, 0), else_=1), Meeting.starts_at, Meeting.id),
+    ).label("rank")).where(*in_year).subquery())
+    shown = list(db.session.scalars(
         sa.select(Meeting).options(selectinload(Meeting.partner_links))
-        .where(Meeting.starts_at >= start, Meeting.starts_at < end, Meeting.kind.in_(kinds),
-               Meeting.status != MeetingStatus.CANCELLED).order_by(Meeting.starts_at)))
+        .join(ranked, ranked.c.id == Meeting.id).where(ranked.c.rank <= RULE_SHOWN)
+        .order_by(sa.case((Meeting.status == MeetingStatus.HELD, 0), else_=1), Meeting.starts_at, Meeting.id)))
     rows = []
     for kind in kinds:
-        of_kind = [m for m in meetings if m.kind is kind]
-        counting = [m for m in of_kind if counts_with_chengyu(m)]
-        if any(m.status is MeetingStatus.HELD for m in counting):
+        figures = totals[kind]
+        of_kind = [m for m in shown if m.kind is kind]
+        if figures["held"]:
             state = "held"
-        elif any(m.status in UPCOMING for m in counting):
+        elif figures["upcoming"]:
             state = "planned"
         else:
             state = "missing"
-        rows.append(RuleRow(kind, state, counting, [m for m in of_kind if m not in counting]))
+        rows.append(RuleRow(kind, state, [m for m in of_kind if counts_with_chengyu(m)],
+                            [m for m in of_kind if not counts_with_chengyu(m)], counting_total=figures["counting"],
+                            not_counting_total=figures["not_counting"], held_total=figures["held"]))
     return rows
 
 

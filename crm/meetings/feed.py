@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,10 @@ from crm.meetings.models import CalendarFeedToken
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 128  # anything longer is not one of ours: refused before hashing
+# "Last read" is written when it is older than this (issue 11): writing it on every read made each poll of the
+# feed an UPDATE and a committed (flushed to disk) transaction, and concurrent reads of one feed queue on its row
+# lock. The page says the time is to the minutes; a calendar polls hourly.
+LAST_USED_STEP = timedelta(minutes=5)
 
 
 def token_hash(token: str) -> str:
@@ -64,13 +69,15 @@ def revoke_feed_token(actor: Any) -> bool:
     return True
 
 
-def resolve_feed_token(token: Any) -> User | None:
+def resolve_feed_token(token: Any, *, now: datetime | None = None) -> User | None:
     """The active user whose feed ``token`` opens (``None`` for an unknown, revoked or malformed token, or a
-    deactivated user); notes when the feed was last read."""
+    deactivated user); notes when the feed was last read, to :data:`LAST_USED_STEP`."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     row = db.session.scalar(sa.select(CalendarFeedToken).where(CalendarFeedToken.token_hash == token_hash(token)))
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
+    now = now or utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_STEP:
+        row.last_used_at = now
     return row.user

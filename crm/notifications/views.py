@@ -20,11 +20,19 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 PER_PAGE = 20
 
 
+# Where one request keeps its count: a page renders several templates (the 一企一档 renders each capability's
+# section with render_template), and every render runs the context processors; the badge is counted once.
+_COUNTED = "crm.unread_notifications"
+
+
 def inject_unread_count() -> dict[str, Any]:
-    """Context processor for the navigation badge: ``{{ unread_notifications }}`` (0 when signed out)."""
+    """Context processor for the navigation badge: ``{{ unread_notifications }}`` (0 when signed out); counted
+    once per request."""
     try:
         if current_user and current_user.is_authenticated:
-            return {"unread_notifications": domain.unread_count(current_user)}
+            if _COUNTED not in request.environ:
+                request.environ[_COUNTED] = domain.unread_count(current_user)
+            return {"unread_notifications": request.environ[_COUNTED]}
     except SQLAlchemyError:  # an error page must still render when the database is what failed
         db.session.rollback()
     return {"unread_notifications": 0}

@@ -113,9 +113,40 @@ def test_token_expires_after_its_lifetime(client, app):
     user = make_user("coordinator")
     token, row = domain.issue_token(user)
     db.session.commit()
-    assert domain.resolve_token(token) is not None
+    assert domain.resolve_token(token)[0] is not None
     later = utcnow() + app.config["API_TOKEN_LIFETIME"] + timedelta(seconds=1)
-    assert domain.resolve_token(token, now=later) is None
+    assert domain.resolve_token(token, now=later) == (None, False)
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(client, app):
+    """An API read is not a write: the token's last use is noted when it is older than SESSION_TOUCH_SECONDS."""
+    user = make_user("coordinator")
+    token, row = domain.issue_token(user)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    writes: list[str] = []
+
+    def count_updates(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            writes.append(statement)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count_updates)
+    try:
+        assert client.get(PROBE, headers=headers).status_code == 200
+        assert client.get(PROBE, headers=headers).status_code == 200
+        assert client.get(PROBE, headers=headers).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_updates)
+    assert len(writes) == 1  # the first use only
+    db.session.refresh(row)
+    first = row.last_used_at
+    assert first is not None
+    touch = timedelta(seconds=app.config["SESSION_TOUCH_SECONDS"])
+    assert domain.resolve_token(token, now=first + touch - timedelta(seconds=1)) == (row.user, False)
+    assert row.last_used_at == first
+    user_back, touched = domain.resolve_token(token, now=first + touch)
+    assert user_back == row.user and touched and row.last_used_at == first + touch
 
 
 def test_revoked_token_is_401_afterwards(client):

@@ -289,3 +289,34 @@ def test_the_audience_is_officials_and_active_commissioners_of_the_enterprises()
     meeting = make_meeting(enterprises=[firm], officials=[official])
     assert {u.id for u in domain.audience(meeting)} == {active.id, official.id}
     assert meeting.ends_at - meeting.starts_at == timedelta(hours=3)
+
+
+def test_the_yearly_rule_counted_in_sql_equals_the_direct_count_of_its_meetings():
+    """yearly_rule groups in SQL and loads only the meetings its card names (issue 11): its figures and state
+    equal counting every meeting of the year one by one, and it names the first RULE_SHOWN of each side."""
+    cities = ["重庆", "重庆市渝北区", "四川省绵阳市", "成都", "遵义", "贵阳", "上海", "宜宾市"]
+    statuses = ["held", None, "confirmed", "held", None]
+    made = []
+    for n in range(40):
+        kind = ("supply_demand", "entrepreneur_forum", "supply_chain", "other")[n % 4]
+        day = f"2025-{1 + n % 11:02d}-{3 + n % 20:02d} {9 + n % 8:02d}:00"
+        made.append(make_meeting(kind=kind, starts=day, status=statuses[n % 5], city=cities[n % 8],
+                                 partners=[partner()] if n % 7 == 0 else ()))
+    for meeting in [m for m in made if m.status is not MeetingStatus.HELD][::4]:
+        domain.cancel_meeting(None, meeting, "取消")
+    make_meeting(kind="supply_demand", starts="2026-01-05 09:00", city="重庆")  # another year
+    rows = domain.yearly_rule(2025, list(MeetingKind))
+    in_year = [m for m in made if m.status is not MeetingStatus.CANCELLED]
+    for row in rows:
+        of_kind = sorted((m for m in in_year if m.kind is row.kind),
+                         key=lambda m: (m.status is not MeetingStatus.HELD, m.starts_at, m.id))
+        counting = [m for m in of_kind if domain.counts_with_chengyu(m)]
+        not_counting = [m for m in of_kind if not domain.counts_with_chengyu(m)]
+        held = [m for m in counting if m.status is MeetingStatus.HELD]
+        assert (row.counting_total, row.not_counting_total, row.held_total) == (
+            len(counting), len(not_counting), len(held)), row.kind
+        assert row.state == ("held" if held else "planned" if counting else "missing")
+        assert row.counting == counting[:domain.RULE_SHOWN] and row.not_counting == not_counting[:domain.RULE_SHOWN]
+        assert row.more == len(of_kind) - len(row.counting) - len(row.not_counting)
+    assert sum(r.counting_total + r.not_counting_total for r in rows) == len(in_year)
+    assert {r.state for r in rows} >= {"held"}

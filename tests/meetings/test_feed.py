@@ -66,7 +66,13 @@ def test_resolving_notes_the_time_and_refuses_strangers_and_deactivated_users():
     row = feed.current_feed(user)
     assert row.last_used_at is None
     assert feed.resolve_feed_token(token) == user
-    assert row.last_used_at is not None
+    first = row.last_used_at
+    assert first is not None
+    # Written again only once it is LAST_USED_STEP old (a poll of the feed is not a write each time).
+    assert feed.resolve_feed_token(token, now=first + feed.LAST_USED_STEP - timedelta(seconds=1)) == user
+    assert row.last_used_at == first and not db.session.dirty
+    later = first + feed.LAST_USED_STEP
+    assert feed.resolve_feed_token(token, now=later) == user and row.last_used_at == later
     for bad in ("", "x" * 500, token[:-1], token + "A", None, 42):
         assert feed.resolve_feed_token(bad) is None
     set_active(admin, user, False)
@@ -93,6 +99,49 @@ def test_the_feed_url_reads_the_owners_calendar_without_signing_in(client):
     assert feed.current_feed(leader).last_used_at is not None  # committed by the page
     # The feed signs no one in.
     assert client.get("/calendar/feed").status_code == 302
+
+
+def test_an_unchanged_feed_answers_304_and_a_change_is_never_served_stale(client):
+    """Calendars poll: the ETag is the body's hash, If-None-Match → 304 without a body. Each event's text is
+    memoised per process on everything it is written from, so an edit, a cancellation or a meeting leaving the
+    reader's reach shows at once."""
+    coordinator = make_user("coordinator")
+    commissioner = make_user("commissioner", specialties=["tech"])
+    firm = make_enterprise()
+    assign(firm, commissioner)
+    meeting = make_meeting(coordinator, starts=soon(10), title="原来的标题", enterprises=[firm])
+    token = feed.issue_feed_token(commissioner)
+    db.session.commit()
+    first = client.get(feed_path(token))
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag and first.headers["Cache-Control"] == "private, no-cache"
+    assert client.get(feed_path(token)).data == first.data  # the memoised events: the same bytes
+
+    again = client.get(feed_path(token), headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+    db.session.expire_all()
+    assert feed.current_feed(commissioner).last_used_at is not None  # a 304 is a read too
+
+    domain.update_meeting(coordinator, meeting, {"title": "改过的标题", "venue": "新会场"})
+    db.session.commit()
+    changed = client.get(feed_path(token), headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    (event,) = Calendar.from_ical(changed.data).walk("VEVENT")
+    assert "改过的标题" in str(event["SUMMARY"]) and "新会场" in str(event["LOCATION"])
+    assert int(event["SEQUENCE"]) > 0
+
+    domain.cancel_meeting(coordinator, meeting, "改期")
+    db.session.commit()
+    cancelled = client.get(feed_path(token))
+    (event,) = Calendar.from_ical(cancelled.data).walk("VEVENT")
+    assert str(event["STATUS"]) == "CANCELLED"
+
+    other = make_meeting(coordinator, starts=soon(20), title="另一个会", enterprises=[firm])
+    db.session.commit()
+    assert len(Calendar.from_ical(client.get(feed_path(token)).data).walk("VEVENT")) == 2
+    domain.set_participants(coordinator, other, {"enterprises": [], "partners": [], "officials": []})
+    db.session.commit()  # no longer one of the commissioner's meetings: the feed is as before
+    assert client.get(feed_path(token), headers={"If-None-Match": cancelled.headers["ETag"]}).status_code == 304
 
 
 def test_a_commissioners_feed_url_holds_only_their_enterprises_meetings(client):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from icalendar import Calendar
 
-from crm.core.time import local_today
+from crm.core.time import SHANGHAI, local_today
 from crm.extensions import db
 from crm.meetings import domain, ics
 from tests.conftest import assign, login, make_enterprise, make_user
@@ -117,3 +117,52 @@ def test_a_leader_reads_calendar_home_and_feed_but_changes_no_meeting(client):
     assert client.get("/meetings/new").status_code == 403
     db.session.refresh(meeting)
     assert meeting.status.value == "planned"
+
+
+def test_the_next_meetings_come_20_a_page_with_this_weeks_marked_and_the_rest_one_click_away(client):
+    """Issue 11: the home listed every meeting of the next 90 days (158 at provincial scale, 99 KB)."""
+    leader = make_user("leader")
+    ahead = [make_meeting(starts=day(1 + n // 3, 9 + n % 3 * 3), hours=2, title=f"第{n:02d}场对接会")
+             for n in range(45)]
+    db.session.commit()
+    login(client, leader)
+
+    def upcoming(query: str = "") -> str:
+        html = client.get(f"/calendar/home{query}").get_data(as_text=True)
+        return html.split('id="upcoming-meetings"')[1].split('id="yearly-rule"')[0]
+
+    pages = [upcoming(), upcoming("?page=2"), upcoming("?page=3")]
+    shown = [re.findall(r'data-meeting="(\d+)"', part) for part in pages]
+    assert [len(ids) for ids in shown] == [20, 20, 5]
+    assert [int(i) for ids in shown for i in ids] == [m.id for m in ahead]  # by start time, each once
+    assert '<span class="badge text-bg-secondary">45</span>' in pages[0]
+    assert 'href="/calendar/home?page=2"' in pages[0] and 'href="/calendar/home?page=1"' in pages[1]
+    assert 'href="/calendar/"' in pages[0]  # the calendar itself, one click away
+    # Those of this week (until Sunday night) are marked.
+    week_end = local_today() + timedelta(days=6 - local_today().weekday())
+    for meeting in ahead[:20]:
+        item = pages[0].split(f'data-meeting="{meeting.id}"')[1].split("</a>")[0]
+        assert ("本周" in item) is (meeting.starts_at.astimezone(SHANGHAI).date() <= week_end)
+    # A malformed page number shows the first page rather than an error.
+    assert re.findall(r'data-meeting="(\d+)"', upcoming("?page=abc")) == shown[0]
+
+
+def test_the_rule_card_names_a_few_meetings_a_kind_and_links_to_the_rest(client):
+    leader = make_user("leader")
+    year = local_today().year
+    held = [make_meeting(starts=f"{year}-01-{5 + n:02d} 09:00", status="held", kind="supply_chain", city="成都",
+                         title=f"已举办的洽谈会{n}") for n in range(5)]
+    elsewhere = [make_meeting(starts=f"{year}-02-{5 + n:02d} 09:00", status="held", kind="supply_chain",
+                              city="贵阳", title=f"不计入的洽谈会{n}") for n in range(4)]
+    db.session.commit()
+    login(client, leader)
+    html = client.get("/calendar/home").get_data(as_text=True)
+    card = html.split('id="yearly-rule"')[1]
+    row = card.split('data-rule-kind="supply_chain"')[1].split("</li>")[0]
+    assert 'data-rule-state="held"' in card
+    assert "计入 5 场(已举办 5 场),不计入 4 场" in row
+    assert [m.title in row for m in held] == [True] * domain.RULE_SHOWN + [False] * 2
+    assert [m.title in row for m in elsewhere] == [True] * domain.RULE_SHOWN + [False]
+    assert f'href="/meetings/?year={year}&amp;kind=supply_chain"' in row and "另有 3 场" in row
+    listed = client.get(f"/meetings/?year={year}&kind=supply_chain").get_data(as_text=True)
+    assert all(m.title in listed for m in (*held, *elsewhere))

@@ -101,3 +101,34 @@ def test_every_form_needs_its_csrf_token(app, client, monkeypatch):
     assert client.post(f"/notifications/{row.id}/read", data={"csrf_token": token}).status_code == 303
     assert client.post("/notifications/read-all", data={"csrf_token": token}).status_code == 303
     assert unread_count(me) == 0
+
+
+def test_the_badge_is_counted_once_per_request_however_many_templates_render(client):
+    """The 一企一档 renders each capability's section with its own render_template (each runs the context
+    processors); the unread count is one statement per request, and the next request counts afresh."""
+    from tests.conftest import assign, make_enterprise
+
+    me = make_user("commissioner", specialties=["tech"])
+    enterprise = make_enterprise()
+    assign(enterprise, me, "tech")
+    notify([me], "refresh_opened", "一")
+    db.session.commit()
+    login(client, me)
+    counted: list[str] = []
+
+    def spy(_conn, _cursor, statement, *_args):
+        if "FROM notifications" in statement and "count(" in statement.lower():
+            counted.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        page = client.get(f"/enterprises/{enterprise.id}")
+        assert page.status_code == 200
+        assert len(counted) == 1
+        notify([me], "refresh_opened", "二")
+        db.session.commit()
+        again = client.get(f"/enterprises/{enterprise.id}")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", spy)
+    assert len(counted) == 2
+    assert '消息 <span class="badge rounded-pill text-bg-danger">2<' in again.get_data(as_text=True)  # not stale

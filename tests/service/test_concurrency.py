@@ -9,7 +9,7 @@ The second writer waits for the first one's commit instead of failing (``crm.cor
 The winner holds its transaction open a moment (its audit write is slowed down) so the two really overlap.
 
 The API-level test runs on PostgreSQL only: on SQLite two simultaneous API requests can already collide in the
-token check (``resolve_token`` reads and then writes ``last_used_at``), outside the service's code.
+token check (``resolve_token`` reads and then, once a minute, writes ``last_used_at``), outside the service's code.
 """
 
 from __future__ import annotations
