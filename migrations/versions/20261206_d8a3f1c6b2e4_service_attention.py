@@ -1,7 +1,7 @@
 """service attention: the workspace's per-enterprise figures kept by triggers; the open requests' ledger index (issue 11)
 
 Revision ID: d8a3f1c6b2e4
-Revises: c4d7e2a91f03
+Revises: d1e8f3a2b7c5
 Create Date: 2026-12-06 14:10:00
 
 ``service_attention`` (crm.service.models.ServiceAttention): per enterprise, the active assignments (how many, and
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 
 revision = 'd8a3f1c6b2e4'
-down_revision = 'c4d7e2a91f03'
+down_revision = 'd1e8f3a2b7c5'
 branch_labels = None
 depends_on = None
 
