@@ -96,9 +96,11 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
     kind = parse_roster(roster)
     gap = parse_missing(missing)
     wanted = [kind] if kind else list(RosterKind)
-    stmt = (sa.select(Enterprise.id).join(County, Enterprise.county_id == County.id)
-            .join(Cluster, Enterprise.cluster_id == Cluster.id)
-            .where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted))))
+    # One table unless the order needs the counties: the filters are conditions on the enterprise's own columns
+    # (the cluster by a scalar subquery on the small reference table), so with a county chosen the matching ids
+    # are read from ix_enterprises_county_id_name_pinyin alone (index-only, already in the matrix's order), and
+    # the count joins nothing but service_attention.
+    stmt = sa.select(Enterprise.id).where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted)))
     stmt = scope(user, Enterprise, stmt)
     county_row = None
     if county:
@@ -107,24 +109,31 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
             raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})
         stmt = stmt.where(Enterprise.county_id == county_row.id)
     if cluster:
-        stmt = stmt.where(Cluster.name == cluster.strip())
+        stmt = stmt.where(Enterprise.cluster_id == sa.select(Cluster.id).where(Cluster.name == cluster.strip())
+                          .scalar_subquery())
     if gap == "any":  # at most one active assignment per specialty (the partial unique index): fewer than five
         active = sa.select(sa.func.count(Assignment.id)).where(*_is_active()).scalar_subquery()
         stmt = stmt.where(active < len(SPECIALTIES))
     elif gap is not None:
         stmt = stmt.where(~sa.exists().where(*_is_active(gap)))
-    return stmt.order_by(County.sort_order, Enterprise.name_pinyin, Enterprise.id)
+    if county_row is not None:  # one county: its sort_order is the same for every row
+        return stmt.order_by(Enterprise.name_pinyin, Enterprise.id)
+    return stmt.join(County, Enterprise.county_id == County.id).order_by(*ORDER)
 
 
-def _rows(stmt: sa.Select, ids: sa.Select | None = None, *, flags: dict[RosterKind, Any] | None = None
-          ) -> list[CoverageRow]:
-    """The matrix rows of ``stmt`` (a :func:`coverage_statement`, maybe limited) in its order: the enterprises with
-    their list memberships (``flags``: a condition per list, by default ``IN`` its members), then their active
-    assignments as columns, selected by ``ids`` (the enterprises' ids as a subquery) or, without it, by the ids
-    just loaded (a page: at most ``PER_PAGE_MAX``)."""
+# The matrix's order: county, pinyin, id.
+ORDER = (County.sort_order, Enterprise.name_pinyin, Enterprise.id)
+
+
+def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None) -> list[CoverageRow]:
+    """The matrix rows of the enterprises ``ids`` (a :func:`coverage_statement` as a subquery, or a page's list
+    of ids: at most ``PER_PAGE_MAX``) in the matrix's order: the enterprises with their list memberships
+    (``flags``: a condition per list, by default ``IN`` its members), then their active assignments as columns."""
     flags = flags or {k: Enterprise.id.in_(published_member_ids(k)) for k in RosterKind}
     flags = [flags[k].label(f"on_{k.value}") for k in RosterKind]
-    entity_stmt = (stmt.with_only_columns(Enterprise, *flags, maintain_column_froms=False)
+    entity_stmt = (sa.select(Enterprise, *flags).join(County, Enterprise.county_id == County.id)
+                   .join(Cluster, Enterprise.cluster_id == Cluster.id).where(Enterprise.id.in_(ids))
+                   .order_by(*ORDER)
                    .options(contains_eager(Enterprise.county), contains_eager(Enterprise.cluster),
                             lazyload(Enterprise.supply_category)))
     rows: list[CoverageRow] = []
@@ -137,8 +146,7 @@ def _rows(stmt: sa.Select, ids: sa.Select | None = None, *, flags: dict[RosterKi
                 sa.select(Assignment.id, Assignment.enterprise_id, Assignment.specialty, Assignment.commissioner_id,
                           Assignment.started_on, User.username, User.display_name)
                 .join(User, Assignment.commissioner_id == User.id)
-                .where(Assignment.ended_on.is_(None),
-                       Assignment.enterprise_id.in_(ids if ids is not None else list(by_id)))):
+                .where(Assignment.ended_on.is_(None), Assignment.enterprise_id.in_(ids))):
             row = by_id.get(eid)
             if row is not None:
                 row.cells[specialty] = CoverageCell(a_id, eid, specialty, user_id, started_on,
@@ -162,10 +170,7 @@ def _page_rows(stmt: sa.Select, page: int, per_page: int) -> list[CoverageRow]:
         RosterEntry.edition_id.in_(sa.select(RosterEdition.id).where(
             RosterEdition.kind == kind, RosterEdition.status == EditionStatus.PUBLISHED)))
         for kind in RosterKind}
-    entities = (sa.select(Enterprise).join(County, Enterprise.county_id == County.id)
-                .join(Cluster, Enterprise.cluster_id == Cluster.id).where(Enterprise.id.in_(ids))
-                .order_by(*stmt._order_by_clauses))
-    return _rows(entities, flags=published)
+    return _rows(ids, flags=published)
 
 
 def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str | None = None,
@@ -176,7 +181,7 @@ def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str |
     (of the same enterprises, as a subquery). The pages and the API show :func:`coverage_page` instead.
     """
     stmt = coverage_statement(user, roster=roster, county=county, cluster=cluster, missing=missing)
-    return _rows(stmt, stmt.order_by(None))
+    return _rows(stmt.order_by(None))
 
 
 def coverage_counts(stmt: sa.Select) -> tuple[int, dict[Specialty, int]]:
