@@ -273,8 +273,11 @@ def _figures(user: User, commissioner: User | None, today: date) -> sa.Select:
 def _overdue_count(c: Any, today: date) -> Any:
     """The number of overdue requests of the enterprise of columns ``c`` (a :func:`_figures` row): an index-only
     range of ix_service_requests_enterprise_id_status, run only for the rows shown that have any."""
+    # the statuses as plain equalities, not an expanding IN: an IN list makes SQLAlchemy rewrite the whole
+    # (large, eight-part) statement's text on every execution (≈ 3 ms a view)
     count = (sa.select(sa.func.count()).select_from(ServiceRequest)
-             .where(ServiceRequest.enterprise_id == c.enterprise_id, ServiceRequest.status.in_(OPEN),
+             .where(ServiceRequest.enterprise_id == c.enterprise_id,
+                    sa.or_(*(ServiceRequest.status == status for status in OPEN)),
                     ServiceRequest.due_date < today).scalar_subquery())
     return sa.case((c.overdue_requests > 0, count), else_=0)
 
