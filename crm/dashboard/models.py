@@ -59,3 +59,56 @@ class TargetSnapshot(db.Model):
     frozen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class InteractionDay(db.Model):
+    """The 服务记录 rolled up per day × the enterprise's county × author (issue 11): what the service dashboard's
+    走访 / 服务记录 figures and the monthly chart sum, instead of aggregating the period's rows of the
+    2,000,000-row ``interactions`` table joined to ``enterprises`` for the county.
+
+    Maintained by database triggers (crm/dashboard/rollup.py, created by migration 9d1c6a2e5b37) on every insert,
+    update and delete of an interaction (any writer: the domain functions, imports, bulk loads, the cascade of a
+    deleted enterprise) and on a change of an enterprise's county, inside the writing transaction, so it is never
+    behind the records. ``user_id`` 0 stands for "no author" (``created_by_id`` NULL): the key stays NOT NULL so
+    the upsert can match it. No foreign keys: derived data, dropped and rebuilt at will
+    (:func:`crm.dashboard.rollup.rebuild`). A group whose count falls to 0 is deleted.
+    """
+
+    __tablename__ = "dashboard_interaction_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    visits: Mapped[int]
+    interactions: Mapped[int]
+
+    __table_args__ = (
+        # a commissioner's own figures over a long period: their rows only, not every author's days
+        sa.Index("ix_dashboard_interaction_days_user_id_day", "user_id", "day"),
+    )
+
+
+class DataVersion(db.Model):
+    """A counter per kind of record the service dashboard's cached figures are computed from (issue 11):
+    ``interactions``, ``requests`` (诉求 and 政策兑现) and ``assignments`` (assignments and the lists' editions).
+    On PostgreSQL every write to those tables (and a change of an enterprise's county or its deletion) notes its kind
+    in :class:`PendingChange`, and the writing transaction's commit sets the counter to the next value of
+    ``dashboard_version_seq`` (triggers of migration 9d1c6a2e5b37): a sequence never gives a number twice, even
+    across rolled-back transactions, so a figure cached under a version is exactly the data of that version
+    (crm/dashboard/cache.py). SQLite caches nothing and does not keep it."""
+
+    __tablename__ = "dashboard_data_versions"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class PendingChange(db.Model):
+    """A kind of record (``DataVersion.name``) written by the current, uncommitted transaction: inserted by a
+    statement trigger, turned into a new version and deleted by a deferred trigger at commit (PostgreSQL; the table
+    is always empty to others). A transaction that sees one of its own reads the dashboard uncached."""
+
+    __tablename__ = "dashboard_pending_changes"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))

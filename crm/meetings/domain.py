@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,6 +95,7 @@ def meeting_link(meeting: Meeting | int) -> str:
     return f"/meetings/{meeting if isinstance(meeting, int) else meeting.id}"
 
 
+@lru_cache(maxsize=4096)  # a pure test of a short string; a page asks it of the same few cities again and again
 def in_chengyu_city(city: str | None) -> bool:
     """Is ``city`` in the 成渝 area (重庆, 成都 and the other cities of 四川 and 重庆)?"""
     text = _PROVINCE_PREFIX.sub("", (city or "").strip().replace(" ", ""))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
 from crm.core.audit import AuditAction, AuditEntity, record
@@ -74,7 +75,8 @@ def resolve_feed_token(token: Any, *, now: datetime | None = None) -> User | Non
     deactivated user); notes when the feed was last read, to :data:`LAST_USED_STEP`."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = db.session.scalar(sa.select(CalendarFeedToken).where(CalendarFeedToken.token_hash == token_hash(token)))
+    row = db.session.scalar(sa.select(CalendarFeedToken).options(joinedload(CalendarFeedToken.user))
+                            .where(CalendarFeedToken.token_hash == token_hash(token)))  # and its user, one statement
     if row is None or not row.user.active:
         return None
     now = now or utcnow()

@@ -13,10 +13,11 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.core import access, audit
-from crm.core.errors import Conflict, NotFound, ValidationFailed
+from crm.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum
 from crm.core.time import SHANGHAI, utcnow
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -184,16 +185,30 @@ def open_edition(actor: Any, kind: RosterKind | str, period: str) -> RosterEditi
     return edition
 
 
+def _refuse_unlisted(enterprise: Enterprise) -> None:
+    if enterprise.status in (EnterpriseStatus.DEREGISTERED, EnterpriseStatus.MOVED_OUT):
+        raise ValidationFailed("该企业已注销或迁出",
+                               {"enterprise_id": f"“{enterprise.name}”已{enterprise.status.label},不能入库"})
+
+
+def _duplicate(enterprise: Enterprise) -> Conflict:
+    return Conflict(f"“{enterprise.name}”已在该版本中", {"enterprise_id": "该企业已在名单中"}, code="duplicate")
+
+
+def _audit_added(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: str, tier: Tier | None) -> None:
+    _audit(actor, edition, "add_entry", {"enterprise": [None, enterprise.name], "reason": [None, reason],
+                                         "tier": [None, tier.value if tier else None]},
+           f"新增 {enterprise.name}", enterprise_id=enterprise.id)
+
+
 def add_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: Any,
               tier: Any = None) -> RosterEntry:
     ensure_editable(edition)
     reason = _reason(reason)
     tier = _tier_for(edition, tier)
-    if enterprise.status in (EnterpriseStatus.DEREGISTERED, EnterpriseStatus.MOVED_OUT):
-        raise ValidationFailed("该企业已注销或迁出",
-                               {"enterprise_id": f"“{enterprise.name}”已{enterprise.status.label},不能入库"})
+    _refuse_unlisted(enterprise)
     if entry_for(edition, enterprise.id) is not None:
-        raise Conflict(f"“{enterprise.name}”已在该版本中", {"enterprise_id": "该企业已在名单中"}, code="duplicate")
+        raise _duplicate(enterprise)
     removal = db.session.scalar(sa.select(RosterRemoval).where(
         RosterRemoval.edition_id == edition.id, RosterRemoval.enterprise_id == enterprise.id))
     if removal is not None:
@@ -202,10 +217,71 @@ def add_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason
                         proposed_by_id=getattr(actor, "id", None))
     db.session.add(entry)
     db.session.flush()
-    _audit(actor, edition, "add_entry", {"enterprise": [None, enterprise.name], "reason": [None, reason],
-                                         "tier": [None, tier.value if tier else None]},
-           f"新增 {enterprise.name}", enterprise_id=enterprise.id)
+    _audit_added(actor, edition, enterprise, reason, tier)
     return entry
+
+
+class RefusedItem(Exception):
+    """One item of a batch (:func:`add_entries`, :func:`update_entries`) was refused: ``error`` is what the
+    one-at-a-time function would have raised for it, ``index`` its position. The caller rolls the batch back."""
+
+    def __init__(self, index: int, error: DomainError):
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
+
+
+BATCH_CHUNK = 5_000  # enterprise ids per IN list in the batch functions
+
+
+def _in_chunks(ids: list[int]):
+    for start in range(0, len(ids), BATCH_CHUNK):
+        yield ids[start:start + BATCH_CHUNK]
+
+
+def add_entries(actor: Any, edition: RosterEdition, items: list[tuple[Enterprise, Any, Any]]) -> list[RosterEntry]:
+    """:func:`add_entry` for many ``(enterprise, reason, tier)`` at once (the Excel import): the same rules,
+    refusals and audit rows, in a bounded number of statements instead of four per entry (issue 11: 5,000 rows
+    took 20,000 statements and ~10 s).
+
+    Every item is checked before anything is written (the edition once, under its lock; the entries already
+    there and the removals to undo in one query each); the first refused raises :class:`RefusedItem`. Then the
+    removals are deleted in one statement and the entries and their audit rows inserted by one flush (batched
+    multi-row INSERTs). The edition's ``entries`` and ``removals`` are expired, so a later read sees them.
+    """
+    ensure_editable(edition)
+    ids = [enterprise.id for enterprise, _, _ in items]
+    present: set[int] = set()
+    for chunk in _in_chunks(ids):
+        present.update(db.session.scalars(sa.select(RosterEntry.enterprise_id).where(
+            RosterEntry.edition_id == edition.id, RosterEntry.enterprise_id.in_(chunk))))
+    checked: list[tuple[Enterprise, str, Tier | None]] = []
+    for index, (enterprise, reason, tier) in enumerate(items):
+        try:
+            reason = _reason(reason)
+            tier = _tier_for(edition, tier)
+            _refuse_unlisted(enterprise)
+            if enterprise.id in present:
+                raise _duplicate(enterprise)
+        except DomainError as err:
+            raise RefusedItem(index, err) from err
+        present.add(enterprise.id)
+        checked.append((enterprise, reason, tier))
+    if not checked:
+        return []
+    for chunk in _in_chunks(ids):
+        db.session.execute(sa.delete(RosterRemoval).where(RosterRemoval.edition_id == edition.id,
+                                                          RosterRemoval.enterprise_id.in_(chunk))
+                           .execution_options(synchronize_session="fetch"))
+    proposer = getattr(actor, "id", None)
+    entries = [RosterEntry(edition_id=edition.id, enterprise_id=enterprise.id, reason=reason, tier=tier,
+                           proposed_by_id=proposer) for enterprise, reason, tier in checked]
+    db.session.add_all(entries)
+    for enterprise, reason, tier in checked:
+        _audit_added(actor, edition, enterprise, reason, tier)
+    db.session.flush()
+    db.session.expire(edition, ["entries", "removals"])
+    return entries
 
 
 def _tier_for(edition: RosterEdition, tier: Any) -> Tier | None:
@@ -217,12 +293,8 @@ def _tier_for(edition: RosterEdition, tier: Any) -> Tier | None:
     return None
 
 
-def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, reason: Any = None,
-                 tier: Any = None) -> RosterEntry:
-    ensure_editable(edition)
-    entry = entry_for(edition, enterprise.id)
-    if entry is None:
-        raise NotFound(f"“{enterprise.name}”不在该版本中")
+def _change_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, entry: RosterEntry, reason: Any,
+                  tier: Any) -> None:
     changes: dict[str, list] = {}
     if reason is not None:
         new_reason = _reason(reason)
@@ -236,7 +308,40 @@ def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, 
             entry.tier = new_tier
     if changes:
         _audit(actor, edition, "update_entry", changes, f"修改 {enterprise.name}", enterprise_id=enterprise.id)
+
+
+def update_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, *, reason: Any = None,
+                 tier: Any = None) -> RosterEntry:
+    ensure_editable(edition)
+    entry = entry_for(edition, enterprise.id)
+    if entry is None:
+        raise NotFound(f"“{enterprise.name}”不在该版本中")
+    _change_entry(actor, edition, enterprise, entry, reason, tier)
     return entry
+
+
+def update_entries(actor: Any, edition: RosterEdition, items: list[tuple[Enterprise, Any, Any]]) -> list[RosterEntry]:
+    """:func:`update_entry` for many ``(enterprise, reason, tier)`` at once (the Excel import): the same rules,
+    refusals and audit rows; the entries are read in one query and written by one flush. The first refused item
+    raises :class:`RefusedItem`; the items before it may be changed in the session, so the caller rolls back
+    (the import does, with its savepoint), as after a refused :func:`update_entry`."""
+    ensure_editable(edition)
+    found: dict[int, RosterEntry] = {}
+    for chunk in _in_chunks([enterprise.id for enterprise, _, _ in items]):
+        found.update((entry.enterprise_id, entry) for entry in db.session.scalars(
+            sa.select(RosterEntry).where(RosterEntry.edition_id == edition.id, RosterEntry.enterprise_id.in_(chunk))
+            .options(sa.orm.lazyload(RosterEntry.enterprise))))
+    entries = []
+    for index, (enterprise, reason, tier) in enumerate(items):
+        try:
+            if enterprise.id not in found:
+                raise NotFound(f"“{enterprise.name}”不在该版本中")
+            _change_entry(actor, edition, enterprise, found[enterprise.id], reason, tier)
+        except DomainError as err:
+            raise RefusedItem(index, err) from err
+        entries.append(found[enterprise.id])
+    db.session.flush()
+    return entries
 
 
 def remove_entry(actor: Any, edition: RosterEdition, enterprise: Enterprise, reason: Any) -> None:
@@ -333,74 +438,150 @@ def counts_by_county(edition: RosterEdition) -> list[tuple[str, int]]:
     return [(name, count) for name, count in rows]
 
 
+DIFF_SECTIONS = ("added", "removed", "tier_changed")
+
+
 @dataclass
 class Diff:
+    """What changed between two editions: each section's items (dicts, as the API gives them), by name."""
+
     from_period: str
     to_period: str
     added: list[dict] = field(default_factory=list)
     removed: list[dict] = field(default_factory=list)
     tier_changed: list[dict] = field(default_factory=list)
 
+    def section(self, name: str) -> list[dict]:
+        if name not in DIFF_SECTIONS:
+            raise KeyError(name)
+        return getattr(self, name)
 
-DIFF_CHUNK = 10_000  # enterprise ids per IN list (one query for two whole 5,000-entry editions)
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(self.section(name)) for name in DIFF_SECTIONS}
 
 
-def _members(edition: RosterEdition) -> dict[int, tuple[Tier | None, str]]:
-    """``{enterprise_id: (tier, reason)}`` of an edition's entries, in entry order, without loading entities."""
+DIFF_CHUNK = 10_000  # enterprise ids per IN list (one query for a diff of up to 10,000 enterprises)
+
+
+def _changes(old: RosterEdition, new: RosterEdition) -> list[tuple[str, int, Tier | None, Tier | None, str | None]]:
+    """``(section, enterprise_id, tier, from_tier, reason)`` of every enterprise that differs between the editions,
+    computed in SQL (issue 11): entries of ``new`` not in ``old`` (added, with their reason and tier), entries of
+    ``old`` not in ``new`` (removed, with their old tier; the reason comes from :func:`_removal_reasons`), and
+    entries in both whose tier differs (tier_changed). Only the changed rows leave the database: two
+    20,000-entry editions that differ by 1,600 enterprises give 1,600 rows, not 40,000 into Python.
+
+    PostgreSQL: one ``FULL JOIN`` of the two editions on ``enterprise_id`` (one hash join, ~14 ms for two
+    20,000-entry editions; the UNION below takes three, ~40 ms). SQLite (the demo; no FULL JOIN before 3.39):
+    the same rows as a ``UNION ALL`` of two anti-joins and a join. The suite runs both against the direct
+    comparison.
+
+    The enterprises are described by a second statement (:func:`_described`), by id, rather than joined here: the
+    planner cannot know how few rows survive (it guesses a third of the edition) and would then hash all 100,000
+    enterprises, or JIT-compile the query (+100 ms); by id it is an index lookup per changed row."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _changes_full_join(old, new)
+    new_entry = sa.orm.aliased(RosterEntry, name="new_entry")
+    old_entry = sa.orm.aliased(RosterEntry, name="old_entry")
+    other = sa.orm.aliased(RosterEntry, name="other_entry")
+    no_tier = sa.type_coerce(sa.null(), RosterEntry.tier.type)
+
+    def absent(edition: RosterEdition, entry: Any) -> sa.ColumnElement[bool]:
+        return ~sa.exists().where(other.edition_id == edition.id, other.enterprise_id == entry.enterprise_id)
+
+    added = (sa.select(sa.literal("added").label("section"), new_entry.enterprise_id, new_entry.tier,
+                       no_tier.label("from_tier"), new_entry.reason)
+             .where(new_entry.edition_id == new.id, absent(old, new_entry)))
+    removed = (sa.select(sa.literal("removed"), old_entry.enterprise_id, old_entry.tier, no_tier,
+                         sa.type_coerce(sa.null(), sa.Text))
+               .where(old_entry.edition_id == old.id, absent(new, old_entry)))
+    changed = (sa.select(sa.literal("tier_changed"), new_entry.enterprise_id, new_entry.tier, old_entry.tier,
+                         new_entry.reason)
+               .join(old_entry, sa.and_(old_entry.edition_id == old.id,
+                                        old_entry.enterprise_id == new_entry.enterprise_id))
+               .where(new_entry.edition_id == new.id, new_entry.tier.is_distinct_from(old_entry.tier)))
+    return [tuple(row) for row in db.session.execute(sa.union_all(added, removed, changed))]
+
+
+def _changes_full_join(old: RosterEdition, new: RosterEdition) -> list[tuple]:
+    """:func:`_changes` as one ``FULL JOIN`` (PostgreSQL)."""
+    after = (sa.select(RosterEntry.enterprise_id, RosterEntry.tier, RosterEntry.reason)
+             .where(RosterEntry.edition_id == new.id).subquery("after"))
+    before = (sa.select(RosterEntry.enterprise_id, RosterEntry.tier)
+              .where(RosterEntry.edition_id == old.id).subquery("before"))
     rows = db.session.execute(
-        sa.select(RosterEntry.enterprise_id, RosterEntry.tier, RosterEntry.reason)
-        .where(RosterEntry.edition_id == edition.id).order_by(RosterEntry.id))
-    return {eid: (tier, reason) for eid, tier, reason in rows}
+        sa.select(after.c.enterprise_id, before.c.enterprise_id, after.c.tier, before.c.tier, after.c.reason)
+        .select_from(after.join(before, after.c.enterprise_id == before.c.enterprise_id, full=True))
+        .where(sa.or_(after.c.enterprise_id.is_(None), before.c.enterprise_id.is_(None),
+                      after.c.tier.is_distinct_from(before.c.tier))))
+    changes: list[tuple] = []
+    for new_id, old_id, tier, from_tier, reason in rows:
+        if old_id is None:
+            changes.append(("added", new_id, tier, None, reason))
+        elif new_id is None:
+            changes.append(("removed", old_id, from_tier, None, None))
+        else:
+            changes.append(("tier_changed", new_id, tier, from_tier, reason))
+    return changes
+
+
+def _removal_reasons(kind: RosterKind, old: RosterEdition, new: RosterEdition) -> dict[int, str]:
+    """``{enterprise_id: reason}`` of the removals recorded in the editions after the older one up to the newer
+    one, of enterprises not in ``new`` (the latest removal wins), in one statement."""
+    low, high = sorted([old.period, new.period])
+    in_new = sa.exists().where(RosterEntry.edition_id == new.id,
+                               RosterEntry.enterprise_id == RosterRemoval.enterprise_id)
+    rows = db.session.execute(
+        sa.select(RosterRemoval.enterprise_id, RosterRemoval.reason)
+        .join(RosterEdition, RosterEdition.id == RosterRemoval.edition_id)
+        .where(RosterEdition.kind == kind, RosterEdition.period > low, RosterEdition.period <= high, ~in_new)
+        .order_by(RosterEdition.period, RosterRemoval.id))
+    return {eid: reason for eid, reason in rows}
 
 
 def _described(ids: list[int]) -> dict[int, dict]:
-    """The changed enterprises as the diff shows them (id, name, USCC, county), one query per 10,000 ids."""
+    """The changed enterprises as the diff shows them (id, name, USCC, county), by primary key: on PostgreSQL one
+    ``id = ANY(array)`` (one parameter, whatever the count: 1,600 ids in ~5 ms, where an IN list of 1,600
+    parameters took twice that to send and plan); elsewhere IN lists of up to 10,000 ids."""
     found: dict[int, dict] = {}
-    for start in range(0, len(ids), DIFF_CHUNK):
-        for eid, name, uscc, county in db.session.execute(
-                sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, County.name)
-                .join(County, Enterprise.county_id == County.id)
-                .where(Enterprise.id.in_(ids[start:start + DIFF_CHUNK]))):
+    stmt = (sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, County.name)
+            .join(County, Enterprise.county_id == County.id))
+    if db.session.get_bind().dialect.name == "postgresql":
+        batches = [stmt.where(Enterprise.id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.Integer))))]
+    else:
+        batches = [stmt.where(Enterprise.id.in_(ids[start:start + DIFF_CHUNK]))
+                   for start in range(0, len(ids), DIFF_CHUNK)]
+    for batch in batches if ids else []:
+        for eid, name, uscc, county in db.session.execute(batch):
             found[eid] = {"enterprise_id": eid, "name": name, "uscc": uscc, "county": county}
     return found
 
 
 def diff(kind: RosterKind | str, from_period: str, to_period: str) -> Diff:
-    """What changed between two editions of a list: added and removed (with their reasons), tiers changed.
+    """What changed between two editions of a list: added and removed (with their reasons), tiers changed; each
+    section sorted by name (then id).
 
-    The entries are compared as ``(enterprise_id, tier, reason)`` rows; only the changed enterprises are loaded.
+    Three statements whatever the editions' size (:func:`_changes`, :func:`_removal_reasons`,
+    :func:`_described`): the sets are computed in SQL and only the changed enterprises are read.
     """
     kind = parse_kind(kind) if not isinstance(kind, RosterKind) else kind
     old = get_edition(kind, from_period)
     new = get_edition(kind, to_period)
-    old_entries = _members(old)
-    new_entries = _members(new)
-    added = [eid for eid in new_entries if eid not in old_entries]
-    changed = [eid for eid, (tier, _) in new_entries.items() if eid in old_entries and old_entries[eid][0] != tier]
-    removed_ids = [eid for eid in old_entries if eid not in new_entries]
-    described = _described([*added, *changed, *removed_ids])
+    changes = _changes(old, new)
+    reasons = _removal_reasons(kind, old, new) if any(row[0] == "removed" for row in changes) else {}
+    described = _described([row[1] for row in changes])
     result = Diff(old.period, new.period)
-    for eid in added:
-        tier, reason = new_entries[eid]
-        result.added.append({**described[eid], "reason": reason, "tier": tier.value if tier else None})
-    for eid in changed:
-        tier, reason = new_entries[eid]
-        before = old_entries[eid][0]
-        result.tier_changed.append({**described[eid], "from_tier": before.value if before else None,
-                                    "to_tier": tier.value if tier else None, "reason": reason})
-    if removed_ids:
-        low, high = sorted([old.period, new.period])
-        reasons = {r.enterprise_id: r.reason for r in db.session.scalars(
-            sa.select(RosterRemoval).join(RosterRemoval.edition)
-            .where(RosterEdition.kind == kind, RosterEdition.period > low, RosterEdition.period <= high,
-                   RosterRemoval.enterprise_id.in_(removed_ids))
-            .order_by(RosterEdition.period))}
-        for eid in removed_ids:
-            tier = old_entries[eid][0]
-            result.removed.append({**described[eid], "reason": reasons.get(eid, ""),
-                                   "tier": tier.value if tier else None})
+    for section, eid, tier, from_tier, reason in changes:
+        tier_code = tier.value if tier else None
+        if section == "added":
+            result.added.append({**described[eid], "reason": reason, "tier": tier_code})
+        elif section == "removed":
+            result.removed.append({**described[eid], "reason": reasons.get(eid, ""), "tier": tier_code})
+        else:
+            result.tier_changed.append({**described[eid], "from_tier": from_tier.value if from_tier else None,
+                                        "to_tier": tier_code, "reason": reason})
     for items in (result.added, result.removed, result.tier_changed):
-        items.sort(key=lambda item: item["name"])
+        items.sort(key=lambda item: (item["name"], item["enterprise_id"]))
     return result
 
 

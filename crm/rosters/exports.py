@@ -109,7 +109,7 @@ def _table(wb, sheet_name: str, title: str, columns: list[str]) -> spreadsheet.T
 
 
 _WIDTHS = {"序号": 6, "企业名称": 32, "统一社会信用代码": 22, "区县": 10, "产业集群": 14, "配套类别": 10,
-           "主要产品": 30, "成渝配套对象": 30, "入库理由": 40, "层级": 8}
+           "主要产品": 30, "成渝配套对象": 30, "入库理由": 40, "层级": 8, "移出理由": 40, "原层级": 8, "新层级": 8}
 
 
 def export_xlsx_file(edition: RosterEdition) -> IO[bytes]:
@@ -140,6 +140,53 @@ def export_csv(edition: RosterEdition) -> bytes:
     Cells starting with ``= + - @``, a tab or CR are prefixed with ``'`` so no spreadsheet runs them.
     """
     return spreadsheet.csv_bytes(columns_for(edition.kind), _rows(edition))
+
+
+DIFF_SHEETS = {"added": "新增", "removed": "移出", "tier_changed": "层级变化"}
+_DIFF_COLUMNS = {
+    "added": ["序号", "企业名称", "统一社会信用代码", "区县", "入库理由"],
+    "removed": ["序号", "企业名称", "统一社会信用代码", "区县", "移出理由"],
+    "tier_changed": ["序号", "企业名称", "统一社会信用代码", "区县", "原层级", "新层级", "入库理由"],
+}
+
+
+def diff_filename(kind: RosterKind, result: domain.Diff) -> str:
+    """``配套企业名单_对比_2026H1-2026H2.xlsx``."""
+    return f"{kind.short_label}_对比_{result.from_period}-{result.to_period}.xlsx"
+
+
+def _tier_label(code: str | None) -> str:
+    return Tier(code).label if code else ""
+
+
+def diff_xlsx_file(kind: RosterKind, result: domain.Diff) -> IO[bytes]:
+    """The whole diff of two editions as an XLSX in a temporary file (streamed by
+    :func:`crm.core.spreadsheet.download_file`): one sheet per section (新增, 移出, and 层级变化 for the pool or
+    when a tier changed), each with a title row, the header in row :data:`HEADER_ROW` and every row of that
+    section in the page's order. The diff page shows one page of each section and links here for all of them.
+    Every cell is text (nothing runs as a formula)."""
+    pool = kind is RosterKind.CULTIVATION_POOL
+    wb = spreadsheet.new_workbook()
+    span = f"{domain.period_label(result.from_period)} → {domain.period_label(result.to_period)}"
+    for section, sheet in DIFF_SHEETS.items():
+        items = result.section(section)
+        if section == "tier_changed" and not (pool or items):
+            continue
+        columns = list(_DIFF_COLUMNS[section])
+        if pool and section != "tier_changed":
+            columns.append("层级" if section == "added" else "原层级")
+        table = _table(wb, sheet, f"{kind.label}版本对比({span}):{sheet} {len(items)} 家", columns)
+        for number, item in enumerate(items, start=1):
+            values = [str(number), item["name"], item["uscc"], item["county"]]
+            if section == "tier_changed":
+                values += [_tier_label(item["from_tier"]), _tier_label(item["to_tier"]), item["reason"]]
+            else:
+                values.append(item["reason"] or ("" if section == "added" else "(未记录)"))
+                if pool:
+                    values.append(_tier_label(item["tier"]))
+            table.append(values)
+        table.close()
+    return spreadsheet.workbook_file(wb)
 
 
 def template_xlsx(kind: RosterKind | str) -> bytes:

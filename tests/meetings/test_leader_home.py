@@ -119,11 +119,11 @@ def test_a_leader_reads_calendar_home_and_feed_but_changes_no_meeting(client):
     assert meeting.status.value == "planned"
 
 
-def test_the_next_meetings_come_20_a_page_with_this_weeks_marked_and_the_rest_one_click_away(client):
+def test_the_next_meetings_come_10_a_page_with_this_weeks_marked_and_the_rest_one_click_away(client):
     """Issue 11: the home listed every meeting of the next 90 days (158 at provincial scale, 99 KB)."""
     leader = make_user("leader")
-    ahead = [make_meeting(starts=day(1 + n // 3, 9 + n % 3 * 3), hours=2, title=f"第{n:02d}场对接会")
-             for n in range(45)]
+    ahead = [make_meeting(starts=day(1 + n // 2, 9 + n % 2 * 4), hours=2, title=f"第{n:02d}场对接会")
+             for n in range(25)]
     db.session.commit()
     login(client, leader)
 
@@ -133,18 +133,32 @@ def test_the_next_meetings_come_20_a_page_with_this_weeks_marked_and_the_rest_on
 
     pages = [upcoming(), upcoming("?page=2"), upcoming("?page=3")]
     shown = [re.findall(r'data-meeting="(\d+)"', part) for part in pages]
-    assert [len(ids) for ids in shown] == [20, 20, 5]
+    assert [len(ids) for ids in shown] == [10, 10, 5]
     assert [int(i) for ids in shown for i in ids] == [m.id for m in ahead]  # by start time, each once
-    assert '<span class="badge text-bg-secondary">45</span>' in pages[0]
+    assert '<span class="badge text-bg-secondary">25</span>' in pages[0]
     assert 'href="/calendar/home?page=2"' in pages[0] and 'href="/calendar/home?page=1"' in pages[1]
     assert 'href="/calendar/"' in pages[0]  # the calendar itself, one click away
     # Those of this week (until Sunday night) are marked.
     week_end = local_today() + timedelta(days=6 - local_today().weekday())
-    for meeting in ahead[:20]:
+    for meeting in ahead[:10]:
         item = pages[0].split(f'data-meeting="{meeting.id}"')[1].split("</a>")[0]
         assert ("本周" in item) is (meeting.starts_at.astimezone(SHANGHAI).date() <= week_end)
-    # A malformed page number shows the first page rather than an error.
+    # A malformed page number shows the first page rather than an error; a page past the end shows none.
     assert re.findall(r'data-meeting="(\d+)"', upcoming("?page=abc")) == shown[0]
+    past_end = upcoming("?page=9")
+    assert "data-meeting=" not in past_end and '<span class="badge text-bg-secondary">25</span>' in past_end
+
+
+def test_a_meeting_running_past_midnight_is_one_of_todays_and_not_also_upcoming(client):
+    leader = make_user("leader")
+    late = make_meeting(starts=day(0, 21), hours=5, title="跨夜的会")
+    next_day = make_meeting(starts=day(1, 9), title="明天的会")
+    db.session.commit()
+    login(client, leader)
+    html = client.get("/calendar/home").get_data(as_text=True)
+    today_part, upcoming_part = html.split('id="upcoming-meetings"')
+    assert late.title in today_part and late.title not in upcoming_part.split('id="yearly-rule"')[0]
+    assert next_day.title in upcoming_part and next_day.title not in today_part
 
 
 def test_the_rule_card_names_a_few_meetings_a_kind_and_links_to_the_rest(client):

@@ -219,3 +219,92 @@ def test_a_publish_committed_elsewhere_is_seen_before_writing(app):
     with pytest.raises(Conflict) as err:
         domain.add_entry(None, draft, a, "并发写入")
     assert err.value.code == "frozen"
+
+
+# --- batches (the Excel import) ---------------------------------------------------------------------------
+
+def _audit_rows(edition: RosterEdition) -> list[tuple]:
+    from crm.core.audit import AuditLog
+
+    return [(row.action.value, row.enterprise_id, row.summary.split(":", 1)[1], row.changes, row.actor_id)
+            for row in db.session.scalars(sa.select(AuditLog).where(
+                AuditLog.entity_id == edition.id, AuditLog.action.in_(["add_entry", "update_entry"]))
+                .order_by(AuditLog.id))]
+
+
+def test_batches_write_what_one_at_a_time_writes_with_the_same_audit_rows():
+    """add_entries / update_entries (the import) against add_entry / update_entry: the same entries, the same
+    audit rows, a removal undone when a removed enterprise comes back; two editions built both ways agree."""
+    actor = make_user("coordinator")
+    firms = [make_enterprise() for _ in range(6)]
+    published_edition(POOL, "2025H2", firms[:3], reason="原理由")
+    one = domain.open_edition(actor, POOL, "2026H1")
+    domain.remove_entry(actor, one, firms[2], "移出")
+    db.session.flush()
+    # the same starting point in another list: a second draft with the same entries and removal
+    published_edition(SUPPLIER, "2025H2", firms[:3], reason="原理由")
+    batch = domain.open_edition(actor, SUPPLIER, "2026H1")
+    domain.remove_entry(actor, batch, firms[2], "移出")
+    db.session.flush()
+    assert len(batch.removals) == 1
+    adds = [(firms[2], "回来了", None), (firms[3], "新增三", None), (firms[4], "新增四", None)]
+    updates = [(firms[0], "新理由", None), (firms[1], "原理由", None)]  # the second changes nothing: no audit row
+    for enterprise, reason, tier in adds:
+        domain.add_entry(actor, one, enterprise, reason, tier)
+    for enterprise, reason, tier in updates:
+        domain.update_entry(actor, one, enterprise, reason=reason, tier=tier)
+    added = domain.add_entries(actor, batch, adds)
+    changed = domain.update_entries(actor, batch, updates)
+    db.session.flush()
+    assert [e.enterprise_id for e in added] == [f.id for f in firms[2:5]]
+    assert [e.reason for e in changed] == ["新理由", "原理由"]
+
+    def state(edition: RosterEdition) -> tuple:
+        db.session.expire(edition)
+        entries = sorted((e.enterprise_id, e.reason, e.proposed_by_id) for e in edition.entries)
+        return entries, [r.enterprise_id for r in edition.removals]
+
+    assert state(batch) == ([(e, r, p) for e, r, p in state(one)[0]], [])  # the removal is gone: firm 2 is back
+    pool_rows = _audit_rows(one)
+    # the pool gives every new entry the tier 培育: compare the rest
+    for row in pool_rows:
+        row[3].pop("tier", None)
+    batch_rows = _audit_rows(batch)
+    for row in batch_rows:
+        row[3].pop("tier", None)
+    assert batch_rows == pool_rows and len(batch_rows) == 4
+
+
+def test_batches_refuse_what_one_at_a_time_refuses_and_say_which_item():
+    firms = [make_enterprise() for _ in range(4)]
+    gone = make_enterprise()
+    gone.status = EnterpriseStatus.DEREGISTERED
+    draft = domain.open_edition(None, POOL, "2026H1")
+    domain.add_entry(None, draft, firms[0], "已在名单")
+    cases = [
+        ([(firms[1], "理由", None), (firms[0], "理由", None)], 1, Conflict, "已在该版本中"),
+        ([(firms[1], "理由", None), (firms[1], "理由", None)], 1, Conflict, "已在该版本中"),  # twice in one batch
+        ([(firms[1], "理由", None), (gone, "理由", None)], 1, ValidationFailed, "注销"),
+        ([(firms[2], "", None)], 0, ValidationFailed, "请填写入库理由"),
+        ([(firms[2], "理由", "皇冠")], 0, ValidationFailed, "层级"),
+    ]
+    before = sorted(e.enterprise_id for e in draft.entries)
+    for items, index, kind, words in cases:
+        with pytest.raises(domain.RefusedItem) as refused:
+            domain.add_entries(None, draft, items)
+        assert refused.value.index == index and isinstance(refused.value.error, kind)
+        assert words in refused.value.error.message + str(refused.value.error.fields)
+        db.session.expire(draft)
+        assert sorted(e.enterprise_id for e in draft.entries) == before  # nothing written
+    supplier = domain.open_edition(None, SUPPLIER, "2026H1")
+    with pytest.raises(domain.RefusedItem) as refused:
+        domain.add_entries(None, supplier, [(firms[1], "理由", "leader")])
+    assert "不分层级" in refused.value.error.message
+    published = published_edition(SUPPLIER, "2025H2", [firms[3]])
+    with pytest.raises(Conflict):
+        domain.add_entries(None, published, [(firms[1], "理由", None)])
+    with pytest.raises(Conflict):
+        domain.update_entries(None, published, [(firms[3], "理由", None)])
+    with pytest.raises(domain.RefusedItem) as refused:
+        domain.update_entries(None, draft, [(firms[0], "已在名单", None), (firms[3], "理由", None)])
+    assert refused.value.index == 1 and isinstance(refused.value.error, NotFound)

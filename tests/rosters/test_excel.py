@@ -275,19 +275,45 @@ def test_a_refusal_while_writing_rolls_back_every_row(monkeypatch):
     enterprises = [make_enterprise() for _ in range(5)]
     draft = domain.open_edition(None, SUPPLIER, "2026H1")
     audits = audit_count()
-    real, calls = domain.add_entry, []
+    real, calls = domain._refuse_unlisted, []
 
-    def refuse_the_third(actor, edition, enterprise, reason, tier=None):
+    def refuse_the_third(enterprise):
         calls.append(enterprise.id)
         if len(calls) == 3:
             raise ValidationFailed("入库理由有误", {"reason": "测试:入库理由被拒绝"})
-        return real(actor, edition, enterprise, reason, tier)
+        return real(enterprise)
 
-    monkeypatch.setattr(domain, "add_entry", refuse_the_third)
+    monkeypatch.setattr(domain, "_refuse_unlisted", refuse_the_third)
     result = imports.import_rows(draft, workbook_bytes([row_for(e) for e in enterprises]), None)
     assert not result.ok and result.added == 0
     assert result.problems == [{"row": 5, "field": "入库理由", "message": "测试:入库理由被拒绝"}]
     assert entries_of(draft) == set() and audit_count() == audits
+
+
+def test_a_refused_update_rolls_back_the_rows_already_added(monkeypatch):
+    """The file's new entries are written first, then its changed ones: a refusal among the latter takes the
+    former back too (the savepoint), and names its own row."""
+    listed, new = [make_enterprise() for _ in range(2)], [make_enterprise() for _ in range(3)]
+    published_edition(SUPPLIER, "2025H2", listed, reason="原理由")
+    draft = domain.open_edition(None, SUPPLIER, "2026H1")
+    before, audits = entries_of(draft), audit_count()
+    real = domain._change_entry
+
+    def refuse_the_second(actor, edition, enterprise, entry, reason, tier):
+        if enterprise.id == listed[1].id:
+            raise ValidationFailed("入库理由有误", {"reason": "测试:修改被拒绝"})
+        return real(actor, edition, enterprise, entry, reason, tier)
+
+    monkeypatch.setattr(domain, "_change_entry", refuse_the_second)
+    rows = [row_for(e, "新理由", n) for n, e in enumerate(listed + new, start=1)]
+    result = imports.import_rows(draft, workbook_bytes(rows), None)
+    assert not result.ok and result.added == result.updated == 0
+    assert result.problems == [{"row": 4, "field": "入库理由", "message": "测试:修改被拒绝"}]
+    assert entries_of(draft) == before and audit_count() == audits
+    monkeypatch.setattr(domain, "_change_entry", real)
+    result = imports.import_rows(draft, workbook_bytes(rows), None)
+    assert result.ok and (result.added, result.updated) == (3, 2)
+    assert audit_count() == audits + 5
 
 
 def test_every_kind_of_problem_is_reported_on_its_row():

@@ -373,20 +373,16 @@ from crm.extensions import db
 from crm.rosters import domain, import_jobs, imports
 
 imports.PROGRESS_EVERY = 2  # a heartbeat every two rows
-real_add = domain.add_entry
-added = 0
+real_add = domain.add_entries
 
-def add_entry(*args, **kwargs):
-    global added
-    row = real_add(*args, **kwargs)
-    added += 1
-    if added == 3:  # mid-way through writing: entries flushed in the open transaction
-        db.session.flush()
-        print("MIDWAY", flush=True)
-        time.sleep(600)
-    return row
+def add_entries(*args, **kwargs):
+    rows = real_add(*args, **kwargs)
+    db.session.flush()  # written, in the open transaction: mid-way (the outcome is not yet recorded)
+    print("MIDWAY", flush=True)
+    time.sleep(600)
+    return rows
 
-domain.add_entry = add_entry
+domain.add_entries = add_entries
 with app.app_context():
     import_jobs.take_and_run(int(sys.argv[1]))
 print("FINISHED", flush=True)

@@ -1,0 +1,119 @@
+"""The service dashboard's cached figures (crm/dashboard/cache.py): on PostgreSQL the heavy aggregates are kept per
+process while the records behind them are unchanged; any committed write to those records — whoever makes it —
+shows at the next view, and a transaction that wrote some reads uncached; on SQLite nothing is cached."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from crm.dashboard import cache
+from crm.dashboard import service as perf
+from crm.dashboard.models import DataVersion
+from crm.extensions import db
+from crm.service.models import Assignment, RequestStatus, ServiceRequest
+from tests.conftest import assign, make_enterprise, make_user
+from tests.dashboard.service_data import interaction, request
+
+START, END = date(2026, 11, 1), date(2026, 11, 30)
+
+
+def _numbers(viewer):
+    result = perf.performance(viewer, START, END)
+    city = result["city"]
+    return (city["requests_raised"], city["requests_overdue"], city["requests_closed"], city["listed"],
+            city["fully_covered"], city["visits"],
+            {r["user_id"]: (r["assigned_enterprises"], r["visited_enterprises"]) for r in result["commissioners"]})
+
+
+def test_the_writing_transaction_sees_its_changes():
+    admin = make_user("admin")
+    a = make_user("commissioner", specialties=["tech"])
+    e1 = make_enterprise(county="汇川区")
+    assign(e1, a)
+    request(e1, a, "2026-11-03", "2026-11-10")
+    db.session.flush()
+    assert cache.versions() is None  # this transaction wrote records: nothing cached is used (nor kept)
+    first = _numbers(admin)
+    assert _numbers(admin) == first
+
+    request(e1, a, "2026-11-04", "2026-11-05")  # a new 诉求: raised and overdue move
+    db.session.flush()
+    second = _numbers(admin)
+    assert second[:2] == (first[0] + 1, first[1] + 1)
+
+    row = db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.raised_on == date(2026, 11, 4))).one()
+    row.status = RequestStatus.CLOSED  # closed in the period
+    row.closed_at = row.resolved_at = perf._utc_bounds(date(2026, 11, 20), date(2026, 11, 20))[0]
+    db.session.flush()
+    assert _numbers(admin)[2] == second[2] + 1
+
+    e2 = make_enterprise(county="汇川区")
+    assign(e2, a)  # an assignment: 走访覆盖 counts it at once
+    interaction(e2, a, "2026-11-12")
+    db.session.flush()
+    third = _numbers(admin)
+    assert third[6][a.id] == (first[6][a.id][0] + 1, first[6][a.id][1] + 1)
+    assert third[5] == first[5] + 1
+
+    db.session.execute(sa.update(Assignment).where(Assignment.enterprise_id == e2.id)
+                       .values(started_on=date(2026, 12, 1)))  # a bulk statement too
+    assert _numbers(admin)[6][a.id] == first[6][a.id]
+
+
+def test_committed_changes_move_the_counters_and_the_cache_serves_between_them(fresh_app, count_queries):
+    """Real commits (a database of its own): an unchanged view is served from the cache; a committed change of
+    each kind moves its counter and shows at the next view."""
+    cache.clear()
+    with fresh_app.app_context():
+        try:
+            admin = make_user("admin")
+            a = make_user("commissioner", specialties=["tech"])
+            e1 = make_enterprise(county="汇川区")
+            assign(e1, a)
+            request(e1, a, "2026-11-03", "2026-11-10")
+            db.session.commit()
+
+            def counters():
+                db.session.commit()  # a new transaction: see what others committed
+                return dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).tuples().all())
+
+            before = counters()
+            assert set(before) == set(cache.KINDS)
+            with count_queries() as cold:
+                first = _numbers(admin)
+            with count_queries() as warm:
+                assert _numbers(admin) == first
+            if not cache.enabled():  # SQLite: no counters move, nothing is cached
+                assert counters() == before and cache.versions() is None
+                return
+            assert warm.count < cold.count  # served from the cache
+
+            request(e1, a, "2026-11-04", "2026-11-05")
+            db.session.commit()
+            moved = counters()
+            assert moved["requests"] > before["requests"] and moved["assignments"] == before["assignments"]
+            second = _numbers(admin)
+            assert second[:2] == (first[0] + 1, first[1] + 1)
+
+            e2 = make_enterprise(county="汇川区")
+            assign(e2, a)
+            interaction(e2, a, "2026-11-12")
+            db.session.commit()
+            assert counters()["assignments"] > moved["assignments"]
+            third = _numbers(admin)
+            assert third[6][a.id] == (first[6][a.id][0] + 1, first[6][a.id][1] + 1)
+
+            db.session.execute(sa.update(Assignment).where(Assignment.enterprise_id == e2.id)
+                               .values(started_on=date(2026, 12, 1)))  # a bulk statement too
+            db.session.commit()
+            assert _numbers(admin)[6][a.id] == first[6][a.id]
+        finally:
+            db.session.rollback()
+            cache.clear()
+
+
+def test_nothing_is_cached_without_the_counters():
+    db.session.execute(sa.delete(DataVersion).where(DataVersion.name == "requests"))
+    assert cache.versions() is None
