@@ -1,7 +1,7 @@
 """service attention: the workspace's per-enterprise figures kept by triggers; the open requests' ledger index (issue 11)
 
 Revision ID: d8a3f1c6b2e4
-Revises: d1e8f3a2b7c5
+Revises: 9d1c6a2e5b37
 Create Date: 2026-12-06 14:10:00
 
 ``service_attention`` (crm.service.models.ServiceAttention): per enterprise, the active assignments (how many, and
@@ -16,7 +16,7 @@ whatever the write, the row ends equal to the direct computation).
   there, and the second then recomputes from a snapshot that holds the first one's commit), then updates them.
   Per table and event one statement-level trigger with a transition table (``new_rows`` / ``old_rows``) calls it
   once with the statement's distinct enterprise ids: a ``COPY`` of 2,000,000 interactions recomputes each
-  enterprise once.
+  enterprise once. A ``TRUNCATE`` of one of the three tables recomputes every row.
 - SQLite: row-level triggers doing the same for ``NEW`` / ``OLD`` (its transactions hold the write lock).
 
 The upgrade fills the table from the existing rows (≈ 10 s at 100,000 enterprises / 2,000,000 interactions on the
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 
 revision = 'd8a3f1c6b2e4'
-down_revision = 'd1e8f3a2b7c5'
+down_revision = '9d1c6a2e5b37'
 branch_labels = None
 depends_on = None
 
@@ -95,6 +95,16 @@ END
 $$
 """
 
+# TRUNCATE (no transition table): every row is recomputed
+PG_TRUNCATED = """
+CREATE OR REPLACE FUNCTION crm_service_attention_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM crm_refresh_service_attention(ARRAY(SELECT enterprise_id FROM service_attention));
+  RETURN NULL;
+END
+$$
+"""
+
 PG_EVENTS = {'insert': 'REFERENCING NEW TABLE AS new_rows',
              'update': 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows',
              'delete': 'REFERENCING OLD TABLE AS old_rows'}
@@ -137,10 +147,13 @@ def upgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(PG_REFRESH)
         op.execute(PG_TRIGGER_FUNCTION)
+        op.execute(PG_TRUNCATED)
         for table in TABLES:
             for event, referencing in PG_EVENTS.items():
                 op.execute(f'CREATE TRIGGER {_trigger(table, event)} AFTER {event.upper()} ON {table} '
                            f'{referencing} FOR EACH STATEMENT EXECUTE FUNCTION crm_service_attention_changed()')
+            op.execute(f'CREATE TRIGGER {_trigger(table, "truncate")} AFTER TRUNCATE ON {table} '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION crm_service_attention_truncated()')
         op.execute('ANALYZE service_attention')
     else:
         for table in TABLES:
@@ -165,10 +178,11 @@ def downgrade():
     op.drop_index('ix_service_requests_open_raised_on', table_name='service_requests',
                   postgresql_where=sa.text(OPEN_PREDICATE), sqlite_where=sa.text(OPEN_PREDICATE))
     for table in TABLES:
-        for event in PG_EVENTS:
+        for event in (*PG_EVENTS, 'truncate'):
             op.execute(f'DROP TRIGGER IF EXISTS {_trigger(table, event)}'
                        + (f' ON {table}' if op.get_bind().dialect.name == 'postgresql' else ''))
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP FUNCTION crm_service_attention_truncated()')
         op.execute('DROP FUNCTION crm_service_attention_changed()')
         op.execute('DROP FUNCTION crm_refresh_service_attention(integer[])')
     op.drop_index('ix_service_attention_follow_up', table_name='service_attention')

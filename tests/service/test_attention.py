@@ -252,3 +252,20 @@ def test_two_writers_for_the_same_enterprise_leave_the_figures_right(tmp_path_fa
             assert stored(ids[1]) == direct(ids[1])
             assert stored(ids[1])[2] == today - timedelta(days=1)
             db.session.remove()
+
+
+def test_a_truncate_recomputes_every_row():
+    from tests.conftest import BACKEND
+
+    a = make_user("commissioner", specialties=["tech"])
+    e1, e2 = make_enterprise(), make_enterprise()
+    assign(e1, a)
+    assign(e2, a)
+    log(a, e1, days_ago=3)
+    check(e1, e2)
+    if BACKEND == "postgres":  # SQLite has no TRUNCATE (its DELETE without WHERE fires the row triggers)
+        db.session.execute(sa.text("TRUNCATE assignments"))
+    else:
+        db.session.execute(sa.delete(Assignment))
+    check(e1, e2)
+    assert stored(e1.id)[:3] == (0, 0, local_today() - timedelta(days=3)) and stored(e2.id)[:2] == (0, 0)
