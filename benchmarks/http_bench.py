@@ -227,7 +227,16 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
     q_name, q_initials = quote(manifest.q_name), quote(manifest.q_initials)
     rich = manifest.rich_enterprise
     out = [{"name": "unknown /api/v1 path → 404 (trivial)", "role": "anonymous", "auth": "none",
-            "path": "/api/v1/bench-unknown-path", "expect": [404], "kind": "trivial"}]
+            "path": "/api/v1/bench-unknown-path", "expect": [404], "kind": "trivial"},
+           # Floors (no target; where the time of a real read goes): the health check's three small queries with no
+           # user; one enterprise through the API (token, scope, estimate, the list machinery, one row); the lightest
+           # signed-in page (session, navigation, an empty inbox). A list of 50 rows costs these plus its rows.
+           {"name": "floor: GET /healthz (3 queries, no user)", "role": "anonymous", "auth": "none",
+            "path": "/healthz", "kind": "floor"},
+           {"name": "floor: GET /api/v1/enterprises?per_page=1", "role": "admin", "auth": "api",
+            "path": "/api/v1/enterprises?per_page=1", "kind": "floor"},
+           {"name": "floor: page /notifications/ (empty inbox)", "role": "leader", "auth": "page",
+            "path": "/notifications/", "kind": "floor"}]
     for role in ("admin", "county", "commissioner"):
         for label, page, api in (
                 ("page 1", "/enterprises/", "/api/v1/enterprises?per_page=50"),
@@ -277,7 +286,7 @@ def endpoints(manifest: Manifest, import_path: Path, export_runs: int, levels: l
     for endpoint in out:
         endpoint.setdefault("levels", levels)
     if only:  # a subset (and the trivial endpoint, which every share needs)
-        out = [e for e in out if e["kind"] == "trivial" or any(word in e["name"] for word in only)]
+        out = [e for e in out if e["kind"] in ("trivial", "floor") or any(word in e["name"] for word in only)]
     return out
 
 

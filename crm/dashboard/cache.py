@@ -46,7 +46,7 @@ def versions() -> dict[str, int] | None:
     if not enabled():
         return None
     pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
-    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending)).tuples().all()
+    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending)).all()
     if any(own is not None for _, _, own in rows):  # this transaction wrote records: read them, uncached
         return None
     found = {name: version for name, version, _ in rows}

@@ -106,11 +106,16 @@ def in_chengyu_city(city: str | None) -> bool:
 
 def chengyu_reason(meeting: Meeting) -> str:
     """Why the meeting counts as held with the 成渝 area ("" when it does not)."""
+    return reason_of(meeting.city, len(meeting.partner_links))
+
+
+def reason_of(city: str | None, partners: int) -> str:
+    """:func:`chengyu_reason` of a meeting in ``city`` with ``partners`` 成渝 firms taking part."""
     reasons = []
-    if in_chengyu_city(meeting.city):
-        reasons.append(f"在成渝地区({meeting.city})举办")
-    if meeting.partner_links:
-        reasons.append(f"{len(meeting.partner_links)} 家成渝企业参加")
+    if in_chengyu_city(city):
+        reasons.append(f"在成渝地区({city})举办")
+    if partners:
+        reasons.append(f"{partners} 家成渝企业参加")
     return "、".join(reasons)
 
 
@@ -718,6 +723,19 @@ def required_kinds() -> list[MeetingKind]:
 RULE_SHOWN = 3
 
 
+@dataclass(frozen=True)
+class RuleMeeting:
+    """A meeting as the rule card names it (read as plain columns: no ORM object, no partner rows)."""
+
+    id: int
+    kind: MeetingKind
+    status: MeetingStatus
+    city: str
+    title: str
+    starts_at: datetime
+    partners: int  # 成渝 firms taking part
+
+
 @dataclass
 class RuleRow:
     """One required kind in one year: ``state`` is ``held``, ``planned`` or ``missing``.
@@ -727,8 +745,8 @@ class RuleRow:
 
     kind: MeetingKind
     state: str
-    counting: list[Meeting]  # held with the 成渝 area, or planned to be
-    not_counting: list[Meeting]  # of that kind, but neither in a 成渝 city nor with a 成渝 firm
+    counting: list[RuleMeeting]  # held with the 成渝 area, or planned to be
+    not_counting: list[RuleMeeting]  # of that kind, but neither in a 成渝 city nor with a 成渝 firm
     counting_total: int = 0
     not_counting_total: int = 0
     held_total: int = 0  # of the counting ones, held
@@ -747,9 +765,9 @@ class RuleRow:
         return self.counting_total + self.not_counting_total - len(self.counting) - len(self.not_counting)
 
     @staticmethod
-    def reason(meeting: Meeting) -> str:
+    def reason(meeting: RuleMeeting) -> str:
         """Why the meeting counts (in a 成渝 city, with 成渝 firms)."""
-        return chengyu_reason(meeting)
+        return reason_of(meeting.city, meeting.partners)
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -760,52 +778,48 @@ def yearly_rule(year: int, kinds: Iterable[MeetingKind] | None = None) -> list[R
     """This year's rule at a glance: for each required kind, whether a meeting with the 成渝 area was held,
     is planned, or is missing (cancelled meetings never count).
 
-    Counted in SQL, not by loading the year's meetings (issue 11): one ``GROUP BY kind, status, city, has a 成渝
-    firm`` (a few dozen groups), :func:`in_chengyu_city` applied to each distinct city in Python (the same test as
-    :func:`counts_with_chengyu`), then only the :data:`RULE_SHOWN` meetings per kind and side the card names are
-    loaded (``row_number()`` per kind and side). Three statements, whatever the number of meetings."""
+    One statement, not the year's meetings loaded (issue 11: 438 ORM meetings with their partner rows at
+    provincial scale): the year's meetings are grouped by (kind, status, city, has a 成渝 firm) — a few dozen
+    groups — and each group gives its size and its first :data:`RULE_SHOWN` meetings by date (``count(*)`` and
+    ``row_number()`` over the group). :func:`in_chengyu_city` is applied in Python to each group's city (the same
+    test as :func:`counts_with_chengyu`); the first meetings of each side of a kind are among the first of its
+    groups, since a group has one status."""
     kinds = list(kinds) if kinds is not None else required_kinds()
     start, end = year_bounds(year)
-    in_year = (Meeting.starts_at >= start, Meeting.starts_at < end, Meeting.kind.in_(kinds),
-               Meeting.status != MeetingStatus.CANCELLED)
-    has_partner = sa.exists().where(MeetingPartner.meeting_id == Meeting.id)
-    partnered = has_partner.label("partnered")
-    groups = db.session.execute(
-        sa.select(Meeting.kind, Meeting.status, Meeting.city, partnered, sa.func.count().label("n"))
-        .where(*in_year).group_by(Meeting.kind, Meeting.status, Meeting.city, partnered)).all()
-    chengyu_cities = sorted({g.city for g in groups if in_chengyu_city(g.city)})
+    partners = (sa.select(sa.func.count()).where(MeetingPartner.meeting_id == Meeting.id)
+                .correlate(Meeting).scalar_subquery())
+    meetings = sa.select(Meeting.id, Meeting.kind, Meeting.status, Meeting.city, Meeting.title, Meeting.starts_at,
+                         partners.label("partners")).where(
+        Meeting.starts_at >= start, Meeting.starts_at < end, Meeting.kind.in_(kinds),
+        Meeting.status != MeetingStatus.CANCELLED).subquery()
+    group = (meetings.c.kind, meetings.c.status, meetings.c.city, sa.case((meetings.c.partners > 0, 1), else_=0))
+    ranked = sa.select(meetings, sa.func.count().over(partition_by=group).label("size"), sa.func.row_number().over(
+        partition_by=group, order_by=(meetings.c.starts_at, meetings.c.id)).label("rank")).subquery()
+    rows = db.session.execute(sa.select(ranked).where(ranked.c.rank <= RULE_SHOWN)).all()
     totals = {kind: {"counting": 0, "not_counting": 0, "held": 0, "upcoming": 0} for kind in kinds}
-    for g in groups:
-        figures = totals[g.kind]
-        if g.partnered or g.city in chengyu_cities:
-            figures["counting"] += g.n
-            figures["held" if g.status is MeetingStatus.HELD else "upcoming"] += g.n
-        else:
-            figures["not_counting"] += g.n
-    counts = sa.or_(Meeting.city.in_(chengyu_cities), has_partner) if chengyu_cities else has_partner
-    counts_flag = sa.case((counts, 1), else_=0)
-    ranked = (sa.select(Meeting.id.label("id"), sa.func.row_number().over(
-        partition_by=(Meeting.kind, counts_flag),
-        order_by=(sa.case((Meeting.status == MeetingStatus.HELD, 0), else_=1), Meeting.starts_at, Meeting.id),
-    ).label("rank")).where(*in_year).subquery())
-    shown = list(db.session.scalars(
-        sa.select(Meeting).options(selectinload(Meeting.partner_links))
-        .join(ranked, ranked.c.id == Meeting.id).where(ranked.c.rank <= RULE_SHOWN)
-        .order_by(sa.case((Meeting.status == MeetingStatus.HELD, 0), else_=1), Meeting.starts_at, Meeting.id)))
-    rows = []
+    sides: dict[tuple[MeetingKind, bool], list[RuleMeeting]] = {(k, c): [] for k in kinds for c in (True, False)}
+    for row in rows:
+        counts = bool(row.partners) or in_chengyu_city(row.city)
+        if row.rank == 1:  # once a group: its size
+            figures = totals[row.kind]
+            if counts:
+                figures["counting"] += row.size
+                figures["held" if row.status is MeetingStatus.HELD else "upcoming"] += row.size
+            else:
+                figures["not_counting"] += row.size
+        sides[(row.kind, counts)].append(RuleMeeting(row.id, row.kind, row.status, row.city, row.title,
+                                                     row.starts_at, row.partners))
+    for shown in sides.values():
+        shown.sort(key=lambda m: (m.status is not MeetingStatus.HELD, m.starts_at, m.id))
+        del shown[RULE_SHOWN:]
+    result = []
     for kind in kinds:
         figures = totals[kind]
-        of_kind = [m for m in shown if m.kind is kind]
-        if figures["held"]:
-            state = "held"
-        elif figures["upcoming"]:
-            state = "planned"
-        else:
-            state = "missing"
-        rows.append(RuleRow(kind, state, [m for m in of_kind if counts_with_chengyu(m)],
-                            [m for m in of_kind if not counts_with_chengyu(m)], counting_total=figures["counting"],
-                            not_counting_total=figures["not_counting"], held_total=figures["held"]))
-    return rows
+        state = "held" if figures["held"] else "planned" if figures["upcoming"] else "missing"
+        result.append(RuleRow(kind, state, sides[(kind, True)], sides[(kind, False)],
+                              counting_total=figures["counting"], not_counting_total=figures["not_counting"],
+                              held_total=figures["held"]))
+    return result
 
 
 def kinds_planned(year: int) -> set[MeetingKind]:

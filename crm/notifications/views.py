@@ -25,14 +25,19 @@ PER_PAGE = 20
 _COUNTED = "crm.unread_notifications"
 
 
+def _unread_this_request() -> int:
+    """The signed-in user's unread count, read once per request."""
+    if _COUNTED not in request.environ:
+        request.environ[_COUNTED] = domain.unread_count(current_user)
+    return request.environ[_COUNTED]
+
+
 def inject_unread_count() -> dict[str, Any]:
     """Context processor for the navigation badge: ``{{ unread_notifications }}`` (0 when signed out); counted
     once per request."""
     try:
         if current_user and current_user.is_authenticated:
-            if _COUNTED not in request.environ:
-                request.environ[_COUNTED] = domain.unread_count(current_user)
-            return {"unread_notifications": request.environ[_COUNTED]}
+            return {"unread_notifications": _unread_this_request()}
     except SQLAlchemyError:  # an error page must still render when the database is what failed
         db.session.rollback()
     return {"unread_notifications": 0}
@@ -54,7 +59,7 @@ def index():
     unread_only = request.args.get("unread") == "1"
     result = paginate(domain.inbox_statement(current_user, unread_only=unread_only), page, per_page)
     return render_template("notifications/index.html", page=result, unread_only=unread_only,
-                           unread=domain.unread_count(current_user), form=MarkForm())
+                           unread=_unread_this_request(), form=MarkForm())
 
 
 @bp.route("/<int:notification_id>/read", methods=["POST"])

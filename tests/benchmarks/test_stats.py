@@ -63,3 +63,18 @@ def test_targets_of_each_kind():
     assert verdict(targets("export", {"max_ms": 9000.0, "rss_growth_mb": None})) == "unknown"
     assert verdict(targets("import", {"max_ms": 12000.0})) == "NOT MET: time ≤ 10 s"
     assert targets("trivial", {"p95_ms": 3.0}) == [] and verdict([]) == "—"
+    assert targets("floor", {"p95_ms": 300.0, "share": 0.01, "bytes": 500 * 1024}) == []  # measured, never judged
+
+
+def test_the_plan_keeps_the_trivial_endpoint_and_the_floors_whatever_is_chosen():
+    from pathlib import Path
+
+    from benchmarks.http_bench import Manifest, endpoints
+
+    manifest = Manifest(seed=1, scale={}, periods=["2026H1", "2026H2", "2027H1"], rich_enterprise=1,
+                        import_usccs=["x"], import_period="2027H2")
+    plan = endpoints(manifest, Path("/tmp/x.xlsx"), 1, [8], only=["diff"])
+    kinds = [e["kind"] for e in plan]
+    assert kinds[:4] == ["trivial", "floor", "floor", "floor"]
+    assert {e["kind"] for e in plan[4:]} == {"diff", "diff_page"}
+    assert [e["path"] for e in plan[1:4]] == ["/healthz", "/api/v1/enterprises?per_page=1", "/notifications/"]

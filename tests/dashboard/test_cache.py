@@ -77,7 +77,7 @@ def test_committed_changes_move_the_counters_and_the_cache_serves_between_them(f
 
             def counters():
                 db.session.commit()  # a new transaction: see what others committed
-                return dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).tuples().all())
+                return dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).all())
 
             before = counters()
             assert set(before) == set(cache.KINDS)

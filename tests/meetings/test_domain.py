@@ -316,7 +316,12 @@ def test_the_yearly_rule_counted_in_sql_equals_the_direct_count_of_its_meetings(
         assert (row.counting_total, row.not_counting_total, row.held_total) == (
             len(counting), len(not_counting), len(held)), row.kind
         assert row.state == ("held" if held else "planned" if counting else "missing")
-        assert row.counting == counting[:domain.RULE_SHOWN] and row.not_counting == not_counting[:domain.RULE_SHOWN]
+        assert [m.id for m in row.counting] == [m.id for m in counting[:domain.RULE_SHOWN]]
+        assert [m.id for m in row.not_counting] == [m.id for m in not_counting[:domain.RULE_SHOWN]]
+        for shown, meeting in zip(row.counting + row.not_counting,
+                                  counting[:domain.RULE_SHOWN] + not_counting[:domain.RULE_SHOWN], strict=True):
+            assert row.reason(shown) == domain.chengyu_reason(meeting)
+            assert (shown.title, shown.starts_at, shown.status) == (meeting.title, meeting.starts_at, meeting.status)
         assert row.more == len(of_kind) - len(row.counting) - len(row.not_counting)
     assert sum(r.counting_total + r.not_counting_total for r in rows) == len(in_year)
     assert {r.state for r in rows} >= {"held"}
