@@ -8,19 +8,21 @@ Chinese next to its field or flashed; nothing here answers 500 for bad input.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from crm.auth.models import Specialty
+from crm.auth.models import Role, Specialty, User, UserSpecialty
 from crm.core.access import Action, scope
 from crm.core.errors import Conflict, DomainError, Forbidden
 from crm.core.pages import attempt, load, page
 from crm.core.pagination import parse_page_args
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.reference.models import County
 from crm.service import assignments as domain
 from crm.service import coverage as coverage_domain
 from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
@@ -36,6 +38,28 @@ def _helpers() -> dict[str, Any]:
 
 
 # --- the coverage matrix -------------------------------------------------------------------------------------
+
+def _assignable(user: Any) -> list[SimpleNamespace]:
+    """:func:`crm.service.assignments.assignable_commissioners` as what the bulk form's choice shows (username,
+    name, county, specialties), read as plain columns in two statements: at provincial scale that is 500
+    commissioners, and loading them as users with their county and specialty rows cost ≈ 20 ms a view."""
+    stmt = (sa.select(User.id, User.username, User.display_name, County.name)
+            .outerjoin(County, User.county_id == County.id)
+            .where(User.role == Role.COMMISSIONER, User.active.is_(True)).order_by(User.username))
+    if getattr(user, "county_id", None) is not None:
+        stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
+    rows = db.session.execute(stmt).all()
+    specialties: dict[int, list[Specialty]] = {}
+    for user_id, specialty in db.session.execute(
+            sa.select(UserSpecialty.user_id, UserSpecialty.specialty)
+            .where(UserSpecialty.user_id.in_(stmt.with_only_columns(User.id).order_by(None)))):
+        specialties.setdefault(user_id, []).append(specialty)
+    order = list(Specialty)
+    return [SimpleNamespace(id=id_, username=username, display_name=name,
+                            county=SimpleNamespace(name=county) if county else None,
+                            specialties=sorted(specialties.get(id_, []), key=order.index))
+            for id_, username, name, county in rows]
+
 
 @bp.route("/")
 @login_required
@@ -61,7 +85,7 @@ def index():
     bulk = None
     if domain.may_assign(current_user):
         bulk = BulkAssignForm(formdata=None)
-        bulk.fill_choices(domain.assignable_commissioners(current_user))
+        bulk.fill_choices(_assignable(current_user))
     link_args: dict[str, Any] = {name: value for name, value in filters.items() if value}
     if per_page != COVERAGE_PER_PAGE:
         link_args["per_page"] = per_page

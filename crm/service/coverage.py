@@ -24,9 +24,9 @@ from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import Cluster, County, by_name
 from crm.rosters.domain import published_member_ids
-from crm.rosters.models import RosterKind
+from crm.rosters.models import EditionStatus, RosterEdition, RosterEntry, RosterKind
 from crm.service.assignments import SPECIALTIES, parse_specialty
-from crm.service.models import Assignment
+from crm.service.models import SPECIALTY_BITS, Assignment, ServiceAttention
 
 
 @dataclass(frozen=True)
@@ -96,30 +96,44 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
     kind = parse_roster(roster)
     gap = parse_missing(missing)
     wanted = [kind] if kind else list(RosterKind)
-    stmt = (sa.select(Enterprise.id).join(County, Enterprise.county_id == County.id)
-            .join(Cluster, Enterprise.cluster_id == Cluster.id)
-            .where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted))))
+    # One table unless the order needs the counties: the filters are conditions on the enterprise's own columns
+    # (the cluster by a scalar subquery on the small reference table), so with a county chosen the matching ids
+    # are read from ix_enterprises_county_id_name_pinyin alone (index-only, already in the matrix's order), and
+    # the count joins nothing but service_attention.
+    stmt = sa.select(Enterprise.id).where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted)))
     stmt = scope(user, Enterprise, stmt)
+    county_row = None
     if county:
-        if by_name(County, county) is None:
+        county_row = by_name(County, county)
+        if county_row is None:
             raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})
-        stmt = stmt.where(County.name == county.strip())
+        stmt = stmt.where(Enterprise.county_id == county_row.id)
     if cluster:
-        stmt = stmt.where(Cluster.name == cluster.strip())
+        stmt = stmt.where(Enterprise.cluster_id == sa.select(Cluster.id).where(Cluster.name == cluster.strip())
+                          .scalar_subquery())
     if gap == "any":  # at most one active assignment per specialty (the partial unique index): fewer than five
         active = sa.select(sa.func.count(Assignment.id)).where(*_is_active()).scalar_subquery()
         stmt = stmt.where(active < len(SPECIALTIES))
     elif gap is not None:
         stmt = stmt.where(~sa.exists().where(*_is_active(gap)))
-    return stmt.order_by(County.sort_order, Enterprise.name_pinyin, Enterprise.id)
+    if county_row is not None:  # one county: its sort_order is the same for every row
+        return stmt.order_by(Enterprise.name_pinyin, Enterprise.id)
+    return stmt.join(County, Enterprise.county_id == County.id).order_by(*ORDER)
 
 
-def _rows(stmt: sa.Select, ids: sa.Select | None = None) -> list[CoverageRow]:
-    """The matrix rows of ``stmt`` (a :func:`coverage_statement`, maybe limited) in its order: the enterprises with
-    their list memberships, then their active assignments as columns, selected by ``ids`` (the enterprises' ids
-    as a subquery) or, without it, by the ids just loaded (a page: at most ``PER_PAGE_MAX``)."""
-    flags = [Enterprise.id.in_(published_member_ids(k)).label(f"on_{k.value}") for k in RosterKind]
-    entity_stmt = (stmt.with_only_columns(Enterprise, *flags, maintain_column_froms=False)
+# The matrix's order: county, pinyin, id.
+ORDER = (County.sort_order, Enterprise.name_pinyin, Enterprise.id)
+
+
+def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None) -> list[CoverageRow]:
+    """The matrix rows of the enterprises ``ids`` (a :func:`coverage_statement` as a subquery, or a page's list
+    of ids: at most ``PER_PAGE_MAX``) in the matrix's order: the enterprises with their list memberships
+    (``flags``: a condition per list, by default ``IN`` its members), then their active assignments as columns."""
+    flags = flags or {k: Enterprise.id.in_(published_member_ids(k)) for k in RosterKind}
+    flags = [flags[k].label(f"on_{k.value}") for k in RosterKind]
+    entity_stmt = (sa.select(Enterprise, *flags).join(County, Enterprise.county_id == County.id)
+                   .join(Cluster, Enterprise.cluster_id == Cluster.id).where(Enterprise.id.in_(ids))
+                   .order_by(*ORDER)
                    .options(contains_eager(Enterprise.county), contains_eager(Enterprise.cluster),
                             lazyload(Enterprise.supply_category)))
     rows: list[CoverageRow] = []
@@ -132,13 +146,31 @@ def _rows(stmt: sa.Select, ids: sa.Select | None = None) -> list[CoverageRow]:
                 sa.select(Assignment.id, Assignment.enterprise_id, Assignment.specialty, Assignment.commissioner_id,
                           Assignment.started_on, User.username, User.display_name)
                 .join(User, Assignment.commissioner_id == User.id)
-                .where(Assignment.ended_on.is_(None),
-                       Assignment.enterprise_id.in_(ids if ids is not None else list(by_id)))):
+                .where(Assignment.ended_on.is_(None), Assignment.enterprise_id.in_(ids))):
             row = by_id.get(eid)
             if row is not None:
                 row.cells[specialty] = CoverageCell(a_id, eid, specialty, user_id, started_on,
                                                     CoverageCommissioner(user_id, username, display_name))
     return rows
+
+
+def _page_rows(stmt: sa.Select, page: int, per_page: int) -> list[CoverageRow]:
+    """One page of the matrix, a "deferred join": the page's ids first (``stmt`` selects only ids: the sort
+    carries narrow rows), then those enterprises with their list memberships, then their assignments.
+
+    The memberships of the page's rows are correlated probes of uq_roster_entries_edition_id_enterprise_id (two
+    per row), not ``IN`` the 20,000 members of each list: as a filter and a flag on every matching row, those were
+    four hash tables of 20,000 ids built per view and the flags computed for all 5,577 rows of 汇川区 before the
+    sort cut them to 50 (see benchmarks/README.md)."""
+    ids = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    if not ids:
+        return []
+    published = {kind: sa.exists().where(
+        RosterEntry.enterprise_id == Enterprise.id,
+        RosterEntry.edition_id.in_(sa.select(RosterEdition.id).where(
+            RosterEdition.kind == kind, RosterEdition.status == EditionStatus.PUBLISHED)))
+        for kind in RosterKind}
+    return _rows(ids, flags=published)
 
 
 def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str | None = None,
@@ -149,21 +181,26 @@ def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str |
     (of the same enterprises, as a subquery). The pages and the API show :func:`coverage_page` instead.
     """
     stmt = coverage_statement(user, roster=roster, county=county, cluster=cluster, missing=missing)
-    return _rows(stmt, stmt.order_by(None))
+    return _rows(stmt.order_by(None))
 
 
 def coverage_counts(stmt: sa.Select) -> tuple[int, dict[Specialty, int]]:
     """How many enterprises ``stmt`` (a :func:`coverage_statement`) matches, and the gaps per specialty among
-    them, in one aggregate query (at most one active assignment per enterprise and specialty)."""
+    them, in one aggregate query.
+
+    The specialties covered come from ``service_attention.active_specialties`` (one bit per specialty with an
+    active assignment, kept by the database's triggers, crm.service.models.ServiceAttention): one primary-key
+    probe of a narrow row per enterprise instead of reading its five or six assignment rows from the heap (for
+    汇川区's 5,577 listed enterprises: 27,885 assignment rows; see benchmarks/README.md). An enterprise without a
+    row has none."""
     matching = stmt.order_by(None).subquery()
-    assigned = [sa.func.coalesce(sa.func.sum(sa.case((Assignment.specialty == s, 1), else_=0)), 0)
-                for s in SPECIALTIES]
+    covered = sa.func.coalesce(ServiceAttention.active_specialties, 0)
     total, *counts = db.session.execute(
-        sa.select(sa.func.count(sa.distinct(matching.c.id)), *assigned).select_from(matching)
-        .outerjoin(Assignment, sa.and_(Assignment.enterprise_id == matching.c.id,
-                                       Assignment.ended_on.is_(None)))).one()
-    total = int(total or 0)
-    return total, {s: total - int(n or 0) for s, n in zip(SPECIALTIES, counts, strict=True)}
+        sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(sa.case(
+            (covered.op("&")(SPECIALTY_BITS[s]) == 0, 1), else_=0)), 0) for s in SPECIALTIES))
+        .select_from(matching)
+        .outerjoin(ServiceAttention, ServiceAttention.enterprise_id == matching.c.id)).one()
+    return int(total or 0), {s: int(n or 0) for s, n in zip(SPECIALTIES, counts, strict=True)}
 
 
 @dataclass
@@ -175,8 +212,8 @@ class CoveragePage:
 def coverage_page(user: Any, page: int, per_page: int, *, clamp: bool = False, **filters: Any) -> CoveragePage:
     """One page of the matrix and the gap counts of all the matching enterprises (not only the page's).
 
-    Three queries: the count with the gaps, the page's enterprises, their assignments. ``clamp``: a page past the
-    end shows the last one (the pages); else it is empty (the API).
+    Four queries: the count with the gaps, the page's ids, those enterprises, their assignments. ``clamp``: a page
+    past the end shows the last one (the pages); else it is empty (the API).
     """
     stmt = coverage_statement(user, **filters)
     total, gaps = coverage_counts(stmt)
@@ -184,7 +221,7 @@ def coverage_page(user: Any, page: int, per_page: int, *, clamp: bool = False, *
         page = min(page, max(1, -(-total // per_page)))
     rows: list[CoverageRow] = []
     if total and (page - 1) * per_page < total:
-        rows = _rows(stmt.limit(per_page).offset((page - 1) * per_page))
+        rows = _page_rows(stmt, page, per_page)
     return CoveragePage(page=Page(items=rows, total=total, page=page, per_page=per_page), gap_counts=gaps)
 
 

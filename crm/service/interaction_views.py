@@ -7,12 +7,12 @@ Each view loads, checks access, calls :mod:`crm.service.interactions` through :f
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import Action, can
@@ -24,6 +24,7 @@ from crm.core.parsing import MAX_ID
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.reference.models import County
 from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
 from crm.service.access import authored
@@ -41,14 +42,20 @@ WORKSPACE_PER_PAGE = 30
 
 # --- the workspace (我的企业) ------------------------------------------------------------------------------
 
-def _visible_commissioners(user: User) -> list[User]:
+def _visible_commissioners(user: User) -> list[SimpleNamespace]:
     """Active commissioners a coordinator, admin or leader may pick on the workspace (a county-scoped one:
-    their county's and the city-wide ones)."""
-    stmt = (sa.select(User).where(User.role == Role.COMMISSIONER, User.active.is_(True))
-            .options(joinedload(User.county)).order_by(User.username))
+    their county's and the city-wide ones), as what the chooser shows: id, username, name and county.
+
+    Plain columns, not users: at provincial scale there are 500 of them, and loading whole users with their
+    county and specialties cost ≈ 15–30 ms a view; the one chosen is loaded as a user (:func:`_chosen`)."""
+    stmt = (sa.select(User.id, User.username, User.display_name, County.name)
+            .outerjoin(County, User.county_id == County.id)
+            .where(User.role == Role.COMMISSIONER, User.active.is_(True)).order_by(User.username))
     if user.county_id is not None:
         stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
-    return list(db.session.scalars(stmt))
+    return [SimpleNamespace(id=id_, username=username, display_name=name,
+                            county=SimpleNamespace(name=county) if county else None)
+            for id_, username, name, county in db.session.execute(stmt)]
 
 
 @bp.route("/")
@@ -69,7 +76,8 @@ def workspace():
         chooser.fill_choices(commissioners)
         wanted = (chooser.commissioner.data or "").strip()
         if wanted:
-            chosen = next((u for u in commissioners if u.username == wanted), None)
+            found = next((u for u in commissioners if u.username == wanted), None)
+            chosen = db.session.get(User, found.id) if found is not None else None
             if chosen is None:
                 notes.append(f"没有可查看的服务专员“{wanted[:64]}”,已显示全部。")
                 chooser.commissioner.data = ""

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import scope
@@ -21,7 +21,7 @@ from crm.core.pagination import Page
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service.assignments import SPECIALTIES
-from crm.service.models import Assignment, Interaction, RequestStatus, ServiceRequest
+from crm.service.models import Assignment, RequestStatus, ServiceAttention, ServiceRequest
 from crm.service.requests import OPEN_STATUSES as OPEN
 
 S = RequestStatus
@@ -85,6 +85,13 @@ def workspace_page(user: User, commissioner: User | None, today: date, page: int
     with ``clamp`` the last page is shown.
     """
     figures = _figures(user, commissioner, today)
+    if _who(user, commissioner) is None:  # everyone served in the user's scope: the grouped, index-driven page
+        summary = _served_summary(user, today)
+        if clamp:
+            page = min(page, max(1, -(-summary["enterprises"] // per_page)))
+        rows = _grouped_page_rows(user, today, figures, page, per_page) if summary["enterprises"] else []
+        return WorkspacePage(page=Page(items=rows, total=summary["enterprises"], page=page, per_page=per_page),
+                             summary=summary)
     rows, summary = _page_rows(user, commissioner, today, figures, page, per_page)
     if summary is None:
         summary = _summary(figures)
@@ -114,6 +121,25 @@ def _summary(stmt: sa.Select) -> dict[str, int]:
             "overdue_follow_ups": int(missed or 0), "never": int(never or 0)}
 
 
+def _served_summary(user: User, today: date) -> dict[str, int]:
+    """:func:`_summary` of everyone's served enterprises in the user's scope, read from ``service_attention`` alone
+    (a city-wide user: one scan of its narrow rows, no join to the enterprises)."""
+    attention = ServiceAttention
+    stmt = sa.select(attention.last_contact.label("last_contact"),
+                     sa.case((attention.next_due < today, 1), else_=0).label("overdue_requests"),
+                     sa.case((attention.follow_up < today, 1), else_=0).label("overdue_follow_ups")
+                     ).where(attention.active_assignments > 0)
+    if access_where(user, Enterprise) is not None:
+        stmt = scope(user, Enterprise, stmt.join(Enterprise, Enterprise.id == attention.enterprise_id))
+    return _summary(stmt)
+
+
+def _shown(c: Any, today: date) -> list[Any]:
+    """The :data:`FIGURES` columns of the rows shown, over :func:`_figures` columns ``c`` (the overdue flag
+    replaced by the count)."""
+    return [_overdue_count(c, today).label(name) if name == "overdue_requests" else c[name] for name in FIGURES]
+
+
 def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Select, page: int, per_page: int
                ) -> tuple[list[WorkspaceRow], dict[str, int] | None]:
     """The page's rows and the summary of all rows (``None`` when the page is past the end).
@@ -126,7 +152,7 @@ def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Sele
                 for i, flag in enumerate(_flags(stmt.selected_columns)))]
     paged = (stmt.add_columns(*totals).order_by(*_order(stmt.selected_columns))
              .limit(per_page).offset((page - 1) * per_page).subquery("paged"))
-    full = (sa.select(Enterprise, *(paged.c[name] for name in FIGURES), *(paged.c[t.name] for t in totals))
+    full = (sa.select(Enterprise, *_shown(paged.c, today), *(paged.c[t.name] for t in totals))
             .join(paged, paged.c.enterprise_id == Enterprise.id).order_by(*_order(paged.c)))
     summary: dict[str, int] | None = None
 
@@ -142,10 +168,49 @@ def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Sele
     return rows, summary
 
 
+def _groups(today: date) -> list[Any]:
+    """The attention order's leading groups as conditions on ``service_attention``, in order: overdue and a missed
+    follow-up, overdue only, a missed follow-up only, neither; each split into never contacted, then contacted."""
+    attention = ServiceAttention
+    overdue = sa.and_(attention.next_due.is_not(None), attention.next_due < today)
+    missed = sa.and_(attention.follow_up.is_not(None), attention.follow_up < today)
+    flags = [sa.and_(overdue, missed), sa.and_(overdue, sa.not_(missed)), sa.and_(sa.not_(overdue), missed),
+             sa.and_(sa.not_(overdue), sa.not_(missed))]
+    return [sa.and_(flag, never) for flag in flags
+            for never in (attention.last_contact.is_(None), attention.last_contact.is_not(None))]
+
+
+def _grouped_page_rows(user: User, today: date, stmt: sa.Select, page: int, per_page: int) -> list[WorkspaceRow]:
+    """One page of everyone's served enterprises (a coordinator, a leader, an admin; ``stmt`` from
+    :func:`_figures`) without sorting them all.
+
+    The attention order starts with two flags that depend on today (overdue, follow-up missed) and "never
+    contacted"; within each of those eight groups it is ``last_contact, next_due, name_pinyin, id``, which
+    ix_service_attention_order (``last_contact, next_due, enterprise_id``) gives presorted on PostgreSQL (an
+    incremental sort adds the pinyin of the few rows with equal dates, read from the enterprises by primary key).
+    So each group is read in order and cut at ``page × per_page`` rows (a ``UNION ALL`` of eight small ordered
+    reads; the missed follow-ups, few, by ix_service_attention_follow_up), and only those rows are sorted. Page 1
+    of the city coordinator's 32,000 enterprises reads about a hundred rows (sorting all 32,000 was ≈ 45 ms, with
+    the window totals and the join for the pinyin ≈ 200 ms; see benchmarks/README.md). Deep pages cost more
+    (linear in the offset), as with any OFFSET.
+    """
+    attention = ServiceAttention
+    enough = page * per_page
+    parts = [stmt.where(group).order_by(attention.last_contact, attention.next_due, Enterprise.name_pinyin,
+                                         attention.enterprise_id).limit(enough).subquery(f"group_{n}")
+             for n, group in enumerate(_groups(today))]
+    union = sa.union_all(*(sa.select(part) for part in parts)).subquery("groups")
+    paged = (sa.select(union).order_by(*_order(union.c)).limit(per_page).offset((page - 1) * per_page)
+             .subquery("paged"))
+    full = (sa.select(Enterprise, *_shown(paged.c, today))
+            .join(paged, paged.c.enterprise_id == Enterprise.id).order_by(*_order(paged.c)))
+    return _rows(user, None, today, full)
+
+
 def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
     """All the rows of :func:`workspace_page`, in the same order (two queries)."""
     figures = _figures(user, commissioner, today).subquery("figures")
-    stmt = (sa.select(Enterprise, *(figures.c[name] for name in FIGURES))
+    stmt = (sa.select(Enterprise, *_shown(figures.c, today))
             .join(figures, figures.c.enterprise_id == Enterprise.id).order_by(*_order(figures.c)))
     return _rows(user, commissioner, today, stmt)
 
@@ -167,63 +232,54 @@ def _visible_ids(user: User, commissioner: User | None) -> sa.Select:
 
 def _figures(user: User, commissioner: User | None, today: date) -> sa.Select:
     """Per visible enterprise, narrow: ``enterprise_id``, ``name_pinyin`` and the figures of :class:`WorkspaceRow`
-    (:data:`FIGURES`), unordered.
+    (:data:`FIGURES`), unordered; ``overdue_requests`` is a flag here (1: some open request is past its due date),
+    the page's rows get the count (:func:`_overdue_count`).
 
-    The latest interaction (by date, then id) gives the last contact; a follow-up is missed when a passed
-    ``next_follow_up`` has no later interaction, which only the latest interaction can lack: so it is 0 or 1.
-
-    In the database's terms: the visible enterprises are a derived table the plan starts from (a commissioner's
-    ~300, the city's ~32,000 at provincial scale). On PostgreSQL both the latest interaction and the request
-    figures are ``LEFT JOIN LATERAL`` probes per visible enterprise: one backward step of
-    ix_interactions_enterprise_id_occurred_on and an index-only range of ix_service_requests_enterprise_id_status
-    (4 entries on average). The earlier form — the requests grouped under ``enterprise_id IN (visible)`` — was
-    planned as a semi-join tested once per open request (400,000 probes) and took 2.1 of the city coordinator's
-    2.7 s (EXPLAIN ANALYZE on crm_bench_full); the lateral form is 0.45 s and cannot be planned as a scan of all
-    2,000,000 interactions. SQLite has no LATERAL: there the requests are grouped (its planner loops the visible
-    ids) and the latest interaction is a correlated ``LIMIT 1``.
+    In the database's terms: the figures are read from ``service_attention`` (:class:`ServiceAttention`), which the
+    database keeps per enterprise by triggers on assignments, interactions and requests, so nothing is aggregated
+    here. What depends on today is computed from stored dates: overdue is ``next_due < today`` (the earliest due
+    date of an open request), a missed follow-up is the latest interaction's ``follow_up < today`` (only the latest
+    interaction can lack a later one, so it is 0 or 1). A commissioner's (or a chosen commissioner's) enterprises
+    come from their active assignments (~300); everyone else's are the rows with ``active_assignments > 0`` in
+    their scope. The earlier form probed interactions and requests per visible enterprise on every view (two
+    ``LATERAL`` probes for each of the city's 32,000 served enterprises: 0.4–0.6 s; see benchmarks/README.md).
     """
-    visible = _visible_ids(user, commissioner)
-    shown = visible.distinct().subquery("shown")
-    is_open = ServiceRequest.status.in_(OPEN)
-    request_figures = (
-        sa.func.sum(sa.case((is_open, 1), else_=0)).label("open_requests"),
-        sa.func.sum(sa.case((sa.and_(is_open, ServiceRequest.due_date < today), 1), else_=0))
-        .label("overdue_requests"),
-        sa.func.min(sa.case((is_open, ServiceRequest.due_date), else_=None)).label("next_due"),
-        sa.func.sum(sa.case((ServiceRequest.status == S.RESOLVED, 1), else_=0)).label("awaiting_visit"))
-    if db.session.get_bind().dialect.name == "postgresql":
-        latest = (sa.select(Interaction.occurred_on, Interaction.next_follow_up)
-                  .where(Interaction.enterprise_id == shown.c.enterprise_id)
-                  .order_by(Interaction.occurred_on.desc(), Interaction.id.desc()).limit(1).lateral("latest"))
-        requests = (sa.select(*request_figures)
-                    .where(ServiceRequest.enterprise_id == shown.c.enterprise_id,
-                           ServiceRequest.status.in_((*OPEN, S.RESOLVED))).lateral("requests"))
-        source = (shown.join(Enterprise, Enterprise.id == shown.c.enterprise_id)
-                  .outerjoin(latest, sa.true()).outerjoin(requests, sa.true()))
-        occurred_on, next_follow_up = latest.c.occurred_on, latest.c.next_follow_up
+    attention = ServiceAttention
+    who = _who(user, commissioner)
+    if who is not None:
+        shown = _visible_ids(user, commissioner).distinct().subquery("shown")
+        enterprise_id = shown.c.enterprise_id
+        stmt = sa.select().select_from(
+            shown.join(Enterprise, Enterprise.id == enterprise_id)
+            .outerjoin(attention, attention.enterprise_id == enterprise_id))
     else:
-        latest_id = (sa.select(Interaction.id).where(Interaction.enterprise_id == shown.c.enterprise_id)
-                     .order_by(Interaction.occurred_on.desc(), Interaction.id.desc()).limit(1)
-                     .correlate(shown).scalar_subquery())
-        latest = aliased(Interaction, name="latest")
-        requests = (sa.select(ServiceRequest.enterprise_id, *request_figures)
-                    .where(ServiceRequest.enterprise_id.in_(sa.select(shown.c.enterprise_id)),
-                           ServiceRequest.status.in_((*OPEN, S.RESOLVED)))
-                    .group_by(ServiceRequest.enterprise_id).subquery("requests"))
-        source = (shown.join(Enterprise, Enterprise.id == shown.c.enterprise_id)
-                  .outerjoin(latest, latest.id == latest_id)
-                  .outerjoin(requests, requests.c.enterprise_id == shown.c.enterprise_id))
-        occurred_on, next_follow_up = latest.occurred_on, latest.next_follow_up
-    missed = sa.and_(next_follow_up.is_not(None), next_follow_up < today)
-    return (sa.select(shown.c.enterprise_id.label("enterprise_id"), Enterprise.name_pinyin.label("name_pinyin"),
-                      occurred_on.label("last_contact"),
-                      sa.case((missed, 1), else_=0).label("overdue_follow_ups"),
-                      sa.case((missed, next_follow_up), else_=None).label("follow_up_due"),
-                      sa.func.coalesce(requests.c.open_requests, 0).label("open_requests"),
-                      sa.func.coalesce(requests.c.overdue_requests, 0).label("overdue_requests"),
-                      requests.c.next_due.label("next_due"),
-                      sa.func.coalesce(requests.c.awaiting_visit, 0).label("awaiting_visit"))
-            .select_from(source))
+        enterprise_id = attention.enterprise_id
+        stmt = (sa.select().select_from(attention).join(Enterprise, Enterprise.id == enterprise_id)
+                .where(attention.active_assignments > 0))
+        if access_where(user, Enterprise) is not None:
+            stmt = scope(user, Enterprise, stmt)
+    missed = sa.and_(attention.follow_up.is_not(None), attention.follow_up < today)
+    return stmt.add_columns(
+        enterprise_id.label("enterprise_id"), Enterprise.name_pinyin.label("name_pinyin"),
+        attention.last_contact.label("last_contact"),
+        sa.case((missed, 1), else_=0).label("overdue_follow_ups"),
+        sa.case((missed, attention.follow_up), else_=None).label("follow_up_due"),
+        sa.func.coalesce(attention.open_requests, 0).label("open_requests"),
+        sa.case((attention.next_due < today, 1), else_=0).label("overdue_requests"),
+        attention.next_due.label("next_due"),
+        sa.func.coalesce(attention.awaiting_visit, 0).label("awaiting_visit"))
+
+
+def _overdue_count(c: Any, today: date) -> Any:
+    """The number of overdue requests of the enterprise of columns ``c`` (a :func:`_figures` row): an index-only
+    range of ix_service_requests_enterprise_id_status, run only for the rows shown that have any."""
+    # the statuses as plain equalities, not an expanding IN: an IN list makes SQLAlchemy rewrite the whole
+    # (large, eight-part) statement's text on every execution (≈ 3 ms a view)
+    count = (sa.select(sa.func.count()).select_from(ServiceRequest)
+             .where(ServiceRequest.enterprise_id == c.enterprise_id,
+                    sa.or_(*(ServiceRequest.status == status for status in OPEN)),
+                    ServiceRequest.due_date < today).scalar_subquery())
+    return sa.case((c.overdue_requests > 0, count), else_=0)
 
 
 def _order(c: Any) -> list[Any]:
