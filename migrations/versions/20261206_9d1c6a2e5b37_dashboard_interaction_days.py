@@ -155,9 +155,11 @@ VERSIONED = {  # table -> the kinds a write to it moves
 }
 KINDS = ['interactions', 'requests', 'assignments']
 # A write statement only notes its kinds in dashboard_pending_changes (an insert: writers never wait for each
-# other); the counters move when the writing transaction commits (a deferred constraint trigger, one row lock
-# held for microseconds instead of through the whole transaction, so no hot row serialises the writers and no
-# two transactions can deadlock over the counters). The note is deleted at once: the table stays empty.
+# other); the counters move when the writing transaction commits (a deferred constraint trigger: row locks held
+# for microseconds instead of through the whole transaction, so no hot row serialises the writers). The first of a
+# transaction's deferred triggers locks every kind the transaction noted in name order, bumps each once and takes
+# all its notes; the later ones find their note gone. Two transactions that wrote two kinds in opposite orders
+# therefore lock the counters in the same order and cannot deadlock at commit. The table stays empty.
 PG_BUMP = """
 CREATE OR REPLACE FUNCTION crm_dashboard_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -168,8 +170,14 @@ END $$
 PG_COMMIT = """
 CREATE OR REPLACE FUNCTION crm_dashboard_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE dashboard_data_versions SET version = nextval('dashboard_version_seq') WHERE name = NEW.kind;
-  DELETE FROM dashboard_pending_changes WHERE id = NEW.id;
+  IF NOT EXISTS (SELECT 1 FROM dashboard_pending_changes WHERE id = NEW.id) THEN
+    RETURN NULL;  -- an earlier trigger of this transaction took this note with the others
+  END IF;
+  PERFORM 1 FROM dashboard_data_versions
+    WHERE name IN (SELECT kind FROM dashboard_pending_changes) ORDER BY name FOR UPDATE;
+  UPDATE dashboard_data_versions SET version = nextval('dashboard_version_seq')
+    WHERE name IN (SELECT kind FROM dashboard_pending_changes);
+  DELETE FROM dashboard_pending_changes;  -- this transaction's notes: no other one's are visible uncommitted
   RETURN NULL;
 END $$
 """

@@ -4,6 +4,8 @@ shows at the next view, and a transaction that wrote some reads uncached; on SQL
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 
 import sqlalchemy as sa
@@ -117,3 +119,47 @@ def test_committed_changes_move_the_counters_and_the_cache_serves_between_them(f
 def test_nothing_is_cached_without_the_counters():
     db.session.execute(sa.delete(DataVersion).where(DataVersion.name == "requests"))
     assert cache.versions() is None
+
+
+def test_committers_lock_the_counters_in_name_order(fresh_app):
+    """At commit a transaction that noted two kinds (here 'requests' first, then 'interactions') locks their counters
+    in name order: while it waits for the 'interactions' counter it holds no lock on 'requests'. Two committers that
+    wrote the kinds in opposite orders therefore queue instead of deadlocking."""
+    with fresh_app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":  # SQLite: no counters, no deferred triggers, nothing cached
+            assert not cache.enabled()
+            return
+        holder, writer, probe = engine.connect(), engine.connect(), engine.connect()
+        done = threading.Event()
+        thread = None
+        try:
+            holder.execute(sa.text("SELECT 1 FROM dashboard_data_versions WHERE name = 'interactions' FOR UPDATE"))
+            before = dict(probe.execute(sa.select(DataVersion.name, DataVersion.version)).all())
+            probe.rollback()
+            writer.execute(sa.text("INSERT INTO dashboard_pending_changes (kind) VALUES ('requests')"))
+            writer.execute(sa.text("INSERT INTO dashboard_pending_changes (kind) VALUES ('interactions')"))
+
+            def commit() -> None:
+                writer.commit()
+                done.set()
+
+            thread = threading.Thread(target=commit)
+            thread.start()
+            time.sleep(0.5)
+            assert not done.is_set()  # waiting for the held 'interactions' counter …
+            probe.execute(sa.text("SELECT 1 FROM dashboard_data_versions WHERE name = 'requests' FOR UPDATE NOWAIT"))
+            probe.rollback()  # … without holding 'requests' (NOWAIT would have raised)
+            holder.rollback()
+            thread.join(10)
+            assert done.is_set()
+            after = dict(probe.execute(sa.select(DataVersion.name, DataVersion.version)).all())
+            assert after["requests"] > before["requests"] and after["interactions"] > before["interactions"]
+            assert after["assignments"] == before["assignments"]
+            assert probe.execute(sa.text("SELECT count(*) FROM dashboard_pending_changes")).scalar() == 0
+        finally:
+            holder.rollback()
+            if thread is not None:
+                thread.join(10)
+            for conn in (holder, writer, probe):
+                conn.close()
