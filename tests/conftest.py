@@ -22,6 +22,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from config import normalise_database_url
 from crm import create_app
+from crm.core.time import local_today
 from crm.extensions import db
 
 BACKEND = os.environ.get("CRM_TEST_DB", "sqlite")
@@ -122,6 +123,17 @@ def _transaction(app: Flask) -> Iterator[None]:
             engines[None] = saved
             outer.rollback()
             conn.close()
+
+
+@pytest.fixture
+def live_today(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets the test module's `TODAY` to the Shanghai date when each test starts, not when the module was collected.
+
+    Modules whose records are dated from the real today use it (`pytestmark = pytest.mark.usefixtures("live_today")`):
+    a run that crosses midnight in Shanghai (16:00 UTC) otherwise builds its records on yesterday while the app
+    already reckons from today ("逾期 1 天" became "逾期 2 天" in CI). Modules with a fixed `TODAY` do not use it.
+    """
+    monkeypatch.setattr(request.module, "TODAY", local_today())
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from tests.api.support import bearer, error_of
 from tests.conftest import assign, make_enterprise, make_user
 
 LAND, INDUSTRY = "市自然资源局", "市工业和科学技术局"
-TODAY = local_today()
+TODAY = local_today()  # set again as each test starts: the live_today fixture
+pytestmark = pytest.mark.usefixtures("live_today")
 FENCED = "部门联络员只能查看和办理转办至本单位的诉求与政策兑现"
 
 

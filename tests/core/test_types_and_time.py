@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from crm.auth.models import ApiToken
-from crm.core.time import format_local, isoformat_local, to_local
+from crm.core.time import format_local, isoformat_local, local_today, to_local
 from crm.extensions import db
 from tests.conftest import make_user
 
@@ -38,3 +38,16 @@ def test_display_in_shanghai():
     assert format_local(utc) == "2026-07-01 00:05"
     assert isoformat_local(utc) == "2026-07-01T00:05:00+08:00"
     assert to_local(None) is None
+
+
+TODAY = date(2000, 1, 1)  # stands for a module collected the day before its tests run
+
+
+@pytest.mark.usefixtures("live_today")
+def test_live_today_dates_a_module_from_when_the_test_starts():
+    """A run crossing Shanghai midnight must not date records from the collection day (CI failed on it)."""
+    assert local_today() == TODAY
+
+
+def test_a_module_without_live_today_keeps_its_fixed_day():
+    assert date(2000, 1, 1) == TODAY

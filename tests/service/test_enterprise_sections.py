@@ -18,7 +18,8 @@ from crm.service import interactions, policy, requests
 from tests.conftest import assign, login, make_enterprise, make_user
 from tests.service.test_policy_pages import register_policy_pages
 
-TODAY = local_today()
+TODAY = local_today()  # set again as each test starts: the live_today fixture
+pytestmark = pytest.mark.usefixtures("live_today")
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,8 @@ from crm.service.requests import OPEN_STATUSES, department_counts, requests_stat
 from tests.conftest import assign, login, make_enterprise, make_user
 
 S = RequestStatus
-TODAY = local_today()
+TODAY = local_today()  # set again as each test starts: the live_today fixture
+pytestmark = pytest.mark.usefixtures("live_today")
 DEPARTMENTS = [None, "市自然资源局", "市工业和科学技术局"]
 
 

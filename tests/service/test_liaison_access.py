@@ -33,7 +33,8 @@ from crm.service.requests import LIAISON_MOVE_REFUSED
 from tests.conftest import assign, login, make_enterprise, make_user
 
 LAND, INDUSTRY = "市自然资源局", "市工业和科学技术局"
-TODAY = local_today()
+TODAY = local_today()  # set again as each test starts: the live_today fixture
+pytestmark = pytest.mark.usefixtures("live_today")
 MISSING = 999_999
 
 

@@ -25,7 +25,8 @@ from crm.service import policy
 from crm.service.models import DeliveryStatus, PolicyDelivery
 from tests.conftest import assign, login, make_enterprise, make_user
 
-TODAY = local_today()
+TODAY = local_today()  # set again as each test starts: the live_today fixture
+pytestmark = pytest.mark.usefixtures("live_today")
 
 
 def register_policy_pages(app: Flask) -> None:

@@ -23,7 +23,8 @@ from crm.service.models import DeliveryStatus, PolicyDelivery, PolicyKind, Reque
 from tests.conftest import assign, make_enterprise, make_user
 
 LAND, INDUSTRY = "市自然资源局", "市工业和科学技术局"
-TODAY = local_today()
+TODAY = local_today()  # set again as each test starts: the live_today fixture
+pytestmark = pytest.mark.usefixtures("live_today")
 
 
 @pytest.fixture
