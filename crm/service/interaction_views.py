@@ -32,6 +32,7 @@ from crm.service.assignments import SPECIALTIES
 from crm.service.forms import InteractionForm, WorkspaceFilterForm
 from crm.service.models import Assignment, Interaction, ServiceRequest
 from crm.service.views import (
+    IdUrls,
     _arg_id,
     _found,
     _is_commissioner,
@@ -73,6 +74,17 @@ def _chooser_options(commissioners: list[tuple[int, str, str, str | None]], sele
                                                 for _, username, name, county in commissioners)], selected)
 
 
+def _row_urls() -> dict[str, Any]:
+    """The links of each workspace row, each built once for the page (:class:`crm.service.views.IdUrls`): the
+    enterprise's page, its open requests in the ledger, 记录走访 (with the specialty preselected on 我的企业)."""
+    log = {None: IdUrls("service.interaction_new", "enterprise_id")}
+    log.update({s.value: IdUrls("service.interaction_new", "enterprise_id", specialty=s.value) for s in SPECIALTIES})
+    return {"enterprise": IdUrls("enterprises.detail", "enterprise_id"),
+            "open_requests": IdUrls("service.requests_index", "enterprise_id",
+                                    status=[s.value for s in request_domain.OPEN_STATUSES]),
+            "log": log}
+
+
 @bp.route("/")
 @login_required
 @page
@@ -99,7 +111,7 @@ def workspace():
     link_args = {"commissioner": chosen.username} if chosen else {}
     options = _chooser_options(commissioners, chooser.commissioner.data) if chooser is not None else None
     return render_template("service/workspace.html", page=result.page, chooser=chooser, chosen=chosen,
-                           chooser_options=options,
+                           chooser_options=options, urls=_row_urls(),
                            notes=notes, link_args=link_args, summary=result.summary, may_log=_may_log(current_user),
                            mine=_is_commissioner(current_user),
                            cadence=int(current_app.config.get("VISIT_CADENCE_DAYS", 60))), (400 if notes else 200)

@@ -108,3 +108,23 @@ def test_the_chooser_options_are_the_fields_own_markup(app):
             expected = app.jinja_env.from_string(TEMPLATE_LOOP).render(f=form.commissioner)
             assert str(_chooser_options(commissioners, form.commissioner.data)) == expected, wanted
     assert "张&lt;三&gt; &amp; &#34;李&#39;四(chooser-odd) · 汇川区" in expected
+
+
+def test_the_row_links_built_once_are_url_fors(app):
+    from flask import url_for
+
+    from crm.service.interaction_views import _row_urls
+    from crm.service.views import IdUrls
+
+    with app.test_request_context("/service/"):
+        urls = _row_urls()
+        for id_ in (1, 42, 918273645, 2_147_483_647):
+            assert urls["enterprise"](id_) == url_for("enterprises.detail", enterprise_id=id_)
+            assert urls["open_requests"](id_) == url_for("service.requests_index", enterprise_id=id_,
+                                                         status=["raised", "accepted", "in_progress"])
+            assert urls["log"][None](id_) == url_for("service.interaction_new", enterprise_id=id_)
+            for specialty in ("tech", "finance", "legal", "media", "talent"):
+                assert urls["log"][specialty](id_) == url_for("service.interaction_new", enterprise_id=id_,
+                                                              specialty=specialty)
+            assert IdUrls("service.request_detail", "request_id")(id_) == url_for("service.request_detail",
+                                                                                  request_id=id_)
