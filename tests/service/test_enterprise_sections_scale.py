@@ -36,9 +36,8 @@ def test_the_service_cards_read_five_statements_whatever_the_record_holds(app, c
         policy.create_delivery(None, firm, {"kind": "用地", "promised": f"承诺{n}", "promised_date":
                                             (today - timedelta(days=n)).isoformat()})
     db.session.flush()
-    with app.test_request_context(f"/enterprises/{firm.id}?interactions_page=2"):
-        with count_queries() as queries:
-            found = enterprise_sections(firm, tech, True)
+    with app.test_request_context(f"/enterprises/{firm.id}?interactions_page=2"), count_queries() as queries:
+        found = enterprise_sections(firm, tech, True)
     assert queries.count == 5  # the count, a page of 服务记录, the 诉求, the 政策兑现, the commissioners
     assert found["interaction_page"] == 2 and found["interaction_total"] == SECTION_ROWS * 3
     assert [i.summary for i in found["interactions"]] == [f"走访{n}" for n in range(SECTION_ROWS, 2 * SECTION_ROWS)]
