@@ -39,7 +39,7 @@ def _active_commissioners(enterprise: Enterprise) -> dict[Specialty, Any]:
 
 def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> dict[str, Any]:
     """一企一档's service part: commissioners per specialty, the latest interactions, open and recent requests,
-    policy deliveries. Five statements whatever the record holds.
+    policy deliveries. Four statements whatever the record holds (six for a page of 服务记录 past the end).
 
     Each list is read through its capability's scoped statement (the same rows as before) but as plain columns,
     only those the cards show: loading 10 interactions, up to 50 requests and 20 deliveries as entities with their
@@ -48,19 +48,29 @@ def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> 
     today = local_today()
     # The timeline is paged (?interactions_page=N, links 较新 / 更早 under the card, no script): a record with
     # years of visits stays a page of SECTION_ROWS, the older ones a click away. The count and the last contact
-    # come from one aggregate (ix_interactions_enterprise_id_occurred_on), whatever page is shown.
-    interaction_total, last_contact = db.session.execute(
-        sa.select(sa.func.count(Interaction.id), sa.func.max(Interaction.occurred_on))
-        .where(Interaction.enterprise_id == enterprise.id)).one()
-    interaction_total = interaction_total or 0
+    # come with the page (window aggregates over the enterprise's rows, read from
+    # ix_interactions_enterprise_id_occurred_on: one statement, was a separate aggregate); only a page past the end
+    # counts apart, and then shows the last page.
+    timeline = (_plain(interactions.interactions_statement(viewer, enterprise_id=enterprise.id),
+                       Interaction.id, Interaction.occurred_on, Interaction.channel, Interaction.specialty,
+                       Interaction.summary, Interaction.next_follow_up, User.display_name.label("author"),
+                       sa.func.count().over().label("total"), sa.func.max(Interaction.occurred_on).over().label("last"))
+                .outerjoin(User, Interaction.created_by_id == User.id))
+    page_no = max(request.args.get("interactions_page", 1, type=int) or 1, 1)
+    latest = db.session.execute(timeline.limit(SECTION_ROWS).offset((page_no - 1) * SECTION_ROWS)).all()
+    if latest:
+        interaction_total, last_contact = latest[0].total, latest[0].last
+    elif page_no == 1:  # no 服务记录 at all
+        interaction_total, last_contact = 0, None
+    else:
+        interaction_total, last_contact = db.session.execute(
+            sa.select(sa.func.count(Interaction.id), sa.func.max(Interaction.occurred_on))
+            .where(Interaction.enterprise_id == enterprise.id)).one()
+        interaction_total = interaction_total or 0
+        page_no = max(1, -(-interaction_total // SECTION_ROWS))
+        if interaction_total:
+            latest = db.session.execute(timeline.limit(SECTION_ROWS).offset((page_no - 1) * SECTION_ROWS)).all()
     pages = max(1, -(-interaction_total // SECTION_ROWS))
-    page_no = min(max(request.args.get("interactions_page", 1, type=int) or 1, 1), pages)
-    latest = db.session.execute(
-        _plain(interactions.interactions_statement(viewer, enterprise_id=enterprise.id),
-               Interaction.id, Interaction.occurred_on, Interaction.channel, Interaction.specialty,
-               Interaction.summary, Interaction.next_follow_up, User.display_name.label("author"))
-        .outerjoin(User, Interaction.created_by_id == User.id)
-        .limit(SECTION_ROWS).offset((page_no - 1) * SECTION_ROWS)).all()
     recent = sa.or_(ServiceRequest.status.in_(requests.OPEN_STATUSES),
                     ServiceRequest.raised_on >= today - timedelta(days=RECENT_REQUEST_DAYS))
     found = db.session.execute(
