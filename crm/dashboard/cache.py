@@ -11,8 +11,9 @@ every view. Reading the version first means a figure computed while a change com
 version (and replaced at the next view), never the reverse.
 
 PostgreSQL only (the versions come from a sequence, never reused, even after a rolled-back transaction); on SQLite
-every figure is computed directly (the demo's size). After restoring a backup into a running system, restart the
-app (the restored counters may be lower than ones already cached).
+every figure is computed directly (the demo's size). A backup restored into a running system (``pg_restore
+--clean`` recreates the tables) brings counters that may repeat values already cached: each reading of the versions
+also reads the counters' table's ``tableoid``, and a new table empties the cache (:func:`same_database`).
 """
 
 from __future__ import annotations
@@ -46,15 +47,33 @@ def enabled() -> bool:
 KINDS = ("interactions", "requests", "assignments")
 
 
+_table: int | None = None  # the tableoid of dashboard_data_versions the entries were computed under
+
+# Read beside the versions: the counters' table itself (a restore or a test's own database is another table).
+TABLE_OID = sa.literal_column(f"{DataVersion.__tablename__}.tableoid", sa.BigInteger)
+
+
+def same_database(table_oid: int) -> None:
+    """Forget every entry when the counters' table is not the one they were computed under: a restored backup
+    (its counters may repeat values already cached) or another database read by the same process."""
+    global _table
+    with _lock:
+        if _table != table_oid:
+            _entries.clear()
+            _table = table_oid
+
+
 def versions() -> dict[str, int] | None:
     """The current version of every kind (one statement), or ``None`` where nothing is cached."""
     if not enabled():
         return None
     pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
-    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending)).all()
-    if any(own is not None for _, _, own in rows):  # this transaction wrote records: read them, uncached
+    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending, TABLE_OID)).all()
+    if any(own is not None for _, _, own, _ in rows):  # this transaction wrote records: read them, uncached
         return None
-    found = {name: version for name, version, _ in rows}
+    if rows:
+        same_database(int(rows[0][3]))
+    found = {name: version for name, version, _, _ in rows}
     if any(kind not in found for kind in KINDS):  # no counter, nothing to know a change by: cache nothing
         return None
     return {kind: int(found[kind]) for kind in KINDS}

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from crm.dashboard import rollup
+from crm.dashboard import cache, rollup
 from crm.dashboard import service as perf
 from crm.dashboard.cli import dashboard_cli
-from crm.dashboard.models import InteractionDay
+from crm.dashboard.models import InteractionDay, PendingChange
 from crm.enterprises.domain import update_enterprise
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -175,6 +175,18 @@ def test_rebuild_recomputes_it():
     assert rollup.stored() == {}
     assert rollup.rebuild() == len(expected)
     assert same() == expected
+
+
+def test_rebuild_moves_the_interactions_version():
+    """The figures cached from the rollup are recomputed after a rebuild commits (PostgreSQL: it notes
+    'interactions', so the transaction reads uncached and its commit moves the counter)."""
+    db.session.execute(sa.delete(PendingChange))  # what earlier statements of this test's transaction noted
+    rollup.rebuild()
+    noted = set(db.session.scalars(sa.select(PendingChange.kind)))
+    if cache.enabled():
+        assert noted == {"interactions"} and cache.versions() is None
+    else:  # SQLite: no counters, nothing cached
+        assert noted == set() and cache.versions() is None
 
 
 def test_the_rebuild_command_mends_a_drifted_rollup(app):
