@@ -59,7 +59,7 @@ def index(year: int | None = None):
     targets.require_view(current_user)
     years = targets.target_years()
     if year is None:
-        year = targets.default_year()
+        year = targets.default_year(years=years)
         if year is None:
             return render_template("dashboard/targets.html", data=None, years=years, year=None, chart="{}")
     data = targets.dashboard(year, current_user)
