@@ -13,10 +13,11 @@ the whole ``enterprises`` table (and the year's ``enterprise_figures`` hashed). 
 - ``ix_enterprises_settled_on_chengyu`` (settled_on) WHERE settled_from_chengyu IS true, PostgreSQL only.
 
 And a data version ``targets`` in ``dashboard_data_versions`` (the mechanism of migration 9d1c6a2e5b37, whose
-functions it reuses): on PostgreSQL a statement trigger ``crm_dashboard_targets_bump`` after every write to what the
+functions it reuses): on PostgreSQL statement triggers ``crm_dashboard_targets_bump*`` after every write to what the
 dashboard counts — enterprises (insert, delete, truncate, and an update of county_id, above_scale,
-settled_from_chengyu or settled_on), enterprise_figures, roster_entries, roster_editions, counties, parks, targets,
-plan_targets, counting_rules, target_snapshots — notes ``targets`` in ``dashboard_pending_changes``, and the
+settled_from_chengyu or settled_on), enterprise_figures, counties, parks, targets, plan_targets, counting_rules,
+target_snapshots, and the rows of published or superseded 配套企业名单 editions in roster_entries and
+roster_editions (not a draft's: see ``PG_LISTS``) — note ``targets`` in ``dashboard_pending_changes``, and the
 writing transaction's commit moves the counter to the next value of ``dashboard_version_seq``. The dashboard's
 figures are cached per process under that counter (crm/dashboard/targets.py), so a saved change shows at the next
 view. The row exists on SQLite too (nothing is cached there; no triggers).
@@ -24,9 +25,8 @@ view. The row exists on SQLite too (nothing is cached there; no triggers).
 ``IF NOT EXISTS``: on a busy live database, create the indexes first by hand with ``CREATE INDEX CONCURRENTLY``
 (same names).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e5b8d2f4a9c1'
 down_revision = 'd8a3f1c6b2e4'
@@ -35,19 +35,73 @@ depends_on = None
 
 KIND = 'targets'
 TRIGGER = 'crm_dashboard_targets_bump'
-# table -> the write events that can move a figure of the targets dashboard
+ALL = "INSERT OR UPDATE OR DELETE OR TRUNCATE"
+# table -> the write events that can move a figure of the targets dashboard (a plain statement trigger)
 VERSIONED = {
     'enterprises': "INSERT OR UPDATE OF county_id, above_scale, settled_from_chengyu, settled_on OR DELETE OR TRUNCATE",
-    'enterprise_figures': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'roster_entries': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'roster_editions': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'counties': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'parks': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'targets': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'plan_targets': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'counting_rules': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
-    'target_snapshots': "INSERT OR UPDATE OR DELETE OR TRUNCATE",
+    'enterprise_figures': ALL,
+    'counties': ALL,
+    'parks': ALL,
+    'targets': ALL,
+    'plan_targets': ALL,
+    'counting_rules': ALL,
+    'target_snapshots': ALL,
 }
+# The lists: the dashboard counts only published and superseded editions of the 配套企业名单, and only a draft is
+# ever edited (crm.rosters.domain.ensure_editable) — a coordinator adding to next half year's draft, or an import
+# into it, must not make every leader's next view recount. So a write to these two tables notes 'targets' only when
+# a row it wrote (before or after the change) belongs to such an edition: a publication (the draft becomes
+# published, the previous one superseded), a correction of a published list, a deletion. Transition tables: one
+# trigger per event; TRUNCATE notes it always.
+LIST_TABLES = ('roster_entries', 'roster_editions')
+COUNTED = "kind = 'supplier_list' AND status IN ('published', 'superseded')"
+PG_LISTS = f"""
+CREATE OR REPLACE FUNCTION crm_dashboard_targets_lists() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  hit boolean := false;
+BEGIN
+  IF TG_TABLE_NAME = 'roster_entries' THEN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+      hit := EXISTS (SELECT 1 FROM new_rows r JOIN roster_editions e ON e.id = r.edition_id WHERE e.{COUNTED});
+    END IF;
+    IF NOT hit AND TG_OP IN ('DELETE', 'UPDATE') THEN
+      hit := EXISTS (SELECT 1 FROM old_rows r JOIN roster_editions e ON e.id = r.edition_id WHERE e.{COUNTED});
+    END IF;
+  ELSE
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+      hit := EXISTS (SELECT 1 FROM new_rows WHERE {COUNTED});
+    END IF;
+    IF NOT hit AND TG_OP IN ('DELETE', 'UPDATE') THEN
+      hit := EXISTS (SELECT 1 FROM old_rows WHERE {COUNTED});
+    END IF;
+  END IF;
+  IF hit THEN
+    INSERT INTO dashboard_pending_changes (kind) VALUES ('{KIND}');
+  END IF;
+  RETURN NULL;
+END $$
+"""
+
+
+def _pg_triggers():
+    for table, events in VERSIONED.items():
+        yield (f"CREATE TRIGGER {TRIGGER} AFTER {events} ON {table} "
+               f"FOR EACH STATEMENT EXECUTE FUNCTION crm_dashboard_bump('{KIND}')")
+    for table in LIST_TABLES:
+        for event, referencing in (("INSERT", "NEW TABLE AS new_rows"),
+                                   ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                                   ("DELETE", "OLD TABLE AS old_rows")):
+            yield (f"CREATE TRIGGER {TRIGGER}_{event.lower()} AFTER {event} ON {table} REFERENCING {referencing} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION crm_dashboard_targets_lists()")
+        yield (f"CREATE TRIGGER {TRIGGER} AFTER TRUNCATE ON {table} "
+               f"FOR EACH STATEMENT EXECUTE FUNCTION crm_dashboard_bump('{KIND}')")
+
+
+def _pg_drop():
+    for table in (*VERSIONED, *LIST_TABLES):
+        for suffix in ("", "_insert", "_update", "_delete"):
+            yield f"DROP TRIGGER IF EXISTS {TRIGGER}{suffix} ON {table}"
+    yield "DROP FUNCTION IF EXISTS crm_dashboard_targets_lists()"
 
 
 def upgrade():
@@ -63,15 +117,15 @@ def upgrade():
     versions = sa.table('dashboard_data_versions', sa.column('name', sa.String), sa.column('version', sa.BigInteger))
     op.bulk_insert(versions, [{'name': KIND, 'version': 0}])
     if postgresql:
-        for table, events in VERSIONED.items():
-            op.execute(f"CREATE TRIGGER {TRIGGER} AFTER {events} ON {table} "
-                       f"FOR EACH STATEMENT EXECUTE FUNCTION crm_dashboard_bump('{KIND}')")
+        op.execute(PG_LISTS)
+        for statement in _pg_triggers():
+            op.execute(statement)
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
-        for table in VERSIONED:
-            op.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {table}")
+        for statement in _pg_drop():
+            op.execute(statement)
         op.drop_index('ix_enterprises_settled_on_chengyu', table_name='enterprises')
         op.drop_index('ix_enterprises_id_county_id_above_scale', table_name='enterprises')
     op.execute(f"DELETE FROM dashboard_data_versions WHERE name = '{KIND}'")

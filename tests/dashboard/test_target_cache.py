@@ -18,6 +18,7 @@ from crm.dashboard.models import DataVersion
 from crm.enterprises.models import Enterprise, EnterpriseFigure
 from crm.extensions import db
 from crm.reference.models import Target
+from crm.rosters import domain as rosters
 from crm.rosters.models import RosterEntry
 from tests.conftest import make_enterprise, make_user
 from tests.dashboard import targets_world
@@ -109,6 +110,19 @@ def test_each_committed_change_shows_at_the_next_view(fresh_app, count_queries):
                     or _fail(data))
             changed(lambda: rules_domain.update_rules(admin, {"trajectory_start": "2026-01-01"}),  # the rules
                     lambda data: data["rules"]["trajectory_start"] == "2026-01-01" or _fail(data))
+            newcomer = make_enterprise(county="汇川区")
+            counted = view()["city"]["actual_firms"]
+            before = version()
+            rosters.add_entry(None, world.editions["2026H2"], newcomer, "入库测试")  # next half year's draft
+            db.session.commit()
+            assert version() == before  # a draft is not counted: editing it recounts nothing
+            assert view()["city"]["actual_firms"] == counted
+            targets_world.publish(world.editions["2026H2"])  # published: it is the list in force now
+            db.session.commit()
+            assert version() > before
+            # E, the newcomer, and F (taken off 2026H1 by the correction above, after the draft was copied from it)
+            assert view()["city"]["actual_firms"] == counted + 3
+
             for year in (2025, 2027):  # after all that, what is served is what a direct count gives
                 assert view(year) == view(year) == targets.compute(year, today=TODAY)
 
