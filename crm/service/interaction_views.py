@@ -7,12 +7,12 @@ Each view loads, checks access, calls :mod:`crm.service.interactions` through :f
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from crm.auth.models import Role, Specialty, User
 from crm.core.access import Action, can
@@ -31,7 +31,17 @@ from crm.service.access import authored
 from crm.service.assignments import SPECIALTIES
 from crm.service.forms import InteractionForm, WorkspaceFilterForm
 from crm.service.models import Assignment, Interaction, ServiceRequest
-from crm.service.views import _arg_id, _found, _is_commissioner, _load_enterprise, _may_log, bp
+from crm.service.views import (
+    IdUrls,
+    _arg_id,
+    _found,
+    _is_commissioner,
+    _load_enterprise,
+    _may_log,
+    bp,
+    options_html,
+    user_label,
+)
 from crm.service.workspace import workspace_page
 
 # Each row is drawn twice (a card for phones, a table row for desktops): at 50 rows a coordinator's view, five
@@ -42,20 +52,37 @@ WORKSPACE_PER_PAGE = 30
 
 # --- the workspace (我的企业) ------------------------------------------------------------------------------
 
-def _visible_commissioners(user: User) -> list[SimpleNamespace]:
+def _visible_commissioners(user: User) -> list[tuple[int, str, str, str | None]]:
     """Active commissioners a coordinator, admin or leader may pick on the workspace (a county-scoped one:
-    their county's and the city-wide ones), as what the chooser shows: id, username, name and county.
+    their county's and the city-wide ones), as what the chooser shows: ``(id, username, name, county name)``.
 
     Plain columns, not users: at provincial scale there are 500 of them, and loading whole users with their
-    county and specialties cost ≈ 15–30 ms a view; the one chosen is loaded as a user (:func:`_chosen`)."""
+    county and specialties cost ≈ 15–30 ms a view; the one chosen is loaded as a user."""
     stmt = (sa.select(User.id, User.username, User.display_name, County.name)
             .outerjoin(County, User.county_id == County.id)
             .where(User.role == Role.COMMISSIONER, User.active.is_(True)).order_by(User.username))
     if user.county_id is not None:
         stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
-    return [SimpleNamespace(id=id_, username=username, display_name=name,
-                            county=SimpleNamespace(name=county) if county else None)
-            for id_, username, name, county in db.session.execute(stmt)]
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def _chooser_options(commissioners: list[tuple[int, str, str, str | None]], selected: str | None) -> Markup:
+    """The chooser's ``<option>``s: 全部服务专员, then each commissioner labelled ``name(username) · county``, the
+    ``selected`` username (``""``: 全部) marked — joined in Python (:func:`crm.service.views.options_html`), not
+    500 ``SelectChoice``s looped over in the template."""
+    return options_html([("", "全部服务专员"), *((username, user_label(username, name, county))
+                                                for _, username, name, county in commissioners)], selected)
+
+
+def _row_urls() -> dict[str, Any]:
+    """The links of each workspace row, each built once for the page (:class:`crm.service.views.IdUrls`): the
+    enterprise's page, its open requests in the ledger, 记录走访 (with the specialty preselected on 我的企业)."""
+    log = {None: IdUrls("service.interaction_new", "enterprise_id")}
+    log.update({s.value: IdUrls("service.interaction_new", "enterprise_id", specialty=s.value) for s in SPECIALTIES})
+    return {"enterprise": IdUrls("enterprises.detail", "enterprise_id"),
+            "open_requests": IdUrls("service.requests_index", "enterprise_id",
+                                    status=[s.value for s in request_domain.OPEN_STATUSES]),
+            "log": log}
 
 
 @bp.route("/")
@@ -71,19 +98,20 @@ def workspace():
         page_no, per_page = 1, WORKSPACE_PER_PAGE
     chooser, chosen = None, None
     if not _is_commissioner(current_user):
-        chooser = WorkspaceFilterForm(formdata=request.args)
+        chooser = WorkspaceFilterForm(formdata=request.args)  # parses ?commissioner=; its options: below
         commissioners = _visible_commissioners(current_user)
-        chooser.fill_choices(commissioners)
         wanted = (chooser.commissioner.data or "").strip()
         if wanted:
-            found = next((u for u in commissioners if u.username == wanted), None)
-            chosen = db.session.get(User, found.id) if found is not None else None
+            found = next((row[0] for row in commissioners if row[1] == wanted), None)
+            chosen = db.session.get(User, found) if found is not None else None
             if chosen is None:
                 notes.append(f"没有可查看的服务专员“{wanted[:64]}”,已显示全部。")
                 chooser.commissioner.data = ""
     result = workspace_page(current_user, chosen, today, page_no, per_page)  # past the end: the last page
     link_args = {"commissioner": chosen.username} if chosen else {}
+    options = _chooser_options(commissioners, chooser.commissioner.data) if chooser is not None else None
     return render_template("service/workspace.html", page=result.page, chooser=chooser, chosen=chosen,
+                           chooser_options=options, urls=_row_urls(),
                            notes=notes, link_args=link_args, summary=result.summary, may_log=_may_log(current_user),
                            mine=_is_commissioner(current_user),
                            cadence=int(current_app.config.get("VISIT_CADENCE_DAYS", 60))), (400 if notes else 200)

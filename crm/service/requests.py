@@ -45,11 +45,13 @@ Access is the caller's business: ``require(user, Action.EDIT, enterprise)`` befo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from crm.auth.models import Role, User
 from crm.core.access import Action, can, scope
@@ -444,33 +446,42 @@ def is_open() -> Any:
                                                   expanding=True, literal_execute=True))
 
 
-def department_counts(stmt: sa.Select, today: date) -> list[dict[str, Any]]:
+def department_counts(stmt: sa.Select, today: date, *, only_overdue: bool = False) -> list[dict[str, Any]]:
     """Per department (``None``: not routed), the total, open and overdue 诉求 of the rows ``stmt`` selects (a
-    :func:`requests_statement`), departments in their reference order: the ledger's 责任单位 summary.
+    :func:`requests_statement`), departments in their reference order (not routed last): the ledger's 责任单位
+    summary.
 
-    One grouped query over ``stmt`` itself (its WHERE grouped by ``department_id``), not a second read of the
-    requests through ``id IN (stmt)``: the city-wide overdue ledger's 46,000 rows are then read once, from the
-    open requests' index (which includes the department), instead of joined back to the table (142 ms → see
-    benchmarks/README.md). The names come from the reference table (a few dozen rows)."""
-    open_ = is_open()
-    grouped = db.session.execute(
-        stmt.order_by(None).with_only_columns(
-            ServiceRequest.department_id, sa.func.count(),
-            sa.func.sum(sa.case((open_, 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(open_, ServiceRequest.due_date < today), 1), else_=0)),
-            maintain_column_froms=False)
-        .group_by(ServiceRequest.department_id)).all()
-    if not grouped:
-        return []
-    departments = {d.id: d for d in db.session.scalars(sa.select(Department).where(
-        Department.id.in_([row[0] for row in grouped if row[0] is not None])))}
-    rows = [(departments.get(department_id), total, open_count, overdue)
-            for department_id, total, open_count, overdue in grouped]
-    rows.sort(key=lambda row: (row[0] is None or row[0].sort_order is None,
-                               row[0].sort_order if row[0] is not None and row[0].sort_order is not None else 0,
-                               row[0].id if row[0] is not None else 0))
-    return [{"department": d.name if d is not None else None, "total": int(total or 0),
-             "open": int(open_count or 0), "overdue": int(overdue or 0)} for d, total, open_count, overdue in rows]
+    One statement: ``stmt``'s own WHERE grouped by ``department_id`` (not a second read of the requests through
+    ``id IN (stmt)``: the city-wide overdue ledger's 46,000 rows are read once, from the open requests' index,
+    which includes the department, instead of joined back to the table — 142 ms → see benchmarks/README.md), and
+    the few dozen groups joined to the departments for their names and order (was a second statement).
+
+    ``only_overdue``: ``stmt`` selects overdue requests only (the ledger's ``overdue=1``), so every row is open and
+    overdue: the three counts are one ``count(*)``, not two CASEs tested on each of the city's ≈ 49,000 overdue
+    requests (≈ 35 → 20 ms of that statement)."""
+    if only_overdue:
+        return by_department(stmt, ServiceRequest.department_id, None, None)
+    return by_department(stmt, ServiceRequest.department_id, is_open(),
+                         sa.and_(is_open(), ServiceRequest.due_date < today))
+
+
+def by_department(stmt: sa.Select, department_id: Any, open_: Any, overdue: Any) -> list[dict[str, Any]]:
+    """``stmt``'s rows grouped by ``department_id``: total, ``open_`` and ``overdue`` counts per department name
+    (``None``: not routed), in the departments' reference order, not routed last; one statement (the grouping in
+    a derived table, then the departments joined to the groups). A condition ``None``: every row meets it."""
+    def counted(condition: Any, name: str) -> Any:
+        return (sa.func.count() if condition is None else sa.func.sum(sa.case((condition, 1), else_=0))).label(name)
+
+    grouped = (stmt.order_by(None).with_only_columns(
+        department_id.label("department_id"), sa.func.count().label("total"), counted(open_, "open"),
+        counted(overdue, "overdue"), maintain_column_froms=False)
+        .group_by(department_id).subquery("by_department"))
+    rows = db.session.execute(
+        sa.select(Department.name, grouped.c.total, grouped.c.open, grouped.c.overdue).select_from(grouped)
+        .outerjoin(Department, Department.id == grouped.c.department_id)
+        .order_by(grouped.c.department_id.is_(None), Department.sort_order, Department.id)).all()
+    return [{"department": name, "total": int(total or 0), "open": int(open_count or 0),
+             "overdue": int(overdue_count or 0)} for name, total, open_count, overdue_count in rows]
 
 
 def requests_statement(user: User, *, status: Any = None, overdue: bool | None = None, county: str | None = None,
@@ -518,3 +529,44 @@ def requests_statement(user: User, *, status: Any = None, overdue: bool | None =
             raise ValidationFailed("筛选条件不正确", {"department": f"未知责任单位:{department}"})
         stmt = stmt.where(ServiceRequest.department_id == department_row.id)
     return stmt.order_by(ServiceRequest.raised_on.desc(), ServiceRequest.id.desc())
+
+
+# The ledger page shows 60 characters of a description (Jinja's ``truncate(60)``, which keeps a text of up to 65
+# whole): 66 characters decide both cases, so the rest (up to 4,000 a request) is not read.
+LISTED_DESCRIPTION = 66
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """One request as the ledger page lists it, read as plain columns (what ``is_overdue`` and the template need):
+    no ``ServiceRequest`` with its enterprise (three eager relations), owner (with specialties) and department
+    loaded by four more statements."""
+
+    id: int
+    category: RequestCategory
+    description: str  # the first LISTED_DESCRIPTION characters
+    status: RequestStatus
+    due_date: date
+    enterprise_name: str
+    county_name: str | None
+    owner_name: str | None
+    department_name: str | None
+
+
+def ledger_rows(stmt: sa.Select, page: int, per_page: int) -> list[LedgerRow]:
+    """The rows of page ``page`` of a :func:`requests_statement` as :class:`LedgerRow`, in its order: one statement,
+    the page's requests joined by primary key to their enterprise (every request has one), its county, the owner
+    and the department (outer joins: the names, when there are)."""
+    owner = aliased(User)
+    listed = (stmt.with_only_columns(
+        ServiceRequest.id, ServiceRequest.category,
+        sa.func.substr(ServiceRequest.description, 1, LISTED_DESCRIPTION), ServiceRequest.status,
+        ServiceRequest.due_date, Enterprise.name, County.name, owner.display_name, Department.name,
+        maintain_column_froms=False)
+        .select_from(ServiceRequest)
+        .join(Enterprise, Enterprise.id == ServiceRequest.enterprise_id)
+        .outerjoin(County, County.id == Enterprise.county_id)
+        .outerjoin(owner, owner.id == ServiceRequest.owner_id)
+        .outerjoin(Department, Department.id == ServiceRequest.department_id)
+        .limit(per_page).offset((page - 1) * per_page))
+    return [LedgerRow(*row) for row in db.session.execute(listed)]

@@ -13,12 +13,14 @@ and the second one is told "该记录已被他人修改,请刷新后重试" (a s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
+from markupsafe import Markup, escape
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from crm.auth.models import Role, User
@@ -146,25 +148,66 @@ def _with_relations(stmt: sa.Select) -> sa.Select:
         selectinload(ServiceRequest.department))
 
 
-def _request_owners(user: User) -> list[User]:
-    """The owners of the requests ``user`` may see (the owner filter's choices)."""
+class IdUrls:
+    """``url_for(endpoint, <key>=id, **values)`` for the many ids of a page at the cost of one call: the URL is built
+    once around a marker id, and each id is put in the marker's place. Same string as ``url_for`` (an id is digits:
+    nothing in it to quote). A page of 30–50 rows made 90–110 ``url_for`` calls, ≈ 3–4 ms of a view (benchmarks/
+    README.md, "Fourth pass: workspace and ledger")."""
+
+    MARK = 918273645
+
+    def __init__(self, endpoint: str, key: str, **values: Any) -> None:
+        self.head, found, self.tail = url_for(endpoint, **{key: self.MARK}, **values).partition(str(self.MARK))
+        assert found, endpoint
+
+    def __call__(self, id_: int) -> str:
+        return f"{self.head}{int(id_)}{self.tail}"
+
+
+def _request_owners(user: User) -> list[tuple[str, str, str | None]]:
+    """The owners of the requests ``user`` may see (the owner filter's choices): ``(username, name, county)``.
+
+    Plain columns: at provincial scale there are 500 of them, and whole users (with their county and, by a second
+    statement, their specialties) cost ≈ 10 ms a view."""
     visible = scope(user, ServiceRequest, sa.select(ServiceRequest.owner_id).where(
         ServiceRequest.owner_id.is_not(None)))
-    # only what the choice shows (500 commissioners at provincial scale: no specialties, no password hashes)
-    return list(db.session.scalars(sa.select(User).where(User.id.in_(visible))
-                                   .options(load_only(User.id, User.username, User.display_name, User.county_id,
-                                                      User.role),
-                                            joinedload(User.county), lazyload(User.specialty_rows))
-                                   .order_by(User.username)))
+    return [tuple(row) for row in db.session.execute(
+        sa.select(User.username, User.display_name, County.name).outerjoin(County, County.id == User.county_id)
+        .where(User.id.in_(visible)).order_by(User.username))]
+
+
+def options_html(choices: Iterable[tuple[str, str]], selected: Any) -> Markup:
+    """``<option>``s of ``(value, label)`` choices, the one whose value equals ``selected`` (a field's ``data``)
+    marked: the same bytes as the templates' loop over a field's ``iter_choices()``, joined in Python. The owner
+    filter and the workspace's commissioner chooser have 500 options at provincial scale: 500 ``SelectChoice``s
+    and a template loop over them cost ≈ 3–5 ms a view (benchmarks/README.md, "Fourth pass: workspace and
+    ledger")."""
+    return Markup("".join(  # noqa: S704 - every value and label is escaped
+        f'<option {"selected " if value == selected else ""}value="{escape(value)}">{escape(label)}</option>'
+        for value, label in choices))
+
+
+def user_label(username: str, name: str, county: str | None) -> str:
+    """:func:`crm.service.forms.user_choice`'s label from plain columns: ``name(username) · county``."""
+    return f"{name}({username})" + (f" · {county}" if county else "")
+
+
+def _owner_options(form: RequestFilterForm) -> Markup:
+    """The owner filter's options (:func:`crm.service.forms.user_choice`'s labels) for the ledger page."""
+    return options_html([("", "全部负责人"), *((username, user_label(username, name, county))
+                                               for username, name, county in _request_owners(current_user))],
+                        form.owner.data)
 
 
 def _filter_form() -> RequestFilterForm:
+    """The ledger's filter form, its county and department choices filled; the owner's 500 are drawn by
+    :func:`_owner_options` on the page (the export only reads the chosen one)."""
     form = RequestFilterForm(formdata=request.args)
     counties = all_of(County)
     if current_user.county_id is not None:
         counties = [c for c in counties if c.id == current_user.county_id]
     departments = [] if is_liaison(current_user) else [d.name for d in all_of(Department)]
-    form.fill_choices([c.name for c in counties], _request_owners(current_user), departments)
+    form.fill_choices([c.name for c in counties], [], departments)
     return form
 
 
@@ -194,8 +237,8 @@ def requests_index():
     stmt, filters = _ledger_statement(form, errors)
     # The per-department counts group exactly the rows the list shows: their totals add up to its count, so the
     # 46,000 rows of the city-wide overdue ledger are counted once (an index-only scan), not twice.
-    by_department = request_domain.department_counts(stmt, local_today())
-    page = Page(items=list(db.session.scalars(_with_relations(stmt).limit(per_page).offset((page_no - 1) * per_page))),
+    by_department = request_domain.department_counts(stmt, local_today(), only_overdue=filters.get("overdue") is True)
+    page = Page(items=request_domain.ledger_rows(stmt, page_no, per_page),  # plain columns, one statement
                 total=sum(row["total"] for row in by_department), page=page_no, per_page=per_page)
     enterprise = None
     if filters.get("enterprise_id"):
@@ -204,6 +247,8 @@ def requests_index():
     link_args = _link_args(filters)
     page_args = dict(link_args, per_page=per_page) if request.args.get("per_page") and not errors else link_args
     return render_template("service/requests/index.html", form=form, page=page, errors=errors,
+                           owner_options=_owner_options(form),
+                           detail_url=IdUrls("service.request_detail", "request_id"),  # built once, not per row
                            link_args=link_args, page_args=page_args, enterprise=enterprise,
                            may_raise=enterprise is not None and can(current_user, Action.EDIT, enterprise),
                            filtered=bool(link_args), today=local_today(),
