@@ -174,6 +174,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from crm.auth.cli import user_cli
     from crm.backup.cli import backup_cli
+    from crm.dashboard.cli import dashboard_cli
     from crm.demo.cli import demo_accounts_command, seed_demo_command, seed_reference_command
     from crm.holidays.cli import holidays_cli
     from crm.scheduler.cli import scheduler_cli
@@ -185,3 +186,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(dashboard_cli)

@@ -371,6 +371,13 @@ _WITH_USER = sa.orm.joinedload(UserSession.user).joinedload(User.specialty_rows)
 _TOKEN_WITH_USER = sa.orm.joinedload(ApiToken.user).joinedload(User.specialty_rows)
 
 
+def _touch_due(last: datetime | None, now: datetime) -> bool:
+    """Whether a session's ``last_seen_at`` or a token's ``last_used_at`` is old enough to be written again: at most
+    once per ``SESSION_TOUCH_SECONDS`` (default 60), never on every request (a write per read, issue 11)."""
+    touch = timedelta(seconds=current_app.config.get("SESSION_TOUCH_SECONDS", 60))
+    return last is None or now - last >= touch
+
+
 def load_session_user(session_key: str) -> User | None:
     """Flask-Login's loader (session and remember cookie alike): the user of a live session row whose secret
     this is; ``None`` for an ended, expired or unknown row, a bumped ``session_version`` or an inactive user.
@@ -391,8 +398,7 @@ def load_session_user(session_key: str) -> User | None:
     user = row.user
     if user is None or not user.active or user.session_version != version:
         return None
-    touch = timedelta(seconds=current_app.config.get("SESSION_TOUCH_SECONDS", 60))
-    if row.last_seen_at is None or now - row.last_seen_at >= touch:
+    if _touch_due(row.last_seen_at, now):
         db.session.execute(sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
         db.session.commit()
     user.session_key = session_key
@@ -549,8 +555,7 @@ def resolve_token(token: str, now: datetime | None = None) -> tuple[User | None,
         return None, False
     if not row.user.active:
         return None, False
-    touch = timedelta(seconds=current_app.config.get("SESSION_TOUCH_SECONDS", 60))
-    if row.last_used_at is None or now - row.last_used_at >= touch:
+    if _touch_due(row.last_used_at, now):
         row.last_used_at = now
         return row.user, True
     return row.user, False

@@ -72,8 +72,9 @@ def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, esti
     ``key``: the primary key column of ``stmt``'s entity. The page's keys are read first (``SELECT key … WHERE …
     ORDER BY … LIMIT/OFFSET``: narrow rows, no joins of the eager-loaded relations; a deep page's OFFSET walks
     the sort index only — index-only on PostgreSQL) and then those rows are loaded with their relations (a
-    "deferred join"): page 1,000 of 100,000 enterprises reads 50 rows, not 50,000, and a search matching
-    25,000 enterprises sorts their keys and joins county / cluster for 50 of them. One statement more.
+    "deferred join", in one statement: the keys are a subquery): page 1,000 of 100,000 enterprises reads 50 rows,
+    not 50,000, and a search matching 25,000 enterprises sorts their keys and joins county / cluster for 50 of
+    them.
 
     ``estimate``: the table ``stmt`` reads. When ``stmt`` has no WHERE at all (an admin's or a city-wide user's
     unfiltered list), on PostgreSQL, and the planner's estimate (``pg_class.reltuples``, kept by autovacuum /
@@ -91,14 +92,15 @@ def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, esti
     # With an estimate, one row more is read: whether another page follows is then known, not guessed.
     limit = per_page + 1 if estimated else per_page
     if key is not None:
-        keys = list(db.session.scalars(stmt.with_only_columns(key).limit(limit).offset(offset)))
-        more = len(keys) > per_page
-        keys = keys[:per_page]
-        items = list(db.session.scalars(stmt.where(key.in_(keys)))) if keys else []  # same order, those rows
+        # One statement: the page's keys as a subquery (the planner drives from its LIMIT: a few rows probed by
+        # primary key), the outer query loading those rows in the same order. Sending the keys back as literals
+        # cost a round trip and a statement more on every list.
+        page_keys = stmt.with_only_columns(key).limit(limit).offset(offset)
+        items = list(db.session.scalars(stmt.where(key.in_(page_keys.correlate(None).scalar_subquery()))))
     else:
         items = list(db.session.scalars(stmt.limit(limit).offset(offset)))
-        more = len(items) > per_page
-        items = items[:per_page]
+    more = len(items) > per_page
+    items = items[:per_page]
     if not estimated:
         return Page(items=items, total=total, page=page, per_page=per_page)
     seen = offset + len(items)

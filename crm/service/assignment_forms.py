@@ -25,6 +25,7 @@ ROSTER_CHOICES = [SelectChoice("", "两个名单")] + [
 MISSING_CHOICES = [SelectChoice("", "不限"), SelectChoice("any", "有缺口")] + [
     SelectChoice(s.value, f"缺{s.label}") for s in SPECIALTIES]
 SPECIALTY_CHOICES = [SelectChoice(s.value, s.label) for s in SPECIALTIES]
+AUTO_SUGGEST = "自动建议(同区县优先、在办最少)"  # the bulk form's empty choice
 
 
 class CoverageFilterForm(FlaskForm):
@@ -59,7 +60,7 @@ class BulkAssignForm(FlaskForm):
     submit = SubmitField("批量分配")
 
     def fill_choices(self, commissioners: list[User]) -> None:
-        choices = [SelectChoice("", "自动建议(同区县优先、在办最少)")]
+        choices = [SelectChoice("", AUTO_SUGGEST)]
         for user in commissioners:
             codes = " ".join(s.value for s in user.specialties)
             labels = "/".join(s.label for s in user.specialties) or "无专长"

@@ -8,12 +8,12 @@ Chinese next to its field or flashed; nothing here answers 500 for bad input.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from crm.auth.models import Role, Specialty, User, UserSpecialty
 from crm.core.access import Action, scope
@@ -25,7 +25,7 @@ from crm.extensions import db
 from crm.reference.models import County
 from crm.service import assignments as domain
 from crm.service import coverage as coverage_domain
-from crm.service.assignment_forms import AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
+from crm.service.assignment_forms import AUTO_SUGGEST, AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 
@@ -39,26 +39,34 @@ def _helpers() -> dict[str, Any]:
 
 # --- the coverage matrix -------------------------------------------------------------------------------------
 
-def _assignable(user: Any) -> list[SimpleNamespace]:
-    """:func:`crm.service.assignments.assignable_commissioners` as what the bulk form's choice shows (username,
-    name, county, specialties), read as plain columns in two statements: at provincial scale that is 500
-    commissioners, and loading them as users with their county and specialty rows cost ≈ 20 ms a view."""
-    stmt = (sa.select(User.id, User.username, User.display_name, County.name)
+def _chooser(user: Any) -> Markup:
+    """The bulk form's commissioner ``<option>``s: :func:`crm.service.assignments.assignable_commissioners` (the
+    same users, order and labels as :meth:`BulkAssignForm.fill_choices`: name, username, specialties, county;
+    ``data-specialties`` for the page's script), first "自动建议".
+
+    Read as plain columns in one statement (the specialties aggregated per user) and written as markup here: at
+    provincial scale that is 500 commissioners, and as users with their county and specialty rows, then 500 WTForms
+    choices drawn by a template loop, it cost ≈ 8 ms of the page's Python (benchmarks/README.md, "Fourth pass")."""
+    stmt = (sa.select(User.username, User.display_name, County.name,
+                      sa.func.aggregate_strings(UserSpecialty.specialty, " "))
             .outerjoin(County, User.county_id == County.id)
-            .where(User.role == Role.COMMISSIONER, User.active.is_(True)).order_by(User.username))
+            .outerjoin(UserSpecialty, UserSpecialty.user_id == User.id)
+            .where(User.role == Role.COMMISSIONER, User.active.is_(True))
+            .group_by(User.id, User.username, User.display_name, County.name).order_by(User.username))
     if getattr(user, "county_id", None) is not None:
         stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
-    rows = db.session.execute(stmt).all()
-    specialties: dict[int, list[Specialty]] = {}
-    for user_id, specialty in db.session.execute(
-            sa.select(UserSpecialty.user_id, UserSpecialty.specialty)
-            .where(UserSpecialty.user_id.in_(stmt.with_only_columns(User.id).order_by(None)))):
-        specialties.setdefault(user_id, []).append(specialty)
-    order = list(Specialty)
-    return [SimpleNamespace(id=id_, username=username, display_name=name,
-                            county=SimpleNamespace(name=county) if county else None,
-                            specialties=sorted(specialties.get(id_, []), key=order.index))
-            for id_, username, name, county in rows]
+    order = {s.value: n for n, s in enumerate(Specialty)}
+    shown: dict[str | None, tuple[str, str]] = {}  # aggregated codes → (codes in order, labels): few distinct sets
+    parts = [f'<option value="">{AUTO_SUGGEST}</option>']
+    for username, name, county, codes in db.session.execute(stmt):
+        found = shown.get(codes)
+        if found is None:
+            specialties = [Specialty(c) for c in sorted(set((codes or "").split()), key=order.__getitem__)]
+            found = shown[codes] = (str(escape(" ".join(s.value for s in specialties))),
+                                    "/".join(s.label for s in specialties) or "无专长")
+        label = escape(f"{name}({username}) · {found[1]} · {county or '全市'}")
+        parts.append(f'<option data-specialties="{found[0]}" value="{escape(username)}">{label}</option>')
+    return Markup("".join(parts))  # noqa: S704  (every value escaped above)
 
 
 @bp.route("/")
@@ -82,16 +90,16 @@ def index():
         filters.update(roster="", missing="")
         form.roster.data = form.missing.data = ""
         result = coverage_domain.coverage_page(current_user, page_no, per_page, clamp=True, **filters)
-    bulk = None
+    bulk = chooser = None
     if domain.may_assign(current_user):
         bulk = BulkAssignForm(formdata=None)
-        bulk.fill_choices(_assignable(current_user))
+        chooser = _chooser(current_user)
     link_args: dict[str, Any] = {name: value for name, value in filters.items() if value}
     if per_page != COVERAGE_PER_PAGE:
         link_args["per_page"] = per_page
     return render_template(
         "service/assignments/index.html", form=form, page=result.page, rows=result.page.items,
-        gap_counts=result.gap_counts, bulk=bulk, arg_errors=arg_errors, filtered=any(filters.values()),
+        gap_counts=result.gap_counts, bulk=bulk, chooser=chooser, arg_errors=arg_errors, filtered=any(filters.values()),
         link_args=link_args, cap=domain.cap(),
     ), status
 

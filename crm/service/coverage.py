@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, lazyload
 
 from crm.auth.models import Specialty, User
 from crm.core.access import scope
@@ -50,9 +49,33 @@ class CoverageCell:
     commissioner: CoverageCommissioner
 
 
+@dataclass(frozen=True)
+class CoverageRef:
+    """A county or cluster as the matrix shows it."""
+
+    id: int
+    name: str
+    sort_order: int
+
+
+@dataclass(frozen=True)
+class CoverageEnterprise:
+    """An enterprise as the matrix (and ``GET /api/v1/assignments/coverage``) shows it, read as plain columns:
+    building 50 ``Enterprise`` entities with their county and cluster through the ORM cost more than the
+    page's SQL (see benchmarks/README.md, "Fourth pass"). Reads like an :class:`Enterprise` for what it holds."""
+
+    id: int
+    name: str
+    uscc: str
+    name_pinyin: str
+    is_demo: bool
+    county: CoverageRef
+    cluster: CoverageRef
+
+
 @dataclass
 class CoverageRow:
-    enterprise: Enterprise
+    enterprise: CoverageEnterprise
     lists: tuple[RosterKind, ...]
     cells: dict[Specialty, CoverageCell | None]
 
@@ -77,6 +100,25 @@ def parse_missing(missing: Any) -> Specialty | str | None:
     return specialty
 
 
+def listed(kinds: Iterable[RosterKind]) -> sa.Exists:
+    """The enterprise of the enclosing query is on the current published edition of one of ``kinds``: the rosters'
+    rule (:func:`crm.rosters.domain.published_member_ids`, the same rows) as one correlated ``EXISTS`` over the
+    entries of those editions.
+
+    Why not ``id IN members(list) OR id IN members(other list)``: PostgreSQL cannot turn an ``IN`` under an ``OR``
+    into a join, so it hashed all 20,000 members of each list on every view, before reading the first row (≈ 10 ms
+    each for the count and for the page at provincial scale). A single ``EXISTS`` is planned as a semi-join: a
+    page of one county walks ix_enterprises_county_id_name_pinyin and probes ix_roster_entries_enterprise_id for
+    the ~120 rows it reads (9 → 1 ms); a commissioner's few hundred enterprises are probed instead of hashing
+    40,000 entries; the count of a whole county or the city picks a hash semi-join if that is cheaper
+    (benchmarks/README.md, "Fourth pass: coverage and 一企一档")."""
+    kinds = list(kinds)
+    editions = sa.select(RosterEdition.id).where(RosterEdition.status == EditionStatus.PUBLISHED)
+    editions = editions.where(RosterEdition.kind == kinds[0]) if len(kinds) == 1 else editions.where(
+        RosterEdition.kind.in_(kinds))
+    return sa.exists().where(RosterEntry.enterprise_id == Enterprise.id, RosterEntry.edition_id.in_(editions))
+
+
 def _is_active(specialty: Specialty | None = None) -> Any:
     """An active assignment of the enterprise of the enclosing query (of ``specialty`` when given)."""
     where = [Assignment.enterprise_id == Enterprise.id, Assignment.ended_on.is_(None)]
@@ -95,12 +137,11 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
     """
     kind = parse_roster(roster)
     gap = parse_missing(missing)
-    wanted = [kind] if kind else list(RosterKind)
     # One table unless the order needs the counties: the filters are conditions on the enterprise's own columns
     # (the cluster by a scalar subquery on the small reference table), so with a county chosen the matching ids
     # are read from ix_enterprises_county_id_name_pinyin alone (index-only, already in the matrix's order), and
     # the count joins nothing but service_attention.
-    stmt = sa.select(Enterprise.id).where(sa.or_(*(Enterprise.id.in_(published_member_ids(k)) for k in wanted)))
+    stmt = sa.select(Enterprise.id).where(listed([kind] if kind else list(RosterKind)))
     stmt = scope(user, Enterprise, stmt)
     county_row = None
     if county:
@@ -125,23 +166,35 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
 ORDER = (County.sort_order, Enterprise.name_pinyin, Enterprise.id)
 
 
-def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None) -> list[CoverageRow]:
-    """The matrix rows of the enterprises ``ids`` (a :func:`coverage_statement` as a subquery, or a page's list
-    of ids: at most ``PER_PAGE_MAX``) in the matrix's order: the enterprises with their list memberships
-    (``flags``: a condition per list, by default ``IN`` its members), then their active assignments as columns."""
+def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None, page: bool = False) -> list[CoverageRow]:
+    """The matrix rows of the enterprises ``ids`` (a :func:`coverage_statement` as a subquery) in the matrix's
+    order: the enterprises with their list memberships (``flags``: a condition per list, by default ``IN`` its
+    members), then their active assignments as columns. ``page``: ``ids`` is one page (``LIMIT``: at most
+    ``PER_PAGE_MAX``), so the assignments are read for the ids found rather than by running it again."""
     flags = flags or {k: Enterprise.id.in_(published_member_ids(k)) for k in RosterKind}
     flags = [flags[k].label(f"on_{k.value}") for k in RosterKind]
-    entity_stmt = (sa.select(Enterprise, *flags).join(County, Enterprise.county_id == County.id)
-                   .join(Cluster, Enterprise.cluster_id == Cluster.id).where(Enterprise.id.in_(ids))
-                   .order_by(*ORDER)
-                   .options(contains_eager(Enterprise.county), contains_eager(Enterprise.cluster),
-                            lazyload(Enterprise.supply_category)))
+    columns_stmt = (sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.name_pinyin,
+                              Enterprise.is_demo, County.id, County.name, County.sort_order, Cluster.id,
+                              Cluster.name, Cluster.sort_order, *flags)
+                    .join(County, Enterprise.county_id == County.id)
+                    .join(Cluster, Enterprise.cluster_id == Cluster.id).where(Enterprise.id.in_(ids))
+                    .order_by(*ORDER))
     rows: list[CoverageRow] = []
-    for enterprise, *on in db.session.execute(entity_stmt):
+    counties: dict[int, CoverageRef] = {}
+    clusters: dict[int, CoverageRef] = {}
+    for (eid, name, uscc, pinyin, is_demo, county_id, county_name, county_order, cluster_id, cluster_name,
+         cluster_order, *on) in db.session.execute(columns_stmt):
+        county = counties.get(county_id) or counties.setdefault(
+            county_id, CoverageRef(county_id, county_name, county_order))
+        cluster = clusters.get(cluster_id) or clusters.setdefault(
+            cluster_id, CoverageRef(cluster_id, cluster_name, cluster_order))
         lists = tuple(k for k, flag in zip(RosterKind, on, strict=True) if flag)
-        rows.append(CoverageRow(enterprise=enterprise, lists=lists, cells=dict.fromkeys(SPECIALTIES)))
+        rows.append(CoverageRow(enterprise=CoverageEnterprise(eid, name, uscc, pinyin, bool(is_demo), county, cluster),
+                                lists=lists, cells=dict.fromkeys(SPECIALTIES)))
     if rows:
         by_id = {row.enterprise.id: row for row in rows}
+        if page:
+            ids = list(by_id)
         for a_id, eid, specialty, user_id, started_on, username, display_name in db.session.execute(
                 sa.select(Assignment.id, Assignment.enterprise_id, Assignment.specialty, Assignment.commissioner_id,
                           Assignment.started_on, User.username, User.display_name)
@@ -155,22 +208,22 @@ def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None) -> list[Cover
 
 
 def _page_rows(stmt: sa.Select, page: int, per_page: int) -> list[CoverageRow]:
-    """One page of the matrix, a "deferred join": the page's ids first (``stmt`` selects only ids: the sort
-    carries narrow rows), then those enterprises with their list memberships, then their assignments.
+    """One page of the matrix, a "deferred join" in one statement: the page's ids in a subquery (``stmt`` selects
+    only ids: the sort carries narrow rows, and its ``LIMIT`` keeps it apart from the outer query), then those
+    enterprises with their list memberships around it; then their assignments. (Until the fourth pass the ids
+    were a statement of their own.)
 
     The memberships of the page's rows are correlated probes of uq_roster_entries_edition_id_enterprise_id (two
     per row), not ``IN`` the 20,000 members of each list: as a filter and a flag on every matching row, those were
     four hash tables of 20,000 ids built per view and the flags computed for all 5,577 rows of 汇川区 before the
     sort cut them to 50 (see benchmarks/README.md)."""
-    ids = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
-    if not ids:
-        return []
+    ids = stmt.limit(per_page).offset((page - 1) * per_page)
     published = {kind: sa.exists().where(
         RosterEntry.enterprise_id == Enterprise.id,
         RosterEntry.edition_id.in_(sa.select(RosterEdition.id).where(
             RosterEdition.kind == kind, RosterEdition.status == EditionStatus.PUBLISHED)))
         for kind in RosterKind}
-    return _rows(ids, flags=published)
+    return _rows(ids, flags=published, page=True)
 
 
 def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str | None = None,
@@ -212,8 +265,8 @@ class CoveragePage:
 def coverage_page(user: Any, page: int, per_page: int, *, clamp: bool = False, **filters: Any) -> CoveragePage:
     """One page of the matrix and the gap counts of all the matching enterprises (not only the page's).
 
-    Four queries: the count with the gaps, the page's ids, those enterprises, their assignments. ``clamp``: a page
-    past the end shows the last one (the pages); else it is empty (the API).
+    Three queries: the count with the gaps, the page's enterprises (their ids in a subquery), their assignments.
+    ``clamp``: a page past the end shows the last one (the pages); else it is empty (the API).
     """
     stmt = coverage_statement(user, **filters)
     total, gaps = coverage_counts(stmt)

@@ -5,16 +5,21 @@ figures equal those counted from the records."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from crm.dashboard import rollup
 from crm.dashboard import service as perf
+from crm.dashboard.cli import dashboard_cli
 from crm.dashboard.models import InteractionDay
 from crm.enterprises.domain import update_enterprise
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.reference.models import County
 from crm.service.interactions import log_interaction, update_interaction
 from crm.service.models import Interaction
 from tests.conftest import make_enterprise, make_user
@@ -97,6 +102,71 @@ def test_the_rollup_follows_the_enterprise():
     same()
 
 
+def _one_record(conn, enterprise_id: int, author_id: int) -> None:
+    conn.execute(sa.insert(Interaction).values(
+        enterprise_id=enterprise_id, occurred_on=DAY, channel="visit", specialty="tech", summary="并发走访",
+        participants="", created_by_id=author_id, version=1, created_at=NOW))
+
+
+@pytest.mark.parametrize("first", ["writer", "mover"])
+def test_a_county_move_and_a_new_record_of_the_enterprise_leave_the_rollup_right(fresh_app, first):
+    """Two real transactions (PostgreSQL): one writes a 服务记录 for an enterprise while the other moves the
+    enterprise to another county. Whichever starts first, the second waits for it (migration e5c2a7b913d4), and
+    once both have committed the record counts in the new county. Without the wait the record stayed counted in
+    the old county (its writer read the committed county; the mover's snapshot could not see the record)."""
+    with fresh_app.app_context():
+        engine = db.engine
+        author = make_user("commissioner", specialties=["tech"])
+        firm = make_enterprise(county="汇川区")
+        new_county = db.session.scalar(sa.select(County.id).where(County.name == "红花岗区"))
+        old_county, firm_id, author_id = firm.county_id, firm.id, author.id
+        db.session.commit()
+        writer, mover = engine.connect(), engine.connect()
+        done = threading.Event()
+        second = None
+        try:
+            def move() -> None:
+                mover.execute(sa.update(Enterprise).where(Enterprise.id == firm_id).values(county_id=new_county))
+
+            def write() -> None:
+                _one_record(writer, firm_id, author_id)
+
+            first_conn, first_step, second_conn, second_step = (
+                (writer, write, mover, move) if first == "writer" else (mover, move, writer, write))
+            first_step()
+            if engine.dialect.name != "postgresql":  # SQLite: one writer at a time; the two run one after the other
+                first_conn.commit()
+                second_step()
+                second_conn.commit()
+                done.set()
+
+            def then() -> None:
+                second_step()
+                second_conn.commit()
+                done.set()
+
+            if not done.is_set():
+                second = threading.Thread(target=then)
+                second.start()
+                time.sleep(0.5)
+                assert not done.is_set()  # the second transaction waits for the first …
+                first_conn.commit()
+                second.join(10)
+                assert done.is_set()  # … and goes on once it has committed
+            db.session.commit()  # a new snapshot: both commits
+            assert rollup.stored() == rollup.direct()
+            rows = rollup.stored()
+            assert rows[(DAY, new_county, author_id)] == (1, 1) and (DAY, old_county, author_id) not in rows
+        finally:
+            for conn in (writer, mover):
+                conn.rollback()
+            if second is not None:
+                second.join(10)
+            for conn in (writer, mover):
+                conn.close()
+            db.session.rollback()
+
+
 def test_rebuild_recomputes_it():
     a = make_user("commissioner", specialties=["tech"])
     _log(a, make_enterprise())
@@ -104,6 +174,25 @@ def test_rebuild_recomputes_it():
     db.session.execute(sa.delete(InteractionDay))
     assert rollup.stored() == {}
     assert rollup.rebuild() == len(expected)
+    assert same() == expected
+
+
+def test_the_rebuild_command_mends_a_drifted_rollup(app):
+    """``flask dashboard rebuild-rollup`` recomputes the rollup and says how many groups it mended."""
+    a = make_user("commissioner", specialties=["tech"])
+    e1 = make_enterprise(county="汇川区")
+    _log(a, e1)
+    _log(a, e1, day=date(2026, 11, 11))
+    expected = same()
+    db.session.execute(sa.delete(InteractionDay).where(InteractionDay.day == DAY))  # a drift: one group lost
+    db.session.execute(sa.update(InteractionDay).values(visits=InteractionDay.visits + 5))  # others miscounted
+    drifted = rollup.stored()
+    wrong = rollup.differences(expected, drifted)
+    assert wrong == len(expected) and wrong >= 2
+
+    result = app.test_cli_runner().invoke(dashboard_cli, ["rebuild-rollup"])
+    assert result.exit_code == 0, result.output
+    assert f"共 {len(expected)} 组;与重算前不同的组:{wrong}" in result.output
     assert same() == expected
 
 

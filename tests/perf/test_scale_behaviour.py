@@ -169,6 +169,19 @@ def test_deep_pages_return_the_same_rows_as_an_offset(app):
     assert [e.id for page in pages for e in page] == [e.id for e in everything]
 
 
+def test_a_page_is_read_in_one_statement_after_its_count(app, count_queries):
+    """The deferred join sends the page's keys as a subquery: the count, then the page (was three statements)."""
+    county_user = make_user("coordinator", county="红花岗区")
+    for n in range(5):
+        make_enterprise(f"一句分页测试{n}机械有限公司", county="红花岗区")
+    stmt = search_statement(county_user, q="一句分页测试")
+    with count_queries() as queries:
+        page = paginate(stmt, 2, 2, key=Enterprise.id)
+    assert queries.count == 2
+    assert [e.name for e in page.items] == [f"一句分页测试{n}机械有限公司" for n in (2, 3)]
+    assert page.total == 5 and page.has_next
+
+
 # --- search by fragment -----------------------------------------------------------------------------------------
 
 @pytest.fixture
