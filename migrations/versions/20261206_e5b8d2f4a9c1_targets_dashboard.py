@@ -1,7 +1,7 @@
 """targets dashboard: indexes for its counts, and a data version for its cached figures (issue 11)
 
 Revision ID: e5b8d2f4a9c1
-Revises: d8a3f1c6b2e4
+Revises: e5c2a7b913d4
 Create Date: 2026-12-06 16:30:00
 
 The targets dashboard (crm/dashboard/targets.py) counts, per county, the firms of a 20,000-entry list edition that
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'e5b8d2f4a9c1'
-down_revision = 'd8a3f1c6b2e4'
+down_revision = 'e5c2a7b913d4'
 branch_labels = None
 depends_on = None
 
