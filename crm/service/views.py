@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote_plus
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -67,6 +68,17 @@ STATUS_BADGES = {S.RAISED: "text-bg-secondary", S.ACCEPTED: "text-bg-info", S.IN
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"STATUS_BADGES": STATUS_BADGES, "is_overdue": request_domain.is_overdue, "today": local_today()}
+
+
+# The query-string quoting of werkzeug's URL building (werkzeug.urls._urlencode: urlencode with these safe
+# characters), for a value put into a URL built once around a marker (templates/service/_by_department.html).
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+@bp.app_template_filter("query_value")
+def query_value(value: Any) -> str:
+    """``value`` quoted as ``url_for`` quotes a query-string value (tested against it)."""
+    return quote_plus(str(value), safe=QUERY_SAFE)
 
 
 # --- small helpers -------------------------------------------------------------------------------------------

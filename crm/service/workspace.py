@@ -106,14 +106,15 @@ def workspace_page(user: User, commissioner: User | None, today: date, page: int
     the page's assignments with their commissioners. Past the end (no row came back) one more query counts, and
     with ``clamp`` the last page is shown.
     """
-    figures = _figures(user, commissioner, today)
     if _who(user, commissioner) is None:  # everyone served in the user's scope: the grouped, index-driven page
-        summary = _served_summary(user, today)
+        condition = access_where(user, Enterprise)
+        summary = _served_summary(condition, today)
         if clamp:
             page = min(page, max(1, -(-summary["enterprises"] // per_page)))
-        rows = _grouped_page_rows(user, today, figures, page, per_page) if summary["enterprises"] else []
+        rows = _grouped_page_rows(condition, today, page, per_page) if summary["enterprises"] else []
         return WorkspacePage(page=Page(items=rows, total=summary["enterprises"], page=page, per_page=per_page),
                              summary=summary)
+    figures = _figures(user, commissioner, today)
     rows, summary = _page_rows(user, commissioner, today, figures, page, per_page)
     if summary is None:
         summary = _summary(figures)
@@ -134,26 +135,78 @@ def _flags(c: Any) -> list[Any]:
     return [c.overdue_requests > 0, c.overdue_follow_ups > 0, c.last_contact.is_(None)]
 
 
-def _summary(stmt: sa.Select) -> dict[str, int]:
+def _summary_statement(stmt: sa.Select) -> sa.Select:
     figures = stmt.subquery()
-    total, overdue, missed, never = db.session.execute(sa.select(
-        sa.func.count(), *(sa.func.coalesce(sa.func.sum(sa.case((flag, 1), else_=0)), 0)
-                           for flag in _flags(figures.c))).select_from(figures)).one()
+    return sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(sa.case((flag, 1), else_=0)), 0)
+                                        for flag in _flags(figures.c))).select_from(figures)
+
+
+def _summary_row(row: Any) -> dict[str, int]:
+    total, overdue, missed, never = row
     return {"enterprises": int(total or 0), "overdue_requests": int(overdue or 0),
             "overdue_follow_ups": int(missed or 0), "never": int(never or 0)}
 
 
-def _served_summary(user: User, today: date) -> dict[str, int]:
-    """:func:`_summary` of everyone's served enterprises in the user's scope, read from ``service_attention`` alone
-    (a city-wide user: one scan of its narrow rows, no join to the enterprises)."""
+def _summary(stmt: sa.Select) -> dict[str, int]:
+    return _summary_row(db.session.execute(_summary_statement(stmt)).one())
+
+
+# The statements of everyone's served enterprises (:func:`_served_summary`, :func:`_grouped_page_rows`) are built
+# once per process and scope, with today, the page's limits and offset as bound parameters: building the eight-part
+# UNION and its columns was ≈ 5 ms of Python a view (benchmarks/README.md, "Fourth pass: workspace and ledger").
+# Keyed by the scope's condition as compiled SQL with its values (a county coordinator's ``county_id = 2``; None
+# for a city-wide user), so two scopes never share a statement; bounded, cleared when full.
+TODAY = "workspace_today"
+_STATEMENTS: dict[tuple, sa.Select] = {}
+_STATEMENTS_MAX = 64
+
+
+def _today() -> Any:
+    return sa.bindparam(TODAY, type_=sa.Date)
+
+
+def _built(kind: str, condition: Any, build: Callable[[Any], sa.Select]) -> sa.Select:
+    """The statement ``build(condition)`` for ``kind``, built once per process and scope ``condition``."""
+    if condition is None:
+        key: tuple = (kind, None)
+    else:
+        compiled = condition.compile()
+        key = (kind, str(compiled), tuple(sorted((name, repr(value)) for name, value in compiled.params.items())))
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        if len(_STATEMENTS) >= _STATEMENTS_MAX:
+            _STATEMENTS.clear()
+        stmt = _STATEMENTS[key] = build(condition)
+    return stmt
+
+
+def _served(condition: Any) -> sa.Select:
+    """:func:`_figures` of everyone's served enterprises within ``condition`` (the user's scope on enterprises),
+    today as the bound parameter :data:`TODAY`."""
     attention = ServiceAttention
-    stmt = sa.select(attention.last_contact.label("last_contact"),
-                     sa.case((attention.next_due < today, 1), else_=0).label("overdue_requests"),
-                     sa.case((attention.follow_up < today, 1), else_=0).label("overdue_follow_ups")
-                     ).where(attention.active_assignments > 0)
-    if access_where(user, Enterprise) is not None:
-        stmt = scope(user, Enterprise, stmt.join(Enterprise, Enterprise.id == attention.enterprise_id))
-    return _summary(stmt)
+    stmt = (sa.select().select_from(attention).join(Enterprise, Enterprise.id == attention.enterprise_id)
+            .where(attention.active_assignments > 0))
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return _with_figures(stmt, attention.enterprise_id, _today())
+
+
+def _served_summary(condition: Any, today: date) -> dict[str, int]:
+    """:func:`_summary` of everyone's served enterprises within ``condition`` (the user's scope on enterprises),
+    read from ``service_attention`` alone (a city-wide user: one scan of its narrow rows, no join to the
+    enterprises)."""
+    def build(condition: Any) -> sa.Select:
+        attention = ServiceAttention
+        today = _today()
+        stmt = sa.select(attention.last_contact.label("last_contact"),
+                         sa.case((attention.next_due < today, 1), else_=0).label("overdue_requests"),
+                         sa.case((attention.follow_up < today, 1), else_=0).label("overdue_follow_ups")
+                         ).where(attention.active_assignments > 0)
+        if condition is not None:
+            stmt = stmt.join(Enterprise, Enterprise.id == attention.enterprise_id).where(condition)
+        return _summary_statement(stmt)
+
+    return _summary_row(db.session.execute(_built("summary", condition, build), {TODAY: today}).one())
 
 
 def _shown(c: Any, today: date) -> list[Any]:
@@ -201,9 +254,9 @@ def _groups(today: date) -> list[Any]:
             for never in (attention.last_contact.is_(None), attention.last_contact.is_not(None))]
 
 
-def _grouped_page_rows(user: User, today: date, stmt: sa.Select, page: int, per_page: int) -> list[WorkspaceRow]:
-    """One page of everyone's served enterprises (a coordinator, a leader, an admin; ``stmt`` from
-    :func:`_figures`) without sorting them all.
+def _grouped_page_rows(condition: Any, today: date, page: int, per_page: int) -> list[WorkspaceRow]:
+    """One page of everyone's served enterprises (a coordinator, a leader, an admin: within
+    ``condition``, their scope on enterprises) without sorting them all.
 
     The attention order starts with two flags that depend on today (overdue, follow-up missed) and "never
     contacted"; within each of those eight groups it is ``last_contact, next_due, name_pinyin, id``, which
@@ -215,15 +268,22 @@ def _grouped_page_rows(user: User, today: date, stmt: sa.Select, page: int, per_
     the window totals and the join for the pinyin ≈ 200 ms; see benchmarks/README.md). Deep pages cost more
     (linear in the offset), as with any OFFSET.
     """
-    attention = ServiceAttention
-    enough = page * per_page
-    parts = [stmt.where(group).order_by(attention.last_contact, attention.next_due, Enterprise.name_pinyin,
-                                         attention.enterprise_id).limit(enough).subquery(f"group_{n}")
-             for n, group in enumerate(_groups(today))]
-    union = sa.union_all(*(sa.select(part) for part in parts)).subquery("groups")
-    paged = (sa.select(union).order_by(*_order(union.c)).limit(per_page).offset((page - 1) * per_page)
-             .subquery("paged"))
-    return _rows(user, None, today, _with_enterprise(paged, _shown(paged.c, today)))
+    def build(condition: Any) -> sa.Select:
+        attention = ServiceAttention
+        stmt = _served(condition)
+        enough = sa.bindparam("workspace_enough", type_=sa.Integer)
+        parts = [stmt.where(group).order_by(attention.last_contact, attention.next_due, Enterprise.name_pinyin,
+                                             attention.enterprise_id).limit(enough).subquery(f"group_{n}")
+                 for n, group in enumerate(_groups(_today()))]
+        union = sa.union_all(*(sa.select(part) for part in parts)).subquery("groups")
+        paged = (sa.select(union).order_by(*_order(union.c))
+                 .limit(sa.bindparam("workspace_limit", type_=sa.Integer))
+                 .offset(sa.bindparam("workspace_offset", type_=sa.Integer)).subquery("paged"))
+        return _with_enterprise(paged, _shown(paged.c, _today()))
+
+    params = {TODAY: today, "workspace_enough": page * per_page, "workspace_limit": per_page,
+              "workspace_offset": (page - 1) * per_page}
+    return _rows(None, None, today, _built("page", condition, build), params=params)
 
 
 def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
@@ -275,6 +335,13 @@ def _figures(user: User, commissioner: User | None, today: date) -> sa.Select:
                 .where(attention.active_assignments > 0))
         if access_where(user, Enterprise) is not None:
             stmt = scope(user, Enterprise, stmt)
+    return _with_figures(stmt, enterprise_id, today)
+
+
+def _with_figures(stmt: sa.Select, enterprise_id: Any, today: Any) -> sa.Select:
+    """``stmt`` (FROM the visible enterprises, ``service_attention`` and ``enterprises`` joined) with the columns of
+    :func:`_figures`; ``today`` a date or a bound parameter."""
+    attention = ServiceAttention
     missed = sa.and_(attention.follow_up.is_not(None), attention.follow_up < today)
     return stmt.add_columns(
         enterprise_id.label("enterprise_id"), Enterprise.name_pinyin.label("name_pinyin"),
@@ -323,13 +390,13 @@ def _with_enterprise(ordered: Any, shown: list[Any], *extra: Any) -> sa.Select:
             .order_by(*_order(ordered.c)))
 
 
-def _rows(user: User, commissioner: User | None, today: date, stmt: sa.Select,
-          figures: Callable[[Any], Any] = tuple) -> list[WorkspaceRow]:
+def _rows(user: User | None, commissioner: User | None, today: date, stmt: sa.Select,
+          figures: Callable[[Any], Any] = tuple, *, params: dict[str, Any] | None = None) -> list[WorkspaceRow]:
     """The rows of an ordered :func:`_with_enterprise` statement (each result row through ``figures`` first), with
     the assignments shown (one more query, plain columns: the specialty and the commissioner's name)."""
     rows: dict[int, WorkspaceRow] = {}
     width = len(ENTERPRISE_COLUMNS)
-    for result in db.session.execute(stmt):
+    for result in db.session.execute(stmt, params or {}):
         result = figures(result)
         enterprise = WorkspaceEnterprise(*result[:width])
         last, missed, due, open_count, overdue, next_due, awaiting = result[width:]
@@ -343,7 +410,7 @@ def _rows(user: User, commissioner: User | None, today: date, stmt: sa.Select,
                    .join(User, User.id == Assignment.commissioner_id)
                    .where(Assignment.ended_on.is_(None), Assignment.enterprise_id.in_(list(rows)))
                    .order_by(Assignment.enterprise_id, Assignment.id))
-    who = _who(user, commissioner)
+    who = _who(user, commissioner) if user is not None else None
     if who is not None:
         assignments = assignments.where(Assignment.commissioner_id == who.id)
     for enterprise_id, assignment_id, specialty, name in db.session.execute(assignments):

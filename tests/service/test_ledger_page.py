@@ -118,3 +118,40 @@ def test_the_overdue_ledger_runs_a_few_statements_whatever_its_size(client, coun
     assert "共 15 条" in large.get_data(as_text=True)
     counted = db.session.scalar(sa.select(sa.func.count()).select_from(ServiceRequest))
     assert counted == 15
+
+
+@pytest.mark.parametrize("value", ["市自然资源局", "A B&C/D?é+%", "!$'()*,/:;?@#[]", "__department__"])
+def test_query_value_quotes_as_url_for(app, value):
+    from flask import url_for
+
+    from crm.service.views import query_value
+
+    with app.test_request_context("/service/requests/"):
+        built = url_for("service.requests_index", department=value)
+    assert built.split("department=", 1)[1] == query_value(value)
+
+
+@pytest.mark.parametrize("args", ["", "?overdue=1", "?county=汇川区&status=raised&status=accepted"])
+def test_the_department_links_are_url_fors(client, args):
+    from flask import url_for
+
+    coordinator = make_user("coordinator")
+    firm = make_enterprise(county="汇川区")
+    today = local_today()
+    for name in ("市自然资源局", "市工业和科学技术局", None):
+        db.session.add(ServiceRequest(enterprise=firm, category="用地", description="诉求", raised_on=today,
+                                      department=by_name(Department, name) if name else None,
+                                      due_date=today - timedelta(days=10), status=S.RAISED))
+    db.session.commit()
+    login(client, coordinator)
+    html = client.get(f"/service/requests/{args}").get_data(as_text=True)
+    rows = re.findall(r'<tr data-department="([^"]+)">(.*?)</tr>', html, re.S)
+    assert {name for name, _ in rows} == {"市自然资源局", "市工业和科学技术局"}
+    link_args: dict = {"status": ["raised", "accepted"]} if "status=" in args else {}  # the view's order
+    link_args.update((k, v) for k, v in re.findall(r"(\w+)=([^&]+)", args.lstrip("?")) if k != "status")
+    with client.application.test_request_context("/service/requests/"):
+        for name, row in rows:
+            links = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', row)]
+            assert links == [url_for("service.requests_index", **dict(link_args, department=name, page=None)),
+                             url_for("service.requests_index", **dict(link_args, department=name, page=None,
+                                                                      overdue="1"))]
