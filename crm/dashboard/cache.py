@@ -28,9 +28,14 @@ from crm.dashboard.models import DataVersion, PendingChange
 from crm.extensions import db
 
 T = TypeVar("T")
-SIZE = 256  # entries per process (a period × a selection × a figure: a few KB each)
+# Keys per process (a figure × a period × a selection). One entry per key: a figure computed at newer versions
+# replaces the one kept for older ones (which no request reads again once the counters moved), so memory is
+# bounded by the selections people look at, not by how often the data changes. 1,024: a commissioner's own view
+# holds four small keys, so 500 of them cannot push out the city's and the counties' (≈ 1 MB each at 500
+# commissioners).
+SIZE = 1024
 
-_entries: OrderedDict[Hashable, Any] = OrderedDict()
+_entries: OrderedDict[Hashable, tuple[tuple[int, ...], Any]] = OrderedDict()  # key → (versions, value)
 _lock = threading.Lock()
 
 
@@ -63,14 +68,19 @@ def cached(stamp: dict[str, int] | None, kinds: tuple[str, ...], key: tuple[Hash
     only read)."""
     if stamp is None:
         return compute()
-    full = (key, tuple(stamp[kind] for kind in kinds))
+    at = tuple(stamp[kind] for kind in kinds)
     with _lock:
-        if full in _entries:
-            _entries.move_to_end(full)
-            return _entries[full]
+        kept = _entries.get(key)
+        if kept is not None and kept[0] == at:
+            _entries.move_to_end(key)
+            return kept[1]
     value = compute()
     with _lock:
-        _entries[full] = value
+        kept = _entries.get(key)
+        # a request that read older versions (it began before a commit) does not replace a newer figure
+        if kept is None or not all(old >= new for new, old in zip(at, kept[0], strict=True)):
+            _entries[key] = (at, value)
+            _entries.move_to_end(key)
         while len(_entries) > SIZE:
             _entries.popitem(last=False)
     return value
