@@ -367,8 +367,12 @@ def session_alive(row: UserSession, now: datetime | None = None) -> bool:
 
 # A session's or token's user with the specialties (User.specialty_rows, otherwise a second "selectin" query):
 # joined, as one user has a handful of them.
-_WITH_USER = sa.orm.joinedload(UserSession.user).joinedload(User.specialty_rows)
-_TOKEN_WITH_USER = sa.orm.joinedload(ApiToken.user).joinedload(User.specialty_rows)
+# The user with what every page reads of them (specialties; county and department for the scope and the
+# navigation's "角色 · 区县/单位"), joined into the one statement that finds the session or the token.
+_USER_PARTS = (sa.orm.joinedload(User.specialty_rows), sa.orm.joinedload(User.county),
+               sa.orm.joinedload(User.department))
+_WITH_USER = sa.orm.joinedload(UserSession.user).options(*_USER_PARTS)
+_TOKEN_WITH_USER = sa.orm.joinedload(ApiToken.user).options(*_USER_PARTS)
 
 
 def _touch_due(last: datetime | None, now: datetime) -> bool:

@@ -277,3 +277,25 @@ def test_admin_reset_and_deactivation_end_session_rows(client):
     assert all(row.ended_at is not None for row in _rows(user))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)
                              .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))) == 0
+
+
+def test_the_session_and_the_token_bring_the_users_county_department_and_specialties(app):
+    """One statement finds the session (or token) with what every page reads of its user: the navigation's county
+    or department and the specialties are not read again (the county was a statement of its own per page)."""
+    for role, extra in (("coordinator", {"county": "汇川区"}), ("liaison", {"department": "市自然资源局"}),
+                        ("commissioner", {"specialties": ["tech", "legal"]})):
+        user = make_user(role, **extra)
+        key = domain.start_session(user)
+        token, _ = domain.issue_token(user)
+        db.session.commit()
+        expected = (user.county.name if user.county else None, user.department.name if user.department else None,
+                    user.specialties)
+        for load in (lambda key=key: domain.load_session_user(key), lambda token=token: domain.resolve_token(token)[0]):
+            db.session.expunge_all()  # nothing of the user already in the session
+            with counting_queries() as queries:
+                found = load()
+                shown = (found.county.name if found.county else None,
+                         found.department.name if found.department else None, found.specialties)
+            reads = [s for s in queries.statements if not s.startswith(("SAVEPOINT", "RELEASE"))]  # test's own
+            assert len(reads) == 1, reads
+            assert shown == expected

@@ -82,7 +82,7 @@ def test_committed_changes_move_the_counters_and_the_cache_serves_between_them(f
                 return dict(db.session.execute(sa.select(DataVersion.name, DataVersion.version)).all())
 
             before = counters()
-            assert set(before) == set(cache.KINDS)
+            assert set(cache.KINDS) <= set(before)  # and 'targets', the targets dashboard's (crm/dashboard/targets.py)
             with count_queries() as cold:
                 first = _numbers(admin)
             with count_queries() as warm:
