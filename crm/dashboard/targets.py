@@ -293,9 +293,11 @@ def data_version() -> dict[str, int] | None:
     if not cache.enabled():
         return None
     pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
-    row = db.session.execute(sa.select(DataVersion.version, pending).where(DataVersion.name == VERSION_KIND)).first()
+    row = db.session.execute(sa.select(DataVersion.version, pending, cache.TABLE_OID)
+                             .where(DataVersion.name == VERSION_KIND)).first()
     if row is None or row[1] is not None:
         return None
+    cache.same_database(int(row[2]))  # a restored backup's counters: forget what was kept (crm/dashboard/cache.py)
     return {VERSION_KIND: int(row[0])}
 
 

@@ -165,6 +165,15 @@ def test_committers_lock_the_counters_in_name_order(fresh_app):
                 conn.close()
 
 
+def restore_counters_table() -> None:
+    """What ``pg_restore --clean`` does to the counters: the table dropped and created anew with the dumped rows
+    (inside the test's transaction, rolled back at its end)."""
+    for statement in ("CREATE TABLE restored_versions AS SELECT * FROM dashboard_data_versions",
+                      "ALTER TABLE dashboard_data_versions RENAME TO dashboard_data_versions_gone",
+                      "ALTER TABLE restored_versions RENAME TO dashboard_data_versions"):
+        db.session.execute(sa.text(statement))
+
+
 def test_a_restored_counters_table_empties_the_cache():
     """A backup restored into a running system (``pg_restore --clean``) recreates the counters' table with values
     that may repeat ones already cached: the new table (its ``tableoid``) empties the cache."""
@@ -176,11 +185,7 @@ def test_a_restored_counters_table_empties_the_cache():
         stamp = cache.versions()
         assert cache.cached(stamp, ("requests",), ("restore probe",), lambda: "before") == "before"
         assert cache.cached(cache.versions(), ("requests",), ("restore probe",), lambda: "again") == "before"
-        # what pg_restore --clean does: the table dropped and created anew with the dumped rows
-        for statement in ("CREATE TABLE restored_versions AS SELECT * FROM dashboard_data_versions",
-                          "ALTER TABLE dashboard_data_versions RENAME TO dashboard_data_versions_gone",
-                          "ALTER TABLE restored_versions RENAME TO dashboard_data_versions"):
-            db.session.execute(sa.text(statement))
+        restore_counters_table()
         assert cache.versions() == stamp  # the same counters …
         assert cache.cached(cache.versions(), ("requests",), ("restore probe",), lambda: "after") == "after"
     finally:

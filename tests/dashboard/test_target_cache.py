@@ -22,6 +22,7 @@ from crm.rosters import domain as rosters
 from crm.rosters.models import RosterEntry
 from tests.conftest import make_enterprise, make_user
 from tests.dashboard import targets_world
+from tests.dashboard.test_cache import restore_counters_table
 
 TODAY = date(2026, 12, 6)  # 2025 is over, 2027 is not
 
@@ -164,3 +165,21 @@ def test_the_statements_can_use_their_indexes():
     firms = plan(sa.select(sa.func.count()).select_from(
         sa.select(EnterpriseFigure.enterprise_id).where(EnterpriseFigure.year == 2025).subquery()))
     assert "ix_enterprise_figures_year_enterprise_id" in firms
+
+
+def test_a_restored_counters_table_empties_the_targets_cache():
+    """The targets' own version reader checks the counters' table too (a restored backup: crm/dashboard/cache.py)."""
+    if not cache.enabled():  # SQLite: nothing cached
+        assert targets.data_version() is None
+        return
+    cache.clear()
+    kinds = (targets.VERSION_KIND,)
+    try:
+        stamp = targets.data_version()
+        assert cache.cached(stamp, kinds, ("restore probe",), lambda: "before") == "before"
+        assert cache.cached(targets.data_version(), kinds, ("restore probe",), lambda: "again") == "before"
+        restore_counters_table()
+        assert targets.data_version() == stamp  # the same counter …
+        assert cache.cached(targets.data_version(), kinds, ("restore probe",), lambda: "after") == "after"
+    finally:
+        cache.clear()
