@@ -26,6 +26,7 @@ from crm.reference.models import County
 from crm.service import assignments as domain
 from crm.service import coverage as coverage_domain
 from crm.service.assignment_forms import AUTO_SUGGEST, AssignForm, BulkAssignForm, CoverageFilterForm, EndForm
+from crm.service.views import IdUrls
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 
@@ -100,7 +101,7 @@ def index():
     return render_template(
         "service/assignments/index.html", form=form, page=result.page, rows=result.page.items,
         gap_counts=result.gap_counts, bulk=bulk, chooser=chooser, arg_errors=arg_errors, filtered=any(filters.values()),
-        link_args=link_args, cap=domain.cap(),
+        link_args=link_args, cap=domain.cap(), enterprise_url=IdUrls("assignments.enterprise", "enterprise_id"),
     ), status
 
 

@@ -29,12 +29,18 @@ def _numbers(viewer):
             {r["user_id"]: (r["assigned_enterprises"], r["visited_enterprises"]) for r in result["commissioners"]})
 
 
-def test_the_writing_transaction_sees_its_changes():
+def _world():
+    """An admin, a commissioner and one enterprise of 汇川区 assigned to them, with one 诉求 (not yet committed)."""
     admin = make_user("admin")
     a = make_user("commissioner", specialties=["tech"])
     e1 = make_enterprise(county="汇川区")
     assign(e1, a)
     request(e1, a, "2026-11-03", "2026-11-10")
+    return admin, a, e1
+
+
+def test_the_writing_transaction_sees_its_changes():
+    admin, a, e1 = _world()
     db.session.flush()
     assert cache.versions() is None  # this transaction wrote records: nothing cached is used (nor kept)
     first = _numbers(admin)
@@ -70,11 +76,7 @@ def test_committed_changes_move_the_counters_and_the_cache_serves_between_them(f
     cache.clear()
     with fresh_app.app_context():
         try:
-            admin = make_user("admin")
-            a = make_user("commissioner", specialties=["tech"])
-            e1 = make_enterprise(county="汇川区")
-            assign(e1, a)
-            request(e1, a, "2026-11-03", "2026-11-10")
+            admin, a, e1 = _world()
             db.session.commit()
 
             def counters():

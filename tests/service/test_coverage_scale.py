@@ -109,3 +109,13 @@ def test_the_matrix_rows_link_to_each_enterprise_and_mark_gaps(client):
     assert f'<a href="/assignments/enterprise/{firm.id}">遵义链接测试有限公司</a>' in row
     assert f'title="{tech.display_name}({tech.username}),自 2026-01-01 起">{tech.display_name}</td>' in row
     assert row.count("data-gap") == len(SPECIALTIES) - 1
+
+
+def test_the_matrix_links_keep_the_apps_prefix(client):
+    """Served under a prefix (SCRIPT_NAME), each row's link is what url_for makes, prefix included."""
+    firm = make_enterprise("遵义前缀测试有限公司", county="汇川区")
+    published_edition(SUPPLIER, "2026H1", [firm])
+    db.session.commit()
+    login(client, make_user("coordinator"))
+    page = client.get("/assignments/?county=汇川区", environ_overrides={"SCRIPT_NAME": "/crm"}).get_data(as_text=True)
+    assert f'<a href="/crm/assignments/enterprise/{firm.id}">遵义前缀测试有限公司</a>' in page
