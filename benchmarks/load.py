@@ -10,7 +10,9 @@ each with its own persistent ``http.client`` connection (gunicorn's sync workers
 reconnects) send requests for D seconds; every answer is read to its end and timed. An answer whose status is not
 the expected one is an error (printed at once, with the start of its body).
 
-``sequential`` endpoints (the XLSX export, the import) run one at a time, ``runs`` times; around each export the
+``sequential`` endpoints (the XLSX export, the import, the first view after a write) run one at a time, ``runs``
+times, each run after its ``before`` write if it has one (sent untimed: a new 服务记录, whose commit moves the
+cached figures' data version); around each export the
 gunicorn workers' VmHWM / VmRSS are read from /proc (the peak is reset first through ``clear_refs`` where the kernel
 allows it), which gives the worker memory growth of the export.
 
@@ -28,6 +30,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -260,7 +263,13 @@ class Driver:
         expect = set(endpoint.get("expect", [200]))
         master = self.plan.get("gunicorn_pid")
         latencies, errors, samples, size, growth, memory = [], 0, [], 0, [], []
+        write_first = endpoint.get("before")
         for _ in range(runs):
+            if write_first:  # a write first (not timed), e.g. a new 服务记录 before the dashboard's next view
+                problem = self.write(write_first)
+                if problem:
+                    errors += 1
+                    samples.append(problem)
             pids = worker_pids(master) if master else []
             reset = all(reset_peak(p) for p in pids) if pids else False
             before = {p: memory_kb(p) for p in pids}
@@ -291,6 +300,19 @@ class Driver:
         if samples:
             row["error_samples"] = samples
         return row
+
+    def write(self, step: dict) -> str | None:
+        """Send ``step`` (role, auth, method, path, json body; expects 201), untimed; the problem, if any."""
+        session = self.session(step["role"])
+        headers = session.headers(step["auth"]) | {"Content-Type": "application/json"}
+        conn = session.connection()
+        try:
+            status, data = one_request(conn, step.get("method", "POST"), step["path"], headers,
+                                       json.dumps(step["json"]).encode())
+        except (OSError, http.client.HTTPException) as err:
+            status, data = 0, repr(err).encode()
+        conn.close()
+        return None if status in step.get("expect", [201]) else f"write before the run {status}: {data[:300]!r}"
 
     def run(self) -> dict:
         results = self.results
@@ -349,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # the harness broke: say so, keep what was measured
         out = {"results": driver.results, "failures": [*driver.failures, f"load driver crashed: {err!r}"]}
         print(f"!! load driver crashed: {err!r}", flush=True)
+        traceback.print_exc()
         Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
         return 2
     Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -78,3 +78,20 @@ def test_the_plan_keeps_the_trivial_endpoint_and_the_floors_whatever_is_chosen()
     assert kinds[:4] == ["trivial", "floor", "floor", "floor"]
     assert {e["kind"] for e in plan[4:]} == {"diff", "diff_page"}
     assert [e["path"] for e in plan[1:4]] == ["/healthz", "/api/v1/enterprises?per_page=1", "/notifications/"]
+
+
+def test_the_first_view_after_a_write_is_planned_only_with_a_probe_and_logs_it_first():
+    from pathlib import Path
+
+    from benchmarks.http_bench import Manifest, endpoints
+
+    manifest = Manifest(seed=1, scale={}, periods=["2026H1", "2026H2", "2027H1"], rich_enterprise=7,
+                        import_usccs=["x"], import_period="2027H2")
+    assert not [e for e in endpoints(manifest, Path("/tmp/x.xlsx"), 1, [8]) if e["kind"] == "after_write"]
+    probe = {"enterprise_id": 7, "date": "2026-12-06", "channel": "visit", "specialty": "tech", "summary": "x"}
+    [row] = [e for e in endpoints(manifest, Path("/tmp/x.xlsx"), 1, [8], only=["service"], probe=probe)
+             if e["kind"] == "after_write"]
+    assert row["sequential"] and row["runs"] > 1 and row["path"] == "/dashboard/service/"
+    assert row["before"] == {"role": "commissioner", "auth": "api", "method": "POST", "path": "/api/v1/interactions",
+                             "json": probe}
+    assert targets("after_write", {"p95_ms": 900.0}) == []  # reported, never judged
