@@ -21,7 +21,9 @@ included) is the rules' business, read by duck typing on the user.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -122,6 +124,32 @@ def require(user: Any, action: Action | str, obj: Any = None) -> None:
     if obj is not None:
         raise NotFound("记录不存在或您无权查看")  # = errors.HTTP_MESSAGES[404]: as if it did not exist
     raise Forbidden("您没有权限执行此操作")
+
+
+_probes: ContextVar[dict[Hashable, Any] | None] = ContextVar("crm_access_probes", default=None)
+
+
+@contextmanager
+def shared_probes() -> Iterator[None]:
+    """Within the block, a rule's database probe (:func:`probe`) runs once per key: a page that asks ``VIEW``
+    and then ``EDIT`` of one record answers both from one query when the rule's probe does not depend on the
+    action (the one-to-one rule's EXISTS; the fifth provincial-scale pass, benchmarks/README.md). Only around
+    reads: nothing in the block may change what a probe reads. Outside such a block every probe runs."""
+    token = _probes.set({})
+    try:
+        yield
+    finally:
+        _probes.reset(token)
+
+
+def probe(key: Hashable, run: Callable[[], Any]) -> Any:
+    """``run()``, or its answer already given for ``key`` in the enclosing :func:`shared_probes` block."""
+    memo = _probes.get()
+    if memo is None:
+        return run()
+    if key not in memo:
+        memo[key] = run()
+    return memo[key]
 
 
 def where(user: Any, model: type, action: Action | str = Action.VIEW) -> Condition:

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from crm.core.access import Action, can, require
+from crm.core.access import Action, can, require, shared_probes
 from crm.core.errors import DomainError
 from crm.core.messages import STALE_MESSAGE
 from crm.core.pages import attempt, load, page
@@ -100,9 +100,11 @@ def detail(enterprise_id: int):
     # session keeps only what is referenced), checks access and answers 404 / 403 as for any record.
     _held = db.session.scalar(sa.select(Enterprise).options(joinedload(Enterprise.park))
                              .where(Enterprise.id == enterprise_id)) if 0 < enterprise_id <= MAX_ID else None
-    enterprise = _load(enterprise_id, Action.VIEW)
+    viewer = current_user._get_current_object()  # the user, not the proxy: the cards ask for it ~100 times
+    with shared_probes():  # may see, may change: the rules' probes asked once for both (a commissioner's EXISTS)
+        enterprise = _load(enterprise_id, Action.VIEW)
+        editable = can(viewer, Action.EDIT, enterprise)
     forms: dict[str, Any] = {}
-    editable = can(current_user, Action.EDIT, enterprise)
     if editable:
         figure_form = FigureForm(prefix="figure")
         edit_year = request.args.get("figure_year", type=int)
@@ -118,13 +120,13 @@ def detail(enterprise_id: int):
         # Delete buttons carry csrf_token() themselves; their POSTs are checked with DeleteForm.
         forms = {"contact": ContactForm(prefix="contact"), "figure": figure_form, "partner": partner_form}
     # The cards of the capabilities built on the registry (service, lists …) come from crm.enterprises.hooks.
-    history = _history_page(enterprise.id, max(request.args.get("history_page", 1, type=int) or 1, 1))
+    history = _history_page(enterprise.id, max(request.args.get("history_page", 1, type=int) or 1, 1), viewer)
     return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
                            history=history.items, history_page=history,
-                           sections=hooks.sections(enterprise, viewer=current_user, editable=editable))
+                           sections=hooks.sections(enterprise, viewer=viewer, editable=editable))
 
 
-def _history_page(enterprise_id: int, page_no: int) -> Page:
+def _history_page(enterprise_id: int, page_no: int, viewer: Any) -> Page:
     """The 变更记录 card: the audit trail a page at a time (?history_page=N, links under the card), so a record with
     hundreds of changes stays under 150 KB (issue 11); ix_audit_log_enterprise_id_at reads it newest first. A page
     past the end shows the last one.
@@ -132,7 +134,7 @@ def _history_page(enterprise_id: int, page_no: int) -> Page:
     The page and the total in one statement (``count(*) OVER ()`` on the page's rows; the fourth provincial-scale
     pass, benchmarks/README.md): the count and the page were two. Only a page past the end (or an empty trail)
     counts again."""
-    stmt = domain.history_statement(enterprise_id, viewer=current_user)
+    stmt = domain.history_statement(enterprise_id, viewer=viewer)
     rows = db.session.execute(stmt.add_columns(sa.func.count().over()).limit(HISTORY_ROWS)
                               .offset((page_no - 1) * HISTORY_ROWS)).all()
     if rows:

@@ -11,6 +11,7 @@ from crm.core.access import Action, scope
 from crm.enterprises.hooks import page_section
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.reference.models import Partner
 
 from .models import Meeting, MeetingAgreement, MeetingEnterprise
 
@@ -19,13 +20,24 @@ SHOWN = 10
 
 @page_section(order=150)
 def _meeting_card(enterprise: Enterprise, *, viewer: Any, editable: bool) -> tuple[str, dict[str, Any]] | None:
-    stmt = (sa.select(Meeting).join(MeetingEnterprise, MeetingEnterprise.meeting_id == Meeting.id)
+    """The card's two lists as plain columns, only those it shows (the fifth provincial-scale pass,
+    benchmarks/README.md "Fifth pass: 一企一档"): an agreement's partner name and meeting title come with it (they
+    were a lazy load each, up to 20 statements for 10 agreements), a meeting is five columns, not an entity. Each
+    list keeps the meeting scope of the viewer; for a commissioner that scope reads
+    ``ix_assignments_active_commissioner`` and ``ix_meeting_enterprises_enterprise_id_meeting_id`` from the index
+    alone (a sequential scan of meeting_enterprises before)."""
+    stmt = (sa.select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.kind, Meeting.status)
+            .join(MeetingEnterprise, MeetingEnterprise.meeting_id == Meeting.id)
             .where(MeetingEnterprise.enterprise_id == enterprise.id).order_by(Meeting.starts_at.desc()))
-    meetings = list(db.session.scalars(scope(viewer, Meeting, stmt, Action.VIEW).limit(SHOWN)))
-    agreements = list(db.session.scalars(
-        scope(viewer, Meeting, sa.select(MeetingAgreement).join(Meeting, Meeting.id == MeetingAgreement.meeting_id)
+    meetings = db.session.execute(scope(viewer, Meeting, stmt, Action.VIEW).limit(SHOWN)).all()
+    agreements = db.session.execute(
+        scope(viewer, Meeting, sa.select(MeetingAgreement.meeting_id, MeetingAgreement.partner_id,
+                                         MeetingAgreement.kind, MeetingAgreement.amount,
+                                         Partner.name.label("partner_name"), Meeting.title.label("meeting_title"))
+              .join(Meeting, Meeting.id == MeetingAgreement.meeting_id)
+              .join(Partner, Partner.id == MeetingAgreement.partner_id)
               .where(MeetingAgreement.enterprise_id == enterprise.id), Action.VIEW)
-        .order_by(MeetingAgreement.created_at.desc()).limit(SHOWN)))
+        .order_by(MeetingAgreement.created_at.desc()).limit(SHOWN)).all()
     if not meetings and not agreements:
         return None
     return "meetings/_enterprise_meetings.html", {"meetings": meetings, "agreements": agreements}

@@ -597,24 +597,26 @@ def hidden_editions(user: Any) -> sa.Select | None:
 
 def enterprise_timeline(enterprise_id: int, viewer: Any = None) -> list[dict]:
     """Every edition the enterprise was in, and where it was removed (一企一档); only editions ``viewer`` may
-    see when given."""
+    see when given.
+
+    One statement (the fifth provincial-scale pass, benchmarks/README.md "Fifth pass: 一企一档"): the entries and
+    the removals as plain columns with their edition's, ``UNION ALL``, the hidden editions kept out in SQL (the
+    same ``hidden_editions`` subquery). It was four: the hidden ids, the entries and the removals as entities
+    (each joined to a second copy of the enterprise, their ``lazy="joined"`` relationship), their editions.
+    (kind, period) names one edition and an enterprise is at most once in its entries and once in its removals,
+    so the sort below orders every row as before."""
     hidden_stmt = hidden_editions(viewer)
-    hidden = set(db.session.scalars(hidden_stmt)) if hidden_stmt is not None else set()
-    rows: list[dict] = []
-    for entry in db.session.scalars(
-            sa.select(RosterEntry).join(RosterEntry.edition).where(RosterEntry.enterprise_id == enterprise_id)
-            .options(selectinload(RosterEntry.edition)).order_by(RosterEdition.period, RosterEdition.kind)):
-        if entry.edition_id in hidden:
-            continue
-        rows.append({"kind": entry.edition.kind, "period": entry.edition.period, "status": entry.edition.status,
-                     "in_list": True, "reason": entry.reason, "tier": entry.tier})
-    for removal in db.session.scalars(
-            sa.select(RosterRemoval).join(RosterRemoval.edition).where(RosterRemoval.enterprise_id == enterprise_id)
-            .options(selectinload(RosterRemoval.edition))):
-        if removal.edition_id in hidden:
-            continue
-        rows.append({"kind": removal.edition.kind, "period": removal.edition.period,
-                     "status": removal.edition.status, "in_list": False, "reason": removal.reason, "tier": None})
+    parts = []
+    for model, in_list, tier in ((RosterEntry, True, RosterEntry.tier),
+                                 (RosterRemoval, False, sa.null().label("tier"))):
+        part = (sa.select(RosterEdition.kind, RosterEdition.period, RosterEdition.status,
+                          sa.literal(in_list).label("in_list"), model.reason, tier)
+                .join(RosterEdition, RosterEdition.id == model.edition_id).where(model.enterprise_id == enterprise_id))
+        if hidden_stmt is not None:  # not correlated: the subquery reads roster_editions on its own
+            part = part.where(RosterEdition.id.not_in(hidden_stmt.correlate(None)))
+        parts.append(part)
+    rows = [{"kind": row.kind, "period": row.period, "status": row.status, "in_list": bool(row.in_list),
+             "reason": row.reason, "tier": row.tier} for row in db.session.execute(sa.union_all(*parts))]
     rows.sort(key=lambda r: (r["period"], r["kind"].value, r["in_list"]))
     return rows
 

@@ -49,6 +49,13 @@ class Assignment(db.Model):
         # service dashboard's 走访覆盖 probes it once per visited pair of the period (crm/dashboard/service.py,
         # _visited_counts), where the enterprise alone left a bitmap AND with ix_assignments_commissioner_id.
         sa.Index("ix_assignments_enterprise_id_commissioner_id", "enterprise_id", "commissioner_id"),
+        # A commissioner's active enterprises from the index alone: the scope subquery of every commissioner
+        # statement, "enterprise_id IN (SELECT enterprise_id … commissioner_id = ? AND ended_on IS NULL)" (an
+        # index-only scan, was a heap block per assignment), and the one-to-one rule's EXISTS (index-only; the pair
+        # index above finds it too, reading the row for ended_on); the fifth provincial-scale pass,
+        # benchmarks/README.md "Fifth pass: 一企一档".
+        sa.Index("ix_assignments_active_commissioner", "commissioner_id", "enterprise_id",
+                 sqlite_where=sa.text("ended_on IS NULL"), postgresql_where=sa.text("ended_on IS NULL")),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from crm.core.access import Action, can, require, scope
+from crm.core.access import Action, can, probe, require, scope, shared_probes
 from crm.core.errors import Forbidden, NotFound
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -128,3 +128,35 @@ def test_each_user_reads_only_their_own_notifications(world):
 
 def test_a_record_of_an_unregistered_type_is_refused(world):
     assert not can(make_user("admin"), Action.VIEW, object())
+
+
+def test_a_probe_runs_once_per_key_inside_shared_probes_and_every_time_outside():
+    runs: list[str] = []
+
+    def ask(key: str) -> bool:
+        return probe(key, lambda: runs.append(key) or True)
+
+    assert ask("a") and ask("a") and runs == ["a", "a"]  # outside a block: every time
+    runs.clear()
+    with shared_probes():
+        assert ask("a") and ask("a") and ask("b")
+        with shared_probes():  # a block of its own: nothing carried in
+            ask("a")
+        ask("a")
+    assert runs == ["a", "b", "a"]
+    ask("a")
+    assert runs == ["a", "b", "a", "a"]  # the block's answers are gone with it
+
+
+def test_a_commissioners_view_and_edit_of_one_enterprise_share_one_probe_and_answer_as_before(world, count_queries):
+    huichuan, tongzi = world
+    tech = make_user("commissioner", specialties=["tech"])
+    assign(huichuan, tech)
+    db.session.flush()
+    with count_queries() as queries, shared_probes():
+        assert can(tech, Action.VIEW, huichuan) and can(tech, Action.EDIT, huichuan)
+        assert not can(tech, Action.VIEW, tongzi) and not can(tech, Action.EDIT, tongzi)
+    assert queries.count == 2  # one EXISTS per enterprise, not per action
+    leader = make_user("leader")
+    with shared_probes():  # the probe is the one-to-one rule's; the registry's rule still refuses a leader's edit
+        assert can(leader, Action.VIEW, huichuan) and not can(leader, Action.EDIT, huichuan)
