@@ -86,6 +86,7 @@ def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from crm.auth import models as _auth  # noqa: F401
     from crm.core import audit as _audit  # noqa: F401
+    from crm.core import cache as _cache  # noqa: F401
     from crm.dashboard import models as _dashboard  # noqa: F401
     from crm.enterprises import models as _enterprises  # noqa: F401
     from crm.holidays import models as _holidays  # noqa: F401

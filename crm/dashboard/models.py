@@ -88,27 +88,5 @@ class InteractionDay(db.Model):
     )
 
 
-class DataVersion(db.Model):
-    """A counter per kind of record the service dashboard's cached figures are computed from (issue 11):
-    ``interactions``, ``requests`` (诉求 and 政策兑现) and ``assignments`` (assignments and the lists' editions).
-    On PostgreSQL every write to those tables (and a change of an enterprise's county or its deletion) notes its kind
-    in :class:`PendingChange`, and the writing transaction's commit sets the counter to the next value of
-    ``dashboard_version_seq`` (triggers of migration 9d1c6a2e5b37): a sequence never gives a number twice, even
-    across rolled-back transactions, so a figure cached under a version is exactly the data of that version
-    (crm/dashboard/cache.py). SQLite caches nothing and does not keep it."""
-
-    __tablename__ = "dashboard_data_versions"
-
-    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class PendingChange(db.Model):
-    """A kind of record (``DataVersion.name``) written by the current, uncommitted transaction: inserted by a
-    statement trigger, turned into a new version and deleted by a deferred trigger at commit (PostgreSQL; the table
-    is always empty to others). A transaction that sees one of its own reads the dashboard uncached."""
-
-    __tablename__ = "dashboard_pending_changes"
-
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(32))
+# The data versions the cached figures are kept under (DataVersion, PendingChange) are the core's:
+# crm/core/cache.py.

@@ -25,7 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.dashboard.models import InteractionDay, PendingChange
+from crm.core.cache import PendingChange
+from crm.dashboard.models import InteractionDay
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service.models import Channel, Interaction
@@ -51,7 +52,7 @@ def rebuild() -> int:
     the delete and the insert (which would then fail on the group's key) and nothing written meanwhile is lost."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text("LOCK TABLE interactions, enterprises IN SHARE MODE"))
-        # the dashboard's figures cached from the rollup (crm/dashboard/cache.py) are recomputed after the commit:
+        # the dashboard's figures cached from the rollup (crm/core/cache.py) are recomputed after the commit:
         # the rewrite touches no table whose triggers would note it
         db.session.execute(sa.insert(PendingChange).values(kind="interactions"))
     db.session.execute(sa.delete(InteractionDay))

@@ -45,9 +45,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from crm.auth.models import Role, Specialty, User
+from crm.core import cache
 from crm.core.errors import Forbidden, ValidationFailed
 from crm.core.time import SHANGHAI, local_today, to_local
-from crm.dashboard import cache
 from crm.dashboard.models import InteractionDay
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -74,6 +74,9 @@ OTHER_COUNTY = "您只能查看本区县的服务绩效"
 NO_DEPARTMENT = "未指定责任单位"
 RANKING_SIZE = 10
 RECORDS_LIMIT = 500
+# The kinds of record (crm/core/cache.py) the dashboard's figures are computed from: 服务记录, 诉求 and 政策兑现,
+# assignments and the lists.
+KINDS = ("interactions", "requests", "assignments")
 
 METRICS = (
     "visits", "interactions", "requests_raised", "requests_closed", "requests_overdue", "median_days_to_close",
@@ -296,12 +299,12 @@ Facts = tuple[Rolled, Rolled, Rolled]  # 服务记录 (visits, interactions), �
 
 def _facts(start: date, end: date, flt: _Filter, stamp: dict[str, int] | None = None) -> Facts:
     """Every measure summed per row of the tables (:class:`Rolled`), in three parts each kept per process under
-    the data versions it is computed from (crm/dashboard/cache.py; ``stamp``: the versions read at the start of the
+    the data versions it is computed from (crm/core/cache.py; ``stamp``: the versions read at the start of the
     request), so that a change of one kind recomputes only its part: the 服务记录 (from the daily rollup), the
     诉求 and 政策兑现 (``requests``: a new 服务记录 no longer re-sums them), the visit coverage (``assignments``
     and ``interactions``)."""
     selection = (start, end, flt.county_id, flt.user_id)
-    return (cache.cached(stamp, cache.KINDS, ("visits", *selection), lambda: _visit_facts(start, end, flt)),
+    return (cache.cached(stamp, KINDS, ("visits", *selection), lambda: _visit_facts(start, end, flt)),
             cache.cached(stamp, ("requests",), ("requests", *selection), lambda: _request_facts(start, end, flt)),
             cache.cached(stamp, ("assignments", "interactions"), ("visit_coverage", *selection),
                          lambda: _visit_coverage_facts(start, end, flt, stamp)))
@@ -440,7 +443,7 @@ def _visited_counts(start: date, end: date, flt: _Filter) -> dict[tuple[int, int
 
 def _coverage(end: date, flt: _Filter, stamp: dict[str, int] | None = None) -> dict[int, tuple[int, int]]:
     """Per county: (listed enterprises, those with all five specialties assigned at ``end``); kept per process
-    until the assignments or the lists change (crm/dashboard/cache.py)."""
+    until the assignments or the lists change (crm/core/cache.py)."""
     return dict(cache.cached(stamp, ("assignments",), ("coverage", end, flt.county_id),
                              lambda: _coverage_rows(end, flt)))
 
@@ -597,7 +600,7 @@ def performance(viewer: Any, start: date, end: date, county: str | None = None) 
                               "county": selected.name if selected else None, "city": None, "counties": [],
                               "departments": [], "commissioners": [], "rankings": {}, "labels": LABELS,
                               "rules": RULES}
-    stamp = cache.versions()  # before any figure is read (crm/dashboard/cache.py)
+    stamp = cache.versions()  # before any figure is read (crm/core/cache.py)
     if scope == "own":
         flt = _Filter(county_id=selected.id if selected else None, user_id=viewer.id)
         row, months = _own_figures(start, end, flt, stamp)
@@ -663,7 +666,7 @@ class _Figures(NamedTuple):
 def _figures(start: date, end: date, county_id: int | None, stamp: dict[str, int] | None) -> _Figures:
     """Every number of the city or county view, computed once per data version (issue 11, fourth pass).
 
-    Kept under the versions of all three kinds (crm/dashboard/cache.py): the 走访/服务记录 figures and the chart
+    Kept under the versions of all three kinds (crm/core/cache.py): the 走访/服务记录 figures and the chart
     come from the daily rollup, which moves only with 服务记录 (``interactions``) or an enterprise's county or
     deletion (``requests`` and ``assignments``), so caching them is as exact as the other figures. Before, the
     rollup was summed on every view (two statements, ≈ 35 ms at provincial scale) and every row rebuilt
@@ -691,7 +694,7 @@ def _figures(start: date, end: date, county_id: int | None, stamp: dict[str, int
             total=None if county_id is None else _total(facts, coverage, None),
             counties=counties, empty_county=_metrics([], listed=(0, 0), meetings=0), departments=departments,
             commissioners=people, months=visits_by_month(start, end, flt))
-    return cache.cached(stamp, cache.KINDS, ("figures", start, end, county_id), compute)
+    return cache.cached(stamp, KINDS, ("figures", start, end, county_id), compute)
 
 
 def _own_figures(start: date, end: date, flt: _Filter,
@@ -700,7 +703,7 @@ def _own_figures(start: date, end: date, flt: _Filter,
     def compute() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         facts = _facts(start, end, flt, stamp)
         return (_metrics(_parts(*(part.all for part in facts)), assignments=True), visits_by_month(start, end, flt))
-    return cache.cached(stamp, cache.KINDS, ("own", start, end, flt.county_id, flt.user_id), compute)
+    return cache.cached(stamp, KINDS, ("own", start, end, flt.county_id, flt.user_id), compute)
 
 
 # --- drill-down -------------------------------------------------------------------------------------------------

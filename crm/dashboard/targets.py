@@ -39,10 +39,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.auth.models import Role
+from crm.core import cache
+from crm.core.cache import DataVersion, PendingChange
 from crm.core.errors import Forbidden, NotFound
 from crm.core.time import isoformat_local, local_today
-from crm.dashboard import cache
-from crm.dashboard.models import CountingRules, DataVersion, OutputMeasure, PendingChange, TargetSnapshot
+from crm.dashboard.models import CountingRules, OutputMeasure, TargetSnapshot
 from crm.dashboard.rules import current_rules, describe, edition_in_force, year_end, year_over
 from crm.enterprises.models import Enterprise, EnterpriseFigure
 from crm.extensions import db
@@ -288,7 +289,7 @@ def data_version() -> dict[str, int] | None:
     On PostgreSQL every write to enterprises (county, 规上, settled 成渝 firms; a new or deleted one), their yearly
     figures, the lists' entries and editions, counties, parks, targets, plan targets, counting rules and snapshots
     moves the counter when the writing transaction commits (triggers of migration e5b8d2f4a9c1, on the mechanism
-    of crm/dashboard/cache.py). Those change a few times a day; the figures are read on every view, and computing
+    of crm/core/cache.py). Those change a few times a day; the figures are read on every view, and computing
     them joins a 20,000-entry edition to 100,000 enterprises and their figures (≈ 20–100 ms at provincial scale)."""
     if not cache.enabled():
         return None
@@ -297,7 +298,7 @@ def data_version() -> dict[str, int] | None:
                              .where(DataVersion.name == VERSION_KIND)).first()
     if row is None or row[1] is not None:
         return None
-    cache.same_database(int(row[2]))  # a restored backup's counters: forget what was kept (crm/dashboard/cache.py)
+    cache.same_database(int(row[2]))  # a restored backup's counters: forget what was kept (crm/core/cache.py)
     return {VERSION_KIND: int(row[0])}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.auth.models import Specialty, User
+from crm.core import cache
 from crm.core.access import scope
 from crm.core.errors import ValidationFailed
 from crm.core.pagination import Page
@@ -245,15 +246,27 @@ def coverage_counts(stmt: sa.Select) -> tuple[int, dict[Specialty, int]]:
     active assignment, kept by the database's triggers, crm.service.models.ServiceAttention): one primary-key
     probe of a narrow row per enterprise instead of reading its five or six assignment rows from the heap (for
     汇川区's 5,577 listed enterprises: 27,885 assignment rows; see benchmarks/README.md). An enterprise without a
-    row has none."""
+    row has none.
+
+    Kept per process while nothing it reads changes (crm/core/cache.py, PostgreSQL): it is the largest cost of a
+    view (13 ms of 37 at provincial scale) and its data changes a few times a day. Keyed by the statement itself
+    (its structure and bound values: the user's scope, the county, cluster, list and gap filters), under
+    :data:`COUNT_KINDS`."""
     matching = stmt.order_by(None).subquery()
     covered = sa.func.coalesce(ServiceAttention.active_specialties, 0)
-    total, *counts = db.session.execute(
-        sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(sa.case(
-            (covered.op("&")(SPECIALTY_BITS[s]) == 0, 1), else_=0)), 0) for s in SPECIALTIES))
+    aggregate = (sa.select(sa.func.count(), *(sa.func.coalesce(sa.func.sum(sa.case(
+        (covered.op("&")(SPECIALTY_BITS[s]) == 0, 1), else_=0)), 0) for s in SPECIALTIES))
         .select_from(matching)
-        .outerjoin(ServiceAttention, ServiceAttention.enterprise_id == matching.c.id)).one()
+        .outerjoin(ServiceAttention, ServiceAttention.enterprise_id == matching.c.id))
+    ((total, *counts),) = cache.cached_rows("coverage.counts", COUNT_KINDS, aggregate)
     return int(total or 0), {s: int(n or 0) for s, n in zip(SPECIALTIES, counts, strict=True)}
+
+
+# What the matrix's count reads, as data versions (crm/core/cache.py): ``assignments`` (the assignments behind
+# ``service_attention.active_specialties`` and the gap filters, a commissioner's scope, the lists' entries and
+# editions, an enterprise's county) and ``reference`` (an enterprise's cluster, new or deleted enterprises, the
+# counties joined for the order, the clusters' names the filter matches).
+COUNT_KINDS = ("assignments", "reference")
 
 
 @dataclass

@@ -12,10 +12,12 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from crm.dashboard import cache, rollup
+from crm.core import cache
+from crm.core.cache import PendingChange
+from crm.dashboard import rollup
 from crm.dashboard import service as perf
 from crm.dashboard.cli import dashboard_cli
-from crm.dashboard.models import InteractionDay, PendingChange
+from crm.dashboard.models import InteractionDay
 from crm.enterprises.domain import update_enterprise
 from crm.enterprises.models import Enterprise
 from crm.extensions import db

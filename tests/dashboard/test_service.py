@@ -148,7 +148,7 @@ def test_statement_count_does_not_grow(data, count_queries):
     assert result["city"]["requests_closed"] == 4 + 12
     assert len(result["commissioners"]) == 3 + 12
     assert large.count == small.count and large_county.count == small_county.count
-    assert large.count <= 16  # 15, and on PostgreSQL the data versions of the cache (crm/dashboard/cache.py)
+    assert large.count <= 16  # 15, and on PostgreSQL the data versions of the cache (crm/core/cache.py)
 
 
 @pytest.mark.parametrize(("raw_from", "raw_to", "expected"), [

@@ -11,7 +11,7 @@ from html import unescape
 
 from flask import url_for
 
-from crm.dashboard import cache
+from crm.core import cache
 from crm.dashboard import service as perf
 from crm.dashboard.service_views import DRILL
 from crm.extensions import db

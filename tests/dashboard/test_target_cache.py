@@ -12,9 +12,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from crm.dashboard import cache, targets
+from crm.core import cache
+from crm.core.cache import DataVersion
 from crm.dashboard import rules as rules_domain
-from crm.dashboard.models import DataVersion
+from crm.dashboard import targets
 from crm.enterprises.models import Enterprise, EnterpriseFigure
 from crm.extensions import db
 from crm.reference.models import Target
@@ -168,7 +169,7 @@ def test_the_statements_can_use_their_indexes():
 
 
 def test_a_restored_counters_table_empties_the_targets_cache():
-    """The targets' own version reader checks the counters' table too (a restored backup: crm/dashboard/cache.py)."""
+    """The targets' own version reader checks the counters' table too (a restored backup: crm/core/cache.py)."""
     if not cache.enabled():  # SQLite: nothing cached
         assert targets.data_version() is None
         return

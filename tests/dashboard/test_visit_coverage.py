@@ -9,7 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from crm.dashboard import cache
+from crm.core import cache
 from crm.dashboard import service as perf
 from crm.extensions import db
 from crm.service.models import Assignment

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 
+from crm.core import cache
 from crm.extensions import db
 from crm.rosters import domain as rosters
 from crm.rosters.models import RosterKind
@@ -64,7 +65,8 @@ def test_a_page_is_the_same_rows_and_cells_as_the_whole_matrix_in_three_statemen
     for page_no in (1, 2, 3):
         with count_queries() as queries:
             result = coverage.coverage_page(admin, page_no, 4)
-        assert queries.count == (3 if result.page.items else 1)
+        # and on PostgreSQL the data versions the count is cached under (crm/core/cache.py)
+        assert queries.count == (3 if result.page.items else 1) + cache.enabled()
         seen += result.page.items
         assert result.gap_counts == coverage.gap_counts(everything)
     assert [(r.enterprise, r.lists, r.cells) for r in seen] == [(r.enterprise, r.lists, r.cells) for r in everything]

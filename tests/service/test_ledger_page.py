@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from crm.core import cache
 from crm.core.time import local_today
 from crm.extensions import db
 from crm.reference.models import Department, by_name
@@ -110,7 +111,9 @@ def test_the_overdue_ledger_runs_a_few_statements_whatever_its_size(client, coun
     with count_queries() as many:
         large = client.get("/service/requests/?overdue=1")
     assert small.status_code == large.status_code == 200
-    assert few.count == many.count <= 8, (few.statements, many.statements)
+    # 8, and on PostgreSQL the data versions the per-department counts are cached under (crm/core/cache.py: read
+    # uncached here, the test's transaction wrote the records; a served view sends the versions instead of the counts)
+    assert few.count == many.count <= 8 + cache.enabled(), (few.statements, many.statements)
     statements = "\n".join(many.statements)
     assert "FROM user_specialties" not in statements  # owners as plain columns, not users
     assert statements.count("FROM departments") <= 2  # the filter's choices and the counts' names

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.core import access
+from crm.core import access, cache
 from crm.core.access import Action
 from crm.core.audit import AuditLog
 from crm.core.errors import Forbidden, ValidationFailed
@@ -224,7 +224,7 @@ def test_counts_per_department_in_one_query(people, firm, count_queries):
     stmt = request_domain.requests_statement(people["coordinator"])
     with count_queries() as queries:
         rows = routing.request_counts(stmt, TODAY)
-    assert queries.count == 1
+    assert queries.count == 1 + cache.enabled()  # and on PostgreSQL the data versions (crm/core/cache.py)
     by_name_ = {row["department"]: row for row in rows}
     assert by_name_[LAND] == {"department": LAND, "total": 4, "open": 3, "overdue": 2}
     assert by_name_[INDUSTRY] == {"department": INDUSTRY, "total": 1, "open": 1, "overdue": 1}

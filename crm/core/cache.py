@@ -1,0 +1,198 @@
+"""Figures cached per process, exactly as long as the records behind them are unchanged (issue 11: "caching only
+where the data allows"). A core mechanism: it knows kinds of record by name only, never a capability.
+
+Each cached figure names the kinds of record it is computed from (:class:`DataVersion`, one counter per kind) and
+is stored under its arguments *and* the current versions of those kinds, read in one statement before the figure
+is computed. Any committed write to those records — by anyone, through any path (database triggers created by the
+migrations that declare each kind) — moves the version, so the next request computes afresh; a transaction that
+has written such records itself (not yet committed) reads everything uncached: nothing a user changed is ever shown
+stale, and between changes the aggregates over 100,000 enterprises are not recomputed on every view. Reading the
+version first means a figure computed while a change commits is stored under the older version (and replaced at
+the next view), never the reverse.
+
+The kinds and the writes that move them (each kind's triggers; grep migrations/versions for
+``dashboard_data_versions``):
+
+- ``interactions`` (9d1c6a2e5b37): ``interactions``;
+- ``requests`` (9d1c6a2e5b37): ``service_requests``, ``policy_deliveries``, an enterprise's county change or
+  deletion;
+- ``assignments`` (9d1c6a2e5b37): ``assignments``, ``roster_entries``, ``roster_editions`` (every edition, drafts
+  too), an enterprise's county change or deletion;
+- ``targets`` (e5b8d2f4a9c1): what the targets dashboard counts (crm/dashboard/targets.py);
+- ``reference`` (a7c3e9d2f418): where an enterprise is placed and the names a filter resolves — ``enterprises``
+  (insert, delete, a change of county or cluster), ``counties``, ``clusters``, ``departments``, ``users`` (insert,
+  delete, a change of username).
+
+A figure names every kind whose records its statement reads; a kind with no counter (an older database) caches
+nothing. :func:`cached_rows` keys a statement's rows by the statement itself and its bound values
+(:func:`statement_key`), so whatever the result depends on (the user's scope, the filters, today) is in the key by
+construction.
+
+PostgreSQL only (the versions come from a sequence, never reused, even after a rolled-back transaction); on SQLite
+every figure is computed directly (the demo's size) and no statement is spent on versions. A backup restored into
+a running system (``pg_restore --clean`` recreates the tables) brings counters that may repeat values already
+cached: each reading of the versions also reads the counters' table's ``tableoid``, and a new table (or another
+database) empties the cache (:func:`same_database`).
+
+The tables keep the ``dashboard_`` prefix they were created with (the service dashboard was the first user):
+renaming them would need a migration and gain nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+
+
+class DataVersion(db.Model):
+    """A counter per kind of record cached figures are computed from (the module's list). On PostgreSQL every
+    write to a kind's tables notes its kind in :class:`PendingChange`, and the writing transaction's commit sets
+    the counter to the next value of ``dashboard_version_seq`` (triggers of migration 9d1c6a2e5b37): a sequence
+    never gives a number twice, even across rolled-back transactions, so a figure cached under a version is exactly
+    the data of that version. SQLite caches nothing and does not keep it (the rows exist, nothing moves them)."""
+
+    __tablename__ = "dashboard_data_versions"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class PendingChange(db.Model):
+    """A kind of record (``DataVersion.name``) written by the current, uncommitted transaction: inserted by a
+    statement trigger, turned into a new version and deleted by a deferred trigger at commit (PostgreSQL; the table
+    is always empty to others). A transaction that sees one of its own reads uncached."""
+
+    __tablename__ = "dashboard_pending_changes"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+
+
+T = TypeVar("T")
+# Keys per process (a figure × a period × a selection). One entry per key: a figure computed at newer versions
+# replaces the one kept for older ones (which no request reads again once the counters moved), so memory is
+# bounded by the selections people look at, not by how often the data changes. 1,024: a commissioner's own view
+# holds four small keys, so 500 of them cannot push out the city's and the counties' (≈ 1 MB each at 500
+# commissioners); a count is a few numbers.
+SIZE = 1024
+
+_entries: OrderedDict[Hashable, tuple[tuple[int, ...], Any]] = OrderedDict()  # key → (versions, value)
+_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+_table: tuple[str, int] | None = None  # the database and tableoid of the counters the entries were computed under
+
+# Read beside the versions: the counters' table itself (a restore or a test's own database is another table).
+TABLE_OID = sa.literal_column(f"{DataVersion.__tablename__}.tableoid", sa.BigInteger)
+
+
+def same_database(table_oid: int) -> None:
+    """Forget every entry when the counters' table is not the one they were computed under: a restored backup
+    (its counters may repeat values already cached) or another database read by the same process (two databases
+    made alike can give their tables the same oid, so the database's address counts too)."""
+    global _table
+    where = (db.session.get_bind().engine.url.render_as_string(), table_oid)
+    with _lock:
+        if _table != where:
+            _entries.clear()
+            _table = where
+
+
+def versions() -> dict[str, int] | None:
+    """The current version of every kind (one statement), or ``None`` where nothing is cached: SQLite (no
+    statement), or this transaction wrote versioned records itself (it must read its own changes)."""
+    if not enabled():
+        return None
+    pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
+    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending, TABLE_OID)).all()
+    if any(own is not None for _, _, own, _ in rows):  # this transaction wrote records: read them, uncached
+        return None
+    if rows:
+        same_database(int(rows[0][3]))
+    return {name: int(version) for name, version, _, _ in rows}
+
+
+def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashable, ...],
+           compute: Callable[[], T]) -> T:
+    """``compute()``, or the copy kept for ``key`` while the versions of ``kinds`` in ``stamp`` (from
+    :func:`versions`, read before computing) are those it was computed at. ``stamp`` ``None``, or a kind without a
+    counter in it: compute, keep nothing (no counter, nothing to know a change by). The value is shared by every
+    later caller: it must never be changed (tuples, or lists and dicts only read)."""
+    if stamp is None:
+        return compute()
+    try:
+        at = tuple(stamp[kind] for kind in kinds)
+    except KeyError:
+        return compute()
+    with _lock:
+        kept = _entries.get(key)
+        if kept is not None and kept[0] == at:
+            _entries.move_to_end(key)
+            return kept[1]
+    value = compute()
+    with _lock:
+        kept = _entries.get(key)
+        # a request that read older versions (it began before a commit) does not replace a newer figure
+        if kept is None or len(kept[0]) != len(at) or not all(
+                old >= new for new, old in zip(at, kept[0], strict=True)):
+            _entries[key] = (at, value)
+            _entries.move_to_end(key)
+        while len(_entries) > SIZE:
+            _entries.popitem(last=False)
+    return value
+
+
+def statement_key(stmt: sa.Executable, params: dict[str, Any] | None = None) -> tuple[Hashable, ...]:
+    """``stmt`` as the database receives it, so that two statements share a key only if they ask the database the
+    same question: the statement's structure and every bound value (those written into it, in order, and
+    ``params``, given at execution). Why the whole statement rather than hand-picked arguments: the user's scope (a
+    county, a commissioner's id, a department), the filters and today are all in it, including any added later, so
+    a figure can never be served to a user it was not computed for.
+
+    The structure is SQLAlchemy's cache key (``_generate_cache_key``), the key of its own compiled-SQL cache: equal
+    keys compile to the same SQL text (that is what SQLAlchemy executes on a cache hit), with the values taken in
+    the key's bind-parameter order, so the key and the values determine the text and parameters sent. It costs
+    ≈ 0.15 ms and the execution that follows reuses it, where compiling the text again cost 1–3 ms a view at
+    provincial scale. A construct SQLAlchemy does not cache (no key) is keyed by its compiled text and values."""
+    dialect = db.session.get_bind().dialect
+    given = tuple(sorted((name, repr(value)) for name, value in (params or {}).items()))
+    key = stmt._generate_cache_key()
+    if key is None:
+        compiled = stmt.compile(dialect=dialect)
+        values = compiled.construct_params(params or {})
+        return (dialect.name, str(compiled), tuple(sorted((name, repr(value)) for name, value in values.items())))
+    return (dialect.name, key.key, tuple(repr(bind.effective_value) for bind in key.bindparams), given)
+
+
+def cached_rows(name: str, kinds: Iterable[str], stmt: sa.Executable, params: dict[str, Any] | None = None
+                ) -> tuple[tuple[Any, ...], ...]:
+    """The rows of ``stmt`` (as tuples), kept per process under :func:`statement_key` while the versions of
+    ``kinds`` — which must cover every table the statement reads — are unchanged; read directly on SQLite or in a
+    transaction that wrote versioned records. ``name`` tells the callers' figures apart (and the entries when
+    debugging). One statement more than the figure's own on PostgreSQL when it has to be computed (the versions),
+    the same number when served."""
+    kinds = tuple(kinds)
+
+    def compute() -> tuple[tuple[Any, ...], ...]:
+        return tuple(tuple(row) for row in db.session.execute(stmt, params or {}))
+
+    stamp = versions()
+    if stamp is None:
+        return compute()
+    return cached(stamp, kinds, (name, kinds, *statement_key(stmt, params)), compute)
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()
