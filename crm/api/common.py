@@ -69,9 +69,11 @@ def number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]], **paging: Any) -> dict[str, Any]:
+def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]] | None = None, *,
+            serialise_page: Callable[[list[Any]], list[dict[str, Any]]] | None = None, **paging: Any) -> dict[str, Any]:
     """API.md's list envelope for a query, with ``page``/``per_page`` read from the query string; ``paging`` goes
-    to :func:`crm.core.pagination.paginate` (``key``, ``estimate``).
+    to :func:`crm.core.pagination.paginate` (``key``, ``estimate``, ``rows``). The items are ``serialise(item)``
+    each, or ``serialise_page(items)`` all at once (what a page's items share is then read and checked once).
 
     The envelope stays API.md's four keys. When ``total`` is the database's estimate (an unfiltered list of a
     large table, :attr:`crm.core.pagination.Page.estimated`), the answer says so in the header
@@ -84,8 +86,8 @@ def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]], **paging: Any
         def _say_estimated(response: Any) -> Any:
             response.headers["X-Total-Estimated"] = "true"
             return response
-    return {"items": [serialise(item) for item in result.items], "total": result.total, "page": result.page,
-            "per_page": result.per_page}
+    items = serialise_page(result.items) if serialise_page is not None else [serialise(item) for item in result.items]
+    return {"items": items, "total": result.total, "page": result.page, "per_page": result.per_page}
 
 
 def created(body: dict[str, Any], endpoint: str, **values: Any) -> tuple[dict[str, Any], int, dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +67,8 @@ def parse_page_args(args: Any, default_per_page: int | None = None) -> tuple[int
     return page, per_page
 
 
-def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, estimate: str | None = None) -> Page:
+def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, estimate: str | None = None,
+             rows: Callable[[sa.Select], sa.Select] | None = None) -> Page:
     """One page of ``stmt`` (its ORDER BY must end with a unique column) and the number of rows in all.
 
     ``key``: the primary key column of ``stmt``'s entity. The page's keys are read first (``SELECT key … WHERE …
@@ -96,7 +98,8 @@ def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, esti
         # primary key), the outer query loading those rows in the same order. Sending the keys back as literals
         # cost a round trip and a statement more on every list.
         page_keys = stmt.with_only_columns(key).limit(limit).offset(offset)
-        items = list(db.session.scalars(stmt.where(key.in_(page_keys.correlate(None).scalar_subquery()))))
+        narrowed = stmt.where(key.in_(page_keys.correlate(None).scalar_subquery()))
+        items = list(db.session.execute(rows(narrowed)).all() if rows is not None else db.session.scalars(narrowed))
     else:
         items = list(db.session.scalars(stmt.limit(limit).offset(offset)))
     more = len(items) > per_page

@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from crm.core.time import local_today
+from crm.core.widgets import Select
 from crm.enterprises import hooks
 from crm.enterprises.domain import uscc_error
 from crm.enterprises.models import Enterprise, EnterpriseStatus
@@ -42,6 +43,34 @@ def _counties_for(user: Any, blank: str) -> list[SelectChoice]:
 
 # --- the list's filters --------------------------------------------------------------------------------------
 
+def _filter_names(user: Any) -> tuple[list[str], list[str], list[str]]:
+    """The names of the counties ``user`` may pick (:func:`_counties_for`'s), the clusters and the supply categories,
+    each in ``all_of``'s order, read in one statement of plain columns (a ``UNION ALL``, built once a process): the
+    list page read them as three statements of entities on every view (≈ 0.5 ms of its ≈ 8)."""
+    county_id = getattr(user, "county_id", None)
+    scoped = county_id is not None
+    stmt = _FILTER_NAMES.get(scoped)
+    if stmt is None:
+        county = sa.select(sa.literal_column("0").label("kind"), County.name.label("name"),
+                           County.sort_order.label("sort_order"), County.id.label("id"))
+        if scoped:
+            county = county.where(County.id == sa.bindparam("county_id"))
+        union = sa.union_all(
+            county,
+            sa.select(sa.literal_column("1"), Cluster.name, Cluster.sort_order, Cluster.id),
+            sa.select(sa.literal_column("2"), SupplyCategory.name, SupplyCategory.sort_order, SupplyCategory.id),
+        ).subquery()
+        stmt = _FILTER_NAMES[scoped] = sa.select(union.c.kind, union.c.name).order_by(
+            union.c.kind, union.c.sort_order, union.c.id)
+    found: tuple[list[str], list[str], list[str]] = ([], [], [])
+    for kind, name in db.session.execute(stmt, {"county_id": county_id} if scoped else {}):
+        found[kind].append(name)
+    return found
+
+
+_FILTER_NAMES: dict[bool, sa.Select] = {}  # with and without a county scope
+
+
 class SearchForm(FlaskForm):
     """The list page's GET filters. No CSRF (nothing changes); unknown values simply match nothing."""
 
@@ -49,17 +78,19 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = StringField("搜索", render_kw={"placeholder": "企业名称、拼音、首字母或信用代码", "type": "search"})
-    county = SelectField("区县", validate_choice=False)
-    cluster = SelectField("产业集群", validate_choice=False)
-    supply_category = SelectField("配套类别", validate_choice=False)
-    above_scale = SelectField("规上", choices=ABOVE_SCALE_CHOICES, validate_choice=False)
-    sort = SelectField("排序", choices=SORT_CHOICES, default="name", validate_choice=False)
-    per_page = SelectField("每页", validate_choice=False)
+    # drawn on every view of the list: the faster select widget (the same bytes, crm.core.widgets.Select)
+    county = SelectField("区县", validate_choice=False, widget=Select())
+    cluster = SelectField("产业集群", validate_choice=False, widget=Select())
+    supply_category = SelectField("配套类别", validate_choice=False, widget=Select())
+    above_scale = SelectField("规上", choices=ABOVE_SCALE_CHOICES, validate_choice=False, widget=Select())
+    sort = SelectField("排序", choices=SORT_CHOICES, default="name", validate_choice=False, widget=Select())
+    per_page = SelectField("每页", validate_choice=False, widget=Select())
 
     def fill_choices(self, user: Any, per_page: int) -> None:
-        self.county.choices = _counties_for(user, "全部区县")
-        self.cluster.choices = _names(Cluster, "全部集群")
-        self.supply_category.choices = _names(SupplyCategory, "全部类别")
+        names = _filter_names(user)
+        self.county.choices = [SelectChoice("", "全部区县"), *(SelectChoice(n, n) for n in names[0])]
+        self.cluster.choices = [SelectChoice("", "全部集群"), *(SelectChoice(n, n) for n in names[1])]
+        self.supply_category.choices = [SelectChoice("", "全部类别"), *(SelectChoice(n, n) for n in names[2])]
         options = sorted({*PER_PAGE_OPTIONS, per_page})
         self.per_page.choices = [SelectChoice(str(n), f"{n} 条") for n in options]
         self.per_page.data = str(per_page)
@@ -76,7 +107,7 @@ def search_form(formdata: Any) -> SearchForm:
     """The list page's filters, with a select per filter another capability registered (the lists: 所在名单),
     after the registry's own (``crm.enterprises.hooks.search_filter``)."""
     registered = hooks.registered_search_filters()
-    selects = {found.name: SelectField(found.label, validate_choice=False, choices=[
+    selects = {found.name: SelectField(found.label, validate_choice=False, widget=Select(), choices=[
         SelectChoice("", "不限"), *(SelectChoice(value, label) for value, label in found.choices)])
         for found in registered}
     form = type("SearchForm", (SearchForm,), selects)(formdata=formdata)

@@ -19,6 +19,7 @@ from crm.core.messages import STALE_MESSAGE
 from crm.core.pages import attempt, load, page
 from crm.core.pagination import Page, paginate, parse_page_args
 from crm.core.parsing import MAX_ID
+from crm.core.urls import IdUrls
 from crm.enterprises import domain, hooks
 from crm.enterprises.forms import (
     ContactForm,
@@ -59,6 +60,11 @@ def _detail_url(enterprise_id: int, anchor: str | None = None) -> str:
 
 # --- list ----------------------------------------------------------------------------------------------------
 
+# The columns the list's table shows (with the county, cluster and category names domain.listed adds).
+LIST_COLUMNS = (Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.above_scale, Enterprise.status,
+                Enterprise.is_demo)
+
+
 @bp.route("/")
 @login_required
 @page
@@ -79,14 +85,17 @@ def index():
         arg_errors.append(err)
         filters.update((name, "") for name in err.fields if name in filters)
         stmt = domain.search_statement(current_user, **filters)
-    # deep pages by key, the unfiltered city-wide total estimated on a large registry (paginate says when)
-    page = paginate(stmt, page_no, per_page, key=Enterprise.id, estimate=Enterprise.__tablename__)
+    # deep pages by key, the unfiltered city-wide total estimated on a large registry (paginate says when); the
+    # page's rows as plain columns (what the table shows), not entities (crm.enterprises.domain.listed)
+    page = paginate(stmt, page_no, per_page, key=Enterprise.id, estimate=Enterprise.__tablename__,
+                    rows=lambda narrowed: domain.listed(narrowed, *LIST_COLUMNS))
     link_args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     if request.args.get("per_page") and not arg_errors:
         link_args["per_page"] = per_page
     return render_template(
         "enterprises/index.html", form=form, page=page, link_args=link_args, arg_errors=arg_errors,
         filtered=any(v for k, v in filters.items() if k != "sort"),
+        detail_url=IdUrls("enterprises.detail", "enterprise_id"),  # one url_for a page, not one a row
     ), (400 if arg_errors else 200)
 
 

@@ -33,6 +33,7 @@ from crm.core.pages import attempt, csrf_failed, error_text, load, page, place_e
 from crm.core.pagination import Page, parse_page_args
 from crm.core.parsing import MAX_ID, parse_id
 from crm.core.time import local_today
+from crm.core.urls import IdUrls
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import County, Department, all_of
@@ -158,22 +159,6 @@ def _with_relations(stmt: sa.Select) -> sa.Select:
     return stmt.options(
         selectinload(ServiceRequest.enterprise), selectinload(ServiceRequest.owner),
         selectinload(ServiceRequest.department))
-
-
-class IdUrls:
-    """``url_for(endpoint, <key>=id, **values)`` for the many ids of a page at the cost of one call: the URL is built
-    once around a marker id, and each id is put in the marker's place. Same string as ``url_for`` (an id is digits:
-    nothing in it to quote). A page of 30–50 rows made 90–110 ``url_for`` calls, ≈ 3–4 ms of a view (benchmarks/
-    README.md, "Fourth pass: workspace and ledger")."""
-
-    MARK = 918273645
-
-    def __init__(self, endpoint: str, key: str, **values: Any) -> None:
-        self.head, found, self.tail = url_for(endpoint, **{key: self.MARK}, **values).partition(str(self.MARK))
-        assert found, endpoint
-
-    def __call__(self, id_: int) -> str:
-        return f"{self.head}{int(id_)}{self.tail}"
 
 
 def _request_owners(user: User) -> list[tuple[str, str, str | None]]:
