@@ -228,22 +228,58 @@ def run_scheduler(app: Flask, *, standby_retry: float = 30, host: str | None = N
     ``name`` names its heartbeat row (default: the host name)."""
     _configure_logging()
     host = host or default_host()
+    early = _EarlyStop().install()
     heartbeat = Heartbeat(app, name or default_name()).start()
     try:
-        return _run(app, standby_retry=standby_retry, host=host, heartbeat=heartbeat)
+        return _run(app, standby_retry=standby_retry, host=host, heartbeat=heartbeat, early=early)
     finally:
         heartbeat.stop()
 
 
-def _run(app: Flask, *, standby_retry: float, host: str, heartbeat: Heartbeat) -> int:
+class _EarlyStop:
+    """SIGTERM / SIGINT before the scheduler runs. Until now the default action applied there: a stop while waiting
+    as standby or catching up (``systemctl stop``, a deploy) killed the process (status -SIGTERM) halfway through,
+    its heartbeat row still saying "active" and a catch-up run cut off in its transaction. Now a standby leaves at
+    once (``SystemExit(0)``: nothing runs); a catch-up finishes the run in progress, then the process leaves without
+    starting the scheduler (:attr:`requested`). A second signal while it finishes kills the process as usual.
+    :func:`_stop_on_signals` takes over once the scheduler exists."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.deferred = False  # a catch-up is running: let it finish
+
+    def install(self) -> _EarlyStop:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._handle)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.requested = True
+        if not self.deferred:
+            log.info("收到信号 %s,调度器未启动,进程退出", signal.Signals(signum).name)
+            raise SystemExit(0)
+        log.info("收到信号 %s,启动补执行完成后退出(不启动调度器)", signal.Signals(signum).name)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run(app: Flask, *, standby_retry: float, host: str, heartbeat: Heartbeat, early: _EarlyStop) -> int:
     lock = become_active(app, standby_retry)
     heartbeat.set_active(True)
     try:
         started = utcnow()
-        with app.app_context():
-            runs = catch_up(started, host=host)
-            if runs:
-                log.info("启动补执行:%s", ",".join(f"{r.job_id}={r.outcome.value}" for r in runs))
+        early.deferred = True
+        try:
+            with app.app_context():
+                runs = catch_up(started, host=host)
+                if runs:
+                    log.info("启动补执行:%s", ",".join(f"{r.job_id}={r.outcome.value}" for r in runs))
+        finally:
+            early.deferred = False
+        if early.requested:
+            log.info("调度器已停止(未启动)")
+            return 0
         lock_lost = threading.Event()
         scheduler = build_scheduler(app, host=host, after=started, lock=lock, lock_lost=lock_lost)
         try:

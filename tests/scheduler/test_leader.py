@@ -111,3 +111,65 @@ def test_a_stop_signal_before_the_scheduler_started_ends_the_process(fresh_app):
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
+
+
+def _restore_signals():
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+
+    def restore():
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+    return restore
+
+
+def test_a_stop_signal_while_catching_up_lets_the_run_finish_and_never_starts_the_scheduler(fresh_app, monkeypatch):
+    """SIGTERM during the start-up catch-up (``systemctl stop`` or a deploy at that moment): the run in progress
+    finishes, the process leaves with status 0 without starting the scheduler, its heartbeat row no longer active.
+    (It used to die of the signal halfway through, the row left "active": tests/ops/test_heartbeat.py saw -15.)"""
+    from crm.scheduler import process
+    from crm.scheduler.models import SchedulerHeartbeat
+
+    done = []
+
+    def catch_up(now, *, host):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.3)  # the handler runs meanwhile: deferred, so the run goes on
+        done.append(host)
+        return []
+
+    def build_scheduler(*_args, **_kwargs):
+        raise AssertionError("the scheduler must not start after a stop signal")
+
+    monkeypatch.setattr(process, "catch_up", catch_up)
+    monkeypatch.setattr(process, "build_scheduler", build_scheduler)
+    restore = _restore_signals()
+    try:
+        assert process.run_scheduler(fresh_app, standby_retry=1, name="early-stop") == 0
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a second signal would have killed it
+    finally:
+        restore()
+    assert done == [process.default_host()]
+    with fresh_app.app_context():
+        row = db.session.scalars(sa.select(SchedulerHeartbeat).where(SchedulerHeartbeat.host == "early-stop")).one()
+        assert row.active is False
+        db.session.rollback()
+
+
+def test_a_stop_signal_while_waiting_as_standby_leaves_at_once(fresh_app, monkeypatch):
+    """SIGTERM while waiting for the lock (another scheduler is active): the process leaves with status 0."""
+    from crm.scheduler import process
+
+    def become_active(app, retry):  # waits as a standby does, until the signal
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        time.sleep(10)
+        raise AssertionError("the signal did not stop the standby")
+
+    monkeypatch.setattr(process, "become_active", become_active)
+    restore = _restore_signals()
+    started = time.monotonic()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            process.run_scheduler(fresh_app, standby_retry=1, name="standby-stop")
+    finally:
+        restore()
+    assert stopped.value.code == 0 and time.monotonic() - started < 5
