@@ -167,10 +167,14 @@ def probe_interaction(url: str, manifest: Manifest) -> dict | None:
 
 
 def remove_probes(url: str) -> int:
-    """Delete the probe's 服务记录 (a reused database keeps its counts: the rich enterprise's timeline stays at its
-    size); how many."""
+    """Delete the probe's 服务记录 and their audit rows (a reused database keeps its counts: the rich enterprise's
+    timeline and history stay at their size; the history card of its 一企一档 page grew ≈ 1 KB a probe before the
+    audit rows went too); how many. The triggers put the rollups back as they were."""
     with psycopg.connect(url) as conn:
-        return conn.execute("DELETE FROM interactions WHERE summary = %s", (PROBE_SUMMARY,)).rowcount
+        ids = [row[0] for row in conn.execute("DELETE FROM interactions WHERE summary = %s RETURNING id",
+                                              (PROBE_SUMMARY,))]
+        conn.execute("DELETE FROM audit_log WHERE entity_type = 'interaction' AND entity_id = ANY(%s)", (ids,))
+        return len(ids)
 
 
 def import_file(manifest: Manifest, folder: Path) -> Path:
