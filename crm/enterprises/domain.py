@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pypinyin import Style, lazy_pinyin
@@ -600,6 +600,104 @@ def _children_statement(array: bool) -> sa.Select:
                 ).where(among(EnterprisePartner.enterprise_id))
     union = sa.union_all(contacts, figures, links).subquery()
     return sa.select(union).order_by(union.c.kind, union.c.enterprise_id, union.c.n)
+
+
+# --- 一企一档: what hangs off one record ------------------------------------------------------------------------
+
+class RecordContact(NamedTuple):
+    id: int
+    name: str
+    post: str
+    phone: str
+
+
+class RecordFigure(NamedTuple):
+    id: int
+    year: int
+    output_value: Decimal
+    chengyu_output_value: Decimal
+    above_scale: bool | None
+    is_demo: bool
+
+
+class RecordLink(NamedTuple):
+    id: int
+    partner_name: str
+    partner_region: str | None
+    supplies: str
+
+
+class CatalogueEntry(NamedTuple):
+    id: int
+    name: str
+    region: str | None
+
+
+@dataclass
+class Record:
+    """What the 一企一档 page shows under the record itself, each list in its relationship's order (contacts and
+    links by id, figures newest year first), and the 成渝 partner catalogue for the link form (empty unless
+    asked for)."""
+
+    contacts: list[RecordContact]
+    figures: list[RecordFigure]
+    partner_links: list[RecordLink]
+    partners: list[CatalogueEntry]
+
+
+def record_children(enterprise_id: int, *, with_partners: bool = False) -> Record:
+    """The contacts, figures and partner links of one enterprise (and, ``with_partners``, the partner catalogue)
+    in one statement of plain columns (:func:`_record_statement`). The page read them as three lazy loads of
+    entities (a link joined to its partner) and the catalogue as a fourth statement: four round trips and an ORM
+    object per row (the sixth provincial-scale pass: ≈ 1.5 ms of the commissioner's ≈ 28 ms on the rich record)."""
+    stmt = _RECORD.get(with_partners)
+    if stmt is None:
+        stmt = _RECORD[with_partners] = _record_statement(with_partners)
+    found = Record([], [], [], [])
+    for kind, n, ident, a, b, c, x, y, flag, demo in db.session.execute(stmt, {"enterprise_id": enterprise_id}):
+        if kind == 0:
+            found.contacts.append(RecordContact(ident, a, b, c))
+        elif kind == 1:
+            found.figures.append(RecordFigure(ident, -n, x, y, flag, demo))
+        elif kind == 2:
+            found.partner_links.append(RecordLink(ident, a, b, c))
+        else:
+            found.partners.append(CatalogueEntry(ident, a, b))
+    return found
+
+
+_RECORD: dict[bool, sa.Select] = {}  # with and without the catalogue: built once a process
+
+
+def _record_statement(with_partners: bool) -> sa.Select:
+    """``(kind, n, id, a, b, c, x, y, flag, demo)`` rows, ``UNION ALL``, ordered by kind then ``n``: kind 0 a
+    contact ``(n = id, name, post, phone)``, 1 a figure ``(n = -year, output_value, chengyu_output_value,
+    above_scale, is_demo)``, 2 a link ``(n = id, partner's name, partner's region, supplies)``, 3 a catalogue
+    partner ``(n = id, name, region)``. The first arm types the union's columns (Decimal and bool on SQLite
+    too)."""
+    key = sa.bindparam("enterprise_id", type_=sa.Integer)
+    amount = sa.Numeric(14, 2)
+    arms = [
+        sa.select(sa.literal_column("0").label("kind"), EnterpriseContact.id.label("n"),
+                  EnterpriseContact.id.label("id"), EnterpriseContact.name.label("a"),
+                  EnterpriseContact.post.label("b"), EnterpriseContact.phone.label("c"),
+                  sa.cast(sa.null(), amount).label("x"), sa.cast(sa.null(), amount).label("y"),
+                  sa.cast(sa.null(), sa.Boolean).label("flag"), sa.cast(sa.null(), sa.Boolean).label("demo"),
+                  ).where(EnterpriseContact.enterprise_id == key),
+        sa.select(sa.literal_column("1"), -EnterpriseFigure.year, EnterpriseFigure.id, sa.null(), sa.null(),
+                  sa.null(), EnterpriseFigure.output_value, EnterpriseFigure.chengyu_output_value,
+                  EnterpriseFigure.above_scale, EnterpriseFigure.is_demo,
+                  ).where(EnterpriseFigure.enterprise_id == key),
+        sa.select(sa.literal_column("2"), EnterprisePartner.id, EnterprisePartner.id, Partner.name, Partner.region,
+                  EnterprisePartner.supplies, sa.null(), sa.null(), sa.null(), sa.null(),
+                  ).join_from(EnterprisePartner, Partner, Partner.id == EnterprisePartner.partner_id
+                              ).where(EnterprisePartner.enterprise_id == key),
+    ]
+    if with_partners:
+        arms.append(sa.select(sa.literal_column("3"), Partner.id, Partner.id, Partner.name, Partner.region,
+                              sa.null(), sa.null(), sa.null(), sa.null(), sa.null()))
+    union = sa.union_all(*arms).subquery()
+    return sa.select(union).order_by(union.c.kind, union.c.n)
 
 
 # --- history -----------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from crm.enterprises.models import (
     EnterpriseFigure,
     EnterprisePartner,
 )
+from crm.enterprises.page_forms import page_forms
 from crm.extensions import db
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
@@ -113,25 +114,14 @@ def detail(enterprise_id: int):
     with shared_probes():  # may see, may change: the rules' probes asked once for both (a commissioner's EXISTS)
         enterprise = _load(enterprise_id, Action.VIEW)
         editable = can(viewer, Action.EDIT, enterprise)
-    forms: dict[str, Any] = {}
-    if editable:
-        figure_form = FigureForm(prefix="figure")
-        edit_year = request.args.get("figure_year", type=int)
-        current = next((f for f in enterprise.figures if f.year == edit_year), None)
-        if current is not None:  # "修改" on a row fills the form with that year's values
-            figure_form.year.data = current.year
-            figure_form.output_value.data = str(current.output_value)
-            figure_form.chengyu_output_value.data = str(current.chengyu_output_value)
-            figure_form.above_scale.data = FigureForm.above_scale_choice(current.above_scale)
-        figure_form.set_defaults()
-        partner_form = PartnerLinkForm(prefix="partner")
-        partner_form.fill_choices()
-        # Delete buttons carry csrf_token() themselves; their POSTs are checked with DeleteForm.
-        forms = {"contact": ContactForm(prefix="contact"), "figure": figure_form, "partner": partner_form}
+    # Contacts, figures, partner links (and, for an editor, the partner catalogue) as plain rows in one statement
+    # (domain.record_children); they were three lazy loads of entities and a fourth statement.
+    record = domain.record_children(enterprise.id, with_partners=editable)
+    forms = page_forms(record, request.args.get("figure_year", type=int)) if editable else None
     # The cards of the capabilities built on the registry (service, lists …) come from crm.enterprises.hooks.
     history = _history_page(enterprise.id, max(request.args.get("history_page", 1, type=int) or 1, 1), viewer)
-    return render_template("enterprises/detail.html", enterprise=enterprise, forms=forms,
-                           history=history.items, history_page=history,
+    return render_template("enterprises/detail.html", enterprise=enterprise, record=record, editable=editable,
+                           forms=forms, history=history.items, history_page=history,
                            sections=hooks.sections(enterprise, viewer=viewer, editable=editable))
 
 
