@@ -115,7 +115,9 @@ def detail(enterprise_id: int):
         enterprise = _load(enterprise_id, Action.VIEW)
         editable = can(viewer, Action.EDIT, enterprise)
     # Contacts, figures, partner links (and, for an editor, the partner catalogue) as plain rows in one statement
-    # (domain.record_children); they were three lazy loads of entities and a fourth statement.
+    # (domain.record_children); they were three lazy loads of entities and a fourth statement. With the forms drawn
+    # by page_forms (≈ 2.7 ms → ≈ 0.05 ms): the rich record as a commissioner 16 → 13 statements, CPU ≈ 21 → 16 ms,
+    # in-process ≈ 32 → 25 ms (medians, same machine back to back; the sixth provincial-scale pass).
     record = domain.record_children(enterprise.id, with_partners=editable)
     forms = page_forms(record, request.args.get("figure_year", type=int)) if editable else None
     # The cards of the capabilities built on the registry (service, lists …) come from crm.enterprises.hooks.
