@@ -36,6 +36,7 @@ from crm.core.time import isoformat_local
 from crm.enterprises.domain import (
     SORTS,
     children_of,
+    counted_with_page,
     create_enterprise,
     history_statement,
     listed,
@@ -252,9 +253,11 @@ def list_enterprises():
     filter or a narrower scope gives an exact count."""
     # deep pages by key; the unfiltered total of a large registry estimated (X-Total-Estimated says so); the page
     # read as plain columns, what hangs off it in one statement, serialised once (Enterprise.page_of_rows)
-    return page_of(search_statement(current_user(), **_list_args()), serialise_page=Enterprise.page_of_rows,
+    args = _list_args()
+    return page_of(search_statement(current_user(), **args), serialise_page=Enterprise.page_of_rows,
                    key=EnterpriseRow.id, estimate=EnterpriseRow.__tablename__,
-                   rows=lambda narrowed: listed(narrowed, *Enterprise.LIST_COLUMNS))
+                   rows=lambda narrowed: listed(narrowed, *Enterprise.LIST_COLUMNS),
+                   count_with_page=counted_with_page(args))
 
 
 @bp.post("/enterprises")

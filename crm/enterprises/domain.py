@@ -505,6 +505,19 @@ def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str =
     return stmt.order_by(order, Enterprise.id)
 
 
+def counted_with_page(filters: dict[str, Any]) -> bool:
+    """Whether the list for ``filters`` (:func:`search_statement`'s arguments) counts its matches in the page's
+    statement (:func:`crm.core.pagination.paginate`'s ``count_with_page``): with a search term, whose matches are
+    all read (from the trigram / bigram index, in no order) and sorted to find any page, so the separate
+    ``count(*)`` was a second pass over them. Without one, a page is read in an index's order (50 entries for
+    page 1) and the count is index-only: a window would read every row instead.
+
+    Measured (EXPLAIN ANALYZE, 100,000 enterprises; count + page statement → the one statement, planning included):
+    q=鑫源 (2,541 matches) 3.7 + 7.2 → 6.3 ms; q=zyq (584) 1.7 + 4.0 → 2.7 ms; 汇川区's coordinator, q=zyq (111)
+    2.7 + 4.9 → 3.0 ms."""
+    return bool(str(filters.get("q") or "").strip())
+
+
 # --- the list as plain columns ------------------------------------------------------------------------------
 # A page of the list (the page and the API) read as ORM entities cost more Python than anything else in the
 # request: 50 enterprises of 20 columns with three joined relations, and for the API their contacts, figures,

@@ -89,7 +89,8 @@ def index():
     # deep pages by key, the unfiltered city-wide total estimated on a large registry (paginate says when); the
     # page's rows as plain columns (what the table shows), not entities (crm.enterprises.domain.listed)
     page = paginate(stmt, page_no, per_page, key=Enterprise.id, estimate=Enterprise.__tablename__,
-                    rows=lambda narrowed: domain.listed(narrowed, *LIST_COLUMNS))
+                    rows=lambda narrowed: domain.listed(narrowed, *LIST_COLUMNS),
+                    count_with_page=domain.counted_with_page(filters))
     link_args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     if request.args.get("per_page") and not arg_errors:
         link_args["per_page"] = per_page

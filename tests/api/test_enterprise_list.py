@@ -95,3 +95,26 @@ def test_dump_many_is_dump_of_each_and_refuses_what_the_model_refuses(registry):
         dump_many(EnterpriseShape, [{**values[0], "unknown": 1}])
     with pytest.raises(ValueError):
         dump_many(EnterpriseShape, [{k: v for k, v in values[0].items() if k != "uscc"}])
+
+
+def _enterprise_counts(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().startswith("SELECT count(*)") and "enterprises" in s]
+
+
+def test_a_search_is_counted_by_its_page_statement(client, registry, count_queries):
+    """With q, the total comes with the page (``count(*) OVER ()``, paginate's ``count_with_page``): no count of
+    its own; past the end it is counted on its own and is still the total."""
+    headers = bearer(make_user("admin"))
+    with count_queries() as queries:
+        body = client.get(f"{URL}?q=列表测试&per_page=2", headers=headers).get_json()
+    assert body["total"] == 3 and len(body["items"]) == 2 and not _enterprise_counts(queries.statements)
+    second = client.get(f"{URL}?q=列表测试&per_page=2&page=2", headers=headers).get_json()
+    everything = client.get(f"{URL}?q=列表测试&per_page=200", headers=headers).get_json()["items"]
+    assert body["items"] + second["items"] == everything and second["total"] == 3
+    with count_queries() as queries:
+        body = client.get(f"{URL}?q=列表测试&per_page=2&page=5", headers=headers).get_json()
+    assert body == {"items": [], "total": 3, "page": 5, "per_page": 2}
+    assert len(_enterprise_counts(queries.statements)) == 1
+    with count_queries() as queries:  # without q: a count, then the page read in its index's order
+        body = client.get(f"{URL}?county=桐梓县", headers=headers).get_json()
+    assert body["total"] >= 1 and len(_enterprise_counts(queries.statements)) == 1

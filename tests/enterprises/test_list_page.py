@@ -88,3 +88,17 @@ def test_the_filter_choices_follow_the_tables_order(app):
     names = forms._filter_names(user)
     assert names[1][0] == "电子信息"
     assert names == tuple([row.name for row in all_of(model)] for model in (County, Cluster, SupplyCategory))
+
+
+def test_a_search_page_reads_its_total_with_its_rows(app, client, listed, count_queries):
+    """q=: the page's statement counts the matches too (``count(*) OVER ()``), no ``count(*)`` of its own; the
+    total and the rows are what two statements gave, for a county user's scope as well."""
+    login(client, make_user("admin"))
+    with count_queries() as queries:
+        html = client.get("/enterprises/?q=列表页&per_page=1").get_data(as_text=True)
+    assert not [s for s in queries.statements if s.lstrip().startswith("SELECT count(*)") and "enterprises" in s]
+    assert "第 1 / 2 页,共 2 条" in html
+    county_client = app.test_client()
+    login(county_client, make_user("coordinator", county="桐梓县"))
+    html = county_client.get("/enterprises/?q=列表页").get_data(as_text=True)
+    assert "共 1 条" in html and "列表页乙有限公司" in html and "列表页&lt;甲&gt;" not in html
