@@ -73,6 +73,14 @@ class Enterprise(db.Model):
         # 汇川区's 17,000 enterprises walks 15,000 index entries (3 ms) instead of sorting them all (24–38 ms).
         # Its first column serves every other lookup by county, so it replaces the plain county_id index.
         sa.Index("ix_enterprises_county_id_name_pinyin", "county_id", "name_pinyin", "id"),
+        # … and county_id alone (migration f2b9c4e7a1d6), for what wants only the county's rows, not their order: a
+        # county user's search ANDs the trigram matches with the county's bitmap, and counting a county's list reads
+        # it index-only. Its equal keys are deduplicated (PostgreSQL 13+): 0.7 MB instead of the composite's 7.4 MB
+        # at 100,000 enterprises. 汇川区 (17,246 firms) on a copy of the bench database (its planner's estimates:
+        # the search ANDs the county's bitmap), medians of 4 alternations of 150 runs on a loaded machine: its
+        # coordinator's q=zyq page statement 5.9 → 4.6 ms, the county's count 2.1 → 1.5 ms (index-only). The
+        # composite still serves the ordered pages, deep ones included; the coverage matrix's plans are unchanged.
+        sa.Index("ix_enterprises_county_id", "county_id"),
         # The search by fragment (q=: name, pinyin, initials, USCC; LIKE/ILIKE '%q%') on PostgreSQL: one GIN trigram
         # index over the four columns, so each arm of the OR is a bitmap index scan instead of a scan of every row.
         # pg_trgm needs 3 characters: a 2-character query (遵义) has no trigram and is scanned (see

@@ -102,3 +102,11 @@ def test_a_search_page_reads_its_total_with_its_rows(app, client, listed, count_
     login(county_client, make_user("coordinator", county="桐梓县"))
     html = county_client.get("/enterprises/?q=列表页").get_data(as_text=True)
     assert "共 1 条" in html and "列表页乙有限公司" in html and "列表页&lt;甲&gt;" not in html
+
+
+def test_a_countys_rows_have_an_index_of_their_own(app):
+    """ix_enterprises_county_id (county_id alone, beside the sorted composite): a county user's search and a
+    county's count read it (migration f2b9c4e7a1d6)."""
+    indexes = {i["name"]: i["column_names"] for i in sa.inspect(db.session.connection()).get_indexes("enterprises")}
+    assert indexes.get("ix_enterprises_county_id") == ["county_id"]
+    assert indexes.get("ix_enterprises_county_id_name_pinyin") == ["county_id", "name_pinyin", "id"]
