@@ -6,9 +6,12 @@ Connected once, when the app factory imports this module (``crm.create_app``).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from flask import url_for
 
 from crm.core.audit import AuditEntity, AuditLog
 from crm.core.parsing import parse_enum
@@ -20,10 +23,31 @@ from crm.rosters.models import RosterKind
 
 @page_section(order=200)
 def _timeline(enterprise: Enterprise, *, viewer: Any, editable: bool) -> tuple[str, dict[str, Any]]:
-    """一企一档: every edition the enterprise was in, and where it was removed (only editions the viewer may see)."""
+    """一企一档: every edition the enterprise was in, and where it was removed (only editions the viewer may see).
+    Each row's link to its edition from one ``url_for`` (:func:`_edition_urls`), not one a row."""
+    timeline = domain.enterprise_timeline(enterprise.id, viewer=viewer)
     return "rosters/_enterprise_timeline.html", {
-        "roster_timeline": domain.enterprise_timeline(enterprise.id, viewer=viewer),
-        "period_label": domain.period_label}
+        "roster_timeline": timeline, "period_label": domain.period_label,
+        "edition_url": _edition_urls() if timeline else None}
+
+
+_SAFE = re.compile(r"[A-Za-z0-9_]+\Z")
+
+
+def _edition_urls() -> Callable[[RosterKind, str], str]:
+    """``url_for("rosters.edition", kind=kind.value, period=period)`` for the rows of the roster card at the cost
+    of one call: the URL is built around two markers and each row's kind and period put in their place (both are
+    letters, digits and ``_``: nothing to quote, the same string as ``url_for``; anything else asks ``url_for``).
+    12 editions of the rich record were 12 calls, ≈ 0.5 ms of the card."""
+    head, _, rest = url_for("rosters.edition", kind="K0KIND0K", period="P0PERIOD0P").partition("K0KIND0K")
+    middle, _, tail = rest.partition("P0PERIOD0P")
+
+    def edition_url(kind: RosterKind, period: str) -> str:
+        if _SAFE.match(kind.value) and _SAFE.match(period):
+            return f"{head}{kind.value}{middle}{period}{tail}"
+        return url_for("rosters.edition", kind=kind.value, period=period)
+
+    return edition_url
 
 
 @search_filter("roster", "所在名单", [(kind.value, kind.label) for kind in RosterKind])

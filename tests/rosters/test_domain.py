@@ -308,3 +308,30 @@ def test_batches_refuse_what_one_at_a_time_refuses_and_say_which_item():
     with pytest.raises(domain.RefusedItem) as refused:
         domain.update_entries(None, draft, [(firms[0], "已在名单", None), (firms[3], "理由", None)])
     assert refused.value.index == 1 and isinstance(refused.value.error, NotFound)
+
+
+def test_the_timeline_keeps_out_exactly_the_editions_the_viewer_may_not_see():
+    """The timeline filters by the edition rule's own condition on the joined edition (crm/rosters/domain.py);
+    for every role it shows the rows of the editions the rule lets them see, as the former ``NOT IN`` of
+    :func:`domain.hidden_editions` did."""
+    a = make_enterprise()
+    published_edition(SUPPLIER, "2025H2", [a])
+    published_edition(POOL, "2025H2", [a])
+    draft = domain.open_edition(None, SUPPLIER, "2026H1")
+    domain.remove_entry(None, draft, a, "草稿中移出")
+    pool_draft = domain.open_edition(None, POOL, "2026H1")
+    domain.add_entry(None, pool_draft, make_enterprise(), "他人")
+    db.session.flush()
+    everything = domain.enterprise_timeline(a.id)
+    assert len(everything) == 4  # two published entries, the draft's copy of the entry and its removal
+    for role in ("admin", "coordinator", "leader", "commissioner", "liaison"):
+        viewer = make_user(role, specialties=["tech"] if role == "commissioner" else None)
+        hidden = domain.hidden_editions(viewer)
+        hidden_ids = set() if hidden is None else set(db.session.scalars(hidden))
+        editions = {(e.kind, e.period): e for e in db.session.scalars(sa.select(RosterEdition))}
+        expected = [r for r in everything if editions[(r["kind"], r["period"])].id not in hidden_ids]
+        shown = domain.enterprise_timeline(a.id, viewer=viewer)
+        assert shown == expected, role
+        assert all(can(viewer, Action.VIEW, editions[(r["kind"], r["period"])]) for r in shown), role
+    commissioner_rows = domain.enterprise_timeline(a.id, viewer=make_user("commissioner", specialties=["tech"]))
+    assert {r["period"] for r in commissioner_rows} == {"2025H2"}

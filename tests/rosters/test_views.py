@@ -690,3 +690,20 @@ def test_commissioner_does_not_see_draft_membership_on_the_enterprise_page(clien
     client.post("/logout")
     login(client, make_user("coordinator"))
     assert "草稿中的内部移出理由" in client.get(f"/enterprises/{ent.id}").get_data(as_text=True)
+
+
+def test_the_roster_card_links_each_edition_as_url_for_does(client, app):
+    """The card's links come from one url_for around markers (crm/rosters/subscribers.py): the same strings."""
+    from flask import url_for
+
+    from tests.conftest import login, make_enterprise, make_user
+    from tests.rosters.factories import published_edition
+
+    ent = make_enterprise()
+    published_edition(RosterKind.SUPPLIER_LIST, "2025H2", [ent])
+    published_edition(RosterKind.CULTIVATION_POOL, "2026H1", [ent])
+    login(client, make_user("leader"))
+    html = client.get(f"/enterprises/{ent.id}").get_data(as_text=True)
+    with app.test_request_context():
+        for kind, period in ((RosterKind.SUPPLIER_LIST, "2025H2"), (RosterKind.CULTIVATION_POOL, "2026H1")):
+            assert f'<a href="{url_for("rosters.edition", kind=kind.value, period=period)}">' in html
