@@ -45,8 +45,9 @@ def _commissioner_sees(user: Any) -> sa.ColumnElement[bool]:
     ``pk_meeting_enterprises`` / ``pk_meeting_officials`` of those meetings, a list of many hashes the ids once as
     before. The union built the whole set first (all ~320 enterprises of a provincial commissioner, ≈ 0.7–1.1 ms
     per statement), then de-duplicated it. Measured on the bench database (commissioner001, 320 enterprises,
-    2,000 meetings): the card's meetings statement ≈ 1.2 → 0.1 ms execution, planning ≈ 0.7 → 0.5 ms; the
-    commissioner's whole visible set (the list, the calendar) ≈ 1.4–5.5 → 1.1 ms (EXPLAIN ANALYZE, back to back)."""
+    2,000 meetings; EXPLAIN ANALYZE, back to back): the card's meetings statement ≈ 0.7–1.2 → 0.06–0.1 ms
+    execution, planning unchanged (≈ 0.5–0.7 ms); the 会议活动 card in-process ≈ 2.8–5.9 → 2.1–3.7 ms (medians of
+    30 on a loaded machine, best ≈ 2.5–3.3 → 1.9–2.1 ms); the list's and the calendar's statements about the same."""
     through_enterprises = (sa.select(MeetingEnterprise.meeting_id)
                            .join(Assignment, Assignment.enterprise_id == MeetingEnterprise.enterprise_id)
                            .where(MeetingEnterprise.meeting_id == Meeting.id, Assignment.commissioner_id == user.id,

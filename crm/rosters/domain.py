@@ -608,9 +608,10 @@ def enterprise_timeline(enterprise_id: int, viewer: Any = None) -> list[dict]:
     The editions the viewer may not see are kept out by the rule's own condition on the joined edition
     (``status IN (…)`` for a commissioner), not ``roster_editions.id NOT IN (SELECT id … WHERE NOT visible)``
     (:func:`hidden_editions`, the history's filter): the same rows, since the rule's condition is never NULL on an
-    edition (its columns are NOT NULL), without a second scan of the editions in each branch. The roster card of
-    the rich record as commissioner001 ≈ 2.5–3.6 → 1.5–1.6 ms with its links (in-process, medians of 30; best ≈
-    1.7–2.5 → 1.3 ms), back to back on the bench database."""
+    edition (its columns are NOT NULL), without a second scan of the editions in each branch (the SQL itself
+    barely changes on the bench database: ≈ 0.1 ms execution either way). The roster card of the rich record as
+    commissioner001 ≈ 2.5–3.6 → 1.5–1.6 ms in-process with its links (crm/rosters/subscribers.py; medians of 30,
+    best ≈ 1.7–2.5 → 1.3 ms), back to back on the bench database; most of it is the links."""
     visible = None if viewer is None else access.where(viewer, RosterEdition, access.Action.VIEW)
     parts = []
     for model, in_list, tier in ((RosterEntry, True, RosterEntry.tier),
