@@ -19,9 +19,10 @@ The kinds and the writes that move them (each kind's triggers; grep migrations/v
 - ``assignments`` (9d1c6a2e5b37): ``assignments``, ``roster_entries``, ``roster_editions`` (every edition, drafts
   too), an enterprise's county change or deletion;
 - ``targets`` (e5b8d2f4a9c1): what the targets dashboard counts (crm/dashboard/targets.py);
-- ``reference`` (a7c3e9d2f418): where an enterprise is placed and the names a filter resolves — ``enterprises``
-  (insert, delete, a change of county or cluster), ``counties``, ``clusters``, ``departments``, ``users`` (insert,
-  delete, a change of username).
+- ``reference`` (a7c3e9d2f418, b4e1d7a9c3f2): where an enterprise is placed and the names a filter or chooser
+  shows — ``enterprises`` (insert, delete, a change of county or cluster), ``counties``, ``clusters``,
+  ``departments``, ``users`` (insert, delete, a change of username, name, role, county, department or active;
+  not the sign-in bookkeeping), ``user_specialties``.
 
 A figure names every kind whose records its statement reads; a kind with no counter (an older database) caches
 nothing. :func:`cached_rows` keys a statement's rows by the statement itself and its bound values
@@ -109,18 +110,56 @@ def same_database(table_oid: int) -> None:
             _table = where
 
 
+# The versions read by the current transaction, kept on its connection until it writes anything or ends
+# (:func:`versions`): a page that keeps several figures (a count and a chooser, the lists' names) reads them once.
+_READ = "crm_cache_versions"
+
+
 def versions() -> dict[str, int] | None:
     """The current version of every kind (one statement), or ``None`` where nothing is cached: SQLite (no
-    statement), or this transaction wrote versioned records itself (it must read its own changes)."""
+    statement), or this transaction wrote versioned records itself (it must read its own changes).
+
+    Read once per transaction while it only reads: the answer is kept on the connection and forgotten at the
+    transaction's first statement that is not a ``SELECT`` (an insert, update, delete — whatever it writes — or a
+    savepoint) and at its commit or rollback (:func:`_forget_versions`). Figures computed later in the same
+    transaction are stored under these versions even if a change committed meanwhile: older, so the next view
+    computes them afresh (the module's rule), never the reverse."""
     if not enabled():
         return None
+    connection = db.session.connection()
+    kept = connection.info.get(_READ)
+    if kept is not None:
+        return None if kept[0] is None else dict(kept[0])
     pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
     rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending, TABLE_OID)).all()
     if any(own is not None for _, _, own, _ in rows):  # this transaction wrote records: read them, uncached
+        connection.info[_READ] = (None,)
         return None
     if rows:
         same_database(int(rows[0][3]))
-    return {name: int(version) for name, version, _, _ in rows}
+    read = {name: int(version) for name, version, _, _ in rows}
+    connection.info[_READ] = (read,)
+    return dict(read)
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _forget_on_write(conn: sa.engine.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    """A statement that may write (anything but a ``SELECT``) makes the transaction read the versions again."""
+    if _READ in conn.info and statement.lstrip()[:6].upper() != "SELECT":
+        del conn.info[_READ]
+
+
+@sa.event.listens_for(sa.engine.Engine, "commit")
+@sa.event.listens_for(sa.engine.Engine, "rollback")
+def _forget_versions(conn: sa.engine.Connection) -> None:
+    conn.info.pop(_READ, None)
+
+
+@sa.event.listens_for(sa.pool.Pool, "checkin")
+def _forget_at_checkin(_dbapi_connection: Any, record: Any) -> None:
+    """The pool's own rollback of a returned connection (no ``rollback`` event) ends its transaction too."""
+    if record is not None:
+        record.info.pop(_READ, None)
 
 
 def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashable, ...],
@@ -182,10 +221,22 @@ def cached_rows(name: str, kinds: Iterable[str], stmt: sa.Executable, params: di
     transaction that wrote versioned records. ``name`` tells the callers' figures apart (and the entries when
     debugging). One statement more than the figure's own on PostgreSQL when it has to be computed (the versions),
     the same number when served."""
+    return cached_built(name, kinds, stmt, lambda rows: rows, params)
+
+
+Rows = tuple[tuple[Any, ...], ...]
+
+
+def cached_built(name: str, kinds: Iterable[str], stmt: sa.Executable, build: Callable[[Rows], T],
+                 params: dict[str, Any] | None = None) -> T:
+    """``build(rows)`` of ``stmt``'s rows, kept like :func:`cached_rows` (the same key, the same versions). For
+    what is drawn from the rows alone — a chooser's 500 ``<option>``s, escaped and joined once per change of the
+    users rather than on every view. ``build`` must depend on nothing but the rows (and constants): ``name``
+    tells two builds of one statement apart, and its value is shared like any cached one (never changed)."""
     kinds = tuple(kinds)
 
-    def compute() -> tuple[tuple[Any, ...], ...]:
-        return tuple(tuple(row) for row in db.session.execute(stmt, params or {}))
+    def compute() -> T:
+        return build(tuple(tuple(row) for row in db.session.execute(stmt, params or {})))
 
     stamp = versions()
     if stamp is None:

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from crm.core.errors import ValidationFailed
 from crm.core.pages import page
 from crm.dashboard import service
-from crm.reference.models import County, all_of
+from crm.reference.models import County, names_of
 
 bp = Blueprint("performance", __name__, url_prefix="/dashboard/service")
 
@@ -140,7 +140,7 @@ def _tables(result: dict[str, Any], commissioner_rows: list[dict[str, Any]],
 
 
 def _counties() -> list[str]:
-    return [c.name for c in all_of(County)]
+    return [name for _, name in names_of(County)]
 
 
 @bp.route("/")

@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.core import cache
 from crm.core.time import utcnow
 from crm.core.types import LabelledEnum, UTCDateTime, enum_column
 from crm.extensions import db
@@ -174,3 +175,27 @@ def by_name(model: type, name: str | None):
 def all_of(model: type) -> list:
     order = getattr(model, "sort_order", model.id)
     return list(db.session.scalars(sa.select(model).order_by(order, model.id)))
+
+
+# The reference tables every write to which moves the data version ``reference`` (migration a7c3e9d2f418).
+NAMED = frozenset({"counties", "clusters", "departments"})
+
+
+def names_of(model: type) -> tuple[tuple[int, str], ...]:
+    """``(id, name)`` of every row of a reference table, in :func:`all_of`'s order: the filters' choices of the
+    busiest pages. Kept per process while the reference data is unchanged (crm/core/cache.py; read afresh on
+    SQLite and for a table the kind does not cover): the counties, clusters and departments were read on every
+    view, two or three statements a page at provincial scale."""
+    order = getattr(model, "sort_order", model.id)
+    stmt = sa.select(model.id, model.name).order_by(order, model.id)
+    if model.__tablename__ not in NAMED:
+        return tuple(tuple(row) for row in db.session.execute(stmt))
+    return cache.cached_rows(f"reference.{model.__tablename__}", ("reference",), stmt)
+
+
+def id_by_name(model: type, name: str | None) -> int | None:
+    """:func:`by_name`'s row's id, from :func:`names_of`."""
+    if not name:
+        return None
+    name = name.strip()
+    return next((id_ for id_, known in names_of(model) if known == name), None)

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from crm.auth.models import Specialty, User
 from crm.core.parsing import parse_id
-from crm.reference.models import Cluster, County, all_of
+from crm.reference.models import Cluster, County, names_of
 from crm.rosters.models import RosterKind
 from crm.service.assignments import MAX_REASON, SPECIALTIES, Candidate, who
 
@@ -40,11 +40,11 @@ class CoverageFilterForm(FlaskForm):
     missing = SelectField("缺口", choices=MISSING_CHOICES, validate_choice=False)
 
     def fill_choices(self, user: Any) -> None:
-        counties = all_of(County)
-        if getattr(user, "county_id", None) is not None:
-            counties = [c for c in counties if c.id == user.county_id]
-        self.county.choices = [SelectChoice("", "全部区县")] + [SelectChoice(c.name, c.name) for c in counties]
-        self.cluster.choices = [SelectChoice("", "全部集群")] + [SelectChoice(c.name, c.name) for c in all_of(Cluster)]
+        own = getattr(user, "county_id", None)
+        self.county.choices = [SelectChoice("", "全部区县")] + [
+            SelectChoice(name, name) for id_, name in names_of(County) if own is None or id_ == own]
+        self.cluster.choices = [SelectChoice("", "全部集群")] + [
+            SelectChoice(name, name) for _, name in names_of(Cluster)]
 
     def filters(self) -> dict[str, str]:
         return {name: (getattr(self, name).data or "").strip() for name in ("roster", "county", "cluster", "missing")}

@@ -22,7 +22,7 @@ from crm.core.pagination import Page
 from crm.core.parsing import parse_enum
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
-from crm.reference.models import Cluster, County, by_name
+from crm.reference.models import Cluster, County, id_by_name
 from crm.rosters.domain import published_member_ids
 from crm.rosters.models import EditionStatus, RosterEdition, RosterEntry, RosterKind
 from crm.service.assignments import SPECIALTIES, parse_specialty
@@ -144,12 +144,12 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
     # the count joins nothing but service_attention.
     stmt = sa.select(Enterprise.id).where(listed([kind] if kind else list(RosterKind)))
     stmt = scope(user, Enterprise, stmt)
-    county_row = None
+    county_id = None
     if county:
-        county_row = by_name(County, county)
-        if county_row is None:
+        county_id = id_by_name(County, county)  # the names kept per process (crm/reference/models.py)
+        if county_id is None:
             raise ValidationFailed("区县不正确", {"county": f"未知区县:{county}"})
-        stmt = stmt.where(Enterprise.county_id == county_row.id)
+        stmt = stmt.where(Enterprise.county_id == county_id)
     if cluster:
         stmt = stmt.where(Enterprise.cluster_id == sa.select(Cluster.id).where(Cluster.name == cluster.strip())
                           .scalar_subquery())
@@ -158,7 +158,7 @@ def coverage_statement(user: Any, *, roster: RosterKind | str | None = None, cou
         stmt = stmt.where(active < len(SPECIALTIES))
     elif gap is not None:
         stmt = stmt.where(~sa.exists().where(*_is_active(gap)))
-    if county_row is not None:  # one county: its sort_order is the same for every row
+    if county_id is not None:  # one county: its sort_order is the same for every row
         return stmt.order_by(Enterprise.name_pinyin, Enterprise.id)
     return stmt.join(County, Enterprise.county_id == County.id).order_by(*ORDER)
 

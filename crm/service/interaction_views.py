@@ -7,6 +7,7 @@ Each view loads, checks access, calls :mod:`crm.service.interactions` through :f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from crm.auth.models import Role, Specialty, User
+from crm.core import cache
 from crm.core.access import Action, can
 from crm.core.errors import DomainError, Forbidden, ValidationFailed
 from crm.core.messages import FIX_FIELDS, STALE_MESSAGE
@@ -41,6 +43,7 @@ from crm.service.views import (
     bp,
     options_html,
     user_label,
+    with_selected,
 )
 from crm.service.workspace import workspace_page
 
@@ -52,26 +55,29 @@ WORKSPACE_PER_PAGE = 30
 
 # --- the workspace (我的企业) ------------------------------------------------------------------------------
 
-def _visible_commissioners(user: User) -> list[tuple[int, str, str, str | None]]:
+def _visible_commissioners(user: User) -> tuple[tuple[tuple[int, str, str, str | None], ...], Markup]:
     """Active commissioners a coordinator, admin or leader may pick on the workspace (a county-scoped one:
-    their county's and the city-wide ones), as what the chooser shows: ``(id, username, name, county name)``.
+    their county's and the city-wide ones), as what the chooser shows: ``(id, username, name, county name)``, and
+    the chooser's options drawn with none selected (:func:`_chooser_options`).
 
     Plain columns, not users: at provincial scale there are 500 of them, and loading whole users with their
-    county and specialties cost ≈ 15–30 ms a view; the one chosen is loaded as a user."""
+    county and specialties cost ≈ 15–30 ms a view; the one chosen is loaded as a user. Both are kept per process
+    while the users and counties are unchanged (kind ``reference``, migration b4e1d7a9c3f2; crm/core/cache.py):
+    the statement and the 500 escaped options were ≈ 3 ms of every coordinator's view."""
     stmt = (sa.select(User.id, User.username, User.display_name, County.name)
             .outerjoin(County, User.county_id == County.id)
             .where(User.role == Role.COMMISSIONER, User.active.is_(True)).order_by(User.username))
     if user.county_id is not None:
         stmt = stmt.where(sa.or_(User.county_id.is_(None), User.county_id == user.county_id))
-    return [tuple(row) for row in db.session.execute(stmt)]
+    return cache.cached_built("workspace.chooser", ("reference",), stmt, lambda rows: (rows, _chooser_options(rows)))
 
 
-def _chooser_options(commissioners: list[tuple[int, str, str, str | None]], selected: str | None) -> Markup:
-    """The chooser's ``<option>``s: 全部服务专员, then each commissioner labelled ``name(username) · county``, the
-    ``selected`` username (``""``: 全部) marked — joined in Python (:func:`crm.service.views.options_html`), not
-    500 ``SelectChoice``s looped over in the template."""
+def _chooser_options(commissioners: Iterable[tuple[int, str, str, str | None]]) -> Markup:
+    """The chooser's ``<option>``s: 全部服务专员, then each commissioner labelled ``name(username) · county`` —
+    joined in Python (:func:`crm.service.views.options_html`), not 500 ``SelectChoice``s looped over in the
+    template; the one chosen is marked per view (:func:`crm.service.views.with_selected`)."""
     return options_html([("", "全部服务专员"), *((username, user_label(username, name, county))
-                                                for _, username, name, county in commissioners)], selected)
+                                                for _, username, name, county in commissioners)], None)
 
 
 def _row_urls() -> dict[str, Any]:
@@ -99,7 +105,7 @@ def workspace():
     chooser, chosen = None, None
     if not _is_commissioner(current_user):
         chooser = WorkspaceFilterForm(formdata=request.args)  # parses ?commissioner=; its options: below
-        commissioners = _visible_commissioners(current_user)
+        commissioners, all_options = _visible_commissioners(current_user)
         wanted = (chooser.commissioner.data or "").strip()
         if wanted:
             found = next((row[0] for row in commissioners if row[1] == wanted), None)
@@ -109,7 +115,7 @@ def workspace():
                 chooser.commissioner.data = ""
     result = workspace_page(current_user, chosen, today, page_no, per_page)  # past the end: the last page
     link_args = {"commissioner": chosen.username} if chosen else {}
-    options = _chooser_options(commissioners, chooser.commissioner.data) if chooser is not None else None
+    options = with_selected(all_options, chooser.commissioner.data) if chooser is not None else None
     return render_template("service/workspace.html", page=result.page, chooser=chooser, chosen=chosen,
                            chooser_options=options, urls=_row_urls(),
                            notes=notes, link_args=link_args, summary=result.summary, may_log=_may_log(current_user),

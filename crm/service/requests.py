@@ -66,7 +66,7 @@ from crm.extensions import db
 from crm.holidays.workdays import add_working_days, is_working_day, missing_data_message, next_working_day
 from crm.notifications.domain import notify
 from crm.notifications.models import NotificationKind
-from crm.reference.models import County, Department, by_name
+from crm.reference.models import County, Department, by_name, id_by_name
 from crm.service.interactions import EARLIEST, LATEST_FOLLOW_UP, check_version, parse_date
 from crm.service.models import (
     Interaction,
@@ -526,11 +526,11 @@ def requests_statement(user: User, *, status: Any = None, overdue: bool | None =
     elif overdue is False:
         stmt = stmt.where(sa.not_(overdue_clause))
     if county:
-        county_row = by_name(County, county)
-        if county_row is None:
+        county_id = id_by_name(County, county)  # the names kept per process (crm/reference/models.py)
+        if county_id is None:
             raise ValidationFailed("筛选条件不正确", {"county": f"未知区县:{county}"})
         stmt = stmt.where(ServiceRequest.enterprise_id.in_(
-            sa.select(Enterprise.id).where(Enterprise.county_id == county_row.id)))
+            sa.select(Enterprise.id).where(Enterprise.county_id == county_id)))
     if category:
         fields: dict[str, str] = {}
         value = _category(category, fields)
@@ -542,10 +542,10 @@ def requests_statement(user: User, *, status: Any = None, overdue: bool | None =
     if enterprise_id is not None:
         stmt = stmt.where(ServiceRequest.enterprise_id == enterprise_id)
     if department:
-        department_row = by_name(Department, department) if isinstance(department, str) else None
-        if department_row is None:
+        department_id = id_by_name(Department, department) if isinstance(department, str) else None
+        if department_id is None:
             raise ValidationFailed("筛选条件不正确", {"department": f"未知责任单位:{department}"})
-        stmt = stmt.where(ServiceRequest.department_id == department_row.id)
+        stmt = stmt.where(ServiceRequest.department_id == department_id)
     return stmt.order_by(ServiceRequest.raised_on.desc(), ServiceRequest.id.desc())
 
 

@@ -207,3 +207,113 @@ def test_a_restored_counters_table_empties_the_cache():
         assert cache.cached(cache.versions(), ("requests",), ("restore probe",), lambda: "after") == "after"
     finally:
         cache.clear()
+
+
+def test_the_rows_names_and_meetings_are_kept_until_they_change(fresh_app, count_queries):
+    """The view's rows joined to the meetings and the names (``perf._shown``, kinds ``meetings`` and ``reference``:
+    migration b4e1d7a9c3f2): a second view sends none of their statements; a committed meeting, a partner added to
+    a meeting, an enterprise added to one, a department's or a commissioner's new name each show at the next view,
+    equal to the view computed with nothing kept."""
+    from crm.meetings.models import MeetingEnterprise, MeetingPartner
+    from crm.reference.models import Department
+    from tests.meetings.factories import make_meeting, partner
+
+    def view(viewer):
+        db.session.commit()  # a new transaction: what others committed is visible
+        with count_queries() as queries:
+            result = perf.performance(viewer, START, END)
+        return result, queries.count
+
+    def fresh(viewer):
+        db.session.commit()
+        cache.clear()
+        return perf.performance(viewer, START, END)
+
+    cache.clear()
+    with fresh_app.app_context():
+        try:
+            admin, a, e1 = _world()
+            department = db.session.scalars(sa.select(Department).order_by(Department.id)).first()
+            request(e1, a, "2026-11-03", "2026-11-10", department=department)
+            db.session.commit()
+            first, cold = view(admin)
+            again, warm = view(admin)
+            assert again == first
+            if not cache.enabled():  # SQLite: nothing kept, the same statements
+                assert warm == cold
+                return
+            assert warm < cold - 3  # the meetings, counties, departments and names are not read again
+
+            def shows(write, check):
+                write()
+                db.session.commit()
+                after, _ = view(admin)
+                assert check(after), after
+                assert after == fresh(admin)
+                view(admin)  # kept again
+
+            city = lambda r: r["city"]["meetings_chengyu"]  # noqa: E731
+            assert city(first) == 0
+            meeting = make_meeting(title="成都对接会", starts="2026-11-12 09:00", city="成都", status="held")
+            shows(lambda: None, lambda r: city(r) == 1)  # a meeting held in 成渝 (committed by make_meeting's caller)
+            county = lambda r: next(c for c in r["counties"] if c["county"] == "汇川区")["meetings_chengyu"]  # noqa: E731
+            assert county(view(admin)[0]) == 0
+            shows(lambda: db.session.add(MeetingEnterprise(meeting_id=meeting.id, enterprise_id=e1.id)),
+                  lambda r: county(r) == 1)  # an enterprise of the county took part
+            away = make_meeting(title="遵义座谈会", starts="2026-11-14 09:00", city="遵义", status="held")
+            db.session.commit()
+            assert city(view(admin)[0]) == 1  # held in 遵义 with no 成渝 firm: does not count
+            shows(lambda: db.session.add(MeetingPartner(meeting_id=away.id, partner_id=partner().id)),
+                  lambda r: city(r) == 2)  # a 成渝 firm took part
+            original = department.name
+            shows(lambda: setattr(department, "name", f"{original}(更名)"),
+                  lambda r: any(d["department"] == f"{original}(更名)" for d in r["departments"]))
+            shows(lambda: setattr(a, "display_name", "改名的专员"),
+                  lambda r: [c["name"] for c in r["commissioners"] if c["user_id"] == a.id] == ["改名的专员"])
+            department.name = original
+            db.session.commit()
+        finally:
+            db.session.rollback()
+            cache.clear()
+
+
+def test_a_transaction_reads_the_versions_once_until_it_writes_or_ends(fresh_app, count_queries):
+    """``cache.versions()`` is read once per transaction while it only reads (a page keeping several figures sends
+    one statement for all); a write in the transaction — by the ORM or a bulk statement — makes the next call read
+    again (and see its own change: ``None``), and so do a commit and a rollback."""
+    cache.clear()
+    with fresh_app.app_context():
+        try:
+            admin, a, e1 = _world()
+            db.session.commit()
+            if not cache.enabled():  # SQLite: no statement at all
+                with count_queries() as queries:
+                    assert cache.versions() is None and cache.versions() is None
+                assert queries.count == 0
+                return
+            with count_queries() as queries:
+                first = cache.versions()
+                assert cache.versions() == first and first
+            assert queries.count == 1  # the second call is answered without a statement
+            mine = cache.versions()
+            mine["requests"] = -1  # each caller gets its own copy
+            assert cache.versions() == first
+
+            request(e1, a, "2026-11-04", "2026-11-05")  # an ORM write in this transaction
+            db.session.flush()
+            assert cache.versions() is None  # read again: this transaction's own change is pending
+            db.session.commit()
+            with count_queries() as queries:
+                after = cache.versions()
+            assert queries.count == 1 and after["requests"] > first["requests"]  # read again after the commit
+
+            db.session.execute(sa.update(Assignment).where(Assignment.enterprise_id == e1.id)
+                               .values(started_on=date(2026, 1, 2)))  # a bulk statement
+            assert cache.versions() is None
+            db.session.rollback()
+            with count_queries() as queries:
+                assert cache.versions() == after  # the rollback ended it: read again, nothing moved
+            assert queries.count == 1
+        finally:
+            db.session.rollback()
+            cache.clear()

@@ -16,7 +16,8 @@ from crm.extensions import db
 from crm.service import interactions as interaction_domain
 from crm.service import requests as request_domain
 from crm.service.forms import WorkspaceFilterForm
-from crm.service.interaction_views import _chooser_options, _visible_commissioners
+from crm.service.interaction_views import _visible_commissioners
+from crm.service.views import with_selected
 from crm.service.workspace import WorkspaceAssignment, WorkspaceEnterprise, workspace_page
 from tests.conftest import assign, login, make_enterprise, make_user
 
@@ -98,7 +99,7 @@ def test_the_chooser_options_are_the_fields_own_markup(app):
     make_user("commissioner", username="chooser-plain", specialties=["tech"])
     coordinator = make_user("coordinator")
     db.session.flush()
-    commissioners = _visible_commissioners(coordinator)
+    commissioners, options = _visible_commissioners(coordinator)
     users = {u.username: u for u in db.session.scalars(sa.select(type(odd)).where(
         type(odd).username.in_([row[1] for row in commissioners])))}
     for wanted in (None, "", "chooser-odd", "nobody"):
@@ -106,7 +107,7 @@ def test_the_chooser_options_are_the_fields_own_markup(app):
             form = WorkspaceFilterForm(formdata=MultiDict({"commissioner": wanted} if wanted is not None else {}))
             form.fill_choices([users[row[1]] for row in commissioners])
             expected = app.jinja_env.from_string(TEMPLATE_LOOP).render(f=form.commissioner)
-            assert str(_chooser_options(commissioners, form.commissioner.data)) == expected, wanted
+            assert str(with_selected(options, form.commissioner.data)) == expected, wanted  # kept, marked
     assert "张&lt;三&gt; &amp; &#34;李&#39;四(chooser-odd) · 汇川区" in expected
 
 
