@@ -65,8 +65,9 @@ def test_a_page_is_the_same_rows_and_cells_as_the_whole_matrix_in_three_statemen
     for page_no in (1, 2, 3):
         with count_queries() as queries:
             result = coverage.coverage_page(admin, page_no, 4)
-        # and on PostgreSQL the data versions the count is cached under (crm/core/cache.py)
-        assert queries.count == (3 if result.page.items else 1) + cache.enabled()
+        # and on PostgreSQL the data versions the count is cached under (crm/core/cache.py), read once per
+        # transaction while it only reads (this one wrote the firms before: each count is computed, none kept)
+        assert queries.count == (3 if result.page.items else 1) + (cache.enabled() and page_no == 1)
         seen += result.page.items
         assert result.gap_counts == coverage.gap_counts(everything)
     assert [(r.enterprise, r.lists, r.cells) for r in seen] == [(r.enterprise, r.lists, r.cells) for r in everything]
