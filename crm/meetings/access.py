@@ -29,6 +29,7 @@ from crm.meetings.models import (
     MeetingPartner,
 )
 from crm.reference.models import Partner
+from crm.service.access import actively_assigned
 from crm.service.models import Assignment
 
 READERS = (Role.COORDINATOR, Role.LEADER)
@@ -50,8 +51,7 @@ def _commissioner_sees(user: Any) -> sa.ColumnElement[bool]:
     30 on a loaded machine, best ≈ 2.5–3.3 → 1.9–2.1 ms); the list's and the calendar's statements about the same."""
     through_enterprises = (sa.select(MeetingEnterprise.meeting_id)
                            .join(Assignment, Assignment.enterprise_id == MeetingEnterprise.enterprise_id)
-                           .where(MeetingEnterprise.meeting_id == Meeting.id, Assignment.commissioner_id == user.id,
-                                  Assignment.ended_on.is_(None))
+                           .where(MeetingEnterprise.meeting_id == Meeting.id, actively_assigned(user))
                            .correlate(Meeting).exists())
     as_official = (sa.select(MeetingOfficial.meeting_id)
                    .where(MeetingOfficial.meeting_id == Meeting.id, MeetingOfficial.user_id == user.id)

@@ -30,10 +30,14 @@ from crm.service.models import Assignment, Interaction, PolicyDelivery, ServiceR
 ASSIGNERS = (Role.ADMIN, Role.COORDINATOR)
 
 
+def actively_assigned(user: Any) -> sa.ColumnElement[bool]:
+    """An assignment of ``user`` that has not ended: what "their enterprises" means, in every rule that asks."""
+    return sa.and_(Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None))
+
+
 def assigned_enterprise_ids(user: Any) -> sa.Select:
     """``SELECT enterprise_id`` of the user's active assignments."""
-    return sa.select(Assignment.enterprise_id).where(
-        Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None))
+    return sa.select(Assignment.enterprise_id).where(actively_assigned(user))
 
 
 class OneToOne:
@@ -45,8 +49,7 @@ class OneToOne:
         # one EXISTS, not all of their ids (ix_assignments_active_commissioner); the same for every action, so
         # asked once per record inside access.shared_probes() (一企一档 asks VIEW, then EDIT)
         return bool(access.probe(("assigned", user.id, enterprise.id), lambda: db.session.scalar(sa.select(
-            sa.exists().where(Assignment.commissioner_id == user.id, Assignment.ended_on.is_(None),
-                              Assignment.enterprise_id == enterprise.id)))))
+            sa.exists().where(actively_assigned(user), Assignment.enterprise_id == enterprise.id)))))
 
     def where(self, user: Any, action: Action) -> Condition:
         if user.role is not Role.COMMISSIONER:
