@@ -10,11 +10,8 @@ city's chooser. On SQLite nothing is kept and the pages are the same."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from crm.auth.models import UserSpecialty
 from crm.core import cache
@@ -22,7 +19,7 @@ from crm.extensions import db
 from crm.reference.models import County
 from crm.rosters.models import RosterKind
 from crm.service.views import options_html, with_selected
-from tests.conftest import assign, counting_queries, login, make_enterprise, make_user, own_database
+from tests.conftest import assign, counting_queries, login, make_enterprise, make_user
 from tests.service.test_cached_counts import _listed, _raise
 
 COVERAGE, WORKSPACE, LEDGER = "/assignments/?county=汇川区", "/service/", "/service/requests/"
@@ -33,23 +30,6 @@ def test_kept_options_marked_per_view_are_the_options_drawn_for_that_choice():
     choices = [("", "全部"), ("a", "甲"), ("b&c", "乙 <丙>"), ('d"e', "丁")]
     for selected in (None, "", "a", "b&c", 'd"e', "missing", 5, "<option"):
         assert with_selected(options_html(choices, None), selected) == options_html(choices, selected), selected
-
-
-@pytest.fixture(scope="module")
-def own_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with own_database(tmp_path_factory, "choosers") as application:
-        yield application
-
-
-@pytest.fixture
-def committed(own_app: Flask) -> Iterator[Flask]:
-    cache.clear()
-    with own_app.app_context():
-        try:
-            yield own_app
-        finally:
-            db.session.rollback()
-            cache.clear()
 
 
 def _page(client, path: str) -> tuple[str, int]:

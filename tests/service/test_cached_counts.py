@@ -10,13 +10,12 @@ are the same."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from crm.core import cache
 from crm.core.time import local_today
@@ -28,29 +27,11 @@ from crm.service import coverage
 from crm.service.models import Assignment, Interaction, ServiceRequest
 from crm.service.requests import department_counts, requests_statement
 from crm.service.workspace import workspace_page
-from tests.conftest import assign, counting_queries, login, make_enterprise, make_user, own_database
+from tests.conftest import assign, counting_queries, login, make_enterprise, make_user
 from tests.rosters.factories import published_edition
 
 TODAY = local_today()
 PAST = (TODAY - timedelta(days=40)).isoformat()
-
-
-@pytest.fixture(scope="module")
-def own_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """One migrated database for the module (each test builds its own records and compares relative to them)."""
-    with own_database(tmp_path_factory, "counts") as application:
-        yield application
-
-
-@pytest.fixture
-def committed(own_app: Flask) -> Iterator[Flask]:
-    cache.clear()
-    with own_app.app_context():
-        try:
-            yield own_app
-        finally:
-            db.session.rollback()
-            cache.clear()
 
 
 def look(view: Callable[[], Any]) -> tuple[Any, int]:
