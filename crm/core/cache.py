@@ -22,7 +22,8 @@ The kinds and the writes that move them (each kind's triggers; grep migrations/v
 - ``reference`` (a7c3e9d2f418, b4e1d7a9c3f2): where an enterprise is placed and the names a filter or chooser
   shows — ``enterprises`` (insert, delete, a change of county or cluster), ``counties``, ``clusters``,
   ``departments``, ``users`` (insert, delete, a change of username, name, role, county, department or active;
-  not the sign-in bookkeeping), ``user_specialties``.
+  not the sign-in bookkeeping), ``user_specialties``;
+- ``meetings`` (b4e1d7a9c3f2): ``meetings``, ``meeting_enterprises``, ``meeting_partners``.
 
 A figure names every kind whose records its statement reads; a kind with no counter (an older database) caches
 nothing. :func:`cached_rows` keys a statement's rows by the statement itself and its bound values
