@@ -20,7 +20,7 @@ from crm.reference.models import County
 from crm.rosters.models import RosterKind
 from crm.service.views import options_html, with_selected
 from tests.conftest import assign, counting_queries, login, make_enterprise, make_user
-from tests.service.test_cached_counts import _listed, _raise
+from tests.service.test_cached_counts import _listed, _raise, coordinator_beside_one_firm
 
 COVERAGE, WORKSPACE, LEDGER = "/assignments/?county=汇川区", "/service/", "/service/requests/"
 CSRF = re.compile(r'(name="csrf_token"[^>]*value=")[^"]*"')
@@ -54,15 +54,7 @@ def _fresh(client, path: str) -> str:
 
 
 def test_each_chooser_is_kept_and_follows_every_change_it_shows(committed):
-    firm = make_enterprise(county="汇川区")
-    _listed(RosterKind.SUPPLIER_LIST, [firm])
-    tech = make_user("commissioner", specialties=["tech"])
-    assign(firm, tech)
-    _raise(firm, tech)
-    coordinator = make_user("coordinator")
-    db.session.commit()
-    client = committed.test_client()
-    login(client, coordinator)
+    client, firm = coordinator_beside_one_firm(committed)
     for path in (COVERAGE, WORKSPACE, LEDGER):
         client.get(path)  # the navigation and the statements built once per process
     cache.clear()

@@ -103,6 +103,21 @@ def _move(firm: Enterprise, county: str) -> None:
         county_id=sa.select(County.id).where(County.name == county).scalar_subquery()))
 
 
+def coordinator_beside_one_firm(app) -> tuple[Any, Enterprise]:
+    """A listed enterprise of 汇川区 assigned to a commissioner who owns an overdue 诉求 of it (committed), and a
+    client signed in as a city coordinator: what every service page shows something of."""
+    firm = make_enterprise(county="汇川区")
+    _listed(RosterKind.SUPPLIER_LIST, [firm])
+    commissioner = make_user("commissioner", specialties=["tech"])
+    assign(firm, commissioner)
+    _raise(firm, commissioner)
+    coordinator = make_user("coordinator")
+    db.session.commit()
+    client = app.test_client()
+    login(client, coordinator)
+    return client, firm
+
+
 # --- the coverage matrix -----------------------------------------------------------------------------------------
 
 def test_coverage_counts_follow_every_kind_of_write_and_every_scope(committed):
@@ -245,15 +260,7 @@ def test_workspace_summary_follows_every_kind_of_write_and_every_scope(committed
 # second view sends none of their statements, and reads the versions once for all of them.
 @pytest.mark.parametrize("path", ["/assignments/?county=汇川区", "/service/requests/?overdue=1", "/service/"])
 def test_a_second_view_of_each_page_sends_one_statement_fewer_per_kept_figure(committed, path):
-    firm = make_enterprise(county="汇川区")
-    _listed(RosterKind.SUPPLIER_LIST, [firm])
-    commissioner = make_user("commissioner", specialties=["tech"])
-    assign(firm, commissioner)
-    _raise(firm, commissioner)
-    coordinator = make_user("coordinator")
-    db.session.commit()
-    client = committed.test_client()
-    login(client, coordinator)
+    client, _ = coordinator_beside_one_firm(committed)
     client.get(path)  # the session, the navigation and the statements built once per process
     cache.clear()  # the warm-up kept the count: the first view below computes it
 
