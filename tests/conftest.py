@@ -23,6 +23,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from config import normalise_database_url
 from crm import create_app
 from crm.core.time import local_today
+from crm.core.transactions import PREPARED
 from crm.extensions import db
 
 BACKEND = os.environ.get("CRM_TEST_DB", "sqlite")
@@ -155,9 +156,13 @@ class QueryCounter:
 
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.prepared: list[str] = []  # those marked by crm.core.transactions.prepared (a plan kept on PostgreSQL)
 
-    def __call__(self, _conn, _cursor, statement: str, *_args) -> None:  # before_cursor_execute
+    def __call__(self, _conn, _cursor, statement: str, _parameters: Any = None, context: Any = None,
+                 *_args) -> None:  # before_cursor_execute
         self.statements.append(statement)
+        if context is not None and context.execution_options.get(PREPARED):
+            self.prepared.append(statement)
 
     @property
     def count(self) -> int:

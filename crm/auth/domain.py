@@ -23,6 +23,7 @@ from crm.core.audit import AuditAction, AuditEntity
 from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum, parse_id
 from crm.core.time import format_local, utcnow
+from crm.core.transactions import prepared
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 
@@ -394,8 +395,10 @@ def load_session_user(session_key: str) -> User | None:
     user_id, version, secret = parsed
     # The session row, its user and the user's specialties in one statement (this runs before every page: three
     # round trips were a measurable share of a 20 ms page at provincial scale, issue 11).
-    row = db.session.scalar(sa.select(UserSession).options(_WITH_USER)
-                            .where(UserSession.secret_hash == _secret_hash(secret)))
+    # Prepared (crm.core.transactions.prepared): one row by a unique key, the same plan for every value; the
+    # planning was 0.5 ms of its 0.6 ms on every page.
+    row = db.session.scalar(prepared(sa.select(UserSession).options(_WITH_USER)
+                                     .where(UserSession.secret_hash == _secret_hash(secret))))
     now = utcnow()
     if row is None or row.user_id != user_id or not session_alive(row, now):
         return None
@@ -552,8 +555,8 @@ def resolve_token(token: str, now: datetime | None = None) -> tuple[User | None,
     a write — an UPDATE, a COMMIT and the user read again after it, four round trips of a 10 ms request."""
     if not token:
         return None, False
-    row = db.session.scalar(sa.select(ApiToken).options(_TOKEN_WITH_USER)
-                            .where(ApiToken.token_hash == _token_hash(token)))
+    row = db.session.scalar(prepared(sa.select(ApiToken).options(_TOKEN_WITH_USER)  # as a session's user
+                                     .where(ApiToken.token_hash == _token_hash(token))))
     now = now or utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None, False

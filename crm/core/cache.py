@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm.core.transactions import prepared
 from crm.extensions import db
 
 
@@ -132,7 +133,8 @@ def versions() -> dict[str, int] | None:
     if kept is not None:
         return None if kept[0] is None else dict(kept[0])
     pending = sa.select(PendingChange.id).limit(1).scalar_subquery()
-    rows = db.session.execute(sa.select(DataVersion.name, DataVersion.version, pending, TABLE_OID)).all()
+    rows = db.session.execute(prepared(  # no parameters: one plan
+        sa.select(DataVersion.name, DataVersion.version, pending, TABLE_OID))).all()
     if any(own is not None for _, _, own, _ in rows):  # this transaction wrote records: read them, uncached
         connection.info[_READ] = (None,)
         return None

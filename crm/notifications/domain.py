@@ -16,6 +16,7 @@ from crm.core.access import Action, can, scope
 from crm.core.errors import NotFound
 from crm.core.parsing import MAX_ID
 from crm.core.time import utcnow
+from crm.core.transactions import prepared
 from crm.extensions import db
 from crm.notifications.models import Notification, NotificationKind
 
@@ -88,9 +89,9 @@ def inbox_statement(user: User, *, unread_only: bool = False) -> sa.Select:
 def unread_count(user: Any) -> int:
     if user is None or getattr(user, "id", None) is None:
         return 0
-    return db.session.scalar(
+    return db.session.scalar(prepared(  # on every page; by the user's index whatever the user
         sa.select(sa.func.count()).select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None)))) or 0
 
 
 def get_own(user: User, notification_id: int) -> Notification:
