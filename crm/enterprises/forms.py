@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from crm.core.time import local_today
+from crm.core.transactions import prepared
 from crm.core.widgets import Select
 from crm.enterprises import hooks
 from crm.enterprises.domain import uscc_error
@@ -67,8 +68,8 @@ def _filter_names(user: Any) -> tuple[list[str], list[str], list[str]]:
             sa.select(sa.literal_column("1"), Cluster.name, Cluster.sort_order, Cluster.id),
             sa.select(sa.literal_column("2"), SupplyCategory.name, SupplyCategory.sort_order, SupplyCategory.id),
         ).subquery()
-        stmt = _FILTER_NAMES[scoped] = sa.select(union.c.kind, union.c.name).order_by(
-            union.c.kind, union.c.sort_order, union.c.id)
+        stmt = _FILTER_NAMES[scoped] = prepared(  # small tables, one plan for any county
+            sa.select(union.c.kind, union.c.name).order_by(union.c.kind, union.c.sort_order, union.c.id))
     found: tuple[list[str], list[str], list[str]] = ([], [], [])
     for kind, name in db.session.execute(stmt, {"county_id": county_id} if scoped else {}):
         found[kind].append(name)

@@ -19,6 +19,7 @@ from crm.core.messages import STALE_MESSAGE
 from crm.core.pages import attempt, load, page
 from crm.core.pagination import Page, paginate, parse_page_args
 from crm.core.parsing import MAX_ID
+from crm.core.transactions import prepared
 from crm.core.urls import IdUrls
 from crm.enterprises import domain, hooks
 from crm.enterprises.forms import (
@@ -109,8 +110,11 @@ def index():
 def detail(enterprise_id: int):
     # The record with its park in one statement (two before): ``load`` then finds it in the session (held here: the
     # session keeps only what is referenced), checks access and answers 404 / 403 as for any record.
-    _held = db.session.scalar(sa.select(Enterprise).options(joinedload(Enterprise.park))
-                             .where(Enterprise.id == enterprise_id)) if 0 < enterprise_id <= MAX_ID else None
+    # Every statement of the page is by the enterprise's id (and the viewer's scope): each is prepared
+    # (crm.core.transactions.prepared), one plan for any record and viewer — planning was ≈ 4 ms of the page's
+    # ≈ 8 ms of SQL on the rich record (the seventh provincial-scale pass).
+    _held = db.session.scalar(prepared(sa.select(Enterprise).options(joinedload(Enterprise.park))
+                                       .where(Enterprise.id == enterprise_id))) if 0 < enterprise_id <= MAX_ID else None
     viewer = current_user._get_current_object()  # the user, not the proxy: the cards ask for it ~100 times
     with shared_probes():  # may see, may change: the rules' probes asked once for both (a commissioner's EXISTS)
         enterprise = _load(enterprise_id, Action.VIEW)
@@ -137,8 +141,8 @@ def _history_page(enterprise_id: int, page_no: int, viewer: Any) -> Page:
     pass, benchmarks/README.md): the count and the page were two. Only a page past the end (or an empty trail)
     counts again."""
     stmt = domain.history_statement(enterprise_id, viewer=viewer)
-    rows = db.session.execute(stmt.add_columns(sa.func.count().over()).limit(HISTORY_ROWS)
-                              .offset((page_no - 1) * HISTORY_ROWS)).all()
+    rows = db.session.execute(prepared(stmt.add_columns(sa.func.count().over()).limit(HISTORY_ROWS)
+                                       .offset((page_no - 1) * HISTORY_ROWS))).all()
     if rows:
         return Page(items=[row[0] for row in rows], total=rows[0][1], page=page_no, per_page=HISTORY_ROWS)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.core.access import Action, scope
+from crm.core.transactions import prepared
 from crm.enterprises.hooks import page_section
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -29,15 +30,16 @@ def _meeting_card(enterprise: Enterprise, *, viewer: Any, editable: bool) -> tup
     stmt = (sa.select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.kind, Meeting.status)
             .join(MeetingEnterprise, MeetingEnterprise.meeting_id == Meeting.id)
             .where(MeetingEnterprise.enterprise_id == enterprise.id).order_by(Meeting.starts_at.desc()))
-    meetings = db.session.execute(scope(viewer, Meeting, stmt, Action.VIEW).limit(SHOWN)).all()
-    agreements = db.session.execute(
+    # Both by the enterprise's id: prepared (crm.core.transactions.prepared), as all of 一企一档's statements.
+    meetings = db.session.execute(prepared(scope(viewer, Meeting, stmt, Action.VIEW).limit(SHOWN))).all()
+    agreements = db.session.execute(prepared(
         scope(viewer, Meeting, sa.select(MeetingAgreement.meeting_id, MeetingAgreement.partner_id,
                                          MeetingAgreement.kind, MeetingAgreement.amount,
                                          Partner.name.label("partner_name"), Meeting.title.label("meeting_title"))
               .join(Meeting, Meeting.id == MeetingAgreement.meeting_id)
               .join(Partner, Partner.id == MeetingAgreement.partner_id)
               .where(MeetingAgreement.enterprise_id == enterprise.id), Action.VIEW)
-        .order_by(MeetingAgreement.created_at.desc()).limit(SHOWN)).all()
+        .order_by(MeetingAgreement.created_at.desc()).limit(SHOWN))).all()
     if not meetings and not agreements:
         return None
     return "meetings/_enterprise_meetings.html", {"meetings": meetings, "agreements": agreements}

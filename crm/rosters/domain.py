@@ -20,6 +20,7 @@ from crm.core import access, audit
 from crm.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum
 from crm.core.time import SHANGHAI, utcnow
+from crm.core.transactions import prepared
 from crm.enterprises.models import Enterprise, EnterpriseStatus
 from crm.extensions import db
 from crm.reference.models import Cluster, County
@@ -623,7 +624,8 @@ def enterprise_timeline(enterprise_id: int, viewer: Any = None) -> list[dict]:
             part = part.where(visible)
         parts.append(part)
     rows = [{"kind": row.kind, "period": row.period, "status": row.status, "in_list": bool(row.in_list),
-             "reason": row.reason, "tier": row.tier} for row in db.session.execute(sa.union_all(*parts))]
+             "reason": row.reason, "tier": row.tier}
+            for row in db.session.execute(prepared(sa.union_all(*parts)))]  # by the id: one plan (一企一档)
     rows.sort(key=lambda r: (r["period"], r["kind"].value, r["in_list"]))
     return rows
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from crm.auth.models import Role
 from crm.core import access
 from crm.core.access import Action, Condition, Through
+from crm.core.transactions import prepared
 from crm.enterprises import access as _registry  # noqa: F401  (its rule first: the county before the EXISTS)
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -48,8 +49,8 @@ class OneToOne:
             return True
         # one EXISTS, not all of their ids (ix_assignments_active_commissioner); the same for every action, so
         # asked once per record inside access.shared_probes() (一企一档 asks VIEW, then EDIT)
-        return bool(access.probe(("assigned", user.id, enterprise.id), lambda: db.session.scalar(sa.select(
-            sa.exists().where(actively_assigned(user), Assignment.enterprise_id == enterprise.id)))))
+        return bool(access.probe(("assigned", user.id, enterprise.id), lambda: db.session.scalar(prepared(sa.select(
+            sa.exists().where(actively_assigned(user), Assignment.enterprise_id == enterprise.id))))))
 
     def where(self, user: Any, action: Action) -> Condition:
         if user.role is not Role.COMMISSIONER:

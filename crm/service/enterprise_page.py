@@ -11,6 +11,7 @@ from flask import request
 
 from crm.auth.models import Specialty, User
 from crm.core.time import local_today
+from crm.core.transactions import prepared
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service import assignments, interactions, policy, requests
@@ -30,10 +31,10 @@ def _active_commissioners(enterprise: Enterprise) -> dict[Specialty, Any]:
     """Per specialty (科技 融资 法务 媒体 人才) the active assignment's commissioner as the card shows them (name,
     phone, since when) or ``None``: :func:`crm.service.assignments.active_by_specialty` as plain columns (it loaded
     each commissioner as a user, with their specialties in a second statement)."""
-    found = {row.specialty: row for row in db.session.execute(
+    found = {row.specialty: row for row in db.session.execute(prepared(
         sa.select(Assignment.specialty, Assignment.started_on, User.display_name, User.phone)
         .join(User, Assignment.commissioner_id == User.id)
-        .where(Assignment.enterprise_id == enterprise.id, Assignment.ended_on.is_(None)))}
+        .where(Assignment.enterprise_id == enterprise.id, Assignment.ended_on.is_(None))))}
     return {s: found.get(s) for s in assignments.SPECIALTIES}
 
 
@@ -51,11 +52,14 @@ def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> 
     # come with the page (window aggregates over the enterprise's rows, read from
     # ix_interactions_enterprise_id_occurred_on: one statement, was a separate aggregate); only a page past the end
     # counts apart, and then shows the last page.
-    timeline = (_plain(interactions.interactions_statement(viewer, enterprise_id=enterprise.id),
-                       Interaction.id, Interaction.occurred_on, Interaction.channel, Interaction.specialty,
-                       Interaction.summary, Interaction.next_follow_up, User.display_name.label("author"),
-                       sa.func.count().over().label("total"), sa.func.max(Interaction.occurred_on).over().label("last"))
-                .outerjoin(User, Interaction.created_by_id == User.id))
+    # Every statement here is by the enterprise's id (and the viewer's scope): prepared, one plan for any record
+    # and viewer (crm.core.transactions.prepared; the seventh provincial-scale pass).
+    timeline = prepared(
+        _plain(interactions.interactions_statement(viewer, enterprise_id=enterprise.id),
+               Interaction.id, Interaction.occurred_on, Interaction.channel, Interaction.specialty,
+               Interaction.summary, Interaction.next_follow_up, User.display_name.label("author"),
+               sa.func.count().over().label("total"), sa.func.max(Interaction.occurred_on).over().label("last"))
+        .outerjoin(User, Interaction.created_by_id == User.id))
     page_no = max(request.args.get("interactions_page", 1, type=int) or 1, 1)
     latest = db.session.execute(timeline.limit(SECTION_ROWS).offset((page_no - 1) * SECTION_ROWS)).all()
     if latest:
@@ -73,19 +77,19 @@ def enterprise_sections(enterprise: Enterprise, viewer: Any, editable: bool) -> 
     pages = max(1, -(-interaction_total // SECTION_ROWS))
     recent = sa.or_(ServiceRequest.status.in_(requests.OPEN_STATUSES),
                     ServiceRequest.raised_on >= today - timedelta(days=RECENT_REQUEST_DAYS))
-    found = db.session.execute(
+    found = db.session.execute(prepared(
         _plain(requests.requests_statement(viewer, enterprise_id=enterprise.id, today=today).where(recent),
                ServiceRequest.id, ServiceRequest.category, ServiceRequest.description, ServiceRequest.status,
                ServiceRequest.raised_on, ServiceRequest.due_date, ServiceRequest.satisfaction,
                User.display_name.label("owner"))
-        .outerjoin(User, ServiceRequest.owner_id == User.id).limit(50)).all()
+        .outerjoin(User, ServiceRequest.owner_id == User.id).limit(50))).all()
     open_rows = sorted((r for r in found if r.status in requests.OPEN_STATUSES), key=lambda r: (r.due_date, r.id))
     done_rows = [r for r in found if r.status not in requests.OPEN_STATUSES]
-    deliveries = db.session.execute(
+    deliveries = db.session.execute(prepared(
         _plain(policy.deliveries_statement(viewer, enterprise_id=enterprise.id, today=today),
                PolicyDelivery.id, PolicyDelivery.kind, PolicyDelivery.promised, PolicyDelivery.amount,
                PolicyDelivery.promised_date, PolicyDelivery.delivered_date, PolicyDelivery.status)
-        .limit(SECTION_ROWS * 2)).all()
+        .limit(SECTION_ROWS * 2))).all()
     return {
         "today": today,
         "recent_days": RECENT_REQUEST_DAYS,

@@ -18,6 +18,7 @@ from crm.core import cache
 from crm.core.access import scope
 from crm.core.access import where as access_where
 from crm.core.pagination import Page
+from crm.core.transactions import prepared
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.reference.models import Cluster, County
@@ -251,7 +252,11 @@ def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Sele
                        "overdue_follow_ups": int(missed or 0), "never": int(never or 0)}
         return row[:-4]
 
-    rows = _rows(user, commissioner, today, full, figures)
+    # One commissioner's enterprises (their assignments, ~300): the plan is the same for every commissioner and
+    # page, kept on the connection (crm.core.transactions.prepared): 16 → 10 ms at 100,000 enterprises, of which
+    # planning was 1.7 ms and the rest the joins it no longer weighs. (Everyone's served enterprises, the grouped
+    # page, keep planning per view: a kept plan read the county's or city's rows unordered, 9–39 ms against 8–15.)
+    rows = _rows(user, commissioner, today, prepared(full), figures)
     return rows, summary
 
 
@@ -419,10 +424,11 @@ def _rows(user: User | None, commissioner: User | None, today: date, stmt: sa.Se
             overdue_requests=int(overdue or 0), next_due=next_due, awaiting_visit=int(awaiting or 0))
     if not rows:
         return []
-    assignments = (sa.select(Assignment.enterprise_id, Assignment.id, Assignment.specialty, User.display_name)
-                   .join(User, User.id == Assignment.commissioner_id)
-                   .where(Assignment.ended_on.is_(None), Assignment.enterprise_id.in_(list(rows)))
-                   .order_by(Assignment.enterprise_id, Assignment.id))
+    assignments = prepared(  # by the page's ids: the same plan for any page (0.9 → 0.5 ms)
+        sa.select(Assignment.enterprise_id, Assignment.id, Assignment.specialty, User.display_name)
+        .join(User, User.id == Assignment.commissioner_id)
+        .where(Assignment.ended_on.is_(None), Assignment.enterprise_id.in_(list(rows)))
+        .order_by(Assignment.enterprise_id, Assignment.id))
     who = _who(user, commissioner) if user is not None else None
     if who is not None:
         assignments = assignments.where(Assignment.commissioner_id == who.id)

@@ -65,3 +65,31 @@ def test_the_statement_cache_is_bounded(app, monkeypatch):
     for user in users:
         workspace_page(user, None, local_today(), 1, 10)
         assert len(workspace._STATEMENTS) <= 2
+
+
+def test_a_commissioners_page_keeps_its_plan_and_everyones_page_plans_anew(client, count_queries):
+    """crm.core.transactions.prepared (the seventh provincial-scale pass): one commissioner's enterprises (their
+    assignments) have one plan for any commissioner and page; everyone's served enterprises are planned per view."""
+    from tests.conftest import login
+
+    commissioner = make_user("commissioner", specialties=["tech"])
+    firm = make_enterprise("遵义工作台计划测试有限公司", county="汇川区")
+    assign(firm, commissioner)
+    coordinator = make_user("coordinator")
+    db.session.commit()
+
+    def workspace_statements(user):
+        login(client, user)
+        with count_queries() as queries:
+            html = client.get("/service/").get_data(as_text=True)
+        client.post("/logout")
+        assert "遵义工作台计划测试有限公司" in html
+        return queries
+
+    own = workspace_statements(commissioner)
+    pages = [s for s in own.statements if "FROM enterprises" in s and "attention" in s]
+    assert pages and all(s in own.prepared for s in pages)
+    assert any("FROM assignments JOIN users" in " ".join(s.split()) for s in own.prepared)
+    everyone = workspace_statements(coordinator)
+    grouped = [s for s in everyone.statements if "group_0" in s]
+    assert grouped and not any(s in everyone.prepared for s in grouped)
