@@ -24,6 +24,7 @@ from crm.core.errors import DomainError
 from crm.core.pages import attempt, load, page
 from crm.core.pagination import Page, parse_page_args
 from crm.core.time import SHANGHAI, local_today, to_local
+from crm.core.transactions import prepared
 from crm.extensions import db
 from crm.meetings import domain, feed, ics
 from crm.meetings.access import may_plan
@@ -238,10 +239,12 @@ def _today_and_upcoming(today, page_no: int, per_page: int) -> tuple[list[Meetin
         sa.func.count().over(partition_by=later).label("total"),
     ).where(Meeting.ends_at > start, Meeting.starts_at < end), Action.VIEW).subquery()
     offset = (page_no - 1) * per_page
-    rows = db.session.execute(
+    # Prepared (crm.core.transactions.prepared): a window of dates read by ix_meetings_starts_at whatever the day
+    # and page, one plan kept (planning was ≈ 0.7 of its ≈ 1.7 ms).
+    rows = db.session.execute(prepared(
         sa.select(Meeting, numbered.c.later, numbered.c.total).join(numbered, numbered.c.id == Meeting.id)
         .where(sa.or_(numbered.c.later == 0, numbered.c.number.between(offset + 1, offset + per_page)))
-        .options(selectinload(Meeting.partner_links)).order_by(Meeting.starts_at, Meeting.id)).all()
+        .options(selectinload(Meeting.partner_links)).order_by(Meeting.starts_at, Meeting.id))).all()
     todays = [m for m, is_later, _ in rows if not is_later]
     items = [m for m, is_later, _ in rows if is_later]
     total = next((n for _, is_later, n in rows if is_later), None)
