@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from crm.auth.models import UserSpecialty
 from crm.core import cache
 from crm.extensions import db
-from crm.reference.models import County
+from crm.reference.models import County, Department
 from crm.rosters.models import RosterKind
 from crm.service.views import options_html, with_selected
 from tests.conftest import assign, counting_queries, login, make_enterprise, make_user
@@ -127,3 +127,35 @@ def test_a_county_coordinator_never_gets_the_citys_chooser(committed):
             assert "(away1)" in _chooser(city_html, path) and "(here1)" in _chooser(city_html, path)
             assert "(away1)" not in _chooser(county_html, path) and "(here1)" in _chooser(county_html, path)
     assert away.id
+
+
+def test_the_ledgers_rows_name_their_owner_department_and_county_as_they_are_now(committed):
+    """The ledger's rows take these names from the names kept per process (``reference``), not from joins: a
+    renamed owner, department or county shows at the next view, which equals the page drawn with nothing kept."""
+    client, firm = coordinator_beside_one_firm(committed)
+    owner = make_user("commissioner", username="owner8", specialties=["tech"])
+    department = db.session.scalar(sa.select(Department).where(Department.name == "市自然资源局"))
+    _raise(firm, owner, department=department)
+    db.session.commit()
+    client.get(LEDGER)  # the sign-in's welcome shown
+
+    def row() -> str:
+        html = _page(client, LEDGER)[0]
+        rows = re.findall(r'<tr data-request="\d+".*?</tr>', html, re.S)
+        found = [r for r in rows if department.name in r]
+        assert len(found) == 1, rows
+        assert html == _fresh(client, LEDGER)
+        return found[0]
+
+    assert owner.display_name in row() and "市自然资源局" in row() and "汇川区" in row()
+    for write, shown in ((lambda: setattr(owner, "display_name", "改名负责人"), "改名负责人"),
+                         (lambda: setattr(department, "name", "市自然资源和规划局"), "市自然资源和规划局"),
+                         (lambda: db.session.execute(sa.update(County).where(County.name == "汇川区")
+                                                     .values(name="汇川新区")), "汇川新区")):
+        row()  # kept before the change
+        write()
+        db.session.commit()
+        assert shown in row()
+    db.session.execute(sa.update(County).where(County.name == "汇川新区").values(name="汇川区"))
+    department.name = "市自然资源局"
+    db.session.commit()
