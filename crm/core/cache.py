@@ -19,8 +19,9 @@ The kinds and the writes that move them (each kind's triggers; grep migrations/v
 - ``assignments`` (9d1c6a2e5b37): ``assignments``, ``roster_entries``, ``roster_editions`` (every edition, drafts
   too), an enterprise's county change or deletion;
 - ``targets`` (e5b8d2f4a9c1): what the targets dashboard counts (crm/dashboard/targets.py);
-- ``reference`` (a7c3e9d2f418, b4e1d7a9c3f2): where an enterprise is placed and the names a filter or chooser
-  shows — ``enterprises`` (insert, delete, a change of county or cluster), ``counties``, ``clusters``,
+- ``reference`` (a7c3e9d2f418, b4e1d7a9c3f2, c3f8a2d6e9b1): where an enterprise is placed and the names a filter,
+  chooser or service page shows — ``enterprises`` (insert, delete, a change of county, cluster, name, pinyin, USCC
+  or demo flag), ``counties``, ``clusters``,
   ``departments``, ``users`` (insert, delete, a change of username, name, role, county, department or active;
   not the sign-in bookkeeping), ``user_specialties``;
 - ``meetings`` (b4e1d7a9c3f2): ``meetings``, ``meeting_enterprises``, ``meeting_partners``.

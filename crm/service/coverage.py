@@ -183,8 +183,16 @@ def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None, page: bool = 
     rows: list[CoverageRow] = []
     counties: dict[int, CoverageRef] = {}
     clusters: dict[int, CoverageRef] = {}
+    # A page's rows (both statements) are kept per process while nothing they read changes (crm/core/cache.py,
+    # :data:`COUNT_KINDS`: the lists' entries and the assignments, the enterprises' names, placement and the users'
+    # names; keyed by the statement and its values): the matrix is read many times between two assignments, and
+    # its page was ≈ 6 ms of the database's time a view at provincial scale (the seventh pass). The whole matrix
+    # (an export) is read, never kept.
+    def read(name: str, stmt: sa.Select) -> Any:
+        return cache.cached_rows(name, COUNT_KINDS, stmt) if page else db.session.execute(stmt)
+
     for (eid, name, uscc, pinyin, is_demo, county_id, county_name, county_order, cluster_id, cluster_name,
-         cluster_order, *on) in db.session.execute(columns_stmt):
+         cluster_order, *on) in read("coverage.rows", columns_stmt):
         county = counties.get(county_id) or counties.setdefault(
             county_id, CoverageRef(county_id, county_name, county_order))
         cluster = clusters.get(cluster_id) or clusters.setdefault(
@@ -196,7 +204,8 @@ def _rows(ids: Any, *, flags: dict[RosterKind, Any] | None = None, page: bool = 
         by_id = {row.enterprise.id: row for row in rows}
         if page:
             ids = list(by_id)
-        for a_id, eid, specialty, user_id, started_on, username, display_name in db.session.execute(
+        for a_id, eid, specialty, user_id, started_on, username, display_name in read(
+                "coverage.cells",
                 sa.select(Assignment.id, Assignment.enterprise_id, Assignment.specialty, Assignment.commissioner_id,
                           Assignment.started_on, User.username, User.display_name)
                 .join(User, Assignment.commissioner_id == User.id)

@@ -591,7 +591,10 @@ def ledger_rows(stmt: sa.Select, page: int, per_page: int) -> list[LedgerRow]:
         .select_from(ServiceRequest)
         .join(Enterprise, Enterprise.id == ServiceRequest.enterprise_id)
         .limit(per_page).offset((page - 1) * per_page))
-    rows = db.session.execute(listed).all()
+    # Kept per process while nothing it reads changes (crm/core/cache.py, :data:`COUNT_KINDS`: the requests, the
+    # scope's assignments, the enterprises' names; keyed by the statement and its values — the scope, the filters,
+    # today, the page): read many times between two changes of a 诉求 (the seventh pass).
+    rows = cache.cached_rows("requests.ledger", COUNT_KINDS, listed)
     if not rows:
         return []
     counties, departments = dict(names_of(County)), dict(names_of(Department))

@@ -256,7 +256,7 @@ def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Sele
     # page, kept on the connection (crm.core.transactions.prepared): 16 → 10 ms at 100,000 enterprises, of which
     # planning was 1.7 ms and the rest the joins it no longer weighs. (Everyone's served enterprises, the grouped
     # page, keep planning per view: a kept plan read the county's or city's rows unordered, 9–39 ms against 8–15.)
-    rows = _rows(user, commissioner, today, prepared(full), figures)
+    rows = _rows(user, commissioner, today, prepared(full), figures, kept=True)
     return rows, summary
 
 
@@ -301,7 +301,7 @@ def _grouped_page_rows(condition: Any, today: date, page: int, per_page: int) ->
 
     params = {TODAY: today, "workspace_enough": page * per_page, "workspace_limit": per_page,
               "workspace_offset": (page - 1) * per_page}
-    return _rows(None, None, today, _built("page", condition, build), params=params)
+    return _rows(None, None, today, _built("page", condition, build), params=params, kept=True)
 
 
 def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
@@ -409,13 +409,27 @@ def _with_enterprise(ordered: Any, shown: list[Any], *extra: Any) -> sa.Select:
             .order_by(*_order(ordered.c)))
 
 
+# What a page's rows read, as data versions (crm/core/cache.py): the figures (SUMMARY_KINDS) and the enterprises'
+# names, pinyin, demo flag, county and cluster (``reference``); the assignments shown, their commissioners' names.
+PAGE_KINDS = (*SUMMARY_KINDS, "reference")
+ASSIGNMENT_KINDS = ("assignments", "reference")
+
+
 def _rows(user: User | None, commissioner: User | None, today: date, stmt: sa.Select,
-          figures: Callable[[Any], Any] = tuple, *, params: dict[str, Any] | None = None) -> list[WorkspaceRow]:
+          figures: Callable[[Any], Any] = tuple, *, params: dict[str, Any] | None = None,
+          kept: bool = False) -> list[WorkspaceRow]:
     """The rows of an ordered :func:`_with_enterprise` statement (each result row through ``figures`` first), with
-    the assignments shown (one more query, plain columns: the specialty and the commissioner's name)."""
+    the assignments shown (one more query, plain columns: the specialty and the commissioner's name).
+
+    ``kept``: both statements' rows are kept per process while nothing they read changes (crm/core/cache.py,
+    :data:`PAGE_KINDS`, :data:`ASSIGNMENT_KINDS`; keyed by the statement and its values — the scope, the page,
+    today): a workspace is read many times between two writes to its figures, and its page was ≈ 8 ms of the
+    database's time a view at provincial scale (planning the eight-part statement ≈ 4 ms; the seventh pass). A
+    write to any of them shows at the next view, as everywhere the cache is used."""
     rows: dict[int, WorkspaceRow] = {}
     width = len(ENTERPRISE_COLUMNS)
-    found = db.session.execute(stmt, params or {}).all()
+    found = (cache.cached_rows("workspace.page", PAGE_KINDS, stmt, params) if kept
+             else db.session.execute(stmt, params or {}).all())
     if not found:
         return []
     counties, clusters = dict(names_of(County)), dict(names_of(Cluster))
@@ -438,7 +452,9 @@ def _rows(user: User | None, commissioner: User | None, today: date, stmt: sa.Se
     who = _who(user, commissioner) if user is not None else None
     if who is not None:
         assignments = assignments.where(Assignment.commissioner_id == who.id)
-    for enterprise_id, assignment_id, specialty, name in db.session.execute(assignments):
+    for enterprise_id, assignment_id, specialty, name in (
+            cache.cached_rows("workspace.assignments", ASSIGNMENT_KINDS, assignments) if kept
+            else db.session.execute(assignments)):
         rows[enterprise_id].assignments.append(WorkspaceAssignment(assignment_id, specialty, name))
     for row in rows.values():
         row.assignments.sort(key=lambda a: (SPECIALTIES.index(a.specialty), a.id))

@@ -1,0 +1,91 @@
+"""The service pages' rows kept per process under data versions (crm/core/cache.py; the seventh provincial-scale
+pass): the coordinators' and a commissioner's workspace page, the coverage matrix's page, the ledger's page.
+
+With real commits on a database of the module's own: a second view while nothing changed sends fewer statements
+(PostgreSQL) and is the same page; every committed change of what the rows show — a 服务记录, a 诉求 resolved, an
+assignment ended, an enterprise renamed (migration c3f8a2d6e9b1) — shows at the next view, which equals the page
+drawn with nothing kept. On SQLite nothing is kept and the pages are the same."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.core import cache
+from crm.core.time import local_today
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.service.models import Assignment, Interaction, ServiceRequest
+from tests.conftest import login
+from tests.service.test_cached_choosers import _fresh, _page
+from tests.service.test_cached_counts import coordinator_beside_one_firm
+
+WORKSPACE, COVERAGE, LEDGER = "/service/", "/assignments/?county=汇川区", "/service/requests/?overdue=1"
+
+
+def _kept_then_changed(client, path: str, write, shown: str) -> None:
+    """The page kept (a second view: fewer statements on PostgreSQL, the same page), then ``write`` committed: the
+    next view shows ``shown`` and equals the page drawn afresh."""
+    first, cold = _page(client, path)
+    again, warm = _page(client, path)
+    assert again == first
+    assert warm < cold if cache.enabled() else warm == cold, (path, cold, warm)
+    assert shown not in first, (path, shown)
+    write()
+    db.session.commit()
+    after = _page(client, path)[0]
+    assert shown in after, (path, shown)
+    assert after == _fresh(client, path)
+
+
+def _rename(firm: Enterprise, name: str):
+    return lambda: db.session.execute(sa.update(Enterprise).where(Enterprise.id == firm.id).values(name=name))
+
+
+def test_a_coordinators_pages_follow_a_rename_and_their_records(committed):
+    client, firm = coordinator_beside_one_firm(committed)
+    for path in (WORKSPACE, COVERAGE, LEDGER):
+        client.get(path)  # the welcome shown, the statements built once per process
+    cache.clear()
+    for n, path in enumerate((WORKSPACE, COVERAGE, LEDGER)):
+        _kept_then_changed(client, path, _rename(firm, f"改名测试企业{n}有限公司"), f"改名测试企业{n}有限公司")
+
+    # the workspace: a 服务记录 logged today (its last contact)
+    commissioner_id = db.session.scalar(sa.select(Assignment.commissioner_id).where(Assignment.enterprise_id == firm.id))
+    today = local_today()
+
+    def visit():
+        db.session.add(Interaction(enterprise_id=firm.id, occurred_on=today, channel="visit", specialty="tech",
+                                   summary="走访", created_by_id=commissioner_id))
+
+    _kept_then_changed(client, WORKSPACE, visit, 'data-days-since="0"')
+    # the coverage matrix: the assignment ended (a gap)
+    _kept_then_changed(client, COVERAGE, lambda: db.session.execute(
+        sa.update(Assignment).where(Assignment.enterprise_id == firm.id).values(ended_on=today)),
+        'data-specialty="tech" data-gap')
+
+
+def test_a_resolved_request_leaves_the_kept_ledger(committed):
+    client, firm = coordinator_beside_one_firm(committed)
+    client.get(LEDGER)
+    cache.clear()
+    first, _ = _page(client, LEDGER)
+    assert firm.name in first
+    _page(client, LEDGER)  # kept
+    db.session.execute(sa.update(ServiceRequest).where(ServiceRequest.enterprise_id == firm.id)
+                       .values(status="resolved"))
+    db.session.commit()
+    after = _page(client, LEDGER)[0]
+    assert firm.name not in after
+    assert after == _fresh(client, LEDGER)
+
+
+def test_a_commissioners_workspace_follows_a_rename(committed):
+    client, firm = coordinator_beside_one_firm(committed)
+    commissioner = db.session.scalar(sa.select(Assignment.commissioner_id).where(Assignment.enterprise_id == firm.id))
+    from crm.auth.models import User
+
+    own = committed.test_client()
+    login(own, db.session.get(User, commissioner))
+    own.get(WORKSPACE)
+    cache.clear()
+    _kept_then_changed(own, WORKSPACE, _rename(firm, "专员改名测试有限公司"), "专员改名测试有限公司")
