@@ -38,6 +38,11 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"[,\s]+", text or "") if part)
 
 
+def _off(text: str | None) -> bool:
+    """An environment switch turned off: ``0``, ``false``, ``no`` or ``off`` (any case); unset is on."""
+    return (text or "").strip().lower() in {"0", "false", "no", "off"}
+
+
 def _month_pairs(text: str) -> dict[str, int]:
     """``"supply_demand:4,supply_chain:9"`` → ``{"supply_demand": 4, "supply_chain": 9}``."""
     pairs = {}
@@ -59,6 +64,9 @@ class Config:
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'crm.sqlite3'}")
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL keeps the plans of the statements marked crm.core.transactions.prepared on each connection
+    # (CRM_DATABASE_PREPARE=0 turns it off, e.g. behind a transaction-pooling PgBouncer older than 1.21).
+    DATABASE_PREPARE = not _off(os.environ.get("CRM_DATABASE_PREPARE"))
     # Sessions and cookies (see PITFALLS: "strong" logs out field staff whose IP changes).
     SESSION_PROTECTION = "basic"
     SESSION_COOKIE_HTTPONLY = True

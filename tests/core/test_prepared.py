@@ -129,3 +129,11 @@ def test_nothing_is_prepared_when_switched_off(tmp_path_factory):
         conn.rollback()
         assert _ours(conn) == []
         assert _rollback_is_the_dialects_own(db.engine)
+
+
+@pytest.mark.parametrize(("value", "off"), [(None, False), ("1", False), ("yes", False), ("0", True), ("false", True),
+                                            (" Off ", True), ("NO", True)])
+def test_the_environment_switch(value, off):
+    from config import _off
+
+    assert _off(value) is off

@@ -50,7 +50,8 @@ def test_a_coordinators_pages_follow_a_rename_and_their_records(committed):
         _kept_then_changed(client, path, _rename(firm, f"改名测试企业{n}有限公司"), f"改名测试企业{n}有限公司")
 
     # the workspace: a 服务记录 logged today (its last contact)
-    commissioner_id = db.session.scalar(sa.select(Assignment.commissioner_id).where(Assignment.enterprise_id == firm.id))
+    commissioner_id = db.session.scalar(sa.select(Assignment.commissioner_id)
+                                        .where(Assignment.enterprise_id == firm.id))
     today = local_today()
 
     def visit():
