@@ -253,9 +253,9 @@ def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Sele
         return row[:-4]
 
     # One commissioner's enterprises (their assignments, ~300): the plan is the same for every commissioner and
-    # page, kept on the connection (crm.core.transactions.prepared): 16 → 10 ms at 100,000 enterprises, of which
-    # planning was 1.7 ms and the rest the joins it no longer weighs. (Everyone's served enterprises, the grouped
-    # page, keep planning per view: a kept plan read the county's or city's rows unordered, 9–39 ms against 8–15.)
+    # page, kept on the connection (crm.core.transactions.prepared): the statement's round trip 13–16 → 9–10 ms at
+    # 100,000 enterprises, planning included. (Everyone's served enterprises, the grouped page, keep planning per
+    # view: a kept plan read the county's or city's rows unordered, 26–39 ms against 8–15.)
     rows = _rows(user, commissioner, today, prepared(full), figures, kept=True)
     return rows, summary
 
