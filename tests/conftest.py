@@ -270,3 +270,26 @@ def api_token(user) -> dict[str, str]:
     token, _ = issue_token(user)
     db.session.flush()
     return {"Authorization": f"Bearer {token}"}
+
+
+# --- a database of a module's own, committed for real (the cached figures, crm/core/cache.py) ----------------------
+
+@pytest.fixture(scope="module")
+def own_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One migrated database for the module (each test builds its own records and compares relative to them)."""
+    with own_database(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1]) as application:
+        yield application
+
+
+@pytest.fixture
+def committed(own_app: Flask) -> Iterator[Flask]:
+    """The module's app, its context open, with nothing kept before or after the test."""
+    from crm.core import cache
+
+    cache.clear()
+    with own_app.app_context():
+        try:
+            yield own_app
+        finally:
+            db.session.rollback()
+            cache.clear()

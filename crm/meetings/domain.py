@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -775,20 +775,6 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
     return (datetime(year, 1, 1, tzinfo=SHANGHAI), datetime(year + 1, 1, 1, tzinfo=SHANGHAI))
 
 
-class _Ranked(NamedTuple):
-    """A row of :func:`yearly_rule`'s statement."""
-
-    id: int
-    kind: MeetingKind
-    status: MeetingStatus
-    city: str
-    title: str
-    starts_at: datetime
-    partners: int
-    size: int
-    rank: int
-
-
 def yearly_rule(year: int, kinds: Iterable[MeetingKind] | None = None) -> list[RuleRow]:
     """This year's rule at a glance: for each required kind, whether a meeting with the 成渝 area was held,
     is planned, or is missing (cancelled meetings never count).
@@ -815,21 +801,21 @@ def yearly_rule(year: int, kinds: Iterable[MeetingKind] | None = None) -> list[R
     group = (meetings.c.kind, meetings.c.status, meetings.c.city, sa.case((meetings.c.partners > 0, 1), else_=0))
     ranked = sa.select(meetings, sa.func.count().over(partition_by=group).label("size"), sa.func.row_number().over(
         partition_by=group, order_by=(meetings.c.starts_at, meetings.c.id)).label("rank")).subquery()
-    rows = [_Ranked(*row) for row in cache.cached_rows(
-        "meetings.yearly_rule", ("meetings",), sa.select(ranked).where(ranked.c.rank <= RULE_SHOWN))]
+    rows = cache.cached_rows("meetings.yearly_rule", ("meetings",),
+                             sa.select(ranked).where(ranked.c.rank <= RULE_SHOWN))
     totals = {kind: {"counting": 0, "not_counting": 0, "held": 0, "upcoming": 0} for kind in kinds}
     sides: dict[tuple[MeetingKind, bool], list[RuleMeeting]] = {(k, c): [] for k in kinds for c in (True, False)}
-    for row in rows:
+    for *columns, size, rank in rows:  # the meeting's columns (RuleMeeting's), its group's size, its rank there
+        row = RuleMeeting(*columns)
         counts = bool(row.partners) or in_chengyu_city(row.city)
-        if row.rank == 1:  # once a group: its size
+        if rank == 1:  # once a group: its size
             figures = totals[row.kind]
             if counts:
-                figures["counting"] += row.size
-                figures["held" if row.status is MeetingStatus.HELD else "upcoming"] += row.size
+                figures["counting"] += size
+                figures["held" if row.status is MeetingStatus.HELD else "upcoming"] += size
             else:
-                figures["not_counting"] += row.size
-        sides[(row.kind, counts)].append(RuleMeeting(row.id, row.kind, row.status, row.city, row.title,
-                                                     row.starts_at, row.partners))
+                figures["not_counting"] += size
+        sides[(row.kind, counts)].append(row)
     for shown in sides.values():
         shown.sort(key=lambda m: (m.status is not MeetingStatus.HELD, m.starts_at, m.id))
         del shown[RULE_SHOWN:]

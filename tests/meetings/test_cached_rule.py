@@ -5,37 +5,16 @@ computed with nothing kept. On SQLite nothing is kept and the rule is the same."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from crm.core import cache
 from crm.extensions import db
 from crm.meetings import domain
 from crm.meetings.models import Meeting, MeetingKind, MeetingPartner
-from tests.conftest import counting_queries, own_database
+from tests.conftest import counting_queries
 from tests.meetings.factories import make_meeting, partner
 
 YEAR = 2027
-
-
-@pytest.fixture(scope="module")
-def own_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with own_database(tmp_path_factory, "cached_rule") as application:
-        yield application
-
-
-@pytest.fixture
-def committed(own_app: Flask) -> Iterator[Flask]:
-    cache.clear()
-    with own_app.app_context():
-        try:
-            yield own_app
-        finally:
-            db.session.rollback()
-            cache.clear()
 
 
 def _rule() -> dict[MeetingKind, tuple[str, int, int, tuple[int, ...]]]:
