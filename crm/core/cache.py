@@ -49,6 +49,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.core.transactions import prepared
@@ -246,6 +247,25 @@ def cached_built(name: str, kinds: Iterable[str], stmt: sa.Executable, build: Ca
     if stamp is None:
         return compute()
     return cached(stamp, kinds, (name, kinds, *statement_key(stmt, params)), compute)
+
+
+def cached_markup(name: str, kinds: Iterable[str], key: tuple[Hashable, ...] | None, render: Callable[[], str]
+                  ) -> Markup:
+    """``render()`` — a part of a page drawn from figures kept under ``kinds`` — kept like them: the same versions,
+    so it is drawn afresh exactly when they are read afresh. ``key`` must determine everything the part shows:
+    the key of the statement its rows came from (:func:`statement_key`, which holds the user's scope, the filters,
+    today and the page) and whatever else the drawing reads (what the viewer may do, the application's root URL).
+    ``None``: draw, keep nothing (a part that cannot be keyed).
+
+    Why: once the rows are kept, drawing them is most of a large page's time — the coverage matrix's 50 rows × 5
+    cells were ≈ 14 of its 38 ms at provincial scale (benchmarks/README.md, "Eighth pass"), each time the same
+    markup until an assignment, a list or a name changes. The part must contain nothing per request or per
+    session (no CSRF token, no nonce, no "now"): those stay in the page around it."""
+    kinds = tuple(kinds)
+    stamp = None if key is None else versions()
+    if stamp is None:
+        return Markup(render())  # noqa: S704  (drawn by a template: escaped there)
+    return cached(stamp, kinds, ("markup", name, kinds, *key), lambda: Markup(render()))  # noqa: S704
 
 
 def clear() -> None:

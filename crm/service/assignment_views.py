@@ -106,10 +106,19 @@ def index():
     link_args: dict[str, Any] = {name: value for name, value in filters.items() if value}
     if per_page != COVERAGE_PER_PAGE:
         link_args["per_page"] = per_page
+    rows = result.page.items
+    # The rows drawn are kept with the rows read (crm.core.cache.cached_markup): the same page, scope and filters
+    # (the key), the check boxes or not, under the same data versions. Drawing 50 rows × 5 cells was ≈ 14 ms of a
+    # view at provincial scale (benchmarks/README.md, "Eighth pass").
+    rows_markup = cache.cached_markup(
+        "coverage.rows", coverage_domain.COUNT_KINDS,
+        None if result.key is None else (request.script_root, bulk is not None, *result.key),
+        lambda: render_template("service/assignments/_rows.html", rows=rows, bulk=bulk is not None,
+                                enterprise_url=IdUrls("assignments.enterprise", "enterprise_id")))
     return render_template(
-        "service/assignments/index.html", form=form, page=result.page, rows=result.page.items,
+        "service/assignments/index.html", form=form, page=result.page, rows=rows, rows_markup=rows_markup,
         gap_counts=result.gap_counts, bulk=bulk, chooser=chooser, arg_errors=arg_errors, filtered=any(filters.values()),
-        link_args=link_args, cap=domain.cap(), enterprise_url=IdUrls("assignments.enterprise", "enterprise_id"),
+        link_args=link_args, cap=domain.cap(),
     ), status
 
 

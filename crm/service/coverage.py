@@ -236,6 +236,13 @@ def _page_rows(stmt: sa.Select, page: int, per_page: int) -> list[CoverageRow]:
     return _rows(ids, flags=published, page=True)
 
 
+def page_key(stmt: sa.Select, page: int, per_page: int) -> tuple[Any, ...]:
+    """What determines a page's rows under :data:`COUNT_KINDS`' versions: the page's id statement (the user's
+    scope, the filters, the page) as :func:`crm.core.cache.statement_key`. The page's drawn rows are kept under
+    it (the coverage view)."""
+    return cache.statement_key(stmt.limit(per_page).offset((page - 1) * per_page))
+
+
 def coverage(user: Any, *, roster: RosterKind | str | None = None, county: str | None = None,
              cluster: str | None = None, missing: Specialty | str | None = None) -> list[CoverageRow]:
     """Every listed enterprise the user may see × the five specialties' active commissioners (``None``: a gap).
@@ -282,6 +289,7 @@ COUNT_KINDS = ("assignments", "reference")
 class CoveragePage:
     page: Page  # items: CoverageRow
     gap_counts: dict[Specialty, int]
+    key: tuple[Any, ...] | None = None  # the rows' :func:`page_key` (none without rows)
 
 
 def coverage_page(user: Any, page: int, per_page: int, *, clamp: bool = False, **filters: Any) -> CoveragePage:
@@ -295,9 +303,11 @@ def coverage_page(user: Any, page: int, per_page: int, *, clamp: bool = False, *
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
     rows: list[CoverageRow] = []
+    key = None
     if total and (page - 1) * per_page < total:
         rows = _page_rows(stmt, page, per_page)
-    return CoveragePage(page=Page(items=rows, total=total, page=page, per_page=per_page), gap_counts=gaps)
+        key = page_key(stmt, page, per_page)
+    return CoveragePage(page=Page(items=rows, total=total, page=page, per_page=per_page), gap_counts=gaps, key=key)
 
 
 def gap_counts(rows: Iterable[CoverageRow]) -> dict[Specialty, int]:

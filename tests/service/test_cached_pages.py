@@ -15,7 +15,7 @@ from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service.models import Assignment, Interaction, ServiceRequest
-from tests.conftest import login
+from tests.conftest import login, make_user
 from tests.service.test_cached_choosers import _fresh, _page
 from tests.service.test_cached_counts import coordinator_beside_one_firm
 
@@ -90,3 +90,22 @@ def test_a_commissioners_workspace_follows_a_rename(committed):
     own.get(WORKSPACE)
     cache.clear()
     _kept_then_changed(own, WORKSPACE, _rename(firm, "专员改名测试有限公司"), "专员改名测试有限公司")
+
+
+def test_the_kept_coverage_rows_are_drawn_for_what_the_viewer_may_do(committed):
+    """The matrix's drawn rows are kept (crm.core.cache.cached_markup) under the page's statement and whether the
+    viewer gets the bulk form's check boxes: a leader (reads only) and a city coordinator see the same rows of the
+    same scope, only the coordinator with a check box per row, whoever viewed first."""
+    client, firm = coordinator_beside_one_firm(committed)
+    leader = make_user("leader")
+    db.session.commit()
+    reader = committed.test_client()
+    login(reader, leader)
+    box = f'name="enterprise_ids" value="{firm.id}"'
+    cache.clear()
+    for first, second in ((reader, client), (client, reader)):
+        cache.clear()
+        for viewer in (first, second, first):
+            html = _page(viewer, COVERAGE)[0]
+            assert firm.name in html
+            assert (box in html) is (viewer is client), (viewer is client)
