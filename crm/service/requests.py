@@ -576,14 +576,9 @@ def display_names() -> dict[int, str]:
     return cache.cached_built("service.display_names", ("reference",), sa.select(User.id, User.display_name), dict)
 
 
-def ledger_rows(stmt: sa.Select, page: int, per_page: int) -> list[LedgerRow]:
-    """The rows of page ``page`` of a :func:`requests_statement` as :class:`LedgerRow`, in its order: one statement,
-    the page's requests joined by primary key to their enterprise (every request has one).
-
-    The county's, the owner's and the department's names come from the names kept per process (crm/core/cache.py,
-    ``reference``), not from three more joins: planning the statement with them was ≈ 2.8 of its ≈ 6 ms at
-    provincial scale (the planner weighs every join order), for 50 names it can read from memory."""
-    listed = (stmt.with_only_columns(
+def _listed(stmt: sa.Select, page: int, per_page: int) -> sa.Select:
+    """Page ``page`` of ``stmt`` as :func:`ledger_rows` reads it (plain columns, one join)."""
+    return (stmt.with_only_columns(
         ServiceRequest.id, ServiceRequest.category,
         sa.func.substr(ServiceRequest.description, 1, LISTED_DESCRIPTION), ServiceRequest.status,
         ServiceRequest.due_date, Enterprise.name, Enterprise.county_id, ServiceRequest.owner_id,
@@ -591,6 +586,23 @@ def ledger_rows(stmt: sa.Select, page: int, per_page: int) -> list[LedgerRow]:
         .select_from(ServiceRequest)
         .join(Enterprise, Enterprise.id == ServiceRequest.enterprise_id)
         .limit(per_page).offset((page - 1) * per_page))
+
+
+def ledger_key(stmt: sa.Select, page: int, per_page: int) -> tuple[Any, ...]:
+    """What determines :func:`ledger_rows` under :data:`COUNT_KINDS`' versions: the page's statement (the user's
+    scope, the filters, today, the page) as :func:`crm.core.cache.statement_key`. The ledger page keeps its drawn
+    rows under it."""
+    return cache.statement_key(_listed(stmt, page, per_page))
+
+
+def ledger_rows(stmt: sa.Select, page: int, per_page: int) -> list[LedgerRow]:
+    """The rows of page ``page`` of a :func:`requests_statement` as :class:`LedgerRow`, in its order: one statement,
+    the page's requests joined by primary key to their enterprise (every request has one).
+
+    The county's, the owner's and the department's names come from the names kept per process (crm/core/cache.py,
+    ``reference``), not from three more joins: planning the statement with them was ≈ 2.8 of its ≈ 6 ms at
+    provincial scale (the planner weighs every join order), for 50 names it can read from memory."""
+    listed = _listed(stmt, page, per_page)
     # Kept per process while nothing it reads changes (crm/core/cache.py, :data:`COUNT_KINDS`: the requests, the
     # scope's assignments, the enterprises' names; keyed by the statement and its values — the scope, the filters,
     # today, the page): read many times between two changes of a 诉求 (the seventh pass).

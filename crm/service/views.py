@@ -256,6 +256,14 @@ def requests_index():
     by_department = request_domain.department_counts(stmt, local_today(), only_overdue=filters.get("overdue") is True)
     page = Page(items=request_domain.ledger_rows(stmt, page_no, per_page),  # plain columns, one statement
                 total=sum(row["total"] for row in by_department), page=page_no, per_page=per_page)
+    today = local_today()
+    # The rows drawn are kept with the rows read (crm.core.cache.cached_markup): the same page, scope and filters,
+    # the same day (what is overdue), under the same data versions. Drawing 50 rows was ≈ 5 ms of a view.
+    rows_markup = cache.cached_markup(
+        "requests.ledger", request_domain.COUNT_KINDS,
+        (request.script_root, today, *request_domain.ledger_key(stmt, page_no, per_page)) if page.items else None,
+        lambda: render_template("service/requests/_rows.html", rows=page.items, today=today,
+                                detail_url=IdUrls("service.request_detail", "request_id")))
     enterprise = None
     if filters.get("enterprise_id"):
         found = db.session.get(Enterprise, filters["enterprise_id"])
@@ -263,11 +271,10 @@ def requests_index():
     link_args = _link_args(filters)
     page_args = dict(link_args, per_page=per_page) if request.args.get("per_page") and not errors else link_args
     return render_template("service/requests/index.html", form=form, page=page, errors=errors,
-                           owner_options=_owner_options(form),
-                           detail_url=IdUrls("service.request_detail", "request_id"),  # built once, not per row
+                           owner_options=_owner_options(form), rows_markup=rows_markup,
                            link_args=link_args, page_args=page_args, enterprise=enterprise,
                            may_raise=enterprise is not None and can(current_user, Action.EDIT, enterprise),
-                           filtered=bool(link_args), today=local_today(),
+                           filtered=bool(link_args), today=today,
                            by_department=by_department,
                            liaison=is_liaison(current_user)), (400 if errors else 200)
 

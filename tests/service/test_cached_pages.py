@@ -8,6 +8,8 @@ drawn with nothing kept. On SQLite nothing is kept and the pages are the same.""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
 from crm.core import cache
@@ -17,7 +19,7 @@ from crm.extensions import db
 from crm.service.models import Assignment, Interaction, ServiceRequest
 from tests.conftest import login, make_user
 from tests.service.test_cached_choosers import _fresh, _page
-from tests.service.test_cached_counts import coordinator_beside_one_firm
+from tests.service.test_cached_counts import PAST, coordinator_beside_one_firm
 
 WORKSPACE, COVERAGE, LEDGER = "/service/", "/assignments/?county=汇川区", "/service/requests/?overdue=1"
 
@@ -109,3 +111,21 @@ def test_the_kept_coverage_rows_are_drawn_for_what_the_viewer_may_do(committed):
             html = _page(viewer, COVERAGE)[0]
             assert firm.name in html
             assert (box in html) is (viewer is client), (viewer is client)
+
+
+def test_the_kept_ledger_rows_follow_the_day(committed, monkeypatch):
+    """The ledger's drawn rows are kept under the page's statement and today: the same 诉求, unchanged, is drawn
+    overdue once its due date has passed, though nothing was written."""
+    from crm.service import views
+
+    client, firm = coordinator_beside_one_firm(committed)
+    due = date.fromisoformat(PAST)
+    ledger = "/service/requests/"
+    cache.clear()
+    for today, late in ((due - timedelta(days=1), False), (due + timedelta(days=1), True)):
+        monkeypatch.setattr(views, "local_today", lambda today=today: today)
+        for _ in range(2):  # drawn, then kept
+            html = _page(client, ledger)[0]
+            row = html[html.index("data-request="):html.index("</tr>", html.index("data-request="))]
+            assert firm.name in row
+            assert ("data-overdue" in row) is late, (today, row)
