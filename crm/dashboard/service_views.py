@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from crm.core import cache
 from crm.core.errors import ValidationFailed
 from crm.core.pages import page
 from crm.dashboard import service
@@ -164,13 +165,26 @@ def index():
     if result["county"]:
         base_args["county"] = result["county"]
     commissioner_rows, commissioners_page, commissioners_pages = _commissioners_page(result["commissioners"])
+    own = result["scope"] == "own"
+
+    def draw() -> str:
+        return render_template(
+            "dashboard/_service_body.html", result=result, chart=chart, commissioner_rows=commissioner_rows,
+            commissioners_page=commissioners_page, commissioners_pages=commissioners_pages,
+            tables=_tables(result, commissioner_rows, base_args), kpis=KPIS, drill=DRILL, fmt=_fmt,
+            labels=service.LABELS, base_args=base_args, own=own)
+
+    # Drawn once per change of what it shows (crm.core.cache.cached_markup): the figures are kept under
+    # SHOWN_KINDS' versions for the scope, county and period, and the body is drawn from them alone, with the
+    # commissioners' page. Its ≈ 600 cells and their links were ≈ 11 of the view's 27 ms at provincial scale
+    # (benchmarks/README.md, "Eighth pass"). A commissioner's own figures are drawn each time (theirs alone).
+    body = cache.cached_markup(
+        "performance.body", service.SHOWN_KINDS,
+        None if own else (request.script_root, result["scope"], result["county"], start, end, commissioners_page),
+        draw)
     return render_template(
-        "dashboard/service.html", result=result, start=start, end=end, errors=errors, chart=chart,
-        commissioner_rows=commissioner_rows, commissioners_page=commissioners_page,
-        commissioners_pages=commissioners_pages, tables=_tables(result, commissioner_rows, base_args),
-        kpis=KPIS, drill=DRILL, fmt=_fmt, labels=service.LABELS, base_args=base_args,
-        counties=_counties() if result["scope"] == "city" else [],
-        own=result["scope"] == "own"), (400 if errors else 200)
+        "dashboard/service.html", result=result, start=start, end=end, errors=errors, body=body,
+        counties=_counties() if result["scope"] == "city" else [], own=own), (400 if errors else 200)
 
 
 @bp.route("/records")

@@ -122,3 +122,39 @@ def test_cached_figures_follow_committed_writes_and_stay_with_their_county(fresh
         finally:
             db.session.rollback()
             cache.clear()
+
+
+def test_the_kept_body_is_the_one_for_its_commissioners_page_and_period(fresh_app, monkeypatch):
+    """The dashboard's body is kept once drawn (crm.core.cache.cached_markup) under the scope, county, period and
+    commissioners' page: another page of commissioners, or another period, is never served the kept one, and each
+    kept body equals the one drawn with nothing kept."""
+    from crm.dashboard import service_views
+
+    monkeypatch.setattr(service_views, "COMMISSIONERS_PER_PAGE", 1)
+    cache.clear()
+    with fresh_app.app_context():
+        try:
+            build()
+            leader = make_user("leader")
+            db.session.commit()
+            client = fresh_app.test_client()
+            login(client, leader)
+
+            def body(query):
+                db.session.commit()
+                html = client.get(URL, query_string=query).get_data(as_text=True)
+                return html[html.index('aria-label="关键指标"'):html.index("统计口径")]
+
+            queries = [{**NOVEMBER, "commissioners_page": str(n)} for n in (1, 2, 3)]
+            queries.append({"from": "2026-11-20", "to": "2026-11-30", "commissioners_page": "1"})
+            fresh = []
+            for query in queries:
+                cache.clear()
+                fresh.append(body(query))
+            assert len(set(fresh)) == len(queries)  # four different bodies
+            cache.clear()
+            for _ in range(2):  # drawn, then kept: each its own
+                assert [body(query) for query in queries] == fresh
+        finally:
+            db.session.rollback()
+            cache.clear()
