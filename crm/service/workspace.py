@@ -96,6 +96,9 @@ class WorkspaceRow:
 class WorkspacePage:
     page: Page  # items: WorkspaceRow
     summary: dict[str, int]  # enterprises, overdue_requests, overdue_follow_ups, never (over all, not the page)
+    # What determines the rows under :data:`ROW_KINDS`' versions: the page's statement and values
+    # (crm.core.cache.statement_key: the scope, the commissioner, today, the page); none without rows.
+    key: tuple[Any, ...] | None = None
 
 
 def workspace_page(user: User, commissioner: User | None, today: date, page: int, per_page: int, *,
@@ -113,19 +116,19 @@ def workspace_page(user: User, commissioner: User | None, today: date, page: int
         summary = _served_summary(condition, today)
         if clamp:
             page = min(page, max(1, -(-summary["enterprises"] // per_page)))
-        rows = _grouped_page_rows(condition, today, page, per_page) if summary["enterprises"] else []
+        rows, key = _grouped_page_rows(condition, today, page, per_page) if summary["enterprises"] else ([], None)
         return WorkspacePage(page=Page(items=rows, total=summary["enterprises"], page=page, per_page=per_page),
-                             summary=summary)
+                             summary=summary, key=key if rows else None)
     figures = _figures(user, commissioner, today)
-    rows, summary = _page_rows(user, commissioner, today, figures, page, per_page)
+    rows, summary, key = _page_rows(user, commissioner, today, figures, page, per_page)
     if summary is None:
         summary = _summary(figures)
         last = max(1, -(-summary["enterprises"] // per_page))
         if clamp and page > last:
             page = last
-            rows, _ = _page_rows(user, commissioner, today, figures, page, per_page)
+            rows, _, key = _page_rows(user, commissioner, today, figures, page, per_page)
     return WorkspacePage(page=Page(items=rows, total=summary["enterprises"], page=page, per_page=per_page),
-                         summary=summary)
+                         summary=summary, key=key if rows else None)
 
 
 FIGURES = ("last_contact", "overdue_follow_ups", "follow_up_due", "open_requests", "overdue_requests", "next_due",
@@ -230,8 +233,9 @@ def _shown(c: Any, today: date) -> list[Any]:
 
 
 def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Select, page: int, per_page: int
-               ) -> tuple[list[WorkspaceRow], dict[str, int] | None]:
-    """The page's rows and the summary of all rows (``None`` when the page is past the end).
+               ) -> tuple[list[WorkspaceRow], dict[str, int] | None, tuple[Any, ...]]:
+    """The page's rows, the summary of all rows (``None`` when the page is past the end) and the rows' key
+    (:attr:`WorkspacePage.key`).
 
     A "deferred join": the narrow figures (ids, pinyin and numbers) are ordered and cut to the page, and only
     then are the page's enterprises (with their eager relations) joined: the sort never carries 30,000 wide rows.
@@ -256,8 +260,9 @@ def _page_rows(user: User, commissioner: User | None, today: date, stmt: sa.Sele
     # page, kept on the connection (crm.core.transactions.prepared): the statement's round trip 13–16 → 9–10 ms at
     # 100,000 enterprises, planning included. (Everyone's served enterprises, the grouped page, keep planning per
     # view: a kept plan read the county's or city's rows unordered, 26–39 ms against 8–15.)
-    rows = _rows(user, commissioner, today, prepared(full), figures, kept=True)
-    return rows, summary
+    full = prepared(full)
+    rows = _rows(user, commissioner, today, full, figures, kept=True)
+    return rows, summary, cache.statement_key(full)
 
 
 def _groups(today: date) -> list[Any]:
@@ -272,7 +277,8 @@ def _groups(today: date) -> list[Any]:
             for never in (attention.last_contact.is_(None), attention.last_contact.is_not(None))]
 
 
-def _grouped_page_rows(condition: Any, today: date, page: int, per_page: int) -> list[WorkspaceRow]:
+def _grouped_page_rows(condition: Any, today: date, page: int, per_page: int
+                       ) -> tuple[list[WorkspaceRow], tuple[Any, ...]]:
     """One page of everyone's served enterprises (a coordinator, a leader, an admin: within
     ``condition``, their scope on enterprises) without sorting them all.
 
@@ -301,7 +307,8 @@ def _grouped_page_rows(condition: Any, today: date, page: int, per_page: int) ->
 
     params = {TODAY: today, "workspace_enough": page * per_page, "workspace_limit": per_page,
               "workspace_offset": (page - 1) * per_page}
-    return _rows(None, None, today, _built("page", condition, build), params=params, kept=True)
+    stmt = _built("page", condition, build)
+    return _rows(None, None, today, stmt, params=params, kept=True), cache.statement_key(stmt, params)
 
 
 def workspace_rows(user: User, commissioner: User | None, today: date) -> list[WorkspaceRow]:
@@ -413,6 +420,7 @@ def _with_enterprise(ordered: Any, shown: list[Any], *extra: Any) -> sa.Select:
 # names, pinyin, demo flag, county and cluster (``reference``); the assignments shown, their commissioners' names.
 PAGE_KINDS = (*SUMMARY_KINDS, "reference")
 ASSIGNMENT_KINDS = ("assignments", "reference")
+ROW_KINDS = PAGE_KINDS  # both: what a page's drawn rows show
 
 
 def _rows(user: User | None, commissioner: User | None, today: date, stmt: sa.Select,

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from crm.auth.models import User
 from crm.core import cache
 from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
@@ -129,3 +130,42 @@ def test_the_kept_ledger_rows_follow_the_day(committed, monkeypatch):
             row = html[html.index("data-request="):html.index("</tr>", html.index("data-request="))]
             assert firm.name in row
             assert ("data-overdue" in row) is late, (today, row)
+
+
+def test_the_kept_workspace_rows_are_drawn_for_who_views_them(committed):
+    """A coordinator's view of one commissioner's enterprises (``?commissioner=``) shows the same enterprises as the
+    commissioner's own 我的企业, drawn differently: the commissioner sees their specialty alone, the coordinator the
+    commissioner's name beside it. Kept drawn rows (crm.core.cache.cached_markup) are never served across the two,
+    whoever viewed first."""
+    client, firm = coordinator_beside_one_firm(committed)
+    commissioner_id = db.session.scalar(sa.select(Assignment.commissioner_id)
+                                        .where(Assignment.enterprise_id == firm.id))
+    commissioner = db.session.get(User, commissioner_id)
+    own = committed.test_client()
+    login(own, commissioner)
+    theirs = f"/service/?commissioner={commissioner.username}"
+    named = f"· {commissioner.display_name}"
+    for order in (((own, WORKSPACE), (client, theirs)), ((client, theirs), (own, WORKSPACE))):
+        cache.clear()
+        for viewer, path in (*order, *order):
+            html = _page(viewer, path)[0]
+            row = html[html.index(f'data-enterprise="{firm.id}"'):]
+            row = row[:row.index("</tr>")]
+            assert (named in row) is (viewer is client), (path, row)
+
+
+def test_the_kept_workspace_rows_offer_logging_only_to_who_may_log(committed):
+    """A leader (reads only) and a city coordinator read the same rows of everyone's served enterprises; only the
+    coordinator's rows have 记录走访, whoever viewed first (the drawn rows are kept per viewer's rights)."""
+    client, firm = coordinator_beside_one_firm(committed)
+    leader = make_user("leader")
+    db.session.commit()
+    reader = committed.test_client()
+    login(reader, leader)
+    button = f'data-log="{firm.id}"'
+    for order in ((reader, client), (client, reader)):
+        cache.clear()
+        for viewer in (*order, *order):
+            html = _page(viewer, WORKSPACE)[0]
+            assert f'data-enterprise="{firm.id}"' in html
+            assert (button in html) is (viewer is client)
