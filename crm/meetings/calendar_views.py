@@ -19,6 +19,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
 
 from crm.auth.models import Role
+from crm.core import cache
 from crm.core.access import Action, scope
 from crm.core.errors import DomainError
 from crm.core.pages import attempt, load, page
@@ -224,12 +225,13 @@ def _day_start(day) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
 
 
-def _today_and_upcoming(today, page_no: int, per_page: int) -> tuple[list[Meeting], Page]:
+def _home_statement(today, page_no: int, per_page: int) -> tuple[sa.Select, sa.Subquery]:
     """Today's meetings (those overlapping today) and one page of the next ones (starting tomorrow up to
     :data:`UPCOMING_DAYS` ahead: a meeting running into tomorrow is one of today's) with their count, in one
     statement: the meetings of [today, +90 days) the user may read, numbered by start within each side
     (``row_number()`` / ``count(*)`` over ``starts_at >= tomorrow``), all of today's kept and the page's numbers of
-    the rest. Two statements with the partners (was five: today's, the count, the page, and partners twice)."""
+    the rest. Two statements with the partners (was five: today's, the count, the page, and partners twice).
+    Returns the statement and its numbered subquery (for the count of a page past the end)."""
     start, tomorrow = _day_start(today), _day_start(today + timedelta(days=1))
     end = _day_start(today + timedelta(days=UPCOMING_DAYS + 1))
     later = sa.case((Meeting.starts_at >= tomorrow, 1), else_=0)
@@ -241,10 +243,16 @@ def _today_and_upcoming(today, page_no: int, per_page: int) -> tuple[list[Meetin
     offset = (page_no - 1) * per_page
     # Prepared (crm.core.transactions.prepared): a window of dates read by ix_meetings_starts_at whatever the day
     # and page, one plan kept (planning was ≈ 0.7 of its ≈ 1.7 ms).
-    rows = db.session.execute(prepared(
+    return prepared(
         sa.select(Meeting, numbered.c.later, numbered.c.total).join(numbered, numbered.c.id == Meeting.id)
         .where(sa.or_(numbered.c.later == 0, numbered.c.number.between(offset + 1, offset + per_page)))
-        .options(selectinload(Meeting.partner_links)).order_by(Meeting.starts_at, Meeting.id))).all()
+        .options(selectinload(Meeting.partner_links)).order_by(Meeting.starts_at, Meeting.id)), numbered
+
+
+def _today_and_upcoming(stmt: sa.Select, numbered: sa.Subquery, page_no: int, per_page: int
+                        ) -> tuple[list[Meeting], Page]:
+    """The meetings of a :func:`_home_statement`: today's, and the page of the next ones with their count."""
+    rows = db.session.execute(stmt).all()
     todays = [m for m, is_later, _ in rows if not is_later]
     items = [m for m, is_later, _ in rows if is_later]
     total = next((n for _, is_later, n in rows if is_later), None)
@@ -252,6 +260,11 @@ def _today_and_upcoming(today, page_no: int, per_page: int) -> tuple[list[Meetin
         total = 0 if page_no == 1 else db.session.scalar(
             sa.select(sa.func.count()).select_from(numbered).where(numbered.c.later == 1)) or 0
     return todays, Page(items=items, total=total, page=page_no, per_page=per_page)
+
+
+# What the home's meetings and rule read, as data versions (crm/core/cache.py): the meetings with their
+# enterprises and partners (``meetings``), and for a county's user the enterprises' counties (``reference``).
+HOME_KINDS = ("meetings", "reference")
 
 
 @bp.route("/calendar/home")
@@ -270,11 +283,20 @@ def home():
         page_no, per_page = parse_page_args(request.args, UPCOMING_PER_PAGE)
     except DomainError:  # a malformed page number: the first page (nothing here is worth a 400)
         page_no, per_page = 1, UPCOMING_PER_PAGE
-    todays, upcoming = _today_and_upcoming(today, page_no, per_page)
+    stmt, numbered = _home_statement(today, page_no, per_page)
     show_rule = current_user.role in RULE_READERS
-    return render_template(
-        "meetings/leader_home.html", today=today, todays=todays, upcoming=upcoming, days=UPCOMING_DAYS,
-        week_end=_day_start(today + timedelta(days=7 - today.weekday())), page_args=(
-            {"per_page": per_page} if per_page != UPCOMING_PER_PAGE else {}),
-        year=today.year, rule=domain.yearly_rule(today.year) if show_rule else None,
-        may_plan=may_plan(current_user))
+
+    def draw() -> str:
+        todays, upcoming = _today_and_upcoming(stmt, numbered, page_no, per_page)
+        return render_template(
+            "meetings/_home_body.html", todays=todays, upcoming=upcoming, days=UPCOMING_DAYS,
+            week_end=_day_start(today + timedelta(days=7 - today.weekday())), page_args=(
+                {"per_page": per_page} if per_page != UPCOMING_PER_PAGE else {}),
+            year=today.year, rule=domain.yearly_rule(today.year) if show_rule else None)
+
+    # Read and drawn once per change of the meetings (crm.core.cache.cached_markup): the key is the statement
+    # (the user's scope, today, the page) and whether the rule is shown. The meetings as ORM objects and their
+    # drawing were ≈ 15 of the view's 25 ms at provincial scale (benchmarks/README.md, "Eighth pass").
+    body = cache.cached_markup("calendar.home", HOME_KINDS,
+                               (request.script_root, today, show_rule, *cache.statement_key(stmt)), draw)
+    return render_template("meetings/leader_home.html", today=today, body=body)
