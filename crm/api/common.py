@@ -10,6 +10,7 @@ from flask import after_this_request, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from crm.api import bp
+from crm.core import cache
 from crm.core.errors import DomainError, ValidationFailed, json_error
 from crm.core.pagination import Page, paginate, parse_page_args
 from crm.extensions import db
@@ -72,8 +73,10 @@ def number(value: Decimal | None) -> float | None:
 def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]] | None = None, *,
             serialise_page: Callable[[list[Any]], list[dict[str, Any]]] | None = None, **paging: Any) -> dict[str, Any]:
     """API.md's list envelope for a query, with ``page``/``per_page`` read from the query string; ``paging`` goes
-    to :func:`crm.core.pagination.paginate` (``key``, ``estimate``, ``rows``). The items are ``serialise(item)``
-    each, or ``serialise_page(items)`` all at once (what a page's items share is then read and checked once).
+    to :func:`crm.core.pagination.paginate` (``key``, ``estimate``, ``rows``, ``kept``). The items are
+    ``serialise(item)`` each, or ``serialise_page(items)`` all at once (what a page's items share is then read and
+    checked once). A kept page's items are serialised once per change of its kinds (``serialise_page`` then reads
+    only tables of those kinds): the JSON objects are shared by later answers, never changed.
 
     The envelope stays API.md's four keys. When ``total`` is the database's estimate (an unfiltered list of a
     large table, :attr:`crm.core.pagination.Page.estimated`), the answer says so in the header
@@ -86,8 +89,14 @@ def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]] | None = None,
         def _say_estimated(response: Any) -> Any:
             response.headers["X-Total-Estimated"] = "true"
             return response
-    items = serialise_page(result.items) if serialise_page is not None else [serialise(item) for item in result.items]
-    return {"items": items, "total": result.total, "page": result.page, "per_page": result.per_page}
+    def items() -> list[dict[str, Any]]:
+        return serialise_page(result.items) if serialise_page is not None else [serialise(i) for i in result.items]
+
+    if result.key is not None:  # a kept page (``kept``): its JSON items are kept with it, under the same versions
+        kinds = tuple(paging["kept"][1])
+        return {"items": cache.cached(cache.versions(), kinds, ("json", kinds, *result.key), items),
+                "total": result.total, "page": result.page, "per_page": result.per_page}
+    return {"items": items(), "total": result.total, "page": result.page, "per_page": result.per_page}
 
 
 def created(body: dict[str, Any], endpoint: str, **values: Any) -> tuple[dict[str, Any], int, dict[str, str]]:

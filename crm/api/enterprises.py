@@ -34,6 +34,7 @@ from crm.core.access import Action, require
 from crm.core.audit import AuditLog
 from crm.core.time import isoformat_local
 from crm.enterprises.domain import (
+    LIST_KINDS,
     SORTS,
     children_of,
     counted_with_page,
@@ -257,7 +258,7 @@ def list_enterprises():
     return page_of(search_statement(current_user(), **args), serialise_page=Enterprise.page_of_rows,
                    key=EnterpriseRow.id, estimate=EnterpriseRow.__tablename__,
                    rows=lambda narrowed: listed(narrowed, *Enterprise.LIST_COLUMNS),
-                   count_with_page=counted_with_page(args))
+                   count_with_page=counted_with_page(args), kept=("enterprises.api", LIST_KINDS))
 
 
 @bp.post("/enterprises")

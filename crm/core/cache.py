@@ -24,7 +24,10 @@ The kinds and the writes that move them (each kind's triggers; grep migrations/v
   or demo flag), ``counties``, ``clusters``,
   ``departments``, ``users`` (insert, delete, a change of username, name, role, county, department or active;
   not the sign-in bookkeeping), ``user_specialties``;
-- ``meetings`` (b4e1d7a9c3f2): ``meetings``, ``meeting_enterprises``, ``meeting_partners``.
+- ``meetings`` (b4e1d7a9c3f2): ``meetings``, ``meeting_enterprises``, ``meeting_partners``;
+- ``enterprises`` (e8b3f1c6a2d4): every write to ``enterprises`` (an edit of the record, whatever column),
+  ``enterprise_contacts``, ``enterprise_figures``, ``enterprise_partners``, ``parks``, ``supply_categories``,
+  ``partners``: the enterprise list's pages.
 
 A figure names every kind whose records its statement reads; a kind with no counter (an older database) caches
 nothing. :func:`cached_rows` keys a statement's rows by the statement itself and its bound values

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from crm.core import cache
 from crm.core.errors import DomainError
 from crm.extensions import db
 
@@ -29,6 +30,9 @@ class Page:
     # Whether a row follows this page, when it was read rather than derived from ``total`` (an estimated total may
     # be stale either way; the page must neither stop short of the real end nor offer a page past it).
     more: bool | None = None
+    # A kept page's key (:func:`paginate`'s ``kept``): what determines its items under the kinds' versions, for
+    # what is drawn from them alone (crm.core.cache.cached_markup); ``None`` when the page was not kept.
+    key: tuple[Any, ...] | None = None
 
     @property
     def pages(self) -> int:
@@ -70,7 +74,8 @@ def parse_page_args(args: Any, default_per_page: int | None = None) -> tuple[int
 
 
 def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, estimate: str | None = None,
-             rows: Callable[[sa.Select], sa.Select] | None = None, count_with_page: bool = False) -> Page:
+             rows: Callable[[sa.Select], sa.Select] | None = None, count_with_page: bool = False,
+             kept: tuple[str, Iterable[str]] | None = None) -> Page:
     """One page of ``stmt`` (its ORDER BY must end with a unique column) and the number of rows in all.
 
     ``key``: the primary key column of ``stmt``'s entity. The page's keys are read first (``SELECT key … WHERE …
@@ -91,7 +96,28 @@ def paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any = None, esti
     matches are all read and sorted anyway to find the page (a search: the matches come from the trigram / bigram
     index unordered), the count was a second pass over the same match set; a list read in its index's order
     (50 entries for page 1) would read every match for the window instead, so that caller leaves it off.
+
+    ``kept`` ``(name, kinds)``: the page (its items, which must be plain rows: ``rows`` given, the same for every
+    call of that ``name``, and its total) is kept per process while the data versions of ``kinds`` — every table
+    ``stmt`` and ``rows`` read — are unchanged (crm/core/cache.py), keyed by ``stmt`` itself
+    (:func:`crm.core.cache.statement_key`: the user's scope, the filters, the sort) and the page; the page's
+    :attr:`Page.key` says so. Read directly on SQLite or in a transaction that wrote versioned records. An
+    estimated total is kept with the page it came with (an estimate either way).
     """
+    if kept is not None:
+        name, kinds = kept[0], tuple(kept[1])
+        stamp = cache.versions()
+        if stamp is not None:
+            found_key = (name, *cache.statement_key(stmt), page, per_page, estimate, count_with_page)
+            found = cache.cached(stamp, kinds, ("page", kinds, *found_key), lambda: _paginate(
+                stmt, page, per_page, key=key, estimate=estimate, rows=rows, count_with_page=count_with_page))
+            return replace(found, items=list(found.items), key=found_key)
+    return _paginate(stmt, page, per_page, key=key, estimate=estimate, rows=rows, count_with_page=count_with_page)
+
+
+def _paginate(stmt: sa.Select, page: int, per_page: int, *, key: Any, estimate: str | None,
+              rows: Callable[[sa.Select], sa.Select] | None, count_with_page: bool) -> Page:
+    """:func:`paginate`, never kept."""
     if count_with_page and key is not None and not (estimate is not None and stmt.whereclause is None):
         counted = _counted_page(stmt, page, per_page, key, rows)
         if counted is not None:

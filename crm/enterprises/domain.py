@@ -516,6 +516,14 @@ def search_statement(user: Any, *, q: str = "", county: str = "", cluster: str =
     return stmt
 
 
+# What a page of the list reads, as data versions (crm/core/cache.py): the enterprises' records with their contacts,
+# figures, partner links and the names they show (``enterprises``, migration e8b3f1c6a2d4: any edit, which also
+# moves ``updated_at``, a sort), the counties' and clusters' names and order (``reference``), a commissioner's scope
+# and the lists' filter (``assignments``: their assignments, the lists' entries and editions). The list's pages and
+# ``GET /api/v1/enterprises`` are kept under them (crm.core.pagination.paginate's ``kept``).
+LIST_KINDS = ("enterprises", "reference", "assignments")
+
+
 def counted_with_page(filters: dict[str, Any]) -> bool:
     """Whether the list for ``filters`` (:func:`search_statement`'s arguments) counts its matches in the page's
     statement (:func:`crm.core.pagination.paginate`'s ``count_with_page``): with a search term, whose matches are

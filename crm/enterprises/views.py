@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
+from crm.core import cache
 from crm.core.access import Action, can, require, shared_probes
 from crm.core.errors import DomainError
 from crm.core.messages import STALE_MESSAGE
@@ -89,16 +90,23 @@ def index():
         stmt = domain.search_statement(current_user, **filters)
     # deep pages by key, the unfiltered city-wide total estimated on a large registry (paginate says when); the
     # page's rows as plain columns (what the table shows), not entities (crm.enterprises.domain.listed)
+    # The page (its rows and count) and its drawn rows are kept per process while nothing they read changes
+    # (domain.LIST_KINDS; keyed by the statement: the user's scope, the filters, the sort; and the page): a list is
+    # read many times between two edits, and its rows' SQL and drawing were ≈ 60 % of a view at provincial scale
+    # (benchmarks/README.md, "Eighth pass").
     page = paginate(stmt, page_no, per_page, key=Enterprise.id, estimate=Enterprise.__tablename__,
                     rows=lambda narrowed: domain.listed(narrowed, *LIST_COLUMNS),
-                    count_with_page=domain.counted_with_page(filters))
+                    count_with_page=domain.counted_with_page(filters), kept=("enterprises.list", domain.LIST_KINDS))
     link_args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     if request.args.get("per_page") and not arg_errors:
         link_args["per_page"] = per_page
+    rows_markup = cache.cached_markup(
+        "enterprises.rows", domain.LIST_KINDS, None if page.key is None else (request.script_root, *page.key),
+        lambda: render_template("enterprises/_rows.html", rows=page.items,
+                                detail_url=IdUrls("enterprises.detail", "enterprise_id")))  # one url_for a page
     return render_template(
         "enterprises/index.html", form=form, page=page, link_args=link_args, arg_errors=arg_errors,
-        filtered=any(v for k, v in filters.items() if k != "sort"),
-        detail_url=IdUrls("enterprises.detail", "enterprise_id"),  # one url_for a page, not one a row
+        filtered=any(v for k, v in filters.items() if k != "sort"), rows_markup=rows_markup,
     ), (400 if arg_errors else 200)
 
 
