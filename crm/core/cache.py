@@ -24,7 +24,8 @@ The kinds and the writes that move them (each kind's triggers; grep migrations/v
   or demo flag), ``counties``, ``clusters``,
   ``departments``, ``users`` (insert, delete, a change of username, name, role, county, department or active;
   not the sign-in bookkeeping), ``user_specialties``;
-- ``meetings`` (b4e1d7a9c3f2): ``meetings``, ``meeting_enterprises``, ``meeting_partners``;
+- ``meetings`` (b4e1d7a9c3f2, e8b3f1c6a2d4): ``meetings``, ``meeting_enterprises``, ``meeting_partners``,
+  ``meeting_officials``;
 - ``enterprises`` (e8b3f1c6a2d4): every write to ``enterprises`` (an edit of the record, whatever column),
   ``enterprise_contacts``, ``enterprise_figures``, ``enterprise_partners``, ``parks``, ``supply_categories``,
   ``partners``: the enterprise list's pages.
@@ -171,11 +172,14 @@ def _forget_at_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashable, ...],
-           compute: Callable[[], T]) -> T:
+           compute: Callable[[], T], *, fresh: Callable[[T], bool] | None = None) -> T:
     """``compute()``, or the copy kept for ``key`` while the versions of ``kinds`` in ``stamp`` (from
     :func:`versions`, read before computing) are those it was computed at. ``stamp`` ``None``, or a kind without a
     counter in it: compute, keep nothing (no counter, nothing to know a change by). The value is shared by every
-    later caller: it must never be changed (tuples, or lists and dicts only read)."""
+    later caller: it must never be changed (tuples, or lists and dicts only read).
+
+    ``fresh(value)``: for a value that also changes with time alone (the calendar feed's 90 days), whether the
+    kept one still holds; one that does not is computed again and replaced, at the same versions too."""
     if stamp is None:
         return compute()
     try:
@@ -184,14 +188,14 @@ def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashab
         return compute()
     with _lock:
         kept = _entries.get(key)
-        if kept is not None and kept[0] == at:
+        if kept is not None and kept[0] == at and (fresh is None or fresh(kept[1])):
             _entries.move_to_end(key)
             return kept[1]
     value = compute()
     with _lock:
         kept = _entries.get(key)
         # a request that read older versions (it began before a commit) does not replace a newer figure
-        if kept is None or len(kept[0]) != len(at) or not all(
+        if kept is None or len(kept[0]) != len(at) or (fresh is not None and not fresh(kept[1])) or not all(
                 old >= new for new, old in zip(at, kept[0], strict=True)):
             _entries[key] = (at, value)
             _entries.move_to_end(key)

@@ -263,8 +263,9 @@ def _today_and_upcoming(stmt: sa.Select, numbered: sa.Subquery, page_no: int, pe
 
 
 # What the home's meetings and rule read, as data versions (crm/core/cache.py): the meetings with their
-# enterprises and partners (``meetings``), and for a county's user the enterprises' counties (``reference``).
-HOME_KINDS = ("meetings", "reference")
+# enterprises, partners and officials (``meetings``, e8b3f1c6a2d4) and a commissioner's scope (crm/meetings/access.py:
+# their assignments, ``assignments``).
+HOME_KINDS = ("meetings", "assignments")
 
 
 @bp.route("/calendar/home")

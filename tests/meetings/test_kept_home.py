@@ -15,7 +15,7 @@ from crm.core import cache
 from crm.core.time import local_today
 from crm.extensions import db
 from crm.meetings import calendar_views
-from crm.meetings.models import Meeting
+from crm.meetings.models import Meeting, MeetingOfficial
 from tests.conftest import assign, counting_queries, login, make_enterprise, make_user
 from tests.meetings.factories import make_meeting
 
@@ -117,3 +117,32 @@ def test_two_commissioners_never_share_a_home(committed):
         cache.clear()
         for client in (*order, *order):
             assert ("甲的企业参加的会" in _view(client)[0]) is (client is first)
+
+
+def test_a_commissioners_kept_home_follows_their_bookings_and_assignments(committed):
+    """A commissioner's meetings are those of their enterprises and those they are booked into as an official
+    (crm/meetings/access.py): a booking (``meeting_officials``, migration e8b3f1c6a2d4) and a new assignment each
+    show at the next view of a kept home."""
+    commissioner = make_user("commissioner", specialties=["tech"])
+    firm = make_enterprise()
+    booked = make_meeting(starts=_day(4), title="要去当嘉宾的会")
+    theirs = make_meeting(starts=_day(6), title="新分管企业参加的会", enterprises=[firm])
+    db.session.commit()
+    client = committed.test_client()
+    login(client, commissioner)
+    client.get(HOME)
+    cache.clear()
+    first = _view(client)[0]
+    assert booked.title not in first and theirs.title not in first
+    assert _view(client)[0] == first
+
+    db.session.add(MeetingOfficial(meeting_id=booked.id, user_id=commissioner.id))
+    db.session.commit()
+    html = _view(client)[0]
+    assert booked.title in html and theirs.title not in html
+
+    assign(firm, commissioner)
+    db.session.commit()
+    html = _view(client)[0]
+    assert theirs.title in html
+    assert html == _fresh(client)
