@@ -305,17 +305,19 @@ def feed_ics(user: Any, base_url: str, *, now: datetime | None = None) -> bytes:
     stamp = versioned.versions()
     if stamp is not None:
         key = ("ics.feed", base_url, *versioned.statement_key(feed_statement(user, now=_KEY_TIME)))
-        return versioned.cached(stamp, FEED_KINDS, key, lambda: _kept_feed(stmt, base_url),
-                            fresh=lambda kept: now < kept[1])[0]
+        return versioned.cached(stamp, FEED_KINDS, key, lambda: _kept_feed(stmt, base_url, now),
+                            fresh=lambda kept: kept[2] <= now < kept[1])[0]
     return _hashed_feed(stmt, base_url)
 
 
-def _kept_feed(stmt: sa.Select, base_url: str) -> tuple[bytes, datetime]:
-    """The feed of ``stmt`` and until when it holds with nothing written: when its earliest-ending meeting
-    leaves the window (:data:`FEED_HISTORY` after its end); an empty feed, until a meeting is written."""
+def _kept_feed(stmt: sa.Select, base_url: str, now: datetime) -> tuple[bytes, datetime, datetime]:
+    """The feed of ``stmt`` (read at ``now``) and the times it holds for with nothing written: from ``now`` (an
+    earlier moment may hold meetings that had left it) until its earliest-ending meeting leaves the window
+    (:data:`FEED_HISTORY` after its end; an empty feed, until a meeting is written)."""
     rows = db.session.execute(stmt).all()
     ends = [row.ends_at for row in rows]
-    return _write_feed(rows, base_url), (min(ends) + FEED_HISTORY if ends else datetime.max.replace(tzinfo=UTC))
+    until = min(ends) + FEED_HISTORY if ends else datetime.max.replace(tzinfo=UTC)
+    return _write_feed(rows, base_url), until, now
 
 
 def _hashed_feed(stmt: sa.Select, base_url: str) -> bytes:

@@ -68,6 +68,8 @@ def test_the_feed_is_kept_until_a_meeting_is_written_or_leaves_the_90_days(commi
     after, read = _feed(leader, end + ics.FEED_HISTORY)
     assert read and ics.meeting_uid(old) not in _uids(after) and ics.meeting_uid(ahead) in _uids(after)
     assert after == _fresh(leader, end + ics.FEED_HISTORY)
+    # and the feed kept at that later moment is never served for an earlier one, which still holds the meeting
+    assert ics.meeting_uid(old) in _uids(_feed(leader, end + ics.FEED_HISTORY - timedelta(seconds=1))[0])
 
 
 def test_each_commissioner_gets_their_own_feed(committed):
