@@ -33,7 +33,8 @@ The kinds and the writes that move them (each kind's triggers; grep migrations/v
 A figure names every kind whose records its statement reads; a kind with no counter (an older database) caches
 nothing. :func:`cached_rows` keys a statement's rows by the statement itself and its bound values
 (:func:`statement_key`), so whatever the result depends on (the user's scope, the filters, today) is in the key by
-construction.
+construction. :func:`cached_markup` keeps a part of a page drawn from such rows, under the same versions and a key
+the caller completes with what the drawing reads besides the rows.
 
 PostgreSQL only (the versions come from a sequence, never reused, even after a rolled-back transaction); on SQLite
 every figure is computed directly (the demo's size) and no statement is spent on versions. A backup restored into
