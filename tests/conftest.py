@@ -272,6 +272,17 @@ def api_token(user) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def in_both_orders(one: Any, other: Any) -> Iterator[Any]:
+    """``one``, ``other``, ``one``, ``other``, then ``other``, ``one``, ``other``, ``one``, with nothing kept
+    before each round (crm/core/cache.py): two viewers of a kept page, each drawn then served kept, whoever came
+    first; what one was kept for must never be served to the other."""
+    from crm.core import cache
+
+    for order in ((one, other), (other, one)):
+        cache.clear()
+        yield from (*order, *order)
+
+
 # --- a database of a module's own, committed for real (the cached figures, crm/core/cache.py) ----------------------
 
 @pytest.fixture(scope="module")

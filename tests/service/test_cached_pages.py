@@ -18,7 +18,7 @@ from crm.core.time import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.service.models import Assignment, Interaction, ServiceRequest
-from tests.conftest import login, make_user
+from tests.conftest import in_both_orders, login, make_user
 from tests.service.test_cached_choosers import _fresh, _page
 from tests.service.test_cached_counts import PAST, coordinator_beside_one_firm
 
@@ -105,13 +105,10 @@ def test_the_kept_coverage_rows_are_drawn_for_what_the_viewer_may_do(committed):
     reader = committed.test_client()
     login(reader, leader)
     box = f'name="enterprise_ids" value="{firm.id}"'
-    cache.clear()
-    for first, second in ((reader, client), (client, reader)):
-        cache.clear()
-        for viewer in (first, second, first):
-            html = _page(viewer, COVERAGE)[0]
-            assert firm.name in html
-            assert (box in html) is (viewer is client), (viewer is client)
+    for viewer in in_both_orders(reader, client):
+        html = _page(viewer, COVERAGE)[0]
+        assert firm.name in html
+        assert (box in html) is (viewer is client), (viewer is client)
 
 
 def test_the_kept_ledger_rows_follow_the_day(committed, monkeypatch):
@@ -145,13 +142,11 @@ def test_the_kept_workspace_rows_are_drawn_for_who_views_them(committed):
     login(own, commissioner)
     theirs = f"/service/?commissioner={commissioner.username}"
     named = f"· {commissioner.display_name}"
-    for order in (((own, WORKSPACE), (client, theirs)), ((client, theirs), (own, WORKSPACE))):
-        cache.clear()
-        for viewer, path in (*order, *order):
-            html = _page(viewer, path)[0]
-            row = html[html.index(f'data-enterprise="{firm.id}"'):]
-            row = row[:row.index("</tr>")]
-            assert (named in row) is (viewer is client), (path, row)
+    for viewer, path in in_both_orders((own, WORKSPACE), (client, theirs)):
+        html = _page(viewer, path)[0]
+        row = html[html.index(f'data-enterprise="{firm.id}"'):]
+        row = row[:row.index("</tr>")]
+        assert (named in row) is (viewer is client), (path, row)
 
 
 def test_the_kept_workspace_rows_offer_logging_only_to_who_may_log(committed):
@@ -163,9 +158,7 @@ def test_the_kept_workspace_rows_offer_logging_only_to_who_may_log(committed):
     reader = committed.test_client()
     login(reader, leader)
     button = f'data-log="{firm.id}"'
-    for order in ((reader, client), (client, reader)):
-        cache.clear()
-        for viewer in (*order, *order):
-            html = _page(viewer, WORKSPACE)[0]
-            assert f'data-enterprise="{firm.id}"' in html
-            assert (button in html) is (viewer is client)
+    for viewer in in_both_orders(reader, client):
+        html = _page(viewer, WORKSPACE)[0]
+        assert f'data-enterprise="{firm.id}"' in html
+        assert (button in html) is (viewer is client)
