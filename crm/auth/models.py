@@ -65,6 +65,9 @@ class User(UserMixin, db.Model):
     # ``"<user id>:<session_version>:<secret>"`` (crm/auth/domain.py ``start_session`` / ``load_session_user``).
     session_key = None  # str | None (a plain attribute: declarative would map an annotated one)
     session_row_id = None  # int | None: that session's UserSession row
+    # dict[str, Any]: what other capabilities read with the session (crm.auth.domain.session_figure); replaced,
+    # never changed in place
+    session_figures = {}  # noqa: RUF012
 
     def get_id(self) -> str:
         # Without a server-side session (``start_session``) the id carries no secret, and the loader refuses it.

@@ -24,6 +24,7 @@ from crm.core.transactions import prepared
 from crm.core.urls import IdUrls
 from crm.enterprises import domain, hooks
 from crm.enterprises.forms import (
+    FILTER_NAME_KINDS,
     ContactForm,
     DeleteForm,
     EnterpriseForm,
@@ -100,6 +101,10 @@ def index():
     link_args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     if request.args.get("per_page") and not arg_errors:
         link_args["per_page"] = per_page
+    # The filters drawn (≈ 40 options: ≈ 1.2 ms of a 5 ms view, issue 11, ninth pass) are kept like the rows.
+    filters_markup = cache.cached_markup(
+        "enterprises.filters", FILTER_NAME_KINDS, (request.script_root, *form.drawn_key(current_user)),
+        lambda: render_template("enterprises/_filters.html", form=form))
     rows_markup = cache.cached_markup(
         "enterprises.rows", domain.LIST_KINDS, None if page.key is None else (request.script_root, *page.key),
         lambda: render_template("enterprises/_rows.html", rows=page.items,
@@ -107,6 +112,7 @@ def index():
     return render_template(
         "enterprises/index.html", form=form, page=page, link_args=link_args, arg_errors=arg_errors,
         filtered=any(v for k, v in filters.items() if k != "sort"), rows_markup=rows_markup,
+        filters_markup=filters_markup,
     ), (400 if arg_errors else 200)
 
 

@@ -26,9 +26,13 @@ _COUNTED = "crm.unread_notifications"
 
 
 def _unread_this_request() -> int:
-    """The signed-in user's unread count, read once per request."""
+    """The signed-in user's unread count, read once per request: on a GET, the count read with the session
+    (:data:`crm.notifications.domain.UNREAD_FIGURE`, no statement of its own); after a POST, which may have marked
+    some read, counted again."""
     if _COUNTED not in request.environ:
-        request.environ[_COUNTED] = domain.unread_count(current_user)
+        read_with_session = current_user.session_figures.get(domain.UNREAD_FIGURE)
+        request.environ[_COUNTED] = (read_with_session if read_with_session is not None
+                                     and request.method in ("GET", "HEAD") else domain.unread_count(current_user))
     return request.environ[_COUNTED]
 
 

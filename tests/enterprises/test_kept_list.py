@@ -139,3 +139,48 @@ def test_each_commissioner_is_served_their_own_list(committed):
     db.session.commit()
     assert firm.name in _get(clients[two.id], "/enterprises/")[0]
     assert firm.name in _names(_get(clients[two.id], "/api/v1/enterprises", tokens[two.id])[0])
+
+
+def _filters(html: str) -> str:
+    """The page's filter form (crm/enterprises/views.py index: kept drawn)."""
+    return html[html.index('<form method="get"'):html.index("</form>", html.index('<form method="get"'))]
+
+
+def test_the_filters_are_kept_per_scope_and_values_and_follow_their_names(committed):
+    """The drawn filters (templates/enterprises/_filters.html) and the names they offer (forms._filter_names) are
+    kept: a county coordinator is never served the city's county choices nor the reverse, a value asked for is
+    the one shown selected, and a renamed cluster shows at the next view."""
+    make_enterprise("缓存筛选甲一有限公司")
+    admin, county = make_user("admin"), make_user("coordinator", county="红花岗区")
+    db.session.commit()
+    clients = {}
+    for user in (admin, county):
+        clients[user.id] = committed.test_client()
+        login(clients[user.id], user)
+        clients[user.id].get("/enterprises/")
+    for user in in_both_orders(admin, county):
+        form = _filters(_get(clients[user.id], "/enterprises/?q=缓存筛选&cluster=装备制造")[0])
+        assert ("汇川区</option>" in form) is (user is admin)
+        assert "红花岗区</option>" in form
+        assert '<option selected value="装备制造">' in form
+        assert 'value="缓存筛选"' in form
+    # another value asked for: drawn for it, not served the other's
+    other = _filters(_get(clients[admin.id], "/enterprises/?q=缓存筛选乙")[0])
+    assert 'value="缓存筛选乙"' in other and 'selected value="装备制造"' not in other
+    # served kept: the same form, with no statement for the names on PostgreSQL
+    path = "/enterprises/?q=缓存筛选甲"
+    _get(clients[admin.id], path)
+    with counting_queries() as queries:
+        again = clients[admin.id].get(path).get_data(as_text=True)
+    if cache.enabled():
+        assert not any("UNION ALL" in s for s in queries.statements)
+    assert _filters(again) == _filters(_fresh(clients[admin.id], path))
+    try:
+        db.session.execute(sa.text("UPDATE clusters SET name = '装备制造(改)' WHERE name = '装备制造'"))
+        db.session.commit()
+        form = _filters(_get(clients[admin.id], path)[0])
+        assert "装备制造(改)</option>" in form
+        assert form == _filters(_fresh(clients[admin.id], path))
+    finally:
+        db.session.execute(sa.text("UPDATE clusters SET name = '装备制造' WHERE name = '装备制造(改)'"))
+        db.session.commit()

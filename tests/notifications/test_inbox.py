@@ -105,7 +105,8 @@ def test_every_form_needs_its_csrf_token(app, client, monkeypatch):
 
 def test_the_badge_is_counted_once_per_request_however_many_templates_render(client):
     """The 一企一档 renders each capability's section with its own render_template (each runs the context
-    processors); the unread count is one statement per request, and the next request counts afresh."""
+    processors); the unread count is read once per request, in the statement that finds the session (no statement
+    of its own: crm.auth.domain.session_figure), and the next request counts afresh."""
     from tests.conftest import assign, make_enterprise
 
     me = make_user("commissioner", specialties=["tech"])
@@ -124,7 +125,7 @@ def test_the_badge_is_counted_once_per_request_however_many_templates_render(cli
     try:
         page = client.get(f"/enterprises/{enterprise.id}")
         assert page.status_code == 200
-        assert len(counted) == 1
+        assert len(counted) == 1 and "FROM user_sessions" in counted[0]
         notify([me], "refresh_opened", "二")
         db.session.commit()
         again = client.get(f"/enterprises/{enterprise.id}")
@@ -132,3 +133,26 @@ def test_the_badge_is_counted_once_per_request_however_many_templates_render(cli
         sa.event.remove(db.engine, "before_cursor_execute", spy)
     assert len(counted) == 2
     assert '消息 <span class="badge rounded-pill text-bg-danger">2<' in again.get_data(as_text=True)  # not stale
+
+
+def test_after_a_post_the_badge_is_counted_again_not_taken_from_the_session(app):
+    """The count read with the session is what a GET shows; a POST may have changed the notifications before its
+    page renders, so it counts them (crm.notifications.views._unread_this_request)."""
+    from flask_login import login_user
+
+    from crm.auth.domain import load_session_user, start_session
+    from crm.notifications.views import inject_unread_count
+
+    me, _ = _setup()
+    assert unread_count(me) == 2
+    for method, expected in (("GET", 2), ("HEAD", 2), ("POST", 1)):
+        with app.test_request_context("/notifications/", method=method):
+            user = load_session_user(start_session(me))
+            assert user.session_figures == {"unread_notifications": 2}
+            login_user(user)
+            mine = db.session.scalar(sa.select(Notification).where(Notification.user_id == me.id,
+                                                                   Notification.read_at.is_(None)))
+            mine.read_at = mine.created_at  # this request marks one read, then renders
+            db.session.flush()
+            assert inject_unread_count() == {"unread_notifications": expected}, method
+            db.session.rollback()
