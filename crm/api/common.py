@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import after_this_request, request, url_for
+from flask import Response, after_this_request, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from crm.api import bp
@@ -94,9 +94,19 @@ def page_of(stmt: Any, serialise: Callable[[Any], dict[str, Any]] | None = None,
 
     if result.key is not None:  # a kept page (``kept``): its JSON items are kept with it, under the same versions
         kinds = tuple(paging["kept"][1])
-        return {"items": cache.cached(cache.versions(), kinds, ("json", kinds, *result.key), items),
-                "total": result.total, "page": result.page, "per_page": result.per_page}
+        # kept encoded: encoding 50 enterprises with their contacts (≈ 37 KB) was ≈ 0.3 ms of a 2.6 ms answer
+        # (issue 11, ninth pass); the envelope around them is encoded per answer
+        encoded = cache.cached(cache.versions(), kinds, ("json", kinds, *result.key),
+                               lambda: current_app.json.dumps(items()))
+        return _with_items({"total": result.total, "page": result.page, "per_page": result.per_page}, encoded)
     return {"items": items(), "total": result.total, "page": result.page, "per_page": result.per_page}
+
+
+def _with_items(envelope: dict[str, Any], encoded_items: str) -> Response:
+    """The list envelope as a JSON answer, its ``items`` already encoded (the same JSON as Flask's own answer of
+    the whole dict, but for the order of the keys)."""
+    head = current_app.json.dumps(envelope)
+    return current_app.response_class(f'{head[:-1]}, "items": {encoded_items}}}\n', mimetype="application/json")
 
 
 def created(body: dict[str, Any], endpoint: str, **values: Any) -> tuple[dict[str, Any], int, dict[str, str]]:

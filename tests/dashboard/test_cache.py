@@ -314,6 +314,9 @@ def test_a_transaction_reads_the_versions_once_until_it_writes_or_ends(fresh_app
             with count_queries() as queries:
                 assert cache.versions() == after  # the rollback ended it: read again, nothing moved
             assert queries.count == 1
+            db.session.rollback()
+            db.session.get(type(e1), e1.id).main_products = "还没写入的修改"  # a change pending in the session
+            assert cache.versions() is None  # flushed first, as the session's own statements would be
         finally:
             db.session.rollback()
             cache.clear()

@@ -184,3 +184,27 @@ def test_the_filters_are_kept_per_scope_and_values_and_follow_their_names(commit
     finally:
         db.session.execute(sa.text("UPDATE clusters SET name = '装备制造' WHERE name = '装备制造(改)'"))
         db.session.commit()
+
+
+def test_a_kept_api_page_is_the_same_json_as_one_drawn_afresh(committed):
+    """The API's kept items are kept encoded and put into the envelope as text (crm.api.common._with_items): the
+    answer is the JSON of API.md's envelope, the same document as the page's dict encoded whole."""
+    from crm.api.common import _with_items
+
+    envelope = {"total": 2, "page": 1, "per_page": 50}
+    items = [{"id": 1, "name": "甲\"引号\\", "contacts": []}, {"id": 2, "name": "乙", "above_scale": None}]
+    response = _with_items(dict(envelope), committed.json.dumps(items))
+    assert response.mimetype == "application/json"
+    assert json.loads(response.get_data(as_text=True)) == {**envelope, "items": items}
+    assert json.loads(_with_items(dict(envelope), committed.json.dumps([])).get_data(as_text=True))["items"] == []
+
+    make_enterprise("缓存接口甲一有限公司")
+    admin = make_user("admin")
+    headers = api_token(admin)
+    db.session.commit()
+    client = committed.test_client()
+    client.get("/api/v1/enterprises?q=缓存接口甲", headers=headers)
+    kept = client.get("/api/v1/enterprises?q=缓存接口甲", headers=headers)
+    assert kept.status_code == 200 and kept.mimetype == "application/json"
+    assert kept.get_json() == {"items": [dict(kept.get_json()["items"][0])], "total": 1, "page": 1, "per_page": 50}
+    assert kept.get_json()["items"][0]["name"] == "缓存接口甲一有限公司"
