@@ -13,8 +13,9 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 
-from crm.auth.domain import load_session_user
+from crm.auth.domain import load_session_user, session_figure
 from crm.auth.models import Role
+from crm.core import cache
 from crm.core.access import Action, can
 from crm.core.errors import Forbidden
 from crm.core.pages import page
@@ -157,6 +158,8 @@ def init_login(app: Flask, login_manager: LoginManager) -> None:
     login_manager.login_message_category = "warning"
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
     login_manager.user_loader(load_session_user)
+    # The cached figures' data versions come with the session or token (crm/core/cache.py versions_column)
+    session_figure(cache.VERSIONS_FIGURE, cache.versions_column, loaded=cache.note_versions)
 
     @app.teardown_request
     def _forget_loaded_user(_exc):

@@ -7,6 +7,7 @@ import hashlib
 import math
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -380,18 +381,24 @@ _TOKEN_WITH_USER = sa.orm.joinedload(ApiToken.user).options(*_USER_PARTS)
 
 # The statements that find a session or a token on every request, built once per process with their values as
 # parameters: building one and computing its cache key (SQLAlchemy keeps a built statement's key) was ≈ 0.1 ms of
-# every request (issue 11, ninth pass).
+# every request (issue 11, ninth pass). Each also reads the figures registered for this database
+# (:func:`session_figure`); the second value is their names, in the statement's order.
 @cache
-def _session_statement(names: tuple[str, ...]) -> sa.Select:
-    """The session by its secret's hash, with its user and the figures ``names`` (:func:`session_figure`)."""
-    return prepared(sa.select(UserSession, *(_SESSION_FIGURES[name](UserSession.user_id).label(name) for name in names))
-                    .options(_WITH_USER).where(UserSession.secret_hash == sa.bindparam("secret_hash")))
+def _session_statement(names: tuple[str, ...], dialect: str) -> tuple[sa.Select, tuple[str, ...]]:
+    """The session by its secret's hash, with its user and the figures."""
+    columns = _figure_columns(names, dialect, UserSession.user_id)
+    return (prepared(sa.select(UserSession, *(column for _, column in columns)).options(_WITH_USER)
+                     .where(UserSession.secret_hash == sa.bindparam("secret_hash"))),
+            tuple(name for name, _ in columns))
 
 
 @cache
-def _token_statement() -> sa.Select:
-    return prepared(sa.select(ApiToken).options(_TOKEN_WITH_USER)
-                    .where(ApiToken.token_hash == sa.bindparam("token_hash")))
+def _token_statement(names: tuple[str, ...], dialect: str) -> tuple[sa.Select, tuple[str, ...]]:
+    """The token by its hash, with its user and the figures."""
+    columns = _figure_columns(names, dialect, ApiToken.user_id)
+    return (prepared(sa.select(ApiToken, *(column for _, column in columns)).options(_TOKEN_WITH_USER)
+                     .where(ApiToken.token_hash == sa.bindparam("token_hash"))),
+            tuple(name for name, _ in columns))
 
 
 def _touch_due(last: datetime | None, now: datetime) -> bool:
@@ -415,8 +422,8 @@ def load_session_user(session_key: str) -> User | None:
     # round trips were a measurable share of a 20 ms page at provincial scale, issue 11).
     # Prepared (crm.core.transactions.prepared): one row by a unique key, the same plan for every value; the
     # planning was 0.5 ms of its 0.6 ms on every page.
-    names = tuple(_SESSION_FIGURES)
-    found = db.session.execute(_session_statement(names), {"secret_hash": _secret_hash(secret)}).unique().first()
+    stmt, names = _session_statement(tuple(_SESSION_FIGURES), db.session.get_bind().dialect.name)
+    found = db.session.execute(stmt, {"secret_hash": _secret_hash(secret)}).unique().first()
     row = None if found is None else found[0]
     now = utcnow()
     if row is None or row.user_id != user_id or not session_alive(row, now):
@@ -424,31 +431,57 @@ def load_session_user(session_key: str) -> User | None:
     user = row.user
     if user is None or not user.active or user.session_version != version:
         return None
+    user.session_figures = _figures_loaded(names, found[1:])  # before the touch's commit ends this transaction
     if _touch_due(row.last_seen_at, now):
         db.session.execute(sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
         db.session.commit()
     user.session_key = session_key
     user.session_row_id = row.id
-    user.session_figures = dict(zip(names, found[1:], strict=True))
     return user
 
 
 # --- what other capabilities read with the session's user ----------------------------------------------------
 
-SessionFigure = Callable[[Any], Any]  # the user's id column -> a scalar subquery on it
-_SESSION_FIGURES: dict[str, SessionFigure] = {}
+# (the user's id column, the database's dialect name) -> a scalar subquery on it, or None: nothing on this database
+SessionFigure = Callable[[Any, str], Any]
 
 
-def session_figure(name: str, build: SessionFigure) -> None:
-    """Read ``build(user_id)`` — a scalar subquery correlated on the session's user id — in the statement that
-    finds the session on every page, and keep its value as ``user.session_figures[name]`` for that request.
+@dataclass(frozen=True)
+class _Figure:
+    build: SessionFigure
+    loaded: Callable[[Any], None] | None
 
-    Why: a figure the navigation shows on every page (the notifications' unread badge) was a statement of its own
-    on every page, ≈ 0.5 ms of a 4 ms page with its round trip (issue 11, ninth pass); as a column of the session's
-    statement it costs the database an index lookup and the page nothing more. The registering capability reads
-    the value (and counts afresh where its request may have changed it); this module knows it by name only.
-    Registered once, at import: the statement is prepared with every registered figure."""
-    _SESSION_FIGURES[name] = build
+
+_SESSION_FIGURES: dict[str, _Figure] = {}
+
+
+def session_figure(name: str, build: SessionFigure, *, loaded: Callable[[Any], None] | None = None) -> None:
+    """Read ``build(user_id, dialect)`` — a value correlated on the user's id, or ``None`` for nothing on that
+    database — in the statement that finds the session (every page) or the API token (every API call), and keep
+    it as ``user.session_figures[name]`` for that request; ``loaded(value)``, if given, is called with it as soon as
+    the session or token is found valid, within that statement's transaction.
+
+    Why: what every request reads besides its user — the notifications' unread badge, the cached figures' data
+    versions — were a statement each, ≈ 0.3–0.5 ms with their round trip of a 3 ms page (issue 11, ninth pass); as
+    columns of the statement every request runs first they cost the database an index lookup and the request
+    nothing more. The registering capability reads the value (and counts afresh where its request may have changed
+    it); this module knows it by name only. Registered once, at import or by the app factory: the statements are
+    prepared with every registered figure."""
+    _SESSION_FIGURES[name] = _Figure(build, loaded)
+
+
+def _figure_columns(names: tuple[str, ...], dialect: str, user_id: Any) -> list[tuple[str, Any]]:
+    built = ((name, _SESSION_FIGURES[name].build(user_id, dialect)) for name in names)
+    return [(name, column.label(name)) for name, column in built if column is not None]
+
+
+def _figures_loaded(names: tuple[str, ...], values: Any) -> dict[str, Any]:
+    figures = dict(zip(names, values, strict=True))
+    for name, value in figures.items():
+        loaded = _SESSION_FIGURES[name].loaded
+        if loaded is not None:
+            loaded(value)
+    return figures
 
 
 def live_sessions(user: User) -> list[UserSession]:
@@ -593,12 +626,15 @@ def resolve_token(token: str, now: datetime | None = None) -> tuple[User | None,
     a write — an UPDATE, a COMMIT and the user read again after it, four round trips of a 10 ms request."""
     if not token:
         return None, False
-    row = db.session.scalar(_token_statement(), {"token_hash": _token_hash(token)})  # as a session's user
+    stmt, names = _token_statement(tuple(_SESSION_FIGURES), db.session.get_bind().dialect.name)
+    found = db.session.execute(stmt, {"token_hash": _token_hash(token)}).unique().first()  # as a session's user
+    row = None if found is None else found[0]
     now = now or utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None, False
     if not row.user.active:
         return None, False
+    row.user.session_figures = _figures_loaded(names, found[1:])
     if _touch_due(row.last_used_at, now):
         row.last_used_at = now
         return row.user, True

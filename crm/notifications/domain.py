@@ -87,7 +87,7 @@ def inbox_statement(user: User, *, unread_only: bool = False) -> sa.Select:
     return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
 
 
-def _unread_of(user_id: Any) -> Any:
+def _unread_of(user_id: Any, _dialect: str) -> Any:
     return (sa.select(sa.func.count()).select_from(Notification)
             .where(Notification.user_id == user_id, Notification.read_at.is_(None)).scalar_subquery())
 

@@ -320,3 +320,37 @@ def test_a_transaction_reads_the_versions_once_until_it_writes_or_ends(fresh_app
         finally:
             db.session.rollback()
             cache.clear()
+
+
+def test_the_versions_read_with_the_session_answer_versions_without_a_statement(fresh_app, count_queries):
+    """``cache.versions_column`` is read in the statement that finds the session or token (crm/web.py registers it
+    as a session figure) and ``cache.note_versions`` keeps it as the transaction's versions: the same as
+    ``versions()`` reads, no statement of its own; a transaction that already wrote versioned records reads
+    nothing kept (``None``). On SQLite there is no such column."""
+    cache.clear()
+    with fresh_app.app_context():
+        try:
+            admin, a, e1 = _world()
+            db.session.commit()
+            dialect = db.session.get_bind().dialect.name
+            if not cache.enabled():
+                assert cache.versions_column(None, dialect) is None
+                return
+            read = cache.versions()
+            db.session.commit()
+            value = db.session.execute(sa.select(cache.versions_column(None, dialect))).scalar_one()
+            cache.note_versions(value)
+            with count_queries() as queries:
+                assert cache.versions() == read
+            assert queries.count == 0
+            db.session.commit()
+
+            request(e1, a, "2026-11-06", "2026-11-07")  # this transaction writes a 诉求, then reads the value
+            db.session.flush()
+            value = db.session.execute(sa.select(cache.versions_column(None, dialect))).scalar_one()
+            db.session.connection().info.pop("crm_cache_versions", None)  # as if nothing had read them yet
+            cache.note_versions(value)
+            assert cache.versions() is None
+        finally:
+            db.session.rollback()
+            cache.clear()

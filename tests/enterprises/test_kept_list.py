@@ -208,3 +208,24 @@ def test_a_kept_api_page_is_the_same_json_as_one_drawn_afresh(committed):
     assert kept.status_code == 200 and kept.mimetype == "application/json"
     assert kept.get_json() == {"items": [dict(kept.get_json()["items"][0])], "total": 1, "page": 1, "per_page": 50}
     assert kept.get_json()["items"][0]["name"] == "缓存接口甲一有限公司"
+
+
+def test_a_kept_list_sends_only_the_statement_that_finds_the_session_or_token(committed):
+    """The list's rows, count, names and drawing kept, the unread badge and the data versions read with the session
+    (crm.auth.domain.session_figure): on PostgreSQL a kept view of the page or the API sends one statement."""
+    make_enterprise("缓存语句甲一有限公司")
+    admin = make_user("admin")
+    headers = api_token(admin)
+    db.session.commit()
+    client = committed.test_client()
+    login(client, admin)
+    for path, auth, found_by in (("/enterprises/?q=缓存语句", None, "FROM user_sessions"),
+                                 ("/api/v1/enterprises?q=缓存语句", headers, "FROM api_tokens")):
+        _get(client, path, auth)
+        db.session.commit()
+        with counting_queries() as queries:
+            assert client.get(path, headers=auth or {}).status_code == 200
+        if cache.enabled():
+            assert len(queries.statements) == 1 and found_by in queries.statements[0], queries.statements
+        else:  # SQLite: nothing kept, the list read
+            assert len(queries.statements) > 1

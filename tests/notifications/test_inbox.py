@@ -148,7 +148,7 @@ def test_after_a_post_the_badge_is_counted_again_not_taken_from_the_session(app)
     for method, expected in (("GET", 2), ("HEAD", 2), ("POST", 1)):
         with app.test_request_context("/notifications/", method=method):
             user = load_session_user(start_session(me))
-            assert user.session_figures == {"unread_notifications": 2}
+            assert user.session_figures["unread_notifications"] == 2
             login_user(user)
             mine = db.session.scalar(sa.select(Notification).where(Notification.user_id == me.id,
                                                                    Notification.read_at.is_(None)))
