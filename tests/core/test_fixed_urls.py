@@ -11,11 +11,13 @@ from flask import url_for
 from crm.web import fixed_url
 from tests.conftest import login, make_user
 
-BASE = Path(__file__).resolve().parents[2] / "templates" / "base.html"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+NAVIGATION = (TEMPLATES / "base.html", TEMPLATES / "_nav_links.html")
 
 
 def test_each_fixed_url_is_url_for_under_every_mount_point(app):
-    endpoints = sorted(set(re.findall(r"fixed_url\('([a-z_.]+)'\)", BASE.read_text(encoding="utf-8"))))
+    endpoints = sorted({found for path in NAVIGATION
+                        for found in re.findall(r"fixed_url\('([a-z_.]+)'\)", path.read_text(encoding="utf-8"))})
     assert len(endpoints) > 20  # the navigation's links
     for root in ("", "/crm", "/zunyi/crm"):
         for _ in range(2):  # built, then kept
