@@ -146,13 +146,13 @@ def versions() -> dict[str, int] | None:
     computes them afresh (the module's rule), never the reverse."""
     if not enabled():
         return None
-    connection = db.session.connection()
+    session = db.session()
+    if session.autoflush:  # as the session's own statements do: a change still pending is this transaction's write
+        session.flush()  # (nothing when nothing is pending; a flush's statements forget the versions read)
+    connection = session.connection()
     kept = connection.info.get(_READ)
     if kept is not None:
         return None if kept[0] is None else dict(kept[0])
-    session = db.session()
-    if session.autoflush:  # as the session's own execute does: a change still pending is this transaction's write
-        session.flush()
     rows = connection.execute(_VERSIONS).all()
     if any(own is not None for _, _, own, _ in rows):  # this transaction wrote records: read them, uncached
         connection.info[_READ] = (None,)

@@ -317,6 +317,10 @@ def test_a_transaction_reads_the_versions_once_until_it_writes_or_ends(fresh_app
             db.session.rollback()
             db.session.get(type(e1), e1.id).main_products = "还没写入的修改"  # a change pending in the session
             assert cache.versions() is None  # flushed first, as the session's own statements would be
+            db.session.rollback()
+            assert cache.versions() == after  # read, and kept for the transaction
+            db.session.get(type(e1), e1.id).main_products = "读过版本之后的修改"  # then a change, still pending
+            assert cache.versions() is None
         finally:
             db.session.rollback()
             cache.clear()
