@@ -384,21 +384,22 @@ _TOKEN_WITH_USER = sa.orm.joinedload(ApiToken.user).options(*_USER_PARTS)
 # every request (issue 11, ninth pass). Each also reads the figures registered for this database
 # (:func:`session_figure`); the second value is their names, in the statement's order.
 @cache
-def _session_statement(names: tuple[str, ...], dialect: str) -> tuple[sa.Select, tuple[str, ...]]:
-    """The session by its secret's hash, with its user and the figures."""
-    columns = _figure_columns(names, dialect, UserSession.user_id)
-    return (prepared(sa.select(UserSession, *(column for _, column in columns)).options(_WITH_USER)
-                     .where(UserSession.secret_hash == sa.bindparam("secret_hash"))),
+def _found_by_hash(model: type, names: tuple[str, ...], dialect: str) -> tuple[sa.Select, tuple[str, ...]]:
+    """The ``model`` row (``UserSession`` or ``ApiToken``) by its hash (parameter ``hash``), with its user and the
+    figures."""
+    with_user, hashed = ((_WITH_USER, UserSession.secret_hash) if model is UserSession
+                         else (_TOKEN_WITH_USER, ApiToken.token_hash))
+    columns = _figure_columns(names, dialect, model.user_id)
+    return (prepared(sa.select(model, *(column for _, column in columns)).options(with_user)
+                     .where(hashed == sa.bindparam("hash"))),
             tuple(name for name, _ in columns))
 
 
-@cache
-def _token_statement(names: tuple[str, ...], dialect: str) -> tuple[sa.Select, tuple[str, ...]]:
-    """The token by its hash, with its user and the figures."""
-    columns = _figure_columns(names, dialect, ApiToken.user_id)
-    return (prepared(sa.select(ApiToken, *(column for _, column in columns)).options(_TOKEN_WITH_USER)
-                     .where(ApiToken.token_hash == sa.bindparam("token_hash"))),
-            tuple(name for name, _ in columns))
+def _find_by_hash(model: type, hashed: str) -> tuple[Any, dict[str, Any]]:
+    """The session or token whose hash this is (``None``) and the figures read with it (not yet ``loaded``)."""
+    stmt, names = _found_by_hash(model, tuple(_SESSION_FIGURES), db.session.get_bind().dialect.name)
+    found = db.session.execute(stmt, {"hash": hashed}).unique().first()
+    return (None, {}) if found is None else (found[0], dict(zip(names, found[1:], strict=True)))
 
 
 def _touch_due(last: datetime | None, now: datetime) -> bool:
@@ -422,16 +423,14 @@ def load_session_user(session_key: str) -> User | None:
     # round trips were a measurable share of a 20 ms page at provincial scale, issue 11).
     # Prepared (crm.core.transactions.prepared): one row by a unique key, the same plan for every value; the
     # planning was 0.5 ms of its 0.6 ms on every page.
-    stmt, names = _session_statement(tuple(_SESSION_FIGURES), db.session.get_bind().dialect.name)
-    found = db.session.execute(stmt, {"secret_hash": _secret_hash(secret)}).unique().first()
-    row = None if found is None else found[0]
+    row, figures = _find_by_hash(UserSession, _secret_hash(secret))
     now = utcnow()
     if row is None or row.user_id != user_id or not session_alive(row, now):
         return None
     user = row.user
     if user is None or not user.active or user.session_version != version:
         return None
-    user.session_figures = _figures_loaded(names, found[1:])  # before the touch's commit ends this transaction
+    user.session_figures = _figures_loaded(figures)  # before the touch's commit ends this transaction
     if _touch_due(row.last_seen_at, now):
         db.session.execute(sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
         db.session.commit()
@@ -475,8 +474,7 @@ def _figure_columns(names: tuple[str, ...], dialect: str, user_id: Any) -> list[
     return [(name, column.label(name)) for name, column in built if column is not None]
 
 
-def _figures_loaded(names: tuple[str, ...], values: Any) -> dict[str, Any]:
-    figures = dict(zip(names, values, strict=True))
+def _figures_loaded(figures: dict[str, Any]) -> dict[str, Any]:
     for name, value in figures.items():
         loaded = _SESSION_FIGURES[name].loaded
         if loaded is not None:
@@ -626,15 +624,13 @@ def resolve_token(token: str, now: datetime | None = None) -> tuple[User | None,
     a write — an UPDATE, a COMMIT and the user read again after it, four round trips of a 10 ms request."""
     if not token:
         return None, False
-    stmt, names = _token_statement(tuple(_SESSION_FIGURES), db.session.get_bind().dialect.name)
-    found = db.session.execute(stmt, {"token_hash": _token_hash(token)}).unique().first()  # as a session's user
-    row = None if found is None else found[0]
+    row, figures = _find_by_hash(ApiToken, _token_hash(token))  # as a session's user
     now = now or utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None, False
     if not row.user.active:
         return None, False
-    row.user.session_figures = _figures_loaded(names, found[1:])
+    row.user.session_figures = _figures_loaded(figures)
     if _touch_due(row.last_used_at, now):
         row.last_used_at = now
         return row.user, True

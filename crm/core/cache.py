@@ -123,12 +123,15 @@ def same_database(table_oid: int) -> None:
             _table = where
 
 
-# Every kind's version, whether this transaction wrote versioned records, and the counters' table (one statement with
-# no parameters, built once, prepared: one plan). Run on the session's connection, not through the ORM session: the
-# same SQL and rows without the ORM's result processing (≈ 0.1 ms of every page that keeps anything, issue 11, ninth
-# pass).
-_VERSIONS = prepared(sa.select(DataVersion.name, DataVersion.version,
-                               sa.select(PendingChange.id).limit(1).scalar_subquery(), TABLE_OID))
+# Every kind's version, a change this transaction wrote (its id, or null) and the counters' table, as one value (a
+# JSON array; no parameters): read on its own by :func:`versions` (prepared: one plan; on the session's connection,
+# not through the ORM session: ≈ 0.1 ms less a page, issue 11, ninth pass), or carried by the statement every
+# request runs first (:func:`versions_column`).
+_VERSIONS_VALUE = sa.literal_column(
+    f"(SELECT json_build_array(json_object_agg(v.name, v.version), "
+    f"(SELECT p.id FROM {PendingChange.__tablename__} p LIMIT 1), max(v.tableoid::bigint)) "
+    f"FROM {DataVersion.__tablename__} v)")
+_VERSIONS = prepared(sa.select(_VERSIONS_VALUE))
 
 # The versions read by the current transaction, kept on its connection until it writes anything or ends
 # (:func:`versions`): a page that keeps several figures (a count and a chooser, the lists' names) reads them once.
@@ -153,23 +156,20 @@ def versions() -> dict[str, int] | None:
     kept = connection.info.get(_READ)
     if kept is not None:
         return None if kept[0] is None else dict(kept[0])
-    rows = connection.execute(_VERSIONS).all()
-    if any(own is not None for _, _, own, _ in rows):  # this transaction wrote records: read them, uncached
+    return _keep(connection, connection.execute(_VERSIONS).scalar_one())
+
+
+def _keep(connection: sa.engine.Connection, value: Any) -> dict[str, int] | None:
+    """Keep ``value`` (:data:`_VERSIONS_VALUE`'s) as the transaction's versions, and answer as :func:`versions`."""
+    by_name, pending, table_oid = value
+    if pending is not None:  # this transaction wrote versioned records: read them, uncached
         connection.info[_READ] = (None,)
         return None
-    if rows:
-        same_database(int(rows[0][3]))
-    read = {name: int(version) for name, version, _, _ in rows}
+    if table_oid is not None:
+        same_database(int(table_oid))
+    read = {name: int(version) for name, version in (by_name or {}).items()}
     connection.info[_READ] = (read,)
     return dict(read)
-
-
-# The same as :data:`_VERSIONS`, as one value a statement run anyway can carry (PostgreSQL: a JSON array of the
-# versions by name, a pending change of this transaction or null, the counters' table); no parameters.
-_VERSIONS_VALUE = sa.literal_column(
-    f"(SELECT json_build_array(json_object_agg(v.name, v.version), "
-    f"(SELECT p.id FROM {PendingChange.__tablename__} p LIMIT 1), max(v.tableoid::bigint)) "
-    f"FROM {DataVersion.__tablename__} v)")
 
 
 VERSIONS_FIGURE = "data_versions"
@@ -189,15 +189,8 @@ def note_versions(value: Any) -> None:
     if value is None:
         return
     connection = db.session.connection()
-    if _READ in connection.info:
-        return
-    by_name, pending, table_oid = value
-    if pending is not None:  # this transaction wrote versioned records: read them, uncached
-        connection.info[_READ] = (None,)
-        return
-    if table_oid is not None:
-        same_database(int(table_oid))
-    connection.info[_READ] = ({name: int(version) for name, version in (by_name or {}).items()},)
+    if _READ not in connection.info:
+        _keep(connection, value)
 
 
 @sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
