@@ -67,6 +67,9 @@ class Config:
     # PostgreSQL keeps the plans of the statements marked crm.core.transactions.prepared on each connection
     # (CRM_DATABASE_PREPARE=0 turns it off, e.g. behind a transaction-pooling PgBouncer older than 1.21).
     DATABASE_PREPARE = not _off(os.environ.get("CRM_DATABASE_PREPARE"))
+    # The pool pings a PostgreSQL connection only when its socket shows the server ended it
+    # (crm.core.transactions._ping_only_when_unsure); CRM_DATABASE_PING_QUIET=1 pings every one it hands out.
+    DATABASE_PING_QUIET = (os.environ.get("CRM_DATABASE_PING_QUIET") or "").strip().lower() in {"1", "true", "on"}
     # Sessions and cookies (see PITFALLS: "strong" logs out field staff whose IP changes).
     SESSION_PROTECTION = "basic"
     SESSION_COOKIE_HTTPONLY = True

@@ -26,7 +26,7 @@ from crm.core.audit import AuditAction, AuditEntity
 from crm.core.errors import Conflict, NotFound, ValidationFailed
 from crm.core.parsing import parse_enum, parse_id
 from crm.core.time import format_local, utcnow
-from crm.core.transactions import prepared
+from crm.core.transactions import before_the_transaction, prepared
 from crm.extensions import db
 from crm.reference.models import County, Department, by_name
 
@@ -398,7 +398,8 @@ def _found_by_hash(model: type, names: tuple[str, ...], dialect: str) -> tuple[s
 def _find_by_hash(model: type, hashed: str) -> tuple[Any, dict[str, Any]]:
     """The session or token whose hash this is (``None``) and the figures read with it (not yet ``loaded``)."""
     stmt, names = _found_by_hash(model, tuple(_SESSION_FIGURES), db.session.get_bind().dialect.name)
-    found = db.session.execute(stmt, {"hash": hashed}).unique().first()
+    with before_the_transaction():  # a page served from kept figures then sends nothing else: no BEGIN, no COMMIT
+        found = db.session.execute(stmt, {"hash": hashed}).unique().first()
     return (None, {}) if found is None else (found[0], dict(zip(names, found[1:], strict=True)))
 
 

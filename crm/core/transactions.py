@@ -14,7 +14,10 @@ waits for the first one's commit and then sees its result.
 
 from __future__ import annotations
 
+import select
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -38,6 +41,8 @@ def init_app(app: Flask) -> None:
         _no_jit(engine)
     if engine.dialect.name == "postgresql" and app.config.get("DATABASE_PREPARE", True):
         _keep_plans(engine)
+    if engine.dialect.name == "postgresql" and not app.config.get("DATABASE_PING_QUIET", False):
+        _ping_only_when_unsure(engine)
     if engine.dialect.name != "sqlite":
         return
 
@@ -133,6 +138,73 @@ def _keep_plans(engine: sa.Engine) -> None:
             rollback(dbapi_connection)
 
     dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
+# --- a read before the request's transaction --------------------------------------------------------------------
+
+@contextmanager
+def before_the_transaction() -> Iterator[None]:
+    """Run the statements inside as statements of their own (PostgreSQL ``autocommit``) when the session's
+    connection has no transaction open yet; the request's transaction then begins at its next statement, if any.
+
+    For the one read every request makes first — the session or API token with its user — so that a page served
+    from kept figures (crm/core/cache.py) sends that statement and nothing else: no ``BEGIN`` before it, no
+    ``COMMIT`` after it, two round trips of the three left once the pool stopped pinging a quiet connection
+    (issue 11, tenth pass). Nothing is lost: under ``READ COMMITTED`` every statement reads its own snapshot
+    anyway, and the statements inside must only read (a write in them would commit at once). SQLAlchemy's own
+    pre-ping switches psycopg's ``autocommit`` the same way. Inside a transaction already begun (a test's, or a
+    request that wrote first) and on SQLite (whose transactions begin ``BEGIN IMMEDIATE``, above), nothing
+    changes."""
+    connection = db.session.connection()
+    raw = connection.connection.driver_connection
+    if (connection.dialect.name != "postgresql" or raw.autocommit
+            or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+        yield
+        return
+    raw.autocommit = True
+    try:
+        yield
+    finally:
+        if not raw.closed:
+            raw.autocommit = False
+
+
+# --- a pooled connection, checked without a round trip -------------------------------------------------------
+
+def _ping_only_when_unsure(engine: sa.Engine) -> None:
+    """``pool_pre_ping`` without its round trip when the connection shows nothing wrong (PostgreSQL).
+
+    The pool pings every connection it hands out (``SELECT 1``) so that one the server ended since — a restart, an
+    administrator's ``pg_terminate_backend``, an idle timeout — is replaced rather than failing the request
+    (tests/ops/test_outage.py). A server that ends a connection says so on it: it sends the error (``FATAL
+    57P01``) and closes the socket, so the socket of a connection resting in the pool becomes readable. Only then,
+    or when psycopg already knows it broken or not idle, is the real ping sent; a quiet, idle socket is used as it
+    is. The ping was one of the four round trips of a page served from kept figures (with ``BEGIN``, the session's
+    statement and ``COMMIT``): ≈ 0.2–0.4 ms of a 4 ms page (issue 11, tenth pass).
+
+    What this cannot see, the ping could not have helped much either: a network that drops the link without a
+    word (no FIN) makes the ping itself wait for TCP's timeout. ``CRM_DATABASE_PING_QUIET=1`` (``DATABASE_PING_QUIET``)
+    pings every connection handed out, quiet or not."""
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        return True if connection_quiet(dbapi_connection) else ping(dbapi_connection)
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
+
+
+def connection_quiet(connection: Any) -> bool:
+    """Whether a psycopg connection is open, idle (no transaction) and has nothing waiting on its socket — what a
+    live connection at rest looks like; anything else (the server's goodbye, a broken or busy connection) is not."""
+    raw = getattr(connection, "driver_connection", connection)
+    if raw.closed or raw.broken or raw.pgconn.status != psycopg.pq.ConnStatus.OK:
+        return False
+    if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return False
+    poll = select.poll()
+    poll.register(raw.pgconn.socket, select.POLLIN | select.POLLPRI)
+    return not poll.poll(0)  # POLLHUP and POLLERR are reported whatever was asked
 
 
 def lock_for_update(model: type[T], record_id: int, *, id_column: Any = None) -> T | None:

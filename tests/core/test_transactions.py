@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +17,7 @@ from crm.auth.models import ApiToken, User
 from crm.core.time import utcnow
 from crm.core.transactions import lock_for_update
 from crm.extensions import db
-from tests.conftest import BACKEND, make_user, own_database
+from tests.conftest import BACKEND, login, make_enterprise, make_user, own_database
 
 
 def test_the_lock_is_for_no_key_update(count_queries):
@@ -67,3 +72,144 @@ def test_two_changes_each_referencing_the_others_locked_row_do_not_deadlock(tmp_
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+# --- round trips: the pool's check without a ping, the session's read before the transaction -------------------
+
+POSTGRES = BACKEND == "postgres"
+
+
+def _sent(trace: str) -> list[tuple[str, str]]:
+    """The messages a libpq trace shows the client sent: (type, text), e.g. ("Query", '"BEGIN"'), ("Bind", …)."""
+    sent = []
+    for line in trace.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[0] == "F":
+            sent.append((parts[2], parts[3].strip() if len(parts) > 3 else ""))
+    return sent
+
+
+@contextlib.contextmanager
+def _traced(app, path: Path) -> Iterator[None]:
+    """Trace, into ``path``, what the app's pooled PostgreSQL connections send from their next check-out on
+    (a check-out's own ping comes before the pool's ``checkout`` event: the check-out after that is traced whole)."""
+    from crm.core.transactions import PREPARED  # noqa: F401  (the module that installs the pool's hooks)
+
+    handle = open(path, "w")  # noqa: SIM115 (closed below, after untrace)
+    traced = []
+
+    def checkout(dbapi_connection, _record, _proxy):
+        if dbapi_connection not in traced:
+            dbapi_connection.pgconn.trace(handle.fileno())
+            dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            traced.append(dbapi_connection)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "checkout", checkout)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "checkout", checkout)
+        for connection in traced:
+            if not connection.closed:
+                connection.pgconn.untrace()
+        handle.close()
+
+
+def test_a_kept_page_sends_the_session_statement_and_nothing_else(tmp_path_factory, tmp_path):
+    """PostgreSQL: a second view of the list, its rows and drawing kept, costs one round trip — the statement that
+    finds the session (crm.auth.domain) — with no ``BEGIN`` before it, no ``COMMIT`` after it and no ping of the
+    pooled connection (crm.core.transactions: ``before_the_transaction``, ``_ping_only_when_unsure``). SQLite keeps
+    its own transactions and the pool's own ping."""
+    with own_database(tmp_path_factory, "roundtrips") as application:
+        with application.app_context():
+            make_enterprise("往返测试有限公司")
+            admin = make_user("admin")
+            db.session.commit()
+            db.session.refresh(admin)
+            db.session.expunge(admin)  # its username read by login() below
+            if not POSTGRES:
+                dialect = db.engine.dialect
+                assert dialect.do_ping.__func__ is type(dialect).do_ping  # type: ignore[attr-defined]
+            db.session.remove()
+        client = application.test_client()
+        login(client, admin)
+        for _ in range(2):  # the welcome, then the list drawn and kept
+            assert client.get("/enterprises/").status_code == 200
+        if not POSTGRES:
+            return
+        trace = tmp_path / "libpq.trace"
+        with _traced(application, trace):
+            for _ in range(2):  # the first check-out starts the trace; the second is traced from its ping on
+                response = client.get("/enterprises/")
+                assert response.status_code == 200 and "往返测试有限公司" in response.get_data(as_text=True)
+        sent = _sent(trace.read_text())
+        second = sent[len(sent) // 2:]
+        assert [kind for kind, _text in second] == ["Bind", "Describe", "Execute", "Sync"], second
+        assert all(kind != "Query" for kind, _text in sent), sent  # no BEGIN, COMMIT or SELECT 1 in either
+        assert len([kind for kind, _text in sent if kind == "Bind"]) == 2
+
+
+def test_a_quiet_connection_is_told_from_one_the_server_ended(tmp_path_factory):
+    """What lets the pool skip its ping (PostgreSQL). SQLite has no server to end a connection: the pool keeps its own
+    ping there, and a connection closed under it is replaced (tests/ops/test_outage.py)."""
+    from crm.core.transactions import connection_quiet
+    from tests.conftest import _pg_admin_engine
+
+    with own_database(tmp_path_factory, "quiet", reference_data=False) as application, application.app_context():
+        if not POSTGRES:
+            dialect = db.engine.dialect
+            assert dialect.do_ping.__func__ is type(dialect).do_ping  # type: ignore[attr-defined]
+            return
+        raw = psycopg.connect(application.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg", "postgresql"))
+        try:
+            assert connection_quiet(raw)
+            raw.execute("SELECT 1")
+            assert not connection_quiet(raw)  # in a transaction: not what rests in a pool
+            raw.rollback()
+            assert connection_quiet(raw)
+            admin = _pg_admin_engine()
+            try:
+                with admin.connect() as conn:
+                    assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": raw.info.backend_pid}
+                                        ).scalar()
+            finally:
+                admin.dispose()
+            deadline = time.monotonic() + 10
+            while connection_quiet(raw):  # the server's goodbye arrives as soon as its process ends
+                assert time.monotonic() < deadline, "the ended connection still looks quiet"
+                time.sleep(0.01)
+        finally:
+            raw.close()
+        assert not connection_quiet(raw)  # closed
+
+
+def test_statements_before_the_transaction_leave_none_open(tmp_path_factory):
+    """PostgreSQL: a read inside ``before_the_transaction`` is a statement of its own; the session's transaction
+    begins with the next statement, and inside a transaction already begun nothing changes. SQLite: the same
+    results, in the session's one transaction."""
+    from crm.core.transactions import before_the_transaction
+
+    with own_database(tmp_path_factory, "before", reference_data=False) as application, application.app_context():
+        raw = db.session.connection().connection.driver_connection
+        with before_the_transaction():
+            assert db.session.execute(sa.text("SELECT 41 + 1")).scalar() == 42
+            if POSTGRES:
+                assert raw.autocommit and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if POSTGRES:
+            assert not raw.autocommit and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert db.session.execute(sa.text("SELECT 2")).scalar() == 2
+        if POSTGRES:
+            assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        with before_the_transaction():  # begun: stays in it
+            assert db.session.execute(sa.text("SELECT 3")).scalar() == 3
+        if POSTGRES:
+            assert not raw.autocommit and raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        db.session.rollback()
+        # an error inside still gives the connection back as it was
+        with pytest.raises(sa.exc.DBAPIError), before_the_transaction():
+            db.session.execute(sa.text("SELECT * FROM no_such_table"))
+        db.session.rollback()
+        raw = db.session.connection().connection.driver_connection
+        assert getattr(raw, "autocommit", False) is False  # psycopg's; sqlite3 has none before Python 3.12

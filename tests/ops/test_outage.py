@@ -10,6 +10,7 @@ ended with ``pg_terminate_backend`` (as the admin connection), and whose outage 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -38,17 +39,25 @@ class Database:
         self.moved: tuple[str, str] | None = None
 
     def terminate_connections(self) -> int:
-        """End every server connection of the app behind its pool's back (as a server restart would)."""
+        """End every server connection of the app behind its pool's back (as a server restart would), and wait
+        until those server processes are gone: ``pg_terminate_backend`` only signals them, and a restart, too, has
+        closed every connection before it accepts new ones."""
         if self.url.get_backend_name() == "postgresql":
             admin = _pg_admin_engine()
             try:
                 with admin.connect() as conn:
-                    ended = conn.execute(sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": self.url.database}).scalar()
+                    pids = [pid for pid in conn.execute(sa.text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+                        {"name": self.url.database}).scalars()
+                        if conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()]
+                    deadline = time.monotonic() + 10
+                    while pids and conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:p)"),
+                                                {"p": pids}).scalar():
+                        assert time.monotonic() < deadline, f"backends {pids} still running"
+                        time.sleep(0.01)
             finally:
                 admin.dispose()
-            return int(ended or 0)
+            return len(pids)
         # SQLite has no server: close the pooled sqlite3 connections under the pool (what the pool then holds is
         # as dead as a terminated backend's socket).
         records = list(self.engine.pool._pool.queue)  # type: ignore[attr-defined]
