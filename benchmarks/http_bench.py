@@ -17,8 +17,9 @@ production, and a separate load process driving it on loopback.
 4. **Load** (``benchmarks/load.py``, its own process): per concurrency level (``--clients 8,32``) and endpoint,
    N clients for D seconds (``--duration`` at the first level, ``--duration-high`` at the others); the export and
    the import run one at a time. Per endpoint: count, errors, p50/p95/p99 ms, req/s, body bytes, throughput as a share
-   of the trivial endpoint (an unknown ``/api/v1`` path → 404, measured first at each level), and issue 11's targets
-   (met or not: reported, never a failure).
+   of the trivial endpoint (an unknown ``/api/v1`` path → 404, measured first at each level and again just before
+   each concurrent row, ``--paired-trivial``: the share is of that run), and issue 11's targets (met or not:
+   reported, never a failure).
 5. **Output**: the table (markdown) and the JSON (``--json``, default ``benchmarks/results/<UTC time>.json``) with the
    machine, load average, commit, data set, timings and every row. Exit 0 when every answer had its expected status;
    1 when any did not (the harness or the app broke: the run says which); 2 when the harness itself failed.
@@ -362,9 +363,9 @@ def compact_table(rows: list[dict]) -> str:
     table; ``http_bench.py --report RESULTS.json`` prints it for a finished run)."""
     levels = sorted({r["level"] for r in rows})
     first, others = (levels[0], levels[1:]) if levels else (8, [])
-    head = ("| endpoint | role | p50 ms | p95 ms | p99 ms | req/s | share of trivial | KB | "
+    head = ("| endpoint | role | p50 ms | p95 ms | p99 ms | req/s | share of trivial | of the level's first | KB | "
             + "".join(f"p95 ms @{c} | req/s @{c} | " for c in others) + "targets (issue 11) |")
-    lines = [head, "|---|---|" + "---:|" * (6 + 2 * len(others)) + "---|"]
+    lines = [head, "|---|---|" + "---:|" * (7 + 2 * len(others)) + "---|"]
     index = {(r["name"], r["role"], r["level"]): r for r in rows}
     for r in rows:
         if r["level"] != first:
@@ -373,9 +374,11 @@ def compact_table(rows: list[dict]) -> str:
                  if r.get("rss_growth_mb") is not None and r["kind"] in ("export", "import") else "")
         runs = f", {len(r['runs_ms'])} runs" if "runs_ms" in r else ""
         share_ = "—" if r.get("share") is None else f"{r['share']:.1%}"
+        level_share = r.get("share_of_level_trivial", r.get("share"))  # older results: one trivial run a level
         errors = f" **{r['errors']} errors**" if r["errors"] else ""
         cells = [f"{r['name']}{extra}{runs}{errors}", ROLE_LABEL.get(r["role"], r["role"]), fmt(r["p50_ms"]),
-                 fmt(r["p95_ms"]), fmt(r["p99_ms"]), fmt(r["rps"]), share_, f"{r['bytes'] / 1024:,.1f}"]
+                 fmt(r["p95_ms"]), fmt(r["p99_ms"]), fmt(r["rps"]), share_,
+                 "—" if level_share is None else f"{level_share:.1%}", f"{r['bytes'] / 1024:,.1f}"]
         for c in others:
             other = index.get((r["name"], r["role"], c))
             cells += [fmt(other["p95_ms"]), fmt(other["rps"])] if other else ["", ""]
@@ -424,6 +427,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", default="8,32", help="concurrency levels, comma-separated (default 8,32)")
     parser.add_argument("--duration", type=float, help="seconds per endpoint at the first level (default 15)")
     parser.add_argument("--duration-high", type=float, help="seconds per endpoint at the other levels (default 5)")
+    parser.add_argument("--paired-trivial", type=float, default=0.25, metavar="FRACTION",
+                        help="before each concurrent row, the trivial endpoint again for FRACTION of its duration "
+                             "(at least 0.5 s): the row's share is of that run (default 0.25; 0: of the level's first)")
     parser.add_argument("--export-runs", type=int, help="XLSX exports, one at a time (default 3)")
     parser.add_argument("--skip-over-ms", type=float, default=3000.0,
                         help="skip the higher concurrency levels of an endpoint whose p50 at the first level is over "
@@ -460,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     url = database_url(args.database_url, name)
     report: dict = {"started_at": stamp, "machine": machine(), "load_average": {"start": os.getloadavg()},
                     "database": name, "seed": args.seed, "scale": scale.__dict__, "workers": args.workers,
-                    "levels": args.levels, "duration_s": args.duration, "duration_high_s": args.duration_high}
+                    "levels": args.levels, "duration_s": args.duration, "duration_high_s": args.duration_high,
+                    "paired_trivial": args.paired_trivial}
     server = None
     status = 2
     folder = Path(tempfile.mkdtemp(prefix="crm_bench_http_"))
@@ -503,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
                            for i, c in enumerate(args.levels)],
                 "endpoints": endpoints(manifest, upload, args.export_runs, args.levels, args.only,
                                        probe_interaction(url, manifest)), "deep_page": 400,
-                "skip_higher_levels_over_ms": args.skip_over_ms}
+                "skip_higher_levels_over_ms": args.skip_over_ms, "paired_trivial": args.paired_trivial}
         plan_path, out_path = folder / "plan.json", folder / "results.json"
         plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
         report["load_average"]["before_load"] = os.getloadavg()

@@ -247,6 +247,20 @@ class Driver:
                 row["errors"] += 1
         return row
 
+    def paired_trivial(self, endpoint: dict, clients: int, duration: float) -> float | None:
+        """The trivial endpoint's req/s, measured at this level for ``paired_trivial`` × ``duration`` seconds (at
+        least 0.5 s) just before ``endpoint``, so that its share compares two runs on the machine as it was then.
+
+        Why: the trivial row opens each level and the rows after it run for minutes; a machine whose speed drifts
+        meanwhile (a shared host: the trivial endpoint moved between 840 and 1,290 req/s within one minute on the
+        tenth pass's machine) skews every later share, up or down. ``None``: not paired (the trivial row itself,
+        pairing off, or no trivial endpoint in the plan)."""
+        fraction = self.plan.get("paired_trivial", 0)
+        trivial = next((e for e in self.plan["endpoints"] if e["kind"] == "trivial"), None)
+        if not fraction or trivial is None or endpoint["kind"] == "trivial":
+            return None
+        return self.load(trivial, clients, max(0.5, duration * fraction))["rps"]
+
     def sequential(self, endpoint: dict, runs: int) -> dict:
         session = self.session(endpoint["role"])
         path = self.resolve(endpoint)
@@ -340,11 +354,16 @@ class Driver:
                         self.skipped.append({"name": endpoint["name"], "role": endpoint["role"], "level": clients,
                                              "reason": f"p50 {first_p50[key]:.0f} ms at the first level"})
                         continue
+                    paired = self.paired_trivial(endpoint, clients, duration)
                     row = self.load(endpoint, clients, duration)
                     first_p50.setdefault(key, row["p50_ms"])
+                    if paired is not None:
+                        row["trivial_paired_rps"] = paired
                 if endpoint["kind"] == "trivial":
                     trivial_rps = row["rps"]
-                row["share"] = share(row["rps"], trivial_rps)
+                # the share of the trivial endpoint measured just before the row when it was, else of the level's
+                row["share_of_level_trivial"] = share(row["rps"], trivial_rps)
+                row["share"] = share(row["rps"], row.get("trivial_paired_rps") or trivial_rps)
                 row["targets"] = targets(endpoint["kind"], row) if clients == 8 or endpoint.get("sequential") else []
                 row.update({"name": endpoint["name"], "role": endpoint["role"], "kind": endpoint["kind"],
                             "level": clients, "load_average": [round(x, 2) for x in os.getloadavg()]})

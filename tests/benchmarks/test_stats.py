@@ -95,3 +95,50 @@ def test_the_first_view_after_a_write_is_planned_only_with_a_probe_and_logs_it_f
     assert row["before"] == {"role": "commissioner", "auth": "api", "method": "POST", "path": "/api/v1/interactions",
                              "json": probe}
     assert targets("after_write", {"p95_ms": 900.0}) == []  # reported, never judged
+
+
+def _driver(paired: float, rps: dict[str, list[float]]):
+    """A load driver whose runs are recorded, not sent: each endpoint answers its next req/s from ``rps``."""
+    from benchmarks.load import Driver
+
+    endpoints = [{"name": "trivial", "role": "anonymous", "auth": "none", "path": "/t", "kind": "trivial"},
+                 {"name": "list", "role": "admin", "auth": "page", "path": "/l", "kind": "list_page"},
+                 {"name": "export", "role": "admin", "auth": "page", "path": "/x", "kind": "export",
+                  "sequential": True}]
+    driver = Driver({"base_url": "http://127.0.0.1:1", "accounts": {}, "endpoints": endpoints, "paired_trivial": paired,
+                     "levels": [{"clients": 8, "duration": 12.0}, {"clients": 32, "duration": 1.0}]})
+    runs: list[tuple[str, int, float]] = []
+
+    def load(endpoint, clients, duration):
+        runs.append((endpoint["name"], clients, duration))
+        return {"rps": rps[endpoint["name"]].pop(0), "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "errors": 0,
+                "count": 1, "bytes": 100}
+
+    driver.session = lambda role: None
+    driver.load = load
+    driver.sequential = lambda endpoint, runs_: {"rps": 0.5, "p50_ms": 2e3, "p95_ms": 2e3, "p99_ms": 2e3, "max_ms": 2e3,
+                                                "errors": 0, "count": 1, "bytes": 100}
+    return driver, runs
+
+
+def test_each_concurrent_row_is_shared_against_the_trivial_endpoint_measured_just_before_it():
+    driver, runs = _driver(0.25, {"trivial": [1000.0, 700.0, 900.0, 600.0], "list": [280.0, 150.0]})
+    rows = driver.run()["results"]
+    assert runs == [("trivial", 8, 12.0), ("trivial", 8, 3.0), ("list", 8, 12.0),
+                    ("trivial", 32, 1.0), ("trivial", 32, 0.5), ("list", 32, 1.0)]  # at least 0.5 s
+    listed = [r for r in rows if r["name"] == "list"]
+    assert [r["trivial_paired_rps"] for r in listed] == [700.0, 600.0]
+    assert [r["share"] for r in listed] == [0.4, 0.25]  # 280/700, 150/600: of the run just before
+    assert [r["share_of_level_trivial"] for r in listed] == [0.28, 0.1667]  # 280/1000, 150/900
+    assert listed[0]["targets"][1] == {"target": "throughput ≥ 30% of trivial", "value": 0.4, "met": True}
+    trivial = [r for r in rows if r["name"] == "trivial"]
+    assert [r["share"] for r in trivial] == [1.0, 1.0] and "trivial_paired_rps" not in trivial[0]
+    [export] = [r for r in rows if r["name"] == "export"]  # one at a time, not paired
+    assert "trivial_paired_rps" not in export and export["share"] == 0.0005
+
+
+def test_without_pairing_every_share_is_of_the_levels_trivial_run():
+    driver, runs = _driver(0, {"trivial": [1000.0, 900.0], "list": [280.0, 150.0]})
+    rows = driver.run()["results"]
+    assert [name for name, _, _ in runs] == ["trivial", "list", "trivial", "list"]
+    assert [r["share"] for r in rows if r["name"] == "list"] == [0.28, 0.1667]
