@@ -43,6 +43,11 @@ def _off(text: str | None) -> bool:
     return (text or "").strip().lower() in {"0", "false", "no", "off"}
 
 
+def _on(text: str | None) -> bool:
+    """An environment switch turned on: ``1``, ``true``, ``yes`` or ``on`` (any case); unset is off."""
+    return (text or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _month_pairs(text: str) -> dict[str, int]:
     """``"supply_demand:4,supply_chain:9"`` → ``{"supply_demand": 4, "supply_chain": 9}``."""
     pairs = {}
@@ -69,7 +74,7 @@ class Config:
     DATABASE_PREPARE = not _off(os.environ.get("CRM_DATABASE_PREPARE"))
     # The pool pings a PostgreSQL connection only when its socket shows the server ended it
     # (crm.core.transactions._ping_only_when_unsure); CRM_DATABASE_PING_QUIET=1 pings every one it hands out.
-    DATABASE_PING_QUIET = (os.environ.get("CRM_DATABASE_PING_QUIET") or "").strip().lower() in {"1", "true", "on"}
+    DATABASE_PING_QUIET = _on(os.environ.get("CRM_DATABASE_PING_QUIET"))
     # Sessions and cookies (see PITFALLS: "strong" logs out field staff whose IP changes).
     SESSION_PROTECTION = "basic"
     SESSION_COOKIE_HTTPONLY = True

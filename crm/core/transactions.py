@@ -174,13 +174,13 @@ def before_the_transaction() -> Iterator[None]:
 def _ping_only_when_unsure(engine: sa.Engine) -> None:
     """``pool_pre_ping`` without its round trip when the connection shows nothing wrong (PostgreSQL).
 
-    The pool pings every connection it hands out (``SELECT 1``) so that one the server ended since — a restart, an
-    administrator's ``pg_terminate_backend``, an idle timeout — is replaced rather than failing the request
-    (tests/ops/test_outage.py). A server that ends a connection says so on it: it sends the error (``FATAL
-    57P01``) and closes the socket, so the socket of a connection resting in the pool becomes readable. Only then,
-    or when psycopg already knows it broken or not idle, is the real ping sent; a quiet, idle socket is used as it
-    is. The ping was one of the four round trips of a page served from kept figures (with ``BEGIN``, the session's
-    statement and ``COMMIT``): ≈ 0.2–0.4 ms of a 4 ms page (issue 11, tenth pass).
+    The pool pings every connection it hands out (psycopg's ping is an empty query) so that one the server ended
+    since — a restart, an administrator's ``pg_terminate_backend``, an idle timeout — is replaced rather than
+    failing the request (tests/ops/test_outage.py). A server that ends a connection says so on it: it sends the
+    error (``FATAL 57P01``) and closes the socket, so the socket of a connection resting in the pool becomes
+    readable. Only then, or when psycopg already knows it broken or not idle, is the real ping sent; a quiet, idle
+    socket is used as it is. The ping was one of the four round trips of a page served from kept figures (with
+    ``BEGIN``, the session's statement and ``COMMIT``): ≈ 0.2–0.4 ms of a 4 ms page (issue 11, tenth pass).
 
     What this cannot see, the ping could not have helped much either: a network that drops the link without a
     word (no FIN) makes the ping itself wait for TCP's timeout. ``CRM_DATABASE_PING_QUIET=1`` (``DATABASE_PING_QUIET``)

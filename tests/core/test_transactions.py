@@ -213,3 +213,18 @@ def test_statements_before_the_transaction_leave_none_open(tmp_path_factory):
         db.session.rollback()
         raw = db.session.connection().connection.driver_connection
         assert getattr(raw, "autocommit", False) is False  # psycopg's; sqlite3 has none before Python 3.12
+
+
+def test_every_check_out_is_pinged_when_asked(tmp_path_factory):
+    """``CRM_DATABASE_PING_QUIET=1`` (``DATABASE_PING_QUIET``): the dialect's own ping on every check-out, as on
+    SQLite always."""
+    from config import _on
+
+    assert [_on(value) for value in (None, "", "0", "off", "1", " Yes ", "TRUE", "on")] == [
+        False, False, False, False, True, True, True, True]
+    with own_database(tmp_path_factory, "pingquiet", reference_data=False, DATABASE_PING_QUIET=True) as application, \
+            application.app_context():
+        dialect = db.engine.dialect
+        assert dialect.do_ping.__func__ is type(dialect).do_ping  # type: ignore[attr-defined]
+        with db.engine.connect() as conn:  # and the pool still checks out and pings a connection
+            assert conn.execute(sa.text("SELECT 5")).scalar() == 5
