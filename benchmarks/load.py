@@ -252,14 +252,18 @@ class Driver:
         least 0.5 s) just before ``endpoint``, so that its share compares two runs on the machine as it was then.
 
         Why: the trivial row opens each level and the rows after it run for minutes; a machine whose speed drifts
-        meanwhile (a shared host: the trivial endpoint moved between 840 and 1,290 req/s within one minute on the
+        meanwhile (a shared host: the trivial endpoint moved between ≈ 590 and 1,290 req/s within one run on the
         tenth pass's machine) skews every later share, up or down. ``None``: not paired (the trivial row itself,
-        pairing off, or no trivial endpoint in the plan)."""
+        pairing off, or no trivial endpoint in the plan). A wrong answer in that run fails the run, as in any row."""
         fraction = self.plan.get("paired_trivial", 0)
         trivial = next((e for e in self.plan["endpoints"] if e["kind"] == "trivial"), None)
         if not fraction or trivial is None or endpoint["kind"] == "trivial":
             return None
-        return self.load(trivial, clients, max(0.5, duration * fraction))["rps"]
+        row = self.load(trivial, clients, max(0.5, duration * fraction))
+        if row["errors"]:
+            self.failures.append(f"the trivial run before {endpoint['name']} ({clients} clients): "
+                                 f"{row['errors']} errors")
+        return row["rps"]
 
     def sequential(self, endpoint: dict, runs: int) -> dict:
         session = self.session(endpoint["role"])

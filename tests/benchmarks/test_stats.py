@@ -97,7 +97,7 @@ def test_the_first_view_after_a_write_is_planned_only_with_a_probe_and_logs_it_f
     assert targets("after_write", {"p95_ms": 900.0}) == []  # reported, never judged
 
 
-def _driver(paired: float, rps: dict[str, list[float]]):
+def _driver(paired: float, rps: dict[str, list[float]], errors: dict[str, list[int]] | None = None):
     """A load driver whose runs are recorded, not sent: each endpoint answers its next req/s from ``rps``."""
     from benchmarks.load import Driver
 
@@ -111,8 +111,9 @@ def _driver(paired: float, rps: dict[str, list[float]]):
 
     def load(endpoint, clients, duration):
         runs.append((endpoint["name"], clients, duration))
-        return {"rps": rps[endpoint["name"]].pop(0), "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "errors": 0,
-                "count": 1, "bytes": 100}
+        wrong = (errors or {}).get(endpoint["name"])
+        return {"rps": rps[endpoint["name"]].pop(0), "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0,
+                "errors": wrong.pop(0) if wrong else 0, "count": 1, "bytes": 100}
 
     driver.session = lambda role: None
     driver.load = load
@@ -142,3 +143,9 @@ def test_without_pairing_every_share_is_of_the_levels_trivial_run():
     rows = driver.run()["results"]
     assert [name for name, _, _ in runs] == ["trivial", "list", "trivial", "list"]
     assert [r["share"] for r in rows if r["name"] == "list"] == [0.28, 0.1667]
+
+
+def test_a_wrong_answer_in_a_paired_trivial_run_fails_the_run():
+    driver, _runs = _driver(0.25, {"trivial": [1000.0, 700.0, 900.0, 600.0], "list": [280.0, 150.0]},
+                            errors={"trivial": [0, 2, 0, 0]})
+    assert driver.run()["failures"] == ["the trivial run before list (8 clients): 2 errors"]
