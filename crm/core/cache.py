@@ -38,7 +38,9 @@ the caller completes with what the drawing reads besides the rows.
 
 The versions are read once per transaction, mostly with no statement of their own: every request's first
 statement, the one that finds its session or API token, carries them (:func:`versions_column`, registered by the
-app factory as a session figure, and :func:`note_versions`).
+app factory as a session figure, and :func:`note_versions`). That statement runs just before the request's
+transaction begins (``crm.core.transactions.before_the_transaction``): the versions are still read before anything
+the view computes, which is what the rule above needs.
 
 PostgreSQL only (the versions come from a sequence, never reused, even after a rolled-back transaction); on SQLite
 every figure is computed directly (the demo's size) and no statement is spent on versions. A backup restored into
