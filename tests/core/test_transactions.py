@@ -79,6 +79,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExc
 POSTGRES = BACKEND == "postgres"
 
 
+def _ping_is_the_dialects_own(engine: sa.Engine) -> bool:
+    """Whether the pool pings with the dialect's own ``do_ping`` (SQLite; PostgreSQL with ``DATABASE_PING_QUIET``)."""
+    return engine.dialect.do_ping.__func__ is type(engine.dialect).do_ping  # type: ignore[attr-defined]
+
+
 def _sent(trace: str) -> list[tuple[str, str]]:
     """The messages a libpq trace shows the client sent: (type, text), e.g. ("Query", '"BEGIN"'), ("Bind", …)."""
     sent = []
@@ -93,8 +98,6 @@ def _sent(trace: str) -> list[tuple[str, str]]:
 def _traced(app, path: Path) -> Iterator[None]:
     """Trace, into ``path``, what the app's pooled PostgreSQL connections send from their next check-out on
     (a check-out's own ping comes before the pool's ``checkout`` event: the check-out after that is traced whole)."""
-    from crm.core.transactions import PREPARED  # noqa: F401  (the module that installs the pool's hooks)
-
     handle = open(path, "w")  # noqa: SIM115 (closed below, after untrace)
     traced = []
 
@@ -129,9 +132,7 @@ def test_a_kept_page_sends_the_session_statement_and_nothing_else(tmp_path_facto
             db.session.commit()
             db.session.refresh(admin)
             db.session.expunge(admin)  # its username read by login() below
-            if not POSTGRES:
-                dialect = db.engine.dialect
-                assert dialect.do_ping.__func__ is type(dialect).do_ping  # type: ignore[attr-defined]
+            assert _ping_is_the_dialects_own(db.engine) is not POSTGRES  # PostgreSQL: only when unsure
             db.session.remove()
         client = application.test_client()
         login(client, admin)
@@ -159,8 +160,7 @@ def test_a_quiet_connection_is_told_from_one_the_server_ended(tmp_path_factory):
 
     with own_database(tmp_path_factory, "quiet", reference_data=False) as application, application.app_context():
         if not POSTGRES:
-            dialect = db.engine.dialect
-            assert dialect.do_ping.__func__ is type(dialect).do_ping  # type: ignore[attr-defined]
+            assert _ping_is_the_dialects_own(db.engine)
             return
         raw = psycopg.connect(application.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg", "postgresql"))
         try:
@@ -224,7 +224,6 @@ def test_every_check_out_is_pinged_when_asked(tmp_path_factory):
         False, False, False, False, True, True, True, True]
     with own_database(tmp_path_factory, "pingquiet", reference_data=False, DATABASE_PING_QUIET=True) as application, \
             application.app_context():
-        dialect = db.engine.dialect
-        assert dialect.do_ping.__func__ is type(dialect).do_ping  # type: ignore[attr-defined]
+        assert _ping_is_the_dialects_own(db.engine)
         with db.engine.connect() as conn:  # and the pool still checks out and pings a connection
             assert conn.execute(sa.text("SELECT 5")).scalar() == 5
