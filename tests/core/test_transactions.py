@@ -81,7 +81,7 @@ POSTGRES = BACKEND == "postgres"
 
 def _ping_is_the_dialects_own(engine: sa.Engine) -> bool:
     """Whether the pool pings with the dialect's own ``do_ping`` (SQLite; PostgreSQL with ``DATABASE_PING_QUIET``)."""
-    return engine.dialect.do_ping.__func__ is type(engine.dialect).do_ping  # type: ignore[attr-defined]
+    return getattr(engine.dialect.do_ping, "__func__", None) is type(engine.dialect).do_ping  # a bound method
 
 
 def _sent(trace: str) -> list[tuple[str, str]]:
