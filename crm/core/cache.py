@@ -102,6 +102,12 @@ SIZE = 1024
 _entries: OrderedDict[Hashable, tuple[tuple[int, ...], Any]] = OrderedDict()  # key → (versions, value)
 _lock = threading.Lock()
 
+# The statements :func:`built_for` keeps, apart from the figures (one per viewer and statement, 7 for 一企一档, would
+# otherwise push the figures out of theirs): the most recent, ≈ 16 KB each with their cache keys (tracemalloc, the
+# bench database), so at most ≈ 32 MB a worker — a few hundred viewers' pages.
+BUILT_SIZE = 2048
+_built: OrderedDict[Hashable, tuple[tuple[int, ...], Any]] = OrderedDict()
+
 
 def enabled() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
@@ -122,6 +128,7 @@ def same_database(table_oid: int) -> None:
     with _lock:
         if _table != where:
             _entries.clear()
+            _built.clear()
             _table = where
 
 
@@ -216,7 +223,8 @@ def _forget_at_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashable, ...],
-           compute: Callable[[], T], *, fresh: Callable[[T], bool] | None = None) -> T:
+           compute: Callable[[], T], *, fresh: Callable[[T], bool] | None = None,
+           _store: tuple[OrderedDict[Hashable, Any], int] | None = None) -> T:
     """``compute()``, or the copy kept for ``key`` while the versions of ``kinds`` in ``stamp`` (from
     :func:`versions`, read before computing) are those it was computed at. ``stamp`` ``None``, or a kind without a
     counter in it: compute, keep nothing (no counter, nothing to know a change by). The value is shared by every
@@ -230,21 +238,22 @@ def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashab
         at = tuple(stamp[kind] for kind in kinds)
     except KeyError:
         return compute()
+    entries, size = _store or (_entries, SIZE)
     with _lock:
-        kept = _entries.get(key)
+        kept = entries.get(key)
         if kept is not None and kept[0] == at and (fresh is None or fresh(kept[1])):
-            _entries.move_to_end(key)
+            entries.move_to_end(key)
             return kept[1]
     value = compute()
     with _lock:
-        kept = _entries.get(key)
+        kept = entries.get(key)
         # a request that read older versions (it began before a commit) does not replace a newer figure
         if kept is None or len(kept[0]) != len(at) or (fresh is not None and not fresh(kept[1])) or not all(
                 old >= new for new, old in zip(at, kept[0], strict=True)):
-            _entries[key] = (at, value)
-            _entries.move_to_end(key)
-        while len(_entries) > SIZE:
-            _entries.popitem(last=False)
+            entries[key] = (at, value)
+            entries.move_to_end(key)
+        while len(entries) > size:
+            entries.popitem(last=False)
     return value
 
 
@@ -319,6 +328,32 @@ def cached_markup(name: str, kinds: Iterable[str], key: tuple[Hashable, ...] | N
     return cached(stamp, kinds, ("markup", name, kinds, *key), lambda: Markup(render()))  # noqa: S704
 
 
+# What an access rule reads of its user — role, county, department, specialties, active — moves ``reference``
+# (the module's list): a statement shaped by a viewer's scope holds while it is unchanged.
+VIEWER_KINDS = ("reference",)
+
+
+def built_for(viewer: Any, name: str, build: Callable[[], T], *key: Hashable) -> T:
+    """``build()`` — a statement shaped by ``viewer`` (their access scope, :func:`crm.core.access.scope`) and by
+    ``key``, whose other values are bind parameters given at execution (the record's id, the page) — built once per
+    process for that viewer and key while the versions of :data:`VIEWER_KINDS` are unchanged; built every time
+    where nothing is cached (SQLite, a transaction that wrote versioned records).
+
+    Why: the sections of 一企一档 built about ten scoped statements on every view, each a tree of SQLAlchemy
+    constructs with its cache key computed afresh: ≈ 2.5 ms of Python of a 16 ms view at provincial scale, the same
+    statements each time for the same viewer (benchmarks/README.md, "Eleventh pass"). A built statement keeps its
+    cache key (SQLAlchemy memoizes it), so its execution skips that too.
+
+    Safe because the access rules read nothing but the user's own columns (their role, county, department,
+    specialties, active flag: ``reference`` moves with each) and put everything that depends on other records
+    (a commissioner's assignments, an edition's status) into the statement as SQL, evaluated when it runs. ``build``
+    must read nothing else that changes: ``key`` holds the rest (today, a choice of the page)."""
+    stamp = versions()
+    return cached(stamp, VIEWER_KINDS, ("built", name, getattr(viewer, "id", None), *key), build,
+                  _store=(_built, BUILT_SIZE))
+
+
 def clear() -> None:
     with _lock:
         _entries.clear()
+        _built.clear()

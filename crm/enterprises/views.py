@@ -127,8 +127,7 @@ def detail(enterprise_id: int):
     # Every statement of the page is by the enterprise's id (and the viewer's scope): each is prepared
     # (crm.core.transactions.prepared), one plan for any record and viewer — planning was ≈ 4 ms of the page's
     # ≈ 8 ms of SQL on the rich record (the seventh provincial-scale pass).
-    _held = db.session.scalar(prepared(sa.select(Enterprise).options(joinedload(Enterprise.park))
-                                       .where(Enterprise.id == enterprise_id))) if 0 < enterprise_id <= MAX_ID else None
+    _held = db.session.scalar(_WITH_PARK, {"enterprise_id": enterprise_id}) if 0 < enterprise_id <= MAX_ID else None
     viewer = current_user._get_current_object()  # the user, not the proxy: the cards ask for it ~100 times
     with shared_probes():  # may see, may change: the rules' probes asked once for both (a commissioner's EXISTS)
         enterprise = _load(enterprise_id, Action.VIEW)
@@ -154,13 +153,27 @@ def _history_page(enterprise_id: int, page_no: int, viewer: Any) -> Page:
     The page and the total in one statement (``count(*) OVER ()`` on the page's rows; the fourth provincial-scale
     pass, benchmarks/README.md): the count and the page were two. Only a page past the end (or an empty trail)
     counts again."""
-    stmt = domain.history_statement(enterprise_id, viewer=viewer)
-    rows = db.session.execute(prepared(stmt.add_columns(sa.func.count().over()).limit(HISTORY_ROWS)
-                                       .offset((page_no - 1) * HISTORY_ROWS))).all()
+    rows = db.session.execute(cache.built_for(viewer, "enterprises.history", lambda: _history_statement(viewer)),
+                              {"enterprise_id": enterprise_id, "offset": (page_no - 1) * HISTORY_ROWS}).all()
     if rows:
         return Page(items=[row[0] for row in rows], total=rows[0][1], page=page_no, per_page=HISTORY_ROWS)
+    stmt = domain.history_statement(enterprise_id, viewer=viewer)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
     return paginate(stmt, max(1, -(-total // HISTORY_ROWS)), HISTORY_ROWS)  # the last page (or an empty first)
+
+
+# The record with its park, by its id (a parameter): prepared and built once a process, as the page's other statements
+# (the sections build theirs once per viewer: crm.core.cache.built_for).
+_WITH_PARK = prepared(sa.select(Enterprise).options(joinedload(Enterprise.park))
+                      .where(Enterprise.id == sa.bindparam("enterprise_id", type_=sa.Integer)))
+
+
+def _history_statement(viewer: Any) -> sa.Select:
+    """A page of the trail ``viewer`` may see with the count of all of it; the enterprise's id and the offset are
+    parameters."""
+    stmt = domain.history_statement(sa.bindparam("enterprise_id", type_=sa.Integer), viewer=viewer)
+    return prepared(stmt.add_columns(sa.func.count().over()).limit(HISTORY_ROWS)
+                    .offset(sa.bindparam("offset", type_=sa.Integer)))
 
 
 # --- create and edit -----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from crm.core import cache
 from crm.core.time import local_today
 from crm.extensions import db
 from crm.service import policy, requests
@@ -36,6 +37,7 @@ def test_the_service_cards_read_four_statements_whatever_the_record_holds(app, c
         policy.create_delivery(None, firm, {"kind": "用地", "promised": f"承诺{n}", "promised_date":
                                             (today - timedelta(days=n)).isoformat()})
     db.session.flush()
+    cache.versions()  # read, as on a page, by the statement that finds the session (crm.core.cache.versions_column)
     with app.test_request_context(f"/enterprises/{firm.id}?interactions_page=2"), count_queries() as queries:
         found = enterprise_sections(firm, tech, True)
     assert queries.count == 4  # a page of 服务记录 with its count, the 诉求, the 政策兑现, the commissioners
