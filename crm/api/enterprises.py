@@ -40,8 +40,8 @@ from crm.enterprises.domain import (
     counted_with_page,
     create_enterprise,
     history_statement,
+    kept_search_statement,
     listed,
-    search_statement,
     set_figure,
     update_enterprise,
 )
@@ -255,7 +255,7 @@ def list_enterprises():
     # deep pages by key; the unfiltered total of a large registry estimated (X-Total-Estimated says so); the page
     # read as plain columns, what hangs off it in one statement, serialised once (Enterprise.page_of_rows)
     args = _list_args()
-    return page_of(search_statement(current_user(), **args), serialise_page=Enterprise.page_of_rows,
+    return page_of(kept_search_statement(current_user(), args), serialise_page=Enterprise.page_of_rows,
                    key=EnterpriseRow.id, estimate=EnterpriseRow.__tablename__,
                    rows=lambda narrowed: listed(narrowed, *Enterprise.LIST_COLUMNS),
                    count_with_page=counted_with_page(args), kept=("enterprises.api", LIST_KINDS))

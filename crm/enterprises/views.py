@@ -84,11 +84,11 @@ def index():
     form.fill_choices(current_user, per_page)
     filters = form.filters()
     try:
-        stmt = domain.search_statement(current_user, **filters)
+        stmt = domain.kept_search_statement(current_user._get_current_object(), filters)
     except DomainError as err:  # a value a filter refuses (an unknown list): shown, and that filter dropped
         arg_errors.append(err)
         filters.update((name, "") for name in err.fields if name in filters)
-        stmt = domain.search_statement(current_user, **filters)
+        stmt = domain.kept_search_statement(current_user._get_current_object(), filters)
     # deep pages by key, the unfiltered city-wide total estimated on a large registry (paginate says when); the
     # page's rows as plain columns (what the table shows), not entities (crm.enterprises.domain.listed)
     # The page (its rows and count) and its drawn rows are kept per process while nothing they read changes
