@@ -75,7 +75,12 @@ _general: list[Callable[[Any, Action], bool]] = []
 
 
 def register(model: type, rule: Rule) -> Rule:
-    """Register ``rule`` for ``model`` (and its subclasses). Registering the same rule again changes nothing."""
+    """Register ``rule`` for ``model`` (and its subclasses). Registering the same rule again changes nothing.
+
+    A rule reads of its user only the user's own columns — id, role, county, department, specialties, active — whose
+    changes move the ``reference`` data version: statements shaped by a viewer's scope are kept per viewer while it
+    holds (``crm.core.cache.built_for``). Whatever else a rule depends on (assignments, an edition's status) is SQL
+    in its condition (tests/core/test_access_rules.py checks what each rule reads)."""
     rules = _rules.setdefault(model, [])
     if not any(existing == rule for existing in rules):
         rules.append(rule)

@@ -219,3 +219,32 @@ def test_the_core_imports_no_feature():
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     crm = {name for name in imported if name.startswith("crm.")}
     assert crm <= {"crm.core.errors", "crm.extensions"}, crm
+
+
+# What a rule may read of its user: the user's own columns that move the ``reference`` version when they change (and
+# what follows from them), so that a statement shaped by a viewer's scope may be kept per viewer while that version
+# holds (crm.core.cache.built_for). Anything else a rule depends on must be SQL inside its condition.
+RULE_READS = {"id", "role", "county_id", "department_id", "is_admin", "active", "is_authenticated", "specialties",
+              "specialty_rows", "county", "department"}
+
+
+class _Recording:
+    """A user that notes every attribute a rule reads."""
+
+    def __init__(self, user, read: set[str]) -> None:
+        object.__setattr__(self, "_user", user)
+        object.__setattr__(self, "_read", read)
+
+    def __getattr__(self, name: str):
+        self._read.add(name)
+        return getattr(self._user, name)
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.value)
+def test_the_rules_read_only_what_moves_the_reference_version(users, action):
+    for role, user in users.items():
+        read: set[str] = set()
+        for model in access.registered_models():
+            access.where(_Recording(user, read), model, action)
+        assert read, role
+        assert read <= RULE_READS, f"{role}, {action}: a rule reads {sorted(read - RULE_READS)} of its user"
