@@ -225,8 +225,9 @@ def lock_interaction(interaction_id: int) -> Interaction | None:
 
 # --- reads -------------------------------------------------------------------------------------------------
 
-def interactions_statement(user: User, *, enterprise_id: int | None = None, commissioner_id: int | None = None,
-                           since: date | None = None, until: date | None = None) -> sa.Select:
+def interactions_statement(user: User, *, enterprise_id: int | sa.BindParameter[int] | None = None,
+                           commissioner_id: int | None = None, since: date | None = None,
+                           until: date | None = None) -> sa.Select:
     """Interactions ``user`` may see (through :func:`crm.core.access.scope`: their enterprises'), newest first.
 
     Filters: one enterprise, the user who logged them (``commissioner_id``), ``occurred_on`` from ``since``

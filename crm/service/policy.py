@@ -313,9 +313,9 @@ def warnings_of(delivery: PolicyDelivery) -> list[str]:
     return []
 
 
-def deliveries_statement(user: User, *, enterprise_id: int | None = None, kind: Any = None, status: Any = None,
-                         late: bool | None = None, county: str | None = None, department: str | None = None,
-                         today: date | None = None) -> sa.Select:
+def deliveries_statement(user: User, *, enterprise_id: int | sa.BindParameter[int] | None = None, kind: Any = None,
+                         status: Any = None, late: bool | None = None, county: str | None = None,
+                         department: str | None = None, today: date | None = None) -> sa.Select:
     """The deliveries ``user`` may see (their enterprises' scope), filtered, promised date newest first.
 
     ``kind`` by Chinese name, ``status`` by code, ``county`` and ``department`` by name; an unknown value is

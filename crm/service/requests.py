@@ -502,8 +502,9 @@ def by_department(stmt: sa.Select, department_id: Any, open_: Any, overdue: Any,
 
 
 def requests_statement(user: User, *, status: Any = None, overdue: bool | None = None, county: str | None = None,
-                       category: str | None = None, owner: str | None = None, enterprise_id: int | None = None,
-                       department: str | None = None, today: date | None = None) -> sa.Select:
+                       category: str | None = None, owner: str | None = None,
+                       enterprise_id: int | sa.BindParameter[int] | None = None, department: str | None = None,
+                       today: date | None = None) -> sa.Select:
     """Requests ``user`` may see (their enterprises' scope), filtered, newest raised first.
 
     - ``status``: a code or a list of codes (unknown → ``ValidationFailed`` ``fields.status``);
