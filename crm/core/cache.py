@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -99,14 +99,64 @@ T = TypeVar("T")
 # commissioners); a count is a few numbers.
 SIZE = 1024
 
-_entries: OrderedDict[Hashable, tuple[tuple[int, ...], Any]] = OrderedDict()  # key → (versions, value)
-_lock = threading.Lock()
+
+
+class Bounded:
+    """A per-process map of at most ``size`` entries, the least recently used dropped first, safe across a worker's
+    threads: the store of the figures, the one of the built statements, and any other per-process memo of a value
+    that follows from its key alone (``remember``; the list's filters, crm.enterprises.forms.read_filters)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        """The value kept for ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: Any, *, replace: Callable[[Any], bool] | None = None) -> None:
+        """Keep ``value`` for ``key`` — unless ``replace(kept)``, asked with what is kept now (``None``: nothing)
+        under the lock, says no — dropping the least recently used beyond ``size``."""
+        with self._lock:
+            if replace is None or replace(self._entries.get(key)):
+                self._entries[key] = value
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """What ``compute()`` gave for ``key`` before, or its value now, kept: for values of their key alone."""
+        found = self.get(key)
+        if found is None:
+            found = compute()
+            self.put(key, found)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        with self._lock:
+            return iter(list(self._entries))
+
+
+_entries = Bounded(SIZE)  # key → (versions, value)
+_lock = threading.Lock()  # the counters' table the entries were computed under (same_database)
 
 # The statements :func:`built_for` keeps, apart from the figures (one per viewer and statement, 7 for 一企一档, would
 # otherwise push the figures out of theirs): the most recent, ≈ 16 KB each with their cache keys (tracemalloc, the
 # bench database), so at most ≈ 32 MB a worker — a few hundred viewers' pages.
 BUILT_SIZE = 2048
-_built: OrderedDict[Hashable, tuple[tuple[int, ...], Any]] = OrderedDict()
+_built = Bounded(BUILT_SIZE)
 
 
 def enabled() -> bool:
@@ -224,7 +274,7 @@ def _forget_at_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashable, ...],
            compute: Callable[[], T], *, fresh: Callable[[T], bool] | None = None,
-           _store: tuple[OrderedDict[Hashable, Any], int] | None = None) -> T:
+           _store: Bounded | None = None) -> T:
     """``compute()``, or the copy kept for ``key`` while the versions of ``kinds`` in ``stamp`` (from
     :func:`versions`, read before computing) are those it was computed at. ``stamp`` ``None``, or a kind without a
     counter in it: compute, keep nothing (no counter, nothing to know a change by). The value is shared by every
@@ -238,22 +288,18 @@ def cached(stamp: dict[str, int] | None, kinds: Iterable[str], key: tuple[Hashab
         at = tuple(stamp[kind] for kind in kinds)
     except KeyError:
         return compute()
-    entries, size = _store or (_entries, SIZE)
-    with _lock:
-        kept = entries.get(key)
-        if kept is not None and kept[0] == at and (fresh is None or fresh(kept[1])):
-            entries.move_to_end(key)
-            return kept[1]
+    store = _store or _entries
+    kept = store.get(key)
+    if kept is not None and kept[0] == at and (fresh is None or fresh(kept[1])):
+        return kept[1]
     value = compute()
-    with _lock:
-        kept = entries.get(key)
+
+    def replace(kept: tuple[tuple[int, ...], Any] | None) -> bool:
         # a request that read older versions (it began before a commit) does not replace a newer figure
-        if kept is None or len(kept[0]) != len(at) or (fresh is not None and not fresh(kept[1])) or not all(
-                old >= new for new, old in zip(at, kept[0], strict=True)):
-            entries[key] = (at, value)
-            entries.move_to_end(key)
-        while len(entries) > size:
-            entries.popitem(last=False)
+        return kept is None or len(kept[0]) != len(at) or (fresh is not None and not fresh(kept[1])) or not all(
+            old >= new for new, old in zip(at, kept[0], strict=True))
+
+    store.put(key, (at, value), replace=replace)
     return value
 
 
@@ -350,10 +396,9 @@ def built_for(viewer: Any, name: str, build: Callable[[], T], *key: Hashable) ->
     must read nothing else that changes: ``key`` holds the rest (today, a choice of the page)."""
     stamp = versions()
     return cached(stamp, VIEWER_KINDS, ("built", name, getattr(viewer, "id", None), *key), build,
-                  _store=(_built, BUILT_SIZE))
+                  _store=_built)
 
 
 def clear() -> None:
-    with _lock:
-        _entries.clear()
-        _built.clear()
+    _entries.clear()
+    _built.clear()

@@ -5,8 +5,6 @@ Reference values travel by their Chinese names, as the domain functions expect (
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import sqlalchemy as sa
@@ -158,8 +156,7 @@ def filled_search_form(formdata: Any, user: Any, per_page: int) -> SearchForm:
 
 # What the form gives for a request's arguments, per process (the most recent READ_SIZE argument sets).
 READ_SIZE = 1024
-_READ: OrderedDict[tuple[Any, ...], tuple[dict[str, str], tuple[Any, ...]]] = OrderedDict()
-_read_lock = threading.Lock()
+_READ = cache.Bounded(READ_SIZE)
 
 
 def read_filters(args: Any, user: Any, per_page: int) -> tuple[dict[str, str], tuple[Any, ...]]:
@@ -170,17 +167,12 @@ def read_filters(args: Any, user: Any, per_page: int) -> tuple[dict[str, str], t
     provincial-scale pass); the drawn form itself is kept apart (``cache.cached_markup`` under the names' versions),
     so a view whose filters were read and drawn before builds no form at all. The filters come as a new dict."""
     key = (_registered_shape(), tuple(args.items(multi=True)), _county_scope(user), per_page)
-    with _read_lock:
-        found = _READ.get(key)
-        if found is not None:
-            _READ.move_to_end(key)
-    if found is None:
+
+    def read() -> tuple[dict[str, str], tuple[Any, ...]]:
         form = filled_search_form(args, user, per_page)
-        found = (form.filters(), form.drawn_key(user))
-        with _read_lock:
-            _READ[key] = found
-            while len(_READ) > READ_SIZE:
-                _READ.popitem(last=False)
+        return form.filters(), form.drawn_key(user)
+
+    found = _READ.remember(key, read)
     return dict(found[0]), found[1]
 
 
