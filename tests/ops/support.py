@@ -23,7 +23,9 @@ SHARED_SECRET = secrets.token_hex(32)  # never instance/secret_key: the tests le
 def process_env(url: str, env: str = "development", **extra: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TEST_DATABASE", "SECRET_KEY",
                                                                       "DATABASE_URL", "RATELIMIT"))}
-    clean.update(DATABASE_URL=url, CRM_ENV=env, SECRET_KEY=SHARED_SECRET, PYTHONUNBUFFERED="1", **extra)
+    # PYTHONFAULTHANDLER: a process that will not stop is aborted (Process.stop), and its threads' stacks go to its log
+    clean.update(DATABASE_URL=url, CRM_ENV=env, SECRET_KEY=SHARED_SECRET, PYTHONUNBUFFERED="1",
+                 PYTHONFAULTHANDLER="1", **extra)
     return clean
 
 
@@ -58,14 +60,21 @@ class Process:
         raise AssertionError(f"{words!r} never logged:\n{self.text()}")
 
     def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, and its exit status. One still running after ``timeout`` is aborted — SIGABRT, so that the fault
+        handler writes where each of its threads was to the log — and the test fails with that log."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-            raise
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            raise AssertionError(f"still running {timeout:g} s after SIGTERM; aborted. Its log:\n{self.text()}"
+                                 ) from None
 
 
 def scheduler(url: str, log: Path, name: str, *, heartbeat_seconds: int = 1) -> Process:
